@@ -1,0 +1,51 @@
+# Understudy: one entry point for set-up, tests, lint and the demo.
+# `make test` and `make demo` work from a fresh clone: they install uv if it is
+# missing, create the environment from uv.lock and train the models.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+export UV_PYTHON_DOWNLOADS := never
+UV_VERSION := 0.13.9
+UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
+ARTIFACTS ?= artifacts
+PYTEST_ARGS ?=
+
+.PHONY: help uv env models test test-fast lint format clean system-deps
+
+help: ## show the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
+
+uv: ## install uv (the workspace's package manager) when it is missing
+	@command -v $(UV) >/dev/null 2>&1 || python3 -m pip install --quiet --user "uv==$(UV_VERSION)"
+
+env: uv ## create .venv from uv.lock with every workspace package
+	@$(UV) sync --locked --all-packages --quiet
+
+system-deps: ## Debian packages the tests start for real (Prometheus)
+	@bash scripts/system-deps.sh
+
+models: env ## train v1 (linear), v2 (gradient boosting) and a deliberately bad model
+	@test -f $(ARTIFACTS)/v1/model.json || $(UV) run python -m understudy_model train --algorithm linear --version 1.0.0 --out $(ARTIFACTS)/v1
+	@test -f $(ARTIFACTS)/v2/model.json || $(UV) run python -m understudy_model train --algorithm gbr --version 2.0.0 --out $(ARTIFACTS)/v2
+	@test -f $(ARTIFACTS)/bad/model.json || $(UV) run python -m understudy_model train --algorithm gbr --version 2.0.0-bad --shuffle-target --out $(ARTIFACTS)/bad
+
+test: env system-deps ## every test: unit, integration (real processes), cluster (real API server)
+	$(UV) run pytest $(PYTEST_ARGS)
+
+test-fast: env ## unit tests only (no servers, no cluster)
+	$(UV) run pytest -m "not integration and not cluster and not slow" $(PYTEST_ARGS)
+
+lint: env ## ruff (lint + format check) and mypy
+	$(UV) run ruff check .
+	$(UV) run ruff format --check .
+	$(UV) run mypy libs/common/src model/src
+
+format: env ## apply ruff's formatting and safe fixes
+	$(UV) run ruff check --fix .
+	$(UV) run ruff format .
+
+clean: ## remove the environment and trained models (build caches outside git stay)
+	rm -rf .venv $(ARTIFACTS) .mypy_cache .ruff_cache
+
+-include mk/*.mk

@@ -1,0 +1,1 @@
+"""Code shared by every Understudy process: logging, metrics and prediction comparison."""

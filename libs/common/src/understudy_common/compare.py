@@ -1,0 +1,124 @@
+"""The one comparison of live and candidate predictions.
+
+Used by the shadow router per mirrored request, by the differential tests and
+by the rollout reports, so "agree" means the same thing everywhere.
+
+Agreement rule: a candidate prediction agrees with the live one when the
+absolute difference is within ``tolerance.absolute`` **or** the relative
+difference (to the live value) is within ``tolerance.relative``. Each limit is
+an allowance; set one to 0 to rely on the other alone. A live value of 0 has an
+undefined relative difference: it is 0 when the candidate is also 0, else inf.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    """How far a candidate prediction may be from the live one and still agree."""
+
+    relative: float = 0.10
+    absolute: float = 10_000.0
+
+    def __post_init__(self) -> None:
+        for name in ("relative", "absolute"):
+            value = getattr(self, name)
+            if not isinstance(value, int | float) or not math.isfinite(value) or value < 0:
+                raise ValueError(f"tolerance.{name} must be a finite number >= 0, got {value!r}")
+
+
+@dataclass(frozen=True)
+class RecordComparison:
+    live: float
+    candidate: float
+    abs_diff: float
+    rel_diff: float
+    agree: bool
+
+
+@dataclass(frozen=True)
+class Comparison:
+    records: tuple[RecordComparison, ...]
+
+    @property
+    def count(self) -> int:
+        return len(self.records)
+
+    @property
+    def agreed(self) -> int:
+        return sum(r.agree for r in self.records)
+
+    @property
+    def agreement_rate(self) -> float | None:
+        """Share of records that agree; None for an empty comparison (no evidence)."""
+        return self.agreed / self.count if self.records else None
+
+    @property
+    def max_abs_diff(self) -> float | None:
+        return max((r.abs_diff for r in self.records), default=None)
+
+    @property
+    def max_rel_diff(self) -> float | None:
+        return max((r.rel_diff for r in self.records), default=None)
+
+
+def _as_finite_array(name: str, values: Sequence[float]) -> np.ndarray:
+    array = np.asarray(values, dtype=float)
+    if array.ndim != 1:
+        raise ValueError(f"{name} must be a flat sequence of numbers")
+    if not np.all(np.isfinite(array)):
+        raise ValueError(f"{name} contains NaN or infinite values")
+    return array
+
+
+def compare_predictions(
+    *, live: Sequence[float], candidate: Sequence[float], tolerance: Tolerance
+) -> Comparison:
+    """Compare two equally long prediction sequences record by record."""
+    live_a = _as_finite_array("live", live)
+    cand_a = _as_finite_array("candidate", candidate)
+    if live_a.shape != cand_a.shape:
+        raise ValueError(f"live has {live_a.size} predictions but candidate has {cand_a.size}")
+    abs_diff = np.abs(cand_a - live_a)
+    denom = np.abs(live_a)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rel_diff = np.where(
+            denom > 0,
+            abs_diff / np.where(denom > 0, denom, 1.0),
+            np.where(abs_diff == 0, 0.0, math.inf),
+        )
+    agree = (abs_diff <= tolerance.absolute) | (rel_diff <= tolerance.relative)
+    return Comparison(
+        records=tuple(
+            RecordComparison(
+                live=float(lv),
+                candidate=float(cv),
+                abs_diff=float(ad),
+                rel_diff=float(rd),
+                agree=bool(ag),
+            )
+            for lv, cv, ad, rd, ag in zip(live_a, cand_a, abs_diff, rel_diff, agree, strict=True)
+        )
+    )
+
+
+def ks_statistic(sample_a: Sequence[float], sample_b: Sequence[float]) -> float | None:
+    """Two-sample Kolmogorov-Smirnov statistic: the largest gap between the ECDFs.
+
+    Returns None when either sample is empty (no evidence, never 0).
+    Equal to ``scipy.stats.ks_2samp(a, b).statistic``.
+    """
+    a = np.sort(_as_finite_array("sample_a", sample_a))
+    b = np.sort(_as_finite_array("sample_b", sample_b))
+    if a.size == 0 or b.size == 0:
+        return None
+    grid = np.concatenate([a, b])
+    cdf_a = np.searchsorted(a, grid, side="right") / a.size
+    cdf_b = np.searchsorted(b, grid, side="right") / b.size
+    return float(np.max(np.abs(cdf_a - cdf_b)))

@@ -1,0 +1,94 @@
+"""Prometheus helpers: explicit registries, naming and shared bucket layouts.
+
+Every process builds its metrics on a registry it is given (never the global
+default one), so tests can create as many apps as they like without clashes.
+Names follow ``understudy_<subsystem>_<name>_<unit>``.
+"""
+
+from __future__ import annotations
+
+import re
+
+from prometheus_client import CollectorRegistry, Info, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+__all__ = [
+    "ABS_DIFF_BUCKETS_DOLLARS",
+    "CONTENT_TYPE_LATEST",
+    "LATENCY_BUCKETS_SECONDS",
+    "PRICE_BUCKETS_DOLLARS",
+    "RELATIVE_DIFF_BUCKETS",
+    "metric_name",
+    "new_registry",
+    "render",
+    "set_info",
+]
+
+# Request latencies from sub-millisecond (in-process predict) to a timed-out upstream.
+LATENCY_BUCKETS_SECONDS = (
+    0.0005,
+    0.001,
+    0.0025,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+    2.5,
+    5.0,
+    10.0,
+)
+# Ames sale prices run from about $13k to $755k; finer steps where most houses sell.
+PRICE_BUCKETS_DOLLARS = (
+    25_000,
+    50_000,
+    75_000,
+    100_000,
+    125_000,
+    150_000,
+    175_000,
+    200_000,
+    250_000,
+    300_000,
+    400_000,
+    500_000,
+    750_000,
+    1_000_000,
+)
+# Absolute live-vs-candidate differences in dollars.
+ABS_DIFF_BUCKETS_DOLLARS = (100, 500, 1_000, 2_500, 5_000, 10_000, 25_000, 50_000, 100_000)
+# Relative differences |candidate - live| / |live|.
+RELATIVE_DIFF_BUCKETS = (0.001, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0)
+
+_NAME_PART = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+def metric_name(subsystem: str, name: str, unit: str | None = None) -> str:
+    """Build ``understudy_<subsystem>_<name>[_<unit>]`` and check its parts."""
+    parts = [subsystem, name] + ([unit] if unit else [])
+    for part in parts:
+        if not _NAME_PART.match(part):
+            raise ValueError(f"metric name part {part!r} must match {_NAME_PART.pattern}")
+    return "_".join(["understudy", *parts])
+
+
+def new_registry() -> CollectorRegistry:
+    """A fresh registry; pass it to the app factories."""
+    return CollectorRegistry(auto_describe=True)
+
+
+def set_info(
+    *, registry: CollectorRegistry, subsystem: str, name: str, doc: str, labels: dict[str, str]
+) -> Info:
+    """Publish constant facts (versions, config) as an Info metric."""
+    info = Info(metric_name(subsystem, name), doc, registry=registry)
+    info.info(labels)
+    return info
+
+
+def render(registry: CollectorRegistry) -> bytes:
+    """The text exposition format of everything in ``registry``."""
+    return generate_latest(registry)

@@ -1,0 +1,92 @@
+import math
+
+import numpy as np
+import pytest
+
+from understudy_common.compare import Tolerance, compare_predictions, ks_statistic
+
+TOL = Tolerance(relative=0.10, absolute=1_000)
+
+
+@pytest.mark.parametrize(
+    ("live", "candidate", "abs_diff", "rel_diff", "agree"),
+    [
+        (100_000, 100_000, 0, 0.0, True),  # identical
+        (100_000, 105_000, 5_000, 0.05, True),  # within relative only
+        (100_000, 120_000, 20_000, 0.20, False),  # outside both
+        (5_000, 5_900, 900, 0.18, True),  # within absolute only
+        (0, 0, 0, 0.0, True),  # zero live, zero candidate
+        (0, 500, 500, math.inf, True),  # zero live: rel undefined -> inf, abs ok
+        (0, 5_000, 5_000, math.inf, False),  # zero live, beyond absolute
+        (-100_000, -95_000, 5_000, 0.05, True),  # negative values use |live|
+        (-100_000, 100_000, 200_000, 2.0, False),  # sign flip
+    ],
+)
+def test_record_comparison(live, candidate, abs_diff, rel_diff, agree):
+    result = compare_predictions(live=[live], candidate=[candidate], tolerance=TOL)
+    record = result.records[0]
+    assert record.abs_diff == pytest.approx(abs_diff)
+    assert record.rel_diff == pytest.approx(rel_diff)
+    assert record.agree is agree
+
+
+def test_aggregates():
+    result = compare_predictions(
+        live=[100, 200, 300, 400],
+        candidate=[100, 200, 300, 900],
+        tolerance=Tolerance(relative=0.0, absolute=10),
+    )
+    assert result.count == 4
+    assert result.agreed == 3
+    assert result.agreement_rate == 0.75
+    assert result.max_abs_diff == 500
+
+
+def test_empty_inputs_have_no_agreement_rate():
+    result = compare_predictions(live=[], candidate=[], tolerance=TOL)
+    assert result.count == 0
+    assert result.agreement_rate is None
+    assert result.max_abs_diff is None
+
+
+def test_length_mismatch_is_an_error():
+    with pytest.raises(ValueError, match="live has 2 predictions but candidate has 1"):
+        compare_predictions(live=[1, 2], candidate=[1], tolerance=TOL)
+
+
+@pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf])
+def test_non_finite_predictions_are_an_error(bad):
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        compare_predictions(live=[1.0], candidate=[bad], tolerance=TOL)
+
+
+@pytest.mark.parametrize("field", ["relative", "absolute"])
+def test_tolerance_must_be_non_negative(field):
+    with pytest.raises(ValueError, match=f"tolerance.{field}"):
+        Tolerance(**{field: -1})
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "expected"),
+    [
+        ([1, 2, 3], [1, 2, 3], 0.0),
+        ([1, 2, 3], [4, 5, 6], 1.0),
+        ([1, 2, 3, 4], [3, 4, 5, 6], 0.5),
+        ([1, 1, 1], [1, 2], 0.5),  # ties
+    ],
+)
+def test_ks_statistic_table(a, b, expected):
+    assert ks_statistic(a, b) == pytest.approx(expected)
+
+
+def test_ks_statistic_matches_the_textbook_definition_on_random_samples():
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(0, 1, 300), rng.normal(0.3, 1.2, 200)
+    grid = np.sort(np.concatenate([a, b]))
+    brute = max(abs(np.mean(a <= x) - np.mean(b <= x)) for x in grid)
+    assert ks_statistic(a, b) == pytest.approx(brute)
+
+
+def test_ks_statistic_of_an_empty_sample_is_none_not_zero():
+    assert ks_statistic([], [1.0]) is None
+    assert ks_statistic([1.0], []) is None

@@ -1,0 +1,70 @@
+import io
+import json
+import logging
+
+import pytest
+
+from understudy_common.logging import TAKEN_OVER_LOGGERS, configure_logging, request_context
+
+
+@pytest.fixture
+def stream():
+    buffer = io.StringIO()
+    configure_logging(service="test-svc", level="DEBUG", stream=buffer)
+    yield buffer
+    configure_logging(service="test-svc")
+
+
+def _lines(buffer: io.StringIO) -> list[dict]:
+    return [json.loads(line) for line in buffer.getvalue().splitlines()]
+
+
+def test_each_line_is_json_with_ecs_fields(stream):
+    logging.getLogger("understudy.test").info("trained %s in %.1fs", "v1", 0.25)
+    (event,) = _lines(stream)
+    assert event["message"] == "trained v1 in 0.2s"
+    assert event["log.level"] == "info"
+    assert event["service.name"] == "test-svc"
+    assert event["event.dataset"] == "test-svc.log"
+    assert event["@timestamp"].endswith("+00:00")
+    assert "http.request.id" not in event
+
+
+def test_request_id_comes_from_the_context(stream):
+    with request_context("req-123"):
+        logging.getLogger("x").warning("inside")
+    logging.getLogger("x").warning("outside")
+    inside, outside = _lines(stream)
+    assert inside["http.request.id"] == "req-123"
+    assert "http.request.id" not in outside
+
+
+def test_extra_fields_and_dataset_override(stream):
+    logging.getLogger("x").info(
+        "compared", extra={"event.dataset": "router.comparison", "agree": False, "abs_diff": 12.5}
+    )
+    (event,) = _lines(stream)
+    assert event["event.dataset"] == "router.comparison"
+    assert event["agree"] is False
+    assert event["abs_diff"] == 12.5
+
+
+def test_exceptions_are_structured(stream):
+    try:
+        raise RuntimeError("boom")
+    except RuntimeError:
+        logging.getLogger("x").exception("failed")
+    (event,) = _lines(stream)
+    assert event["error.type"] == "RuntimeError"
+    assert event["error.message"] == "boom"
+    assert "Traceback" in event["error.stack_trace"]
+
+
+@pytest.mark.parametrize("name", TAKEN_OVER_LOGGERS)
+def test_library_loggers_are_taken_over(stream, name):
+    library_logger = logging.getLogger(name)
+    library_logger.addHandler(logging.StreamHandler(io.StringIO()))  # e.g. uvicorn's own
+    configure_logging(service="test-svc", level="DEBUG", stream=stream)
+    assert library_logger.handlers == []
+    library_logger.warning("from %s", name)
+    assert _lines(stream)[-1]["log.logger"] == name

@@ -1,0 +1,138 @@
+"""One test per validation rule (see understudy_model/validation.py)."""
+
+import math
+
+import pandas as pd
+import pytest
+
+from understudy_model.data import MISSING_CATEGORY
+from understudy_model.schema import derive_schema
+from understudy_model.validation import validate_records
+
+
+@pytest.fixture(scope="module")
+def schema():
+    # A small frame of our own: one integer, one float, one categorical with an
+    # empty value, one categorical without.
+    frame = pd.DataFrame(
+        {
+            "Rooms": [2, 3, 8],
+            "Latitude": [41.9, 42.0, 42.1],
+            "Alley": ["Gravel", None, "Paved"],
+            "Zone": ["A", "B", "B"],
+            "Sale_Price": [1, 2, 3],
+        }
+    )
+    return derive_schema(frame)
+
+
+def good():
+    return {"Rooms": 3, "Latitude": 42.0, "Alley": "Gravel", "Zone": "A"}
+
+
+def codes(result):
+    return [(e.record, e.field, e.code) for e in result.errors]
+
+
+def test_a_good_record_is_clean(schema):
+    result = validate_records([good()], schema)
+    assert result.ok
+    assert result.rows == [good()]
+    assert result.warnings == []
+
+
+def test_not_an_object(schema):
+    result = validate_records([good(), [1, 2]], schema)
+    assert codes(result) == [(1, None, "not_an_object")]
+    assert result.errors[0].message == "expected an object, got array"
+
+
+def test_unknown_field(schema):
+    result = validate_records([{**good(), "Roomz": 3}], schema)
+    assert codes(result) == [(0, "Roomz", "unknown_field")]
+
+
+def test_missing_field(schema):
+    record = good()
+    del record["Zone"]
+    assert codes(validate_records([record], schema)) == [(0, "Zone", "missing")]
+
+
+def test_null_where_training_had_no_empty_values(schema):
+    assert codes(validate_records([{**good(), "Rooms": None}], schema)) == [(0, "Rooms", "null")]
+
+
+def test_null_where_training_had_empty_values_is_the_missing_category(schema):
+    result = validate_records([{**good(), "Alley": None}], schema)
+    assert result.ok
+    assert result.rows[0]["Alley"] == MISSING_CATEGORY
+
+
+@pytest.mark.parametrize("value", ["3", True, [3], {"n": 3}])
+def test_wrong_type_for_a_number(schema, value):
+    result = validate_records([{**good(), "Rooms": value}], schema)
+    assert codes(result) == [(0, "Rooms", "wrong_type")]
+
+
+def test_fraction_for_an_integer_field(schema):
+    result = validate_records([{**good(), "Rooms": 2.5}], schema)
+    assert codes(result) == [(0, "Rooms", "wrong_type")]
+    assert "expected an integer" in result.errors[0].message
+
+
+def test_integral_float_for_an_integer_field_is_accepted(schema):
+    result = validate_records([{**good(), "Rooms": 4.0}], schema)
+    assert result.ok and result.rows[0]["Rooms"] == 4
+
+
+@pytest.mark.parametrize("value", [7, 3.5])
+def test_wrong_type_for_a_category(schema, value):
+    assert codes(validate_records([{**good(), "Zone": value}], schema)) == [
+        (0, "Zone", "wrong_type")
+    ]
+
+
+@pytest.mark.parametrize("value", [math.nan, math.inf, -math.inf])
+def test_not_finite(schema, value):
+    assert codes(validate_records([{**good(), "Latitude": value}], schema)) == [
+        (0, "Latitude", "not_finite")
+    ]
+
+
+@pytest.mark.parametrize("value", [-1, 15])
+def test_out_of_range(schema, value):
+    # Rooms seen 2..8: allowed [0, 14] (span 6 on each side, not below 0).
+    result = validate_records([{**good(), "Rooms": value}], schema)
+    assert codes(result) == [(0, "Rooms", "out_of_range")]
+    assert "[0, 14]" in result.errors[0].message
+
+
+def test_unseen_category_is_accepted_with_a_warning(schema):
+    result = validate_records([{**good(), "Zone": "C"}], schema)
+    assert result.ok
+    assert [(w.field, w.code) for w in result.warnings] == [("Zone", "unseen_category")]
+
+
+def test_every_problem_of_every_record_is_reported(schema):
+    records = [{**good(), "Rooms": "x", "Extra": 1}, good(), {"Zone": 1}]
+    result = validate_records(records, schema)
+    assert set(codes(result)) == {
+        (0, "Extra", "unknown_field"),
+        (0, "Rooms", "wrong_type"),
+        (2, "Rooms", "missing"),
+        (2, "Latitude", "missing"),
+        (2, "Alley", "missing"),
+        (2, "Zone", "wrong_type"),
+    }
+    assert result.rows == [good()]  # the one good record still comes out clean
+
+
+def test_real_holdout_records_validate(ames_split, artifacts):
+    from understudy_model.artifact import load_artifact
+    from understudy_model.data import holdout_records
+
+    model = load_artifact(artifacts.v1)
+    records = holdout_records(ames_split)
+    result = validate_records(records, model.schema)
+    assert result.ok, result.errors[:3]
+    assert len(result.rows) == len(ames_split.holdout)
