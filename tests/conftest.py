@@ -17,6 +17,9 @@ from understudy_model.artifact import ArtifactError, load_artifact
 from understudy_model.data import Split, load_ames, split_holdout
 from understudy_model.train import Progress, train
 
+# The session-scoped `k8s_cluster` fixture (kwok cluster from upstream binaries).
+pytest_plugins = ["tests.cluster_fixtures"]
+
 
 @dataclass(frozen=True)
 class Artifacts:

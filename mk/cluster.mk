@@ -1,0 +1,19 @@
+# Local Kubernetes control plane for tests (issue 5). Included from the top-level Makefile:
+#   include mk/cluster.mk
+# Binaries are built from the Go module proxy into ${UNDERSTUDY_CACHE:-~/.cache/understudy}
+# (outside git); versions are pinned in scripts/k8s-versions.env.
+UNDERSTUDY_ROOT := $(abspath $(dir $(lastword $(MAKEFILE_LIST)))/..)
+
+.PHONY: k8s-tools cluster-up cluster-down cluster-kubeconfig
+
+k8s-tools: ## build (or reuse) pinned kube-apiserver/etcd/kwok/helm/kubectl binaries
+	bash $(UNDERSTUDY_ROOT)/scripts/k8s-tools.sh
+
+cluster-up: ## start the local kwok cluster "understudy" and print its kubeconfig path
+	bash $(UNDERSTUDY_ROOT)/scripts/cluster.sh up
+
+cluster-down: ## delete the local kwok cluster
+	bash $(UNDERSTUDY_ROOT)/scripts/cluster.sh down
+
+cluster-kubeconfig: ## print the kubeconfig path of the local kwok cluster
+	@bash $(UNDERSTUDY_ROOT)/scripts/cluster.sh kubeconfig
