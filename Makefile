@@ -49,3 +49,9 @@ clean: ## remove the environment and trained models (build caches outside git st
 	rm -rf .venv $(ARTIFACTS) .mypy_cache .ruff_cache
 
 -include mk/*.mk
+
+SCENARIO ?= good
+.PHONY: demo
+demo: env ## the main job: a whole shadow rollout on this machine (SCENARIO=good|bad-candidate)
+	@command -v prometheus >/dev/null 2>&1 || echo "note: Prometheus is not installed; the demo reads the router's /metrics (sudo apt-get install prometheus to use it)"
+	$(UV) run understudy demo --scenario $(SCENARIO) --artifacts $(ARTIFACTS) $(DEMO_ARGS)

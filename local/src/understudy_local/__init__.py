@@ -1,0 +1,1 @@
+"""The local (embedded) mode of Understudy: `understudy demo`."""

@@ -1,0 +1,131 @@
+"""A MetricsSource for the local demo without Prometheus: it scrapes the router's
+``/metrics`` once per analysis run and computes each built-in check the way its
+PromQL in ``understudy_operator.core.checks`` does, with the increase since the
+previous run standing in for ``increase(...[interval])``.
+
+Custom PromQL checks need Prometheus: here they are QueryFailed (inconclusive,
+never a pass), and the message says so.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import httpx
+
+from understudy_local.scrape import Snapshot, increase, quantile_from_buckets
+from understudy_operator.core.checks import (
+    AGREEMENT_RATE,
+    CANDIDATE_ERROR_RATE,
+    LATENCY_P99_RATIO,
+    PREDICTION_KS,
+    SAMPLE_COUNT,
+    Check,
+    QueryContext,
+)
+from understudy_operator.core.measurements import Measurement, NoData, QueryFailed, Value
+
+MIRROR = "understudy_router_mirror_total"
+COMPARED = "understudy_router_compared_records_total"
+LATENCY = "understudy_router_upstream_duration_seconds"
+KS = "understudy_router_prediction_ks_statistic"
+FAILURES = {"candidate_error", "candidate_timeout"}
+
+
+class ScrapeSource:
+    def __init__(self, router_url: str, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self.router_url = router_url
+        self.clock = clock
+        self.previous: Snapshot | None = None
+        self.current: Snapshot | None = None
+        self.error: str | None = None
+
+    def begin_run(self) -> None:
+        """Scrape once for this analysis run; the last run's scrape becomes the baseline."""
+        try:
+            snapshot = Snapshot.scrape(self.router_url, taken_at=self.clock())
+        except (httpx.HTTPError, ValueError) as exc:
+            self.error = f"scraping {self.router_url}/metrics failed: {exc}"
+            return
+        self.error = None
+        self.previous, self.current = self.current, snapshot
+
+    def measure(self, check: Check, context: QueryContext) -> Measurement:
+        if self.error is not None:
+            return QueryFailed(self.error)
+        if self.current is None:
+            return QueryFailed("no scrape yet")
+        if not check.builtin:
+            return QueryFailed(
+                f"custom check {check.name!r} needs Prometheus (PromQL); install the "
+                "Debian package prometheus and run the demo again"
+            )
+        compute = {
+            CANDIDATE_ERROR_RATE: self._error_rate,
+            LATENCY_P99_RATIO: self._latency_ratio,
+            AGREEMENT_RATE: self._agreement,
+            PREDICTION_KS: self._ks,
+            SAMPLE_COUNT: self._samples,
+        }.get(check.name)
+        if compute is None:
+            return QueryFailed(f"unknown built-in check {check.name!r}")
+        return compute(context)
+
+    # -- the built-ins ----------------------------------------------------------------
+
+    def _delta(self, name: str, **match: str | Callable[[str], bool]) -> float | None:
+        assert self.current is not None
+        before = self.previous.total(name, **match) if self.previous else None
+        return increase(before, self.current.total(name, **match))
+
+    def _error_rate(self, ctx: QueryContext) -> Measurement:
+        labels = {"model": ctx.model, "candidate_version": ctx.candidate}
+        mirrored = self._delta(MIRROR, **labels, outcome=lambda o: o != "dropped")
+        if not mirrored:
+            return NoData("nothing was mirrored to the candidate in this interval")
+        failed = self._delta(MIRROR, **labels, outcome=lambda o: o in FAILURES) or 0.0
+        return Value(failed / mirrored)
+
+    def _agreement(self, ctx: QueryContext) -> Measurement:
+        labels = {"model": ctx.model, "candidate_version": ctx.candidate}
+        compared = self._delta(COMPARED, **labels)
+        if not compared:
+            return NoData("no records were compared in this interval")
+        agreed = self._delta(COMPARED, **labels, agree="true") or 0.0
+        return Value(agreed / compared)
+
+    def _latency_ratio(self, ctx: QueryContext) -> Measurement:
+        assert self.current is not None
+        p99 = {}
+        for role, version in (("candidate", ctx.candidate), ("live", ctx.stable)):
+            labels = {"model": ctx.model, "role": role, "version": version}
+            before = self.previous.buckets(LATENCY, **labels) if self.previous else {}
+            value = quantile_from_buckets(0.99, before, self.current.buckets(LATENCY, **labels))
+            if value is None:
+                return NoData(f"no {role} latency observations in this interval")
+            p99[role] = value
+        if p99["live"] <= 0:
+            return NoData("live p99 latency is 0")
+        return Value(p99["candidate"] / p99["live"])
+
+    def _ks(self, ctx: QueryContext) -> Measurement:
+        assert self.current is not None
+        values = [
+            s.value
+            for s in self.current.select(
+                KS, model=ctx.model, live_version=ctx.stable, candidate_version=ctx.candidate
+            )
+        ]
+        if not values:
+            return NoData("the router has no KS statistic for this pair yet")
+        return Value(max(values))
+
+    def _samples(self, ctx: QueryContext) -> Measurement:
+        assert self.current is not None
+        labels = {"model": ctx.model, "candidate_version": ctx.candidate}
+        compared = self.current.total(COMPARED, **labels)
+        failed = self.current.total(MIRROR, **labels, outcome=lambda o: o in FAILURES)
+        if compared is None and failed is None:
+            return NoData("no comparisons yet")
+        return Value((compared or 0.0) + (failed or 0.0))
