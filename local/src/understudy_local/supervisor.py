@@ -96,6 +96,9 @@ class Supervisor:
         handle.close()
         child = Child(name=name, process=process, log_path=log_path, url=url)
         self.children.append(child)
+        # Every pid ever started, so a person (or a test) can check none is left.
+        with (self.run_dir / "pids.txt").open("a") as pids:
+            pids.write(f"{process.pid} {name}\n")
         if url and ready_path:
             self.wait_ready(child, url + ready_path, timeout=timeout)
         return child
