@@ -67,19 +67,12 @@ def _assert_nothing_left(run_dir: Path) -> None:
             os.kill(pid, 0)
 
 
-def test_good_candidate_is_promoted(artifacts, fast_config, tmp_path):
+@pytest.mark.parametrize("metrics", ["prometheus", "router"])
+def test_good_candidate_is_promoted(artifacts, fast_config, tmp_path, metrics):
     out = tmp_path / "reports"
     proc = _demo(
-        "--config",
-        str(fast_config),
-        "--artifacts",
-        str(artifacts.v1.parent),
-        "--out",
-        str(out),
-        "--rate",
-        "50",
-        "--max-seconds",
-        "120",
+        *("--config", str(fast_config), "--artifacts", str(artifacts.v1.parent)),
+        *("--out", str(out), "--rate", "50", "--max-seconds", "120", "--metrics", metrics),
     )
     output, _ = proc.communicate(timeout=240)
     assert proc.returncode == 0, output
@@ -87,6 +80,10 @@ def test_good_candidate_is_promoted(artifacts, fast_config, tmp_path):
     run_dir = _run_dir(out)
     report = (run_dir / "report.md").read_text()
     assert "**Outcome: Promoted**" in report
+    expected_evidence = (
+        "Prometheus at http://127.0.0.1:" if metrics == "prometheus" else ("the router's /metrics")
+    )
+    assert f"evidence: {expected_evidence}" in report
     assert "| agreement-rate |" in report
     assert "![live vs candidate](live-vs-candidate.png)" in report
     png = (run_dir / "live-vs-candidate.png").read_bytes()

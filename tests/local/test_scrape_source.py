@@ -126,3 +126,24 @@ def test_router_error_status_is_a_failed_query(router):
     _Metrics.status = 500
     src.begin_run()
     assert isinstance(src.measure(Check(name="prediction-ks", max=0.1), CTX), QueryFailed)
+
+
+def _compared(agreed: int, disagreed: int) -> str:
+    return (
+        f'understudy_router_compared_records_total{{model="m",candidate_version="2",agree="true"}} {agreed}\n'
+        f'understudy_router_compared_records_total{{model="m",candidate_version="2",agree="false"}} {disagreed}\n'
+    )
+
+
+def test_a_checks_own_interval_reaches_back_further(router):
+    times = iter([0.0, 4.0, 8.0])
+    src = ScrapeSource(router, clock=lambda: next(times))
+    for text in (_compared(0, 0), _compared(10, 10), _compared(100, 10)):
+        _Metrics.text = text
+        src.begin_run()
+    short = QueryContext(model="m", namespace="local", stable="1", candidate="2", interval="4s")
+    long = QueryContext(model="m", namespace="local", stable="1", candidate="2", interval="8s")
+    check = Check(name="agreement-rate", min=0.5)
+    # last 4s: +90 agreed of +90 compared; last 8s: 100 of 110
+    assert src.measure(check, short) == Value(1.0)
+    assert src.measure(check, long) == Value(pytest.approx(100 / 110))

@@ -74,6 +74,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--router-port", type=int, help="the router's port (default: a free one)")
     demo.add_argument(
+        "--metrics",
+        choices=["auto", "prometheus", "router"],
+        default="auto",
+        help="where the analysis reads evidence: a local Prometheus, the router's own "
+        "/metrics, or auto: Prometheus when installed (default %(default)s)",
+    )
+    demo.add_argument(
         "--plain", action="store_true", help="plain progress lines instead of the live display"
     )
     parser.set_defaults(func=None)
@@ -105,6 +112,7 @@ def _run_demo(args: argparse.Namespace) -> int:
         max_seconds=args.max_seconds,
         interactive=False if args.plain else None,
         router_port=args.router_port,
+        metrics=args.metrics,
     )
     try:
         outcome = run_demo(options)

@@ -19,14 +19,17 @@ from typing import Any
 from understudy_local.controller import ControllerResult, LocalController
 from understudy_local.demo_config import load_spec, load_spec_mapping
 from understudy_local.display import Display, View
+from understudy_local.prometheus import find_prometheus, start_prometheus
 from understudy_local.report import plot_pairs, read_comparison_pairs, write_report
 from understudy_local.scrape_source import ScrapeSource
-from understudy_local.supervisor import Supervisor
+from understudy_local.supervisor import StartError, Supervisor
 from understudy_local.traffic import TrafficDriver
 from understudy_local.workloads import LocalWorkloads
 from understudy_model.pipeline import Algorithm
 from understudy_operator.core.decide import Decision
 from understudy_operator.core.status import Phase
+from understudy_operator.providers.prometheus import PrometheusProvider
+from understudy_operator.providers.promql import PromQLSource
 
 
 @dataclass(frozen=True)
@@ -74,6 +77,9 @@ class DemoOptions:
     max_seconds: float = 300.0
     interactive: bool | None = None
     router_port: int | None = None
+    # Where the analysis reads its evidence: "prometheus", "router" (its /metrics),
+    # or "auto" (Prometheus when it is installed).
+    metrics: str = "auto"
     overrides: dict[str, Any] = field(default_factory=dict)
 
 
@@ -140,6 +146,13 @@ def run_demo(options: DemoOptions) -> DemoOutcome:
         supervisor=supervisor, spec=spec, artifacts=artifacts, router_port=options.router_port
     )
     source = ScrapeSource(workloads.router_url)
+    prometheus_binary = find_prometheus() if options.metrics != "router" else None
+    if options.metrics == "prometheus" and prometheus_binary is None:
+        raise StartError(
+            "--metrics prometheus, but no prometheus binary is installed "
+            "(sudo apt-get install prometheus)"
+        )
+    evidence = "the router's /metrics"
     started = time.monotonic()
 
     def on_change(result: ControllerResult, decision: Decision) -> None:
@@ -168,6 +181,16 @@ def run_demo(options: DemoOptions) -> DemoOutcome:
     try:
         with display:
             controller.go_live(scenario.live.version, deadline=deadline)
+            if prometheus_binary is not None:
+                prom = start_prometheus(
+                    supervisor=supervisor,
+                    binary=prometheus_binary,
+                    router_url=workloads.router_url,
+                    scrape_seconds=min(1.0, spec.analysis.interval_seconds / 4),
+                )
+                controller.source = PromQLSource(PrometheusProvider(url=str(prom.url)))
+                evidence = f"Prometheus at {prom.url}"
+            display.note(f"analysis evidence: {evidence}")
             traffic = TrafficDriver(url=workloads.router_url, records=records, rate=options.rate)
             traffic.start()
             result = controller.roll_out(deadline=deadline)
@@ -184,6 +207,7 @@ def run_demo(options: DemoOptions) -> DemoOutcome:
     )
     report = _write_outputs(
         run_dir=run_dir,
+        evidence=evidence,
         spec_mapping=spec_mapping,
         options=options,
         scenario=scenario,
@@ -210,6 +234,7 @@ def effective_spec_mapping(config: Path | None, overrides: dict[str, Any]) -> di
 def _write_outputs(
     *,
     run_dir: Path,
+    evidence: str,
     spec_mapping: dict[str, Any],
     options: DemoOptions,
     scenario: Scenario,
@@ -243,7 +268,12 @@ def _write_outputs(
     report = write_report(
         path=run_dir / "report.md",
         title=f"Shadow rollout of {scenario.candidate.version} beside {scenario.live.version}",
-        settings={"scenario": scenario.name, "rate_per_second": options.rate, "spec": spec_mapping},
+        settings={
+            "scenario": scenario.name,
+            "rate_per_second": options.rate,
+            "evidence": evidence,
+            "spec": spec_mapping,
+        },
         runs=runs,
         outcome=phase,
         message=message,

@@ -1,7 +1,8 @@
 """A MetricsSource for the local demo without Prometheus: it scrapes the router's
 ``/metrics`` once per analysis run and computes each built-in check the way its
-PromQL in ``understudy_operator.core.checks`` does, with the increase since the
-previous run standing in for ``increase(...[interval])``.
+PromQL in ``understudy_operator.core.checks`` does. ``increase(...[interval])``
+becomes the increase since the newest kept scrape that is at least ``interval``
+old (or the oldest kept one), so a check's own longer interval works here too.
 
 Custom PromQL checks need Prometheus: here they are QueryFailed (inconclusive,
 never a pass), and the message says so.
@@ -10,6 +11,7 @@ never a pass), and the message says so.
 from __future__ import annotations
 
 import time
+from collections import deque
 from collections.abc import Callable
 
 import httpx
@@ -24,6 +26,7 @@ from understudy_operator.core.checks import (
     Check,
     QueryContext,
 )
+from understudy_operator.core.durations import parse_duration
 from understudy_operator.core.measurements import Measurement, NoData, QueryFailed, Value
 
 MIRROR = "understudy_router_mirror_total"
@@ -37,19 +40,38 @@ class ScrapeSource:
     def __init__(self, router_url: str, *, clock: Callable[[], float] = time.monotonic) -> None:
         self.router_url = router_url
         self.clock = clock
+        # Scrapes of earlier runs, oldest first: the baselines of the increases.
+        self.history: deque[Snapshot] = deque(maxlen=256)
         self.previous: Snapshot | None = None
         self.current: Snapshot | None = None
         self.error: str | None = None
 
     def begin_run(self) -> None:
-        """Scrape once for this analysis run; the last run's scrape becomes the baseline."""
+        """Scrape once for this analysis run."""
         try:
             snapshot = Snapshot.scrape(self.router_url, taken_at=self.clock())
         except (httpx.HTTPError, ValueError) as exc:
             self.error = f"scraping {self.router_url}/metrics failed: {exc}"
             return
         self.error = None
-        self.previous, self.current = self.current, snapshot
+        if self.current is not None:
+            self.history.append(self.current)
+        self.current = snapshot
+
+    def _baseline(self, interval: str) -> Snapshot | None:
+        """The newest earlier scrape at least ``interval`` old, else the oldest one."""
+        assert self.current is not None
+        try:
+            seconds = parse_duration(interval)
+        except ValueError:
+            seconds = 0.0
+        # 10% slack: runs come every interval, give or take a timer tick.
+        cutoff = self.current.taken_at - seconds * 0.9
+        chosen = self.history[0] if self.history else None
+        for snapshot in self.history:
+            if snapshot.taken_at <= cutoff:
+                chosen = snapshot
+        return chosen
 
     def measure(self, check: Check, context: QueryContext) -> Measurement:
         if self.error is not None:
@@ -70,6 +92,7 @@ class ScrapeSource:
         }.get(check.name)
         if compute is None:
             return QueryFailed(f"unknown built-in check {check.name!r}")
+        self.previous = self._baseline(context.interval)
         return compute(context)
 
     # -- the built-ins ----------------------------------------------------------------
