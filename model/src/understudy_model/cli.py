@@ -7,6 +7,8 @@ import sys
 from pathlib import Path
 
 from understudy_model.data import DEFAULT_SEED
+from understudy_model.difftest import DEFAULT_SAMPLE as DIFFTEST_SAMPLE
+from understudy_model.difftest import DEFAULT_SEED as DIFFTEST_SEED
 from understudy_model.pipeline import ALGORITHMS
 
 
@@ -53,6 +55,76 @@ def _run_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_difftest(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser(
+        "difftest",
+        help="compare two prediction sources (artifact dirs or service URLs) on the same houses",
+        description="Exits 0 when the share of records outside the tolerance is at most "
+        "--max-mismatch-fraction and both sources answered; 1 otherwise.",
+    )
+    parser.add_argument("--reference", required=True, help="artifact directory or http(s) URL")
+    parser.add_argument("--candidate", required=True, help="artifact directory or http(s) URL")
+    parser.add_argument(
+        "--payloads",
+        type=Path,
+        help='records to send: {"records": [...]}, a JSON list or JSON lines '
+        "(default: a seeded sample of the Ames holdout set)",
+    )
+    parser.add_argument(
+        "--sample",
+        type=int,
+        default=DIFFTEST_SAMPLE,
+        help="holdout records to sample; 0 for all (default %(default)s)",
+    )
+    parser.add_argument("--seed", type=int, default=DIFFTEST_SEED, help="sampling seed")
+    parser.add_argument(
+        "--rel-tol", type=float, default=1e-9, help="relative tolerance (default %(default)g)"
+    )
+    parser.add_argument(
+        "--abs-tol", type=float, default=0.0, help="absolute tolerance in dollars (default 0)"
+    )
+    parser.add_argument(
+        "--max-mismatch-fraction",
+        type=float,
+        default=0.0,
+        help="share of records allowed outside the tolerance (default 0)",
+    )
+    parser.add_argument("--report", type=Path, help="write the JSON report here")
+    parser.add_argument(
+        "--path",
+        choices=("reference", "fast"),
+        default="reference",
+        help="how artifact directories predict: the scikit-learn pipeline or the fast path",
+    )
+    parser.add_argument("--worst", type=int, default=10, help="worst cases to show")
+    parser.set_defaults(func=_run_difftest)
+
+
+def _run_difftest(args: argparse.Namespace) -> int:
+    from understudy_common.compare import Tolerance
+    from understudy_model import difftest
+
+    records = (
+        difftest.load_payloads(args.payloads)
+        if args.payloads
+        else difftest.holdout_sample(sample=args.sample or None, seed=args.seed)
+    )
+    report = difftest.run(
+        reference=args.reference,
+        candidate=args.candidate,
+        records=records,
+        tolerance=Tolerance(relative=args.rel_tol, absolute=args.abs_tol),
+        max_mismatch_fraction=args.max_mismatch_fraction,
+        path=args.path,
+        worst=args.worst,
+    )
+    print(difftest.render_table(report))
+    if args.report:
+        difftest.write_report(report, args.report)
+        print(f"report: {args.report}")
+    return 0 if report.passed else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m understudy_model",
@@ -60,6 +132,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True)
     _add_train(sub)
+    _add_difftest(sub)
     return parser
 
 

@@ -1,0 +1,90 @@
+"""``create_app(settings, registry=None)``: the FastAPI app of one model-api process.
+
+Nothing happens at import time; the artifact loads in the lifespan hook, so
+``/readyz`` answers 503 until it has (and uvicorn does not listen before then).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+from prometheus_client import CollectorRegistry
+
+from understudy_common.metrics import new_registry
+from understudy_model_api.errors import JsonResponse, install_error_handlers
+from understudy_model_api.metrics import ApiMetrics
+from understudy_model_api.middleware import RequestContextMiddleware
+from understudy_model_api.openapi import request_body
+from understudy_model_api.routes import PREDICTIONS_PATH, router
+from understudy_model_api.runtime import Runtime, load_runtime
+from understudy_model_api.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings, registry: CollectorRegistry | None = None) -> FastAPI:
+    metrics = ApiMetrics(registry if registry is not None else new_registry())
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        try:
+            runtime = load_runtime(settings, metrics)
+        except Exception:
+            logger.exception("cannot serve the artifact in %s", settings.artifact_dir)
+            raise
+        await runtime.runner.start()
+        app.state.runtime = runtime
+        app.openapi_schema = None  # the request schema now lists the model's fields
+        logger.info(
+            "serving %s %s (%s) from %s: predictor=%s batching=%s",
+            runtime.model.name,
+            runtime.model.version,
+            runtime.model.algorithm,
+            settings.artifact_dir,
+            settings.predictor,
+            settings.batching,
+        )
+        try:
+            yield
+        finally:
+            app.state.runtime = None
+            await runtime.runner.stop()
+            logger.info("stopped serving %s %s", runtime.model.name, runtime.model.version)
+
+    app = FastAPI(
+        title="Understudy model-api",
+        summary="Serves one versioned house-price model",
+        version="1",
+        lifespan=lifespan,
+        default_response_class=JsonResponse,
+    )
+    app.state.settings = settings
+    app.state.metrics = metrics
+    app.state.runtime = None
+    app.include_router(router)
+    install_error_handlers(app)
+
+    def model_version() -> str | None:
+        runtime: Runtime | None = app.state.runtime
+        return runtime.model.version if runtime is not None else None
+
+    app.add_middleware(RequestContextMiddleware, metrics=metrics, model_version=model_version)
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            document = get_openapi(title=app.title, version=app.version, routes=app.routes)
+            runtime: Runtime | None = app.state.runtime
+            schema = runtime.model.schema if runtime is not None else None
+            document["paths"][PREDICTIONS_PATH]["post"]["requestBody"] = request_body(
+                schema, max_records=settings.max_records
+            )
+            app.openapi_schema = document
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+    return app

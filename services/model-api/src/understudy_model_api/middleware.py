@@ -1,0 +1,88 @@
+"""Per-request context as pure ASGI middleware (cheaper than BaseHTTPMiddleware).
+
+For every HTTP request: take the ``X-Request-ID`` (or make one), set it in the
+logging context so every log line carries it, echo it and ``X-Model-Version`` on
+the response, and count the request in the metrics. A bug anywhere below is
+logged with its stack trace and answered with a JSON 500 that still carries
+the request id: the catch-all that tests prove no input reaches.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+from collections.abc import Callable
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from understudy_common.logging import request_context
+from understudy_model_api.errors import ApiError
+from understudy_model_api.metrics import ApiMetrics
+
+logger = logging.getLogger(__name__)
+
+# Accepted client request ids: printable, header-safe and short; anything else
+# is replaced by a fresh id rather than echoed into headers and logs.
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
+UNMATCHED_ROUTE = "unmatched"
+
+
+def request_id_from(scope: Scope) -> str:
+    for name, value in scope.get("headers", ()):
+        if name == b"x-request-id":
+            candidate = value.decode("latin-1")
+            if _REQUEST_ID.match(candidate):
+                return candidate
+            break
+    return uuid.uuid4().hex
+
+
+class RequestContextMiddleware:
+    def __init__(
+        self, app: ASGIApp, *, metrics: ApiMetrics, model_version: Callable[[], str | None]
+    ) -> None:
+        self.app = app
+        self.metrics = metrics
+        self.model_version = model_version
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        request_id = request_id_from(scope)
+        scope.setdefault("state", {})["request_id"] = request_id
+        status = 500
+        response_started = False
+
+        async def send_with_headers(message: Message) -> None:
+            nonlocal status, response_started
+            if message["type"] == "http.response.start":
+                response_started = True
+                status = message["status"]
+                headers = list(message.get("headers", ()))
+                headers.append((b"x-request-id", request_id.encode("latin-1")))
+                version = self.model_version()
+                if version is not None:
+                    headers.append((b"x-model-version", version.encode("latin-1")))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        with request_context(request_id):
+            try:
+                await self.app(scope, receive, send_with_headers)
+            except Exception:
+                logger.exception("unhandled error in %s %s", scope["method"], scope["path"])
+                if response_started:
+                    raise
+                error = ApiError(500, "internal_error", "internal error; see the service log")
+                await error.response()(scope, receive, send_with_headers)
+            finally:
+                route = scope.get("route")
+                self.metrics.observe_request(
+                    route=getattr(route, "path", UNMATCHED_ROUTE),
+                    status=status,
+                    seconds=time.perf_counter() - started,
+                )
