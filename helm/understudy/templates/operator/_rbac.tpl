@@ -1,0 +1,32 @@
+{{/*
+The operator's permissions: exactly the rules of k8s/operator/rbac.yaml (tests/install
+compares them), bound with a Role per watched namespace, or a ClusterRole when clusterWide.
+*/}}
+{{- define "understudy.operator.rules" -}}
+# kopf watches ModelRollouts; the operator reads each fresh, removes consumed
+# approve/abort/resume annotations and kopf keeps its bookkeeping in annotations (patch).
+- apiGroups: [rollouts.understudy.dev]
+  resources: [modelrollouts]
+  verbs: [get, list, watch, patch]
+# The status (phase, analysis, message) is written through the status subresource.
+- apiGroups: [rollouts.understudy.dev]
+  resources: [modelrollouts/status]
+  verbs: [patch]
+# model-api Deployments <name>-live / <name>-candidate: server-side apply (create or patch),
+# get to observe the rollout, delete to remove the candidate.
+- apiGroups: [apps]
+  resources: [deployments]
+  verbs: [get, create, patch, delete]
+# Their Services: applied and deleted, never read.
+- apiGroups: [""]
+  resources: [services]
+  verbs: [create, patch, delete]
+# The router's ConfigMap (router.json): applied (created or updated) only.
+- apiGroups: [""]
+  resources: [configmaps]
+  verbs: [create, patch]
+# An Event on the ModelRollout for every phase change and failed run.
+- apiGroups: [""]
+  resources: [events]
+  verbs: [create]
+{{- end }}

@@ -1,0 +1,1 @@
+"""Tests of the install: Helm chart, raw manifests, Dockerfiles, skaffold.yaml."""

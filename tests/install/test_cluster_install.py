@@ -1,0 +1,534 @@
+"""The install against a real API server (kwok cluster: real kube-apiserver, controllers and
+scheduler; fake nodes whose pods become Ready without running anything).
+
+What this proves: the chart lints and renders with every ci/*-values.yaml, every object it
+renders (and every raw manifest) is accepted by the API server, `helm install` brings every
+Deployment and the DaemonSet to Available, RBAC lets each service account do what its
+process does and no more, a bad values file is refused with a readable message, and
+`helm uninstall` leaves nothing behind. What it cannot prove: that the containers work (no
+images run here).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+import yaml
+
+from tests.install.layout import CHART, CHART_CI_VALUES, K8S, OPERATOR_CRD, REPO
+from tests.install.test_manifests import promtool_check
+
+if TYPE_CHECKING:
+    from tests.cluster_fixtures import K8sCluster
+
+pytestmark = pytest.mark.cluster
+
+# kwok's fake nodes are labelled type=kwok and tainted kwok.x-k8s.io/node:NoSchedule.
+KWOK_VALUES = {
+    "global": {
+        "nodeSelector": {"type": "kwok"},
+        "tolerations": [
+            {"key": "kwok.x-k8s.io/node", "operator": "Exists", "effect": "NoSchedule"}
+        ],
+    }
+}
+COMPONENTS = ("operator", "router", "prometheus", "elasticsearch", "kibana")
+
+
+def ok(result: Any) -> str:
+    assert result.returncode == 0, f"{result.args}\n{result.stdout}\n{result.stderr}"
+    return str(result.stdout)
+
+
+def rendered(cluster: K8sCluster, *args: str) -> list[dict[str, Any]]:
+    out = ok(cluster.helm("template", "it", str(CHART), *args))
+    return [d for d in yaml.safe_load_all(out) if d]
+
+
+def new_namespace(cluster: K8sCluster, prefix: str) -> str:
+    name = f"{prefix}-{uuid.uuid4().hex[:6]}"
+    ok(cluster.kubectl("create", "namespace", name))
+    return name
+
+
+def wait_until(check: Any, *, timeout: float = 60, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        last = check()
+        if last is True:
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}: {last}")
+        time.sleep(0.5)
+
+
+@pytest.fixture(scope="module")
+def kwok_values(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("values") / "kwok-values.yaml"
+    path.write_text(yaml.safe_dump(KWOK_VALUES))
+    return path
+
+
+@pytest.fixture(scope="module")
+def crd_installed(k8s_cluster: K8sCluster) -> Iterator[None]:
+    """The operator's CRD, installed for real (a dry run cannot create a CRD and an object of
+    it at once). Left in place: Helm never deletes CRDs either."""
+    if not OPERATOR_CRD.is_file():
+        pytest.fail(f"{OPERATOR_CRD.relative_to(REPO)} does not exist yet")
+    ok(k8s_cluster.kubectl("apply", "--server-side", "-f", str(OPERATOR_CRD)))
+    crd = yaml.safe_load(OPERATOR_CRD.read_text())["metadata"]["name"]
+    ok(k8s_cluster.kubectl("wait", "--for=condition=Established", f"crd/{crd}", "--timeout=60s"))
+    yield
+
+
+# -- helm lint / template ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("values", CHART_CI_VALUES, ids=lambda p: p.name)
+def test_helm_lint_strict(k8s_cluster: K8sCluster, values: Path) -> None:
+    out = ok(k8s_cluster.helm("lint", "--strict", str(CHART), "-f", str(values)))
+    assert "1 chart(s) linted, 0 chart(s) failed" in out
+
+
+@pytest.mark.parametrize("values", CHART_CI_VALUES, ids=lambda p: p.name)
+def test_helm_template_renders_labelled_objects(k8s_cluster: K8sCluster, values: Path) -> None:
+    docs = rendered(k8s_cluster, "-f", str(values), "--namespace", "ci")
+    assert docs
+    for doc in docs:
+        assert doc["apiVersion"] and doc["kind"], doc
+        labels = doc["metadata"].get("labels", {})
+        assert labels.get("app.kubernetes.io/instance") == "it", doc["metadata"]["name"]
+        assert len(doc["metadata"]["name"]) <= 63, doc["metadata"]["name"]
+    kinds = {d["kind"] for d in docs}
+    assert {"Deployment", "Service", "ServiceAccount"} <= kinds
+
+
+def test_rendered_prometheus_config_passes_promtool(
+    k8s_cluster: K8sCluster, tmp_path: Path
+) -> None:
+    for values in CHART_CI_VALUES:
+        docs = rendered(k8s_cluster, "-f", str(values))
+        for doc in docs:
+            if doc["kind"] == "ConfigMap" and "prometheus.yml" in doc.get("data", {}):
+                promtool_check(doc["data"]["prometheus.yml"], tmp_path)
+
+
+def test_optional_components_follow_their_toggles(k8s_cluster: K8sCluster) -> None:
+    def deployments(*args: str) -> set[str]:
+        return {
+            d["metadata"]["labels"]["app.kubernetes.io/component"]
+            for d in rendered(k8s_cluster, *args)
+            if d["kind"] in ("Deployment", "DaemonSet")
+        }
+
+    assert deployments() == {*COMPONENTS, "fluent-bit"}
+    assert deployments("--set", "logging.enabled=false") == {"operator", "router", "prometheus"}
+    assert deployments(
+        "--set", "prometheus.enabled=false", "--set", "operator.prometheusUrl=http://p:9090"
+    ) == {"operator", "router", "elasticsearch", "kibana", "fluent-bit"}
+    assert "elasticsearch" not in deployments(
+        "--set", "logging.elasticsearch.external.host=es.example.com"
+    )
+    rollouts = [
+        d
+        for d in rendered(k8s_cluster, "--set", "rollout.create=true")
+        if d["kind"] == "ModelRollout"
+    ]
+    assert len(rollouts) == 1
+
+
+def test_operator_needs_a_prometheus(k8s_cluster: K8sCluster) -> None:
+    r = k8s_cluster.helm("template", "it", str(CHART), "--set", "prometheus.enabled=false")
+    assert r.returncode != 0
+    assert "operator.prometheusUrl is required" in r.stderr
+
+
+def test_router_reads_the_configmap_the_rollout_names(k8s_cluster: K8sCluster) -> None:
+    docs = rendered(k8s_cluster, "--set", "rollout.create=true", "--namespace", "ns1")
+    (rollout,) = [d for d in docs if d["kind"] == "ModelRollout"]
+    (router,) = [
+        d
+        for d in docs
+        if d["kind"] == "Deployment"
+        and d["metadata"]["labels"]["app.kubernetes.io/component"] == "router"
+    ]
+    env = {
+        e["name"]: e.get("value")
+        for e in router["spec"]["template"]["spec"]["containers"][0]["env"]
+    }
+    assert env["UNDERSTUDY_ROUTER_CONFIGMAP"] == f"ns1/{rollout['spec']['router']['configMapName']}"
+    assert env["UNDERSTUDY_ROUTER_MODEL_NAME"] == rollout["spec"]["model"]["name"]
+
+
+@pytest.mark.parametrize("values", CHART_CI_VALUES, ids=lambda p: p.name)
+def test_every_rendered_object_passes_server_side_validation(
+    k8s_cluster: K8sCluster, crd_installed: None, values: Path
+) -> None:
+    """helm template | kubectl apply --dry-run=server: the API server's own schema checks
+    (unknown fields are errors) on every object, for every CI values file."""
+    namespace = new_namespace(k8s_cluster, "dry")
+    extra = yaml.safe_load(values.read_text()) or {}
+    made = []
+    for ns in extra.get("operator", {}).get("watchNamespaces", []):
+        if k8s_cluster.kubectl("get", "namespace", ns).returncode != 0:
+            ok(k8s_cluster.kubectl("create", "namespace", ns))
+            made.append(ns)
+    try:
+        manifest = ok(
+            k8s_cluster.helm("template", "it", str(CHART), "-f", str(values), "-n", namespace)
+        )
+        out = ok(
+            k8s_cluster.kubectl(
+                "apply",
+                "--dry-run=server",
+                "--validate=strict",
+                # every object names its namespace (the chart sets metadata.namespace)
+                "-f",
+                "-",
+                input=manifest,
+            )
+        )
+        docs = [d for d in yaml.safe_load_all(manifest) if d]
+        assert out.count("(server dry run)") == len(docs)
+    finally:
+        for ns in [namespace, *made]:
+            k8s_cluster.kubectl("delete", "namespace", ns, "--wait=false")
+
+
+# -- values that break the schema ------------------------------------------------------------
+
+
+def test_values_violating_the_schema_are_refused_readably(
+    k8s_cluster: K8sCluster, tmp_path: Path
+) -> None:
+    bad = tmp_path / "bad-values.yaml"
+    bad.write_text(
+        "router:\n  replicas: two\nrollout:\n  promotion: auto\nprometheus:\n  enabeld: true\n"
+    )
+    namespace = new_namespace(k8s_cluster, "bad")
+    try:
+        r = k8s_cluster.helm("install", "bad", str(CHART), "-n", namespace, "-f", str(bad))
+        assert r.returncode != 0
+        message = r.stderr
+        assert "values don't meet the specifications of the schema" in message
+        assert "/router/replicas" in message
+        assert "/rollout/promotion" in message and "'automatic', 'manual'" in message
+        assert "'enabeld' not allowed" in message
+        assert "bad" not in ok(k8s_cluster.helm("list", "-n", namespace, "-q")).split()
+    finally:
+        k8s_cluster.kubectl("delete", "namespace", namespace, "--wait=false")
+
+
+# -- install, test, upgrade, uninstall ----------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def release(
+    k8s_cluster: K8sCluster, crd_installed: None, kwok_values: Path
+) -> Iterator[tuple[str, str]]:
+    namespace = new_namespace(k8s_cluster, "inst")
+    name = "understudy"
+    ok(
+        k8s_cluster.helm(
+            "install",
+            name,
+            str(CHART),
+            "-n",
+            namespace,
+            "-f",
+            str(kwok_values),
+            "--set",
+            "rollout.create=true",
+            "--wait",
+            "--timeout",
+            "5m",
+        )
+    )
+    yield namespace, name
+    k8s_cluster.helm("uninstall", name, "-n", namespace, "--wait")
+    k8s_cluster.kubectl("delete", "namespace", namespace, "--wait=false")
+
+
+def test_install_makes_every_workload_available(
+    k8s_cluster: K8sCluster, release: tuple[str, str]
+) -> None:
+    namespace, name = release
+    status = json.loads(ok(k8s_cluster.helm("status", name, "-n", namespace, "-o", "json")))
+    assert status["info"]["status"] == "deployed"
+    ok(
+        k8s_cluster.kubectl(
+            "wait",
+            "-n",
+            namespace,
+            "deployment",
+            "-l",
+            f"app.kubernetes.io/instance={name}",
+            "--for=condition=Available",
+            "--timeout=120s",
+        )
+    )
+    deployments = json.loads(
+        ok(k8s_cluster.kubectl("get", "deployments", "-n", namespace, "-o", "json"))
+    )["items"]
+    by_component = {d["metadata"]["labels"]["app.kubernetes.io/component"]: d for d in deployments}
+    assert set(by_component) == set(COMPONENTS)
+    for component, deployment in by_component.items():
+        want = deployment["spec"]["replicas"]
+        assert deployment["status"].get("availableReplicas") == want, component
+    (daemonset,) = json.loads(
+        ok(k8s_cluster.kubectl("get", "daemonsets", "-n", namespace, "-o", "json"))
+    )["items"]
+    assert daemonset["status"]["desiredNumberScheduled"] >= 1
+    assert daemonset["status"]["numberReady"] == daemonset["status"]["desiredNumberScheduled"]
+
+
+def test_install_creates_the_initial_model_rollout(
+    k8s_cluster: K8sCluster, release: tuple[str, str]
+) -> None:
+    namespace, _ = release
+    rollout = json.loads(
+        ok(
+            k8s_cluster.kubectl(
+                "get", "modelrollout", "house-prices", "-n", namespace, "-o", "json"
+            )
+        )
+    )
+    assert rollout["spec"]["model"] == {
+        "name": "house-prices",
+        "version": "1.0.0",
+        "image": "understudy/model-api:1.0.0",
+    }
+
+
+def test_router_may_watch_its_configmap_and_nothing_else(
+    k8s_cluster: K8sCluster, release: tuple[str, str]
+) -> None:
+    namespace, name = release
+    who = f"system:serviceaccount:{namespace}:{name}-router"
+    mine = "metadata.name=house-prices-router"
+    # the router's list + watch, exactly as it makes them (a field selector on the name)
+    ok(
+        k8s_cluster.kubectl(
+            "get", "configmaps", "-n", namespace, "--field-selector", mine, "--as", who
+        )
+    )
+    for forbidden in (
+        ("get", "configmaps", "-n", namespace),
+        ("get", "configmaps", "-n", namespace, "--field-selector", "metadata.name=other"),
+        ("get", "secrets", "-n", namespace),
+        ("create", "configmap", "house-prices-router", "-n", namespace),
+    ):
+        r = k8s_cluster.kubectl(*forbidden, "--as", who)
+        assert r.returncode != 0 and "forbidden" in r.stderr.lower(), forbidden
+
+
+def test_operator_may_do_what_the_raw_manifests_grant_in_its_namespace_only(
+    k8s_cluster: K8sCluster, release: tuple[str, str]
+) -> None:
+    namespace, name = release
+    who = f"system:serviceaccount:{namespace}:{name}-operator"
+
+    def can(*args: str) -> bool:
+        r = k8s_cluster.kubectl("auth", "can-i", *args, "--as", who)
+        return r.stdout.strip() == "yes"
+
+    (cluster_role,) = [
+        d
+        for d in yaml.safe_load_all((K8S / "operator" / "rbac.yaml").read_text())
+        if d and d["kind"] == "ClusterRole"
+    ]
+    for rule in cluster_role["rules"]:
+        for group in rule["apiGroups"]:
+            for resource in rule["resources"]:
+                plain, _, sub = resource.partition("/")
+                target = f"{plain}.{group}" if group else plain
+                target = f"{target}/{sub}" if sub else target
+                for verb in rule["verbs"]:
+                    assert can(verb, target, "-n", namespace), f"cannot {verb} {target}"
+                    # Roles in the watched namespaces only, not a ClusterRole
+                    assert not can(verb, target, "-n", "default"), f"may {verb} {target} anywhere"
+    assert not can("get", "secrets", "-n", namespace)
+    assert not can("list", "deployments.apps", "-n", namespace), "more than the raw rules"
+
+
+def test_helm_test_pod_asks_the_router_readyz(
+    k8s_cluster: K8sCluster, release: tuple[str, str]
+) -> None:
+    """`helm test` creates its pod; kwok never runs it, so only its spec is checked here."""
+    namespace, name = release
+    k8s_cluster.helm("test", name, "-n", namespace, "--timeout", "5s")
+    pod = json.loads(
+        ok(k8s_cluster.kubectl("get", "pod", f"{name}-test-router", "-n", namespace, "-o", "json"))
+    )
+    assert pod["metadata"]["annotations"]["helm.sh/hook"] == "test"
+    (container,) = pod["spec"]["containers"]
+    assert container["command"][-1] == f"http://{name}-router.{namespace}.svc:80/readyz"
+    assert "--fail-with-body" in container["command"]
+    k8s_cluster.kubectl("delete", "pod", f"{name}-test-router", "-n", namespace, "--wait=false")
+
+
+def test_upgrade_to_a_new_version_changes_only_the_rollout_spec(
+    k8s_cluster: K8sCluster, release: tuple[str, str], kwok_values: Path
+) -> None:
+    namespace, name = release
+
+    def router_generation() -> str:
+        return ok(
+            k8s_cluster.kubectl(
+                "get",
+                "deployment",
+                f"{name}-router",
+                "-n",
+                namespace,
+                "-o",
+                "jsonpath={.metadata.generation}",
+            )
+        )
+
+    before = router_generation()
+    ok(
+        k8s_cluster.helm(
+            "upgrade",
+            name,
+            str(CHART),
+            "-n",
+            namespace,
+            "--reuse-values",
+            "--set",
+            "rollout.model.version=2.0.0",
+            "--set",
+            "rollout.model.image=understudy/model-api:2.0.0",
+            "--wait",
+        )
+    )
+    version = ok(
+        k8s_cluster.kubectl(
+            "get",
+            "modelrollout",
+            "house-prices",
+            "-n",
+            namespace,
+            "-o",
+            "jsonpath={.spec.model.version}",
+        )
+    )
+    assert version == "2.0.0"
+    assert router_generation() == before, "a model version change must not restart the router"
+
+
+def test_uninstall_leaves_nothing_behind(
+    k8s_cluster: K8sCluster, crd_installed: None, kwok_values: Path
+) -> None:
+    namespace = new_namespace(k8s_cluster, "uninst")
+    name = "gone"
+    selector = f"app.kubernetes.io/instance={name}"
+    namespaced = ",".join(
+        [
+            "deployments",
+            "daemonsets",
+            "jobs",
+            "pods",
+            "services",
+            "configmaps",
+            "serviceaccounts",
+            "roles",
+            "rolebindings",
+            "poddisruptionbudgets",
+            "modelrollouts",
+        ]
+    )
+    try:
+        ok(
+            k8s_cluster.helm(
+                "install",
+                name,
+                str(CHART),
+                "-n",
+                namespace,
+                "-f",
+                str(kwok_values),
+                "--set",
+                "rollout.create=true",
+                "--wait",
+                "--timeout",
+                "5m",
+            )
+        )
+        assert ok(
+            k8s_cluster.kubectl("get", namespaced, "-n", namespace, "-l", selector, "-o", "name")
+        )
+        assert ok(
+            k8s_cluster.kubectl(
+                "get", "clusterroles,clusterrolebindings", "-l", selector, "-o", "name"
+            )
+        )
+        ok(k8s_cluster.helm("uninstall", name, "-n", namespace, "--wait", "--timeout", "2m"))
+
+        def nothing_left() -> bool | str:
+            left = ok(
+                k8s_cluster.kubectl(
+                    "get", namespaced, "-n", namespace, "-l", selector, "-o", "name"
+                )
+            )
+            left += ok(
+                k8s_cluster.kubectl(
+                    "get", "clusterroles,clusterrolebindings", "-l", selector, "-o", "name"
+                )
+            )
+            return left.strip() == "" or left
+
+        wait_until(nothing_left, timeout=90, what="uninstalled objects to go")
+        assert name not in ok(k8s_cluster.helm("list", "-n", namespace, "-q")).split()
+        # Helm never deletes CRDs (other releases' ModelRollouts would go with them).
+        crd = yaml.safe_load(OPERATOR_CRD.read_text())["metadata"]["name"]
+        ok(k8s_cluster.kubectl("get", "crd", crd))
+    finally:
+        k8s_cluster.kubectl("delete", "namespace", namespace, "--wait=false")
+
+
+# -- raw manifests ---------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def understudy_namespace(k8s_cluster: K8sCluster) -> Iterator[str]:
+    """The raw manifests' namespace, created for real: a dry run cannot create a namespace
+    and the objects in it at once."""
+
+    def state() -> str:
+        r = k8s_cluster.kubectl("get", "namespace", "understudy", "-o", "jsonpath={.status.phase}")
+        return r.stdout.strip() if r.returncode == 0 else "Absent"
+
+    wait_until(lambda: state() != "Terminating" or "terminating", what="namespace understudy")
+    existed = state() == "Active"
+    if not existed:
+        ok(k8s_cluster.kubectl("apply", "-f", str(K8S / "base" / "namespace.yaml")))
+    yield "understudy"
+    if not existed:
+        k8s_cluster.kubectl("delete", "namespace", "understudy", "--wait=false")
+
+
+@pytest.mark.parametrize("path", [K8S / "base", K8S], ids=["k8s/base", "k8s"])
+def test_raw_manifests_pass_server_side_dry_run(
+    k8s_cluster: K8sCluster, crd_installed: None, understudy_namespace: str, path: Path
+) -> None:
+    out = ok(
+        k8s_cluster.kubectl(
+            "apply", "--server-side", "--dry-run=server", "--validate=strict", "-k", str(path)
+        )
+    )
+    built = [d for d in yaml.safe_load_all(ok(k8s_cluster.kubectl("kustomize", str(path)))) if d]
+    assert out.count("(server dry run)") == len(built)
+    kinds = {d["kind"] for d in built}
+    assert {"Deployment", "DaemonSet", "Service", "ConfigMap", "Job"} <= kinds
+    assert all(
+        d["metadata"].get("namespace") == understudy_namespace
+        for d in built
+        if d["kind"]
+        not in {"Namespace", "ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition"}
+    )

@@ -1,0 +1,141 @@
+"""The images: skaffold.yaml builds the three Dockerfiles, each multi-stage, slim, non-root,
+installing exactly one workspace package from uv.lock. (Images cannot be built here: no
+Docker engine. These checks read the files.)"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.install.layout import IMAGES, REPO, SKAFFOLD, dockerfile_stages
+
+ROOT_USERS = {"root", "0", "0:0", "root:root"}
+
+
+def _skaffold_docs() -> list[dict[str, Any]]:
+    docs = [d for d in yaml.safe_load_all(SKAFFOLD.read_text()) if d is not None]
+    assert docs, "skaffold.yaml is empty"
+    return docs
+
+
+def _artifacts() -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for doc in _skaffold_docs():
+        out.extend(doc.get("build", {}).get("artifacts", []))
+    return out
+
+
+def test_skaffold_config_is_a_v4_config() -> None:
+    for doc in _skaffold_docs():
+        assert re.fullmatch(r"skaffold/v4beta\d+", doc["apiVersion"]), doc["apiVersion"]
+        assert doc["kind"] == "Config"
+
+
+def test_skaffold_builds_the_three_dockerfiles_from_the_repository_root() -> None:
+    artifacts = _artifacts()
+    dockerfiles = {}
+    for artifact in artifacts:
+        context = REPO / artifact.get("context", ".")
+        assert context.resolve() == REPO, f"{artifact['image']}: build context must be the root"
+        dockerfile = artifact["docker"]["dockerfile"]
+        dockerfiles[artifact["image"]] = (context / dockerfile).resolve()
+    assert sorted(dockerfiles.values()) == sorted(p.resolve() for p in IMAGES.values())
+    missing = [str(p.relative_to(REPO)) for p in dockerfiles.values() if not p.is_file()]
+    assert not missing, f"skaffold.yaml names Dockerfiles that do not exist: {missing}"
+
+
+def test_skaffold_deploys_the_chart_with_the_built_images() -> None:
+    (doc,) = [d for d in _skaffold_docs() if "deploy" in d]
+    (release,) = doc["deploy"]["helm"]["releases"]
+    assert (REPO / release["chartPath"] / "Chart.yaml").is_file()
+    templates = " ".join(str(v) for v in release.get("setValueTemplates", {}).values())
+    for artifact in _artifacts():
+        key = re.sub(r"[^A-Za-z0-9]", "_", artifact["image"])
+        assert f"IMAGE_REPO_{key}" in templates or f"IMAGE_FULLY_QUALIFIED_{key}" in templates, (
+            f"{artifact['image']} is built but never handed to the chart"
+        )
+    for values_file in release.get("valuesFiles", []):
+        assert (REPO / values_file).is_file(), values_file
+
+
+def test_skaffold_has_a_kind_profile_for_dev() -> None:
+    (doc,) = [d for d in _skaffold_docs() if "profiles" in d]
+    kind = {p["name"]: p for p in doc["profiles"]}["kind"]
+    assert any(re.match(a.get("kubeContext", "x"), "kind-understudy") for a in kind["activation"])
+
+
+@pytest.mark.parametrize("package", sorted(IMAGES))
+def test_dockerfile_is_multi_stage_and_non_root(package: str) -> None:
+    path: Path = IMAGES[package]
+    if not path.is_file():
+        pytest.fail(f"{path.relative_to(REPO)} does not exist")
+    stages = dockerfile_stages(path.read_text())
+    assert len(stages) >= 2, "build and runtime must be separate stages"
+    final = stages[-1]
+    users = [i.split(None, 1)[1].strip() for i in final if i.upper().startswith("USER ")]
+    assert users, "the final stage never sets USER (it would run as root)"
+    assert users[-1] not in ROOT_USERS, f"final USER is {users[-1]}"
+    # The final stage copies the built environment from an earlier stage, not the sources.
+    copies = [i for i in final if i.upper().startswith("COPY ")]
+    assert any("--from=" in c for c in copies), "final stage copies nothing from the build"
+    base = _resolve_args(path.read_text(), final[0].split()[1])
+    assert "slim" in base or "distroless" in base or "alpine" in base, f"base {base}"
+
+
+@pytest.mark.parametrize("package", sorted(IMAGES))
+def test_dockerfile_installs_one_package_from_the_lock(package: str) -> None:
+    path = IMAGES[package]
+    if not path.is_file():
+        pytest.fail(f"{path.relative_to(REPO)} does not exist")
+    runs = [i for stage in dockerfile_stages(path.read_text()) for i in stage]
+    syncs = [i for i in runs if re.search(r"\buv sync\b", i)]
+    assert syncs, "no `uv sync`"
+    for sync in syncs:
+        assert "--locked" in sync, sync
+        assert "--no-dev" in sync, sync
+    assert any(re.search(rf"--package[= ]{re.escape(package)}(\s|$)", s) for s in syncs)
+
+
+@pytest.mark.parametrize("package", sorted(IMAGES))
+def test_dockerfile_gives_uv_every_workspace_member(package: str) -> None:
+    """`uv sync --locked` reads the whole workspace: a member whose pyproject.toml is not in
+    the build stage fails the build ("missing pyproject.toml")."""
+    path = IMAGES[package]
+    if not path.is_file():
+        pytest.fail(f"{path.relative_to(REPO)} does not exist")
+    members = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["uv"]["workspace"][
+        "members"
+    ]
+    stages = dockerfile_stages(path.read_text())
+    names = {}
+    for stage in stages:
+        m = re.match(r"(?i)FROM\s+(\S+)(?:\s+AS\s+(\S+))?", stage[0])
+        assert m
+        if m.group(2):
+            names[m.group(2)] = stage
+    for stage in stages:
+        if not any(re.search(r"\buv sync\b", i) for i in stage):
+            continue
+        copied: list[str] = []
+        current: list[str] | None = stage
+        while current is not None:
+            for instruction in current:
+                if instruction.upper().startswith("COPY ") and "--from=" not in instruction:
+                    parts = [p for p in instruction.split()[1:] if not p.startswith("--")]
+                    copied.extend(p.rstrip("/") for p in parts[:-1])
+            parent = current[0].split()[1]
+            current = names.get(parent)
+        for member in members:
+            covered = any(c in (".", member, f"{member}/pyproject.toml") for c in copied)
+            assert covered, f"{member}/pyproject.toml is not copied before `uv sync`"
+
+
+def _resolve_args(text: str, value: str) -> str:
+    """${NAME} in a FROM line, from the ARG defaults declared before the first FROM."""
+    defaults = dict(re.findall(r"(?m)^ARG\s+(\w+)=(\S+)", text.split("\nFROM", 1)[0]))
+    return re.sub(r"\$\{?(\w+)\}?", lambda m: defaults.get(m.group(1), m.group(0)), value)
