@@ -1,0 +1,308 @@
+"""Benchmark: what the shadow router costs the live path, next to nginx's ``mirror``.
+
+One run, one load generator (wrk, Lua script for the POST body), the same model-api
+processes (v1 live, v2 candidate), four ways to reach the live model:
+
+    direct       wrk -> model-api v1
+    router-off   wrk -> shadow router (no candidate) -> v1
+    router-100   wrk -> shadow router (100% mirrored to v2, compared) -> v1
+    nginx-100    wrk -> nginx (``mirror`` directive, 100% to v2) -> v1   (the peer)
+
+each at concurrency 1 (latency: the router's overhead) and at a higher concurrency
+(throughput). Prints p50/p99 latency and requests/s and the ratios against the goals,
+and writes JSON to bench/results/. Needs Debian ``wrk`` and ``nginx``
+(``apt-get install -y wrk nginx``) and trained artifacts (``make models``).
+
+    uv run python bench/shadow_router.py [--duration 10] [--connections 16]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+REPO = Path(__file__).resolve().parents[1]
+RESULTS = REPO / "bench" / "results"
+
+LUA = """
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.body = [==[%s]==]
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    'RESULT {"requests": %%d, "duration_us": %%d, "errors": %%d, "non2xx": %%d, ' ..
+    '"p50_us": %%d, "p90_us": %%d, "p99_us": %%d, "mean_us": %%.1f}\\n',
+    summary.requests, summary.duration, e.connect + e.read + e.write + e.timeout, e.status,
+    latency:percentile(50), latency:percentile(90), latency:percentile(99), latency.mean))
+end
+"""
+
+NGINX_CONF = """
+worker_processes 1;
+daemon off;
+pid {tmp}/nginx.pid;
+error_log {tmp}/nginx-error.log warn;
+events {{ worker_connections 4096; }}
+http {{
+  access_log off;
+  client_body_temp_path {tmp}/body;
+  proxy_temp_path {tmp}/proxy;
+  fastcgi_temp_path {tmp}/fastcgi;
+  uwsgi_temp_path {tmp}/uwsgi;
+  scgi_temp_path {tmp}/scgi;
+  upstream live {{ server 127.0.0.1:{live}; keepalive 64; }}
+  upstream candidate {{ server 127.0.0.1:{candidate}; keepalive 64; }}
+  server {{
+    listen 127.0.0.1:{port};
+    location = /nginx-ready {{ return 200; }}
+    location = /v1/predictions {{
+      mirror /mirror;
+      mirror_request_body on;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_pass http://live;
+    }}
+    location = /mirror {{
+      internal;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_pass http://candidate/v1/predictions;
+    }}
+  }}
+}}
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_ready(url: str, proc: subprocess.Popen[bytes], timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"{proc.args} exited with {proc.returncode}")
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.05)  # readiness polling interval
+    raise SystemExit(f"{url} not ready after {timeout}s")
+
+
+@contextmanager
+def process(
+    args: list[str], *, env: dict[str, str], ready: str, log: Path
+) -> Iterator[subprocess.Popen[bytes]]:
+    """A background process logging to ``log`` (not to a pipe we would have to drain)."""
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            args, env={**os.environ, **env}, stdout=out, stderr=subprocess.STDOUT, cwd=REPO
+        )
+    try:
+        wait_ready(ready, proc)
+        yield proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def model_api(artifact: Path, tmp: Path, name: str) -> Any:
+    port = free_port()
+    env = {
+        "UNDERSTUDY_MODEL_API_ARTIFACT_DIR": str(artifact),
+        "UNDERSTUDY_MODEL_API_HOST": "127.0.0.1",
+        "UNDERSTUDY_MODEL_API_PORT": str(port),
+        "UNDERSTUDY_MODEL_API_LOG_INPUTS": "false",
+    }
+    return port, process(
+        [sys.executable, "-m", "understudy_model_api"],
+        env=env,
+        ready=f"http://127.0.0.1:{port}/readyz",
+        log=tmp / f"{name}.log",
+    )
+
+
+def router(config: dict[str, Any], tmp: Path, name: str) -> Any:
+    port = free_port()
+    env = {
+        "UNDERSTUDY_ROUTER_HOST": "127.0.0.1",
+        "UNDERSTUDY_ROUTER_PORT": str(port),
+        "UNDERSTUDY_ROUTER_CONFIG_JSON": json.dumps(config),
+    }
+    return port, process(
+        [sys.executable, "-m", "understudy_router"],
+        env=env,
+        ready=f"http://127.0.0.1:{port}/readyz",
+        log=tmp / f"{name}.log",
+    )
+
+
+def nginx(live: int, candidate: int, tmp: Path) -> Any:
+    port = free_port()
+    conf = tmp / "nginx.conf"
+    conf.write_text(NGINX_CONF.format(tmp=tmp, live=live, candidate=candidate, port=port))
+    binary = shutil.which("nginx") or "/usr/sbin/nginx"
+    return port, process(
+        [binary, "-p", str(tmp), "-c", str(conf), "-e", str(tmp / "nginx-error.log")],
+        env={},
+        ready=f"http://127.0.0.1:{port}/nginx-ready",
+        log=tmp / "nginx.log",
+    )
+
+
+def run_wrk(
+    url: str, script: Path, *, connections: int, duration: int, threads: int = 1
+) -> dict[str, Any]:
+    # Short warm-up: connection pools, caches, the first JIT-less Python paths.
+    subprocess.run(
+        ["wrk", "-t1", f"-c{connections}", "-d2s", "-s", str(script), url],
+        capture_output=True,
+        check=True,
+    )
+    out = subprocess.run(
+        ["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration}s", "-s", str(script), url],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    line = next(line for line in out.splitlines() if line.startswith("RESULT "))
+    result: dict[str, Any] = json.loads(line.removeprefix("RESULT "))
+    result["rps"] = result["requests"] / (result["duration_us"] / 1e6)
+    return result
+
+
+def artifacts_root() -> Path:
+    root = Path(os.environ.get("UNDERSTUDY_ARTIFACTS", REPO / "artifacts"))
+    if not (root / "v1" / "model.json").exists() or not (root / "v2" / "model.json").exists():
+        raise SystemExit(f"no trained artifacts in {root}: run `make models` first")
+    return root
+
+
+def body() -> str:
+    from understudy_model.data import holdout_records, load_ames, split_holdout
+
+    return json.dumps({"records": holdout_records(split_holdout(load_ames()), limit=1)})
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--duration", type=int, default=10, help="seconds per measurement")
+    parser.add_argument("--connections", type=int, default=16, help="wrk connections (load)")
+    args = parser.parse_args()
+    for tool in ("wrk", "nginx"):
+        if shutil.which(tool) is None and not Path(f"/usr/sbin/{tool}").exists():
+            raise SystemExit(f"{tool} not found: apt-get install -y wrk nginx")
+    root = artifacts_root()
+    load_before = os.getloadavg()
+    results: dict[str, dict[str, Any]] = {}
+    with tempfile.TemporaryDirectory(prefix="bench-router-") as tmp_name, ExitStack() as stack:
+        tmp = Path(tmp_name)
+        script = tmp / "post.lua"
+        script.write_text(LUA % body())
+        live_port, live_cm = model_api(root / "v1", tmp, "live")
+        cand_port, cand_cm = model_api(root / "v2", tmp, "candidate")
+        stack.enter_context(live_cm)
+        stack.enter_context(cand_cm)
+        live = {"url": f"http://127.0.0.1:{live_port}", "version": "1.0.0"}
+        candidate = {"url": f"http://127.0.0.1:{cand_port}", "version": "2.0.0"}
+        off_port, off_cm = router({"live": live, "candidate": None}, tmp, "router-off")
+        on_port, on_cm = router(
+            {"live": live, "candidate": candidate, "mirror_percent": 100}, tmp, "router-100"
+        )
+        nginx_port, nginx_cm = nginx(live_port, cand_port, tmp)
+        targets = {
+            "direct": live_port,
+            "router-off": off_port,
+            "router-100": on_port,
+            "nginx-100": nginx_port,
+        }
+        for cm in (off_cm, on_cm, nginx_cm):
+            stack.enter_context(cm)
+        for connections in (1, args.connections):
+            for name, port in targets.items():
+                key = f"{name}@c{connections}"
+                print(f"measuring {key} ...", file=sys.stderr, flush=True)
+                results[key] = run_wrk(
+                    f"http://127.0.0.1:{port}/v1/predictions",
+                    script,
+                    connections=connections,
+                    duration=args.duration,
+                )
+        mirrored = httpx.get(f"http://127.0.0.1:{on_port}/metrics").text
+        mirror_lines = [
+            line
+            for line in mirrored.splitlines()
+            if line.startswith("understudy_router_mirror_total")
+        ]
+    load_after = os.getloadavg()
+
+    c = args.connections
+    r = results
+    summary = {
+        "router_overhead_p50_ms@c1": (r["router-off@c1"]["p50_us"] - r["direct@c1"]["p50_us"])
+        / 1000,
+        "mirror_p99_ratio@c1": r["router-100@c1"]["p99_us"] / r["router-off@c1"]["p99_us"],
+        f"mirror_p99_ratio@c{c}": r[f"router-100@c{c}"]["p99_us"] / r[f"router-off@c{c}"]["p99_us"],
+        f"router_throughput_ratio@c{c}": r[f"router-off@c{c}"]["rps"] / r[f"direct@c{c}"]["rps"],
+        f"router100_throughput_ratio@c{c}": r[f"router-100@c{c}"]["rps"] / r[f"direct@c{c}"]["rps"],
+        f"nginx100_throughput_ratio@c{c}": r[f"nginx-100@c{c}"]["rps"] / r[f"direct@c{c}"]["rps"],
+    }
+    print(f"\nload average before {load_before}, after {load_after}; {os.cpu_count()} CPUs")
+    print(f"{'target':<18}{'p50 ms':>9}{'p99 ms':>9}{'req/s':>9}{'errors':>8}{'non2xx':>8}")
+    for key, res in results.items():
+        print(
+            f"{key:<18}{res['p50_us'] / 1000:>9.2f}{res['p99_us'] / 1000:>9.2f}"
+            f"{res['rps']:>9.0f}{res['errors']:>8}{res['non2xx']:>8}"
+        )
+    print()
+    for key, value in summary.items():
+        print(f"{key:<34}{value:>8.3f}")
+    print("\n".join(mirror_lines))
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    out = RESULTS / f"shadow_router-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
+    out.write_text(
+        json.dumps(
+            {
+                "when": datetime.now(UTC).isoformat(),
+                "host": platform.node(),
+                "cpus": os.cpu_count(),
+                "load_average_before": load_before,
+                "load_average_after": load_after,
+                "duration_s": args.duration,
+                "connections": [1, c],
+                "results": results,
+                "summary": summary,
+                "router_mirror_counts": mirror_lines,
+            },
+            indent=2,
+        )
+    )
+    print(f"\nwrote {out.relative_to(REPO)}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,199 @@
+"""The HTTP edge: FastAPI routes around :class:`ShadowRouter`, built by :func:`create_app`."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+import time
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CollectorRegistry
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from understudy_common.logging import request_id_var
+from understudy_common.metrics import CONTENT_TYPE_LATEST, new_registry, render
+
+from .comparison import ComparisonWindows
+from .config_sources import ConfigMapSource, FileSource, core_v1_api
+from .metrics import RouterMetrics, WindowCollector
+from .service import Answer, ShadowRouter, error_answer
+from .settings import RouterSettings
+
+logger = logging.getLogger("understudy_router.request")
+
+REQUEST_ID_HEADER = b"x-request-id"
+# Client request ids we pass on: 1-128 visible ASCII characters (others are replaced).
+VALID_REQUEST_ID = re.compile(rb"[\x21-\x7e]{1,128}")
+
+
+class RequestIdMiddleware:
+    """Takes X-Request-ID from the request or makes one, and echoes it on every response.
+
+    A plain ASGI middleware (not BaseHTTPMiddleware): it adds microseconds, not a task.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = None
+        for name, value in scope["headers"]:
+            if name == REQUEST_ID_HEADER:
+                if VALID_REQUEST_ID.fullmatch(value):
+                    request_id = value.decode()
+                break
+        if request_id is None:
+            request_id = uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = request_id
+        raw_id = request_id.encode()
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = [(k, v) for k, v in message.get("headers", []) if k != REQUEST_ID_HEADER]
+                headers.append((REQUEST_ID_HEADER, raw_id))
+                message["headers"] = headers
+            await send(message)
+
+        token = request_id_var.set(request_id)
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            request_id_var.reset(token)
+
+
+def _response(answer: Answer) -> Response:
+    return Response(content=answer.body, status_code=answer.status, headers=answer.headers)
+
+
+async def _read_body(request: Request, limit: int) -> bytes | None:
+    """The request body, or None if it is larger than ``limit`` bytes."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        return None
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def create_app(settings: RouterSettings, registry: CollectorRegistry | None = None) -> FastAPI:
+    """Build the router app; upstream clients, workers and config watchers start in lifespan."""
+    registry = registry if registry is not None else new_registry()
+    metrics = RouterMetrics(registry=registry, model=settings.model_name)
+    windows = ComparisonWindows(size=settings.window_size)
+    registry.register(WindowCollector(windows=windows, model=settings.model_name))
+    router = ShadowRouter(settings=settings, metrics=metrics, windows=windows)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        router.start()
+        if settings.config_json is not None and not router.offer_document(
+            settings.config_json, source="env"
+        ):
+            raise RuntimeError(f"UNDERSTUDY_ROUTER_CONFIG_JSON is invalid: {router.last_rejection}")
+        tasks: list[asyncio.Task[None]] = []
+        configmap: ConfigMapSource | None = None
+        if settings.config_file is not None:
+            file_source = FileSource(
+                path=settings.config_file,
+                interval=settings.config_poll_seconds,
+                on_document=router.offer_document,
+            )
+            file_source.check()
+            tasks.append(asyncio.create_task(file_source.run(), name="config-file-poll"))
+        ref = settings.configmap_ref
+        if ref is not None:
+            kubeconfig = settings.kubeconfig
+            configmap = ConfigMapSource(
+                namespace=ref[0],
+                name=ref[1],
+                key=settings.configmap_key,
+                on_document=router.offer_document,
+                api_factory=lambda: core_v1_api(kubeconfig),
+            )
+            configmap.start(asyncio.get_running_loop())
+        try:
+            yield
+        finally:
+            if configmap is not None:
+                await asyncio.to_thread(configmap.stop)
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await router.stop()
+
+    app = FastAPI(
+        title="Understudy shadow router",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+    )
+    app.state.router = router
+    app.state.registry = registry
+
+    @app.post("/v1/predictions")
+    async def predictions(request: Request) -> Response:
+        started = time.perf_counter()
+        request_id: str = request.scope["state"]["request_id"]
+        body = await _read_body(request, settings.max_body_bytes)
+        if body is None:
+            answer = error_answer(
+                413, "body_too_large", f"request body is over {settings.max_body_bytes} bytes"
+            )
+        else:
+            answer = await router.predict(
+                body=body,
+                content_type=request.headers.get("content-type"),
+                request_id=request_id,
+            )
+        logger.info(
+            "POST /v1/predictions %d",
+            answer.status,
+            extra={
+                "event.dataset": "shadow-router.request",
+                "http.request.method": "POST",
+                "url.path": "/v1/predictions",
+                "http.response.status_code": answer.status,
+                "event.duration": int((time.perf_counter() - started) * 1e9),
+                "understudy.live.version": answer.headers.get("x-model-version"),
+                "understudy.mirrored": answer.mirrored,
+            },
+        )
+        return _response(answer)
+
+    @app.get("/v1/routing")
+    async def routing() -> dict[str, Any]:
+        return router.routing_view()
+
+    @app.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz")
+    async def readyz() -> Response:
+        if router.ready:
+            return JSONResponse({"status": "ready"})
+        return JSONResponse(
+            {"status": "not_ready", "message": "no live model is configured"}, status_code=503
+        )
+
+    @app.get("/metrics")
+    async def metrics_route() -> Response:
+        return Response(render(registry), media_type=CONTENT_TYPE_LATEST)
+
+    app.add_middleware(RequestIdMiddleware)
+    return app

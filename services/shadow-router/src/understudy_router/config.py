@@ -1,0 +1,132 @@
+"""The routing config: which upstream is live, which is the candidate, how much to mirror.
+
+Shape (docs/contracts.md)::
+
+    {"live": {"url": "http://127.0.0.1:8001", "version": "1.0.0"},
+     "candidate": {"url": "http://127.0.0.1:8002", "version": "2.0.0"},
+     "mirror_percent": 100, "tolerance": {"relative": 0.10, "absolute": 10000},
+     "timeouts": {"live_seconds": 2.0, "candidate_seconds": 2.0}}
+
+Parsing is strict (unknown keys, strings for numbers and booleans for numbers are
+errors) because the operator writes this document and a typo must be loud, not
+silently mean "no mirroring".
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Annotated, Any
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from understudy_common.compare import Tolerance
+
+
+class ConfigError(ValueError):
+    """A routing config that cannot be used; the message says what is wrong."""
+
+
+_STRICT = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+NonNegative = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+Seconds = Annotated[float, Field(gt=0, le=300, allow_inf_nan=False)]
+
+
+class UpstreamConfig(BaseModel):
+    """One model-api deployment: its base URL and the model version it serves."""
+
+    model_config = _STRICT
+
+    url: str
+    version: Annotated[str, Field(min_length=1, max_length=128)]
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"must be an http(s) URL with a host, got {value!r}")
+        if parts.query or parts.fragment:
+            raise ValueError(f"must not have a query or fragment, got {value!r}")
+        try:
+            parts.port  # noqa: B018 - raises on a port outside 0..65535 or not a number
+        except ValueError as exc:
+            raise ValueError(f"bad port in {value!r}") from exc
+        return value.rstrip("/")
+
+
+class ToleranceConfig(BaseModel):
+    """When a candidate prediction agrees with the live one (see understudy_common.compare)."""
+
+    model_config = _STRICT
+
+    relative: NonNegative = 0.10
+    absolute: NonNegative = 10_000.0
+
+    def to_tolerance(self) -> Tolerance:
+        return Tolerance(relative=self.relative, absolute=self.absolute)
+
+
+class TimeoutsConfig(BaseModel):
+    """Total time allowed for one upstream request, per role."""
+
+    model_config = _STRICT
+
+    live_seconds: Seconds = 2.0
+    candidate_seconds: Seconds = 2.0
+
+
+class RoutingConfig(BaseModel):
+    """The whole routing document. ``live`` is required (null: answer 503 to every request)."""
+
+    model_config = _STRICT
+
+    live: UpstreamConfig | None
+    candidate: UpstreamConfig | None = None
+    mirror_percent: Annotated[float, Field(ge=0, le=100, allow_inf_nan=False)] = 100.0
+    tolerance: ToleranceConfig = ToleranceConfig()
+    timeouts: TimeoutsConfig = TimeoutsConfig()
+
+    @property
+    def mirroring(self) -> bool:
+        """Whether any request can be mirrored at all."""
+        return self.candidate is not None and self.mirror_percent > 0
+
+    def info_labels(self) -> dict[str, str]:
+        """The labels of ``understudy_router_config_info``."""
+        return {
+            "live_url": self.live.url if self.live else "",
+            "live_version": self.live.version if self.live else "",
+            "candidate_url": self.candidate.url if self.candidate else "",
+            "candidate_version": self.candidate.version if self.candidate else "",
+            "mirror_percent": _percent(self.mirror_percent),
+        }
+
+
+def _percent(value: float) -> str:
+    return str(int(value)) if math.isclose(value, round(value)) else str(value)
+
+
+def parse_config(raw: str | bytes) -> RoutingConfig:
+    """Parse and validate a routing config document; raise ConfigError saying what is wrong."""
+    try:
+        data = json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"routing config is not valid JSON: {exc}") from None
+    return config_from_dict(data)
+
+
+def config_from_dict(data: Any) -> RoutingConfig:
+    """Validate an already decoded routing config."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"routing config must be a JSON object, got {type(data).__name__}")
+    try:
+        return RoutingConfig.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or '(root)'}: {err['msg']}"
+            for err in exc.errors()
+        )
+        raise ConfigError(f"routing config is invalid: {problems}") from None

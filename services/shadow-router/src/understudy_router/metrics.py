@@ -1,0 +1,139 @@
+"""The router's Prometheus metrics (names and labels as in docs/contracts.md).
+
+Every series carries the ``model`` label. The KS statistic and window sizes are
+computed at scrape time by :class:`WindowCollector`, so they cost nothing per request.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from understudy_common.metrics import (
+    ABS_DIFF_BUCKETS_DOLLARS,
+    LATENCY_BUCKETS_SECONDS,
+    RELATIVE_DIFF_BUCKETS,
+    metric_name,
+)
+
+from .comparison import ComparisonWindows
+from .config import RoutingConfig
+
+SUBSYSTEM = "router"
+
+# Client request outcomes (label values of understudy_router_requests_total).
+LIVE_OK = "live_ok"
+LIVE_ERROR = "live_error"
+
+
+class RouterMetrics:
+    """All metrics of one router, on the registry it is given."""
+
+    def __init__(self, *, registry: CollectorRegistry, model: str) -> None:
+        self.model = model
+        self.requests = Counter(
+            metric_name(SUBSYSTEM, "requests", "total"),
+            "Client prediction requests by the live result (live_error: 5xx, 502, 503, 504).",
+            ["model", "live_version", "outcome"],
+            registry=registry,
+        )
+        self.mirror = Counter(
+            metric_name(SUBSYSTEM, "mirror", "total"),
+            "Mirror decisions taken (requests selected by mirror_percent), by outcome.",
+            ["model", "candidate_version", "outcome"],
+            registry=registry,
+        )
+        self.compared_records = Counter(
+            metric_name(SUBSYSTEM, "compared_records", "total"),
+            "Per-record live/candidate comparisons, by agreement within tolerance.",
+            ["model", "candidate_version", "agree"],
+            registry=registry,
+        )
+        self.upstream_duration = Histogram(
+            metric_name(SUBSYSTEM, "upstream_duration", "seconds"),
+            "Upstream request latency as the router saw it.",
+            ["model", "role", "version"],
+            buckets=LATENCY_BUCKETS_SECONDS,
+            registry=registry,
+        )
+        self.abs_diff = Histogram(
+            metric_name(SUBSYSTEM, "abs_diff", "dollars"),
+            "Per-record |candidate - live| in dollars.",
+            ["model", "candidate_version"],
+            buckets=ABS_DIFF_BUCKETS_DOLLARS,
+            registry=registry,
+        )
+        self.rel_diff = Histogram(
+            metric_name(SUBSYSTEM, "rel_diff", "ratio"),
+            "Per-record |candidate - live| / |live|.",
+            ["model", "candidate_version"],
+            buckets=RELATIVE_DIFF_BUCKETS,
+            registry=registry,
+        )
+        self.mirror_inflight = Gauge(
+            metric_name(SUBSYSTEM, "mirror_inflight"),
+            "Mirror requests being sent to the candidate now.",
+            ["model"],
+            registry=registry,
+        )
+        self.mirror_queue_depth = Gauge(
+            metric_name(SUBSYSTEM, "mirror_queue_depth"),
+            "Mirror requests waiting for a worker.",
+            ["model"],
+            registry=registry,
+        )
+        self.config_reloads = Counter(
+            metric_name(SUBSYSTEM, "config_reloads", "total"),
+            "Routing config documents seen, by source and outcome (applied, unchanged, rejected).",
+            ["model", "source", "outcome"],
+            registry=registry,
+        )
+        self.config = Info(
+            metric_name(SUBSYSTEM, "config"),
+            "The routing config in force.",
+            ["model"],
+            registry=registry,
+        )
+
+    def set_config(self, config: RoutingConfig) -> None:
+        self.config.labels(self.model).info(config.info_labels())
+
+    def observe_upstream(self, *, role: str, version: str, seconds: float) -> None:
+        self.upstream_duration.labels(self.model, role, version).observe(seconds)
+
+
+class WindowCollector(Collector):
+    """Publishes the window sizes and the KS statistic over them, computed on scrape."""
+
+    def __init__(self, *, windows: ComparisonWindows, model: str) -> None:
+        self._windows = windows
+        self._model = model
+
+    def collect(self) -> Iterator[Metric]:
+        snapshot = self._windows.snapshot()
+        sizes = GaugeMetricFamily(
+            metric_name(SUBSYSTEM, "window_predictions"),
+            "Predictions in each rolling comparison window.",
+            labels=["model", "role"],
+        )
+        sizes.add_metric([self._model, "live"], snapshot.live_count)
+        sizes.add_metric([self._model, "candidate"], snapshot.candidate_count)
+        yield sizes
+        ks = GaugeMetricFamily(
+            metric_name(SUBSYSTEM, "prediction_ks_statistic"),
+            "Two-sample KS statistic between the live and candidate prediction windows.",
+            labels=["model", "live_version", "candidate_version"],
+        )
+        if snapshot.ks is not None:
+            ks.add_metric(
+                [self._model, snapshot.live_version, snapshot.candidate_version], snapshot.ks
+            )
+        yield ks
+
+    def describe(self) -> Iterator[Metric]:
+        # Describing without collecting keeps registration from computing the KS.
+        yield GaugeMetricFamily(metric_name(SUBSYSTEM, "window_predictions"), "", labels=[])
+        yield GaugeMetricFamily(metric_name(SUBSYSTEM, "prediction_ks_statistic"), "", labels=[])

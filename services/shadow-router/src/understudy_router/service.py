@@ -1,0 +1,394 @@
+"""The shadow router's core: answer from live, offer a mirror job, judge the candidate.
+
+The HTTP layer (app.py) and the config sources (config_sources.py) are thin edges
+around :class:`ShadowRouter`; everything here runs on the event loop thread.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import random
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from understudy_common.compare import Tolerance
+from understudy_common.logging import request_context
+
+from .comparison import (
+    CANDIDATE_ERROR,
+    CANDIDATE_TIMEOUT,
+    DROPPED,
+    ComparisonWindows,
+    Verdict,
+    judge,
+    predictions_of,
+)
+from .config import ConfigError, RoutingConfig, parse_config
+from .metrics import LIVE_ERROR, LIVE_OK, RouterMetrics
+from .mirror import MirrorQueue
+from .settings import RouterSettings
+from .upstreams import UpstreamClient, UpstreamPool, UpstreamTimeout, UpstreamUnreachable
+
+logger = logging.getLogger("understudy_router")
+comparison_logger = logging.getLogger("understudy_router.comparison")
+
+# Response headers of the live answer that reach the client unchanged.
+PASSED_HEADERS = ("content-type", "retry-after")
+
+
+@dataclass(frozen=True)
+class Route:
+    """The config in force and the clients serving it; replaced whole on every change."""
+
+    config: RoutingConfig
+    live: UpstreamClient | None
+    candidate: UpstreamClient | None
+    tolerance: Tolerance
+    # 1 for the first config applied, +1 per change; 0: none yet.
+    generation: int
+    # Where the config came from, e.g. "env", "file:/etc/router.json", "configmap:ns/name".
+    source: str
+    applied_at: str
+
+
+@dataclass(frozen=True, slots=True)
+class MirrorJob:
+    request_id: str
+    body: bytes
+    content_type: str | None
+    live_version: str
+    live_predictions: tuple[float, ...]
+    candidate: UpstreamClient
+    candidate_version: str
+    timeout: float
+    tolerance: Tolerance
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """What the client gets back."""
+
+    status: int
+    body: bytes
+    headers: dict[str, str]
+    # Whether a mirror job was queued for this request (for the request log).
+    mirrored: bool = False
+
+
+_NO_ROUTE = Route(
+    config=RoutingConfig(live=None),
+    live=None,
+    candidate=None,
+    tolerance=Tolerance(),
+    generation=0,
+    source="none",
+    applied_at="",
+)
+
+
+def error_answer(status: int, code: str, message: str, *, version: str = "") -> Answer:
+    body = json.dumps({"error": code, "message": message}).encode()
+    headers = {"content-type": "application/json"}
+    if version:
+        headers["x-model-version"] = version
+    return Answer(status=status, body=body, headers=headers)
+
+
+class ShadowRouter:
+    """Routes prediction requests; owns the upstream clients, mirror workers and windows."""
+
+    def __init__(
+        self, *, settings: RouterSettings, metrics: RouterMetrics, windows: ComparisonWindows
+    ) -> None:
+        self._settings = settings
+        self._metrics = metrics
+        self._windows = windows
+        self._pool = UpstreamPool(max_connections=settings.live_max_connections)
+        self._mirror: MirrorQueue[MirrorJob] = MirrorQueue(
+            workers=settings.mirror_workers,
+            queue_size=settings.mirror_queue_size,
+            handle=self._send_mirror,
+        )
+        self.route = _NO_ROUTE
+        # The last rejected document's error, shown on GET /v1/routing.
+        self.last_rejection: str | None = None
+        model = metrics.model
+        metrics.mirror_inflight.labels(model).set_function(lambda: self._mirror.inflight)
+        metrics.mirror_queue_depth.labels(model).set_function(lambda: self._mirror.depth)
+        metrics.set_config(self.route.config)
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._mirror.start()
+
+    async def stop(self) -> None:
+        await self._mirror.stop()
+        await self._pool.aclose()
+
+    # -- configuration -------------------------------------------------------------------
+
+    def offer_document(self, raw: str | bytes | None, *, source: str) -> bool:
+        """Apply a routing config document from ``source``; keep the last good one if bad."""
+        try:
+            if raw is None:
+                raise ConfigError("routing config document is missing")
+            config = parse_config(raw)
+        except ConfigError as exc:
+            self.last_rejection = f"{source}: {exc}"
+            self._metrics.config_reloads.labels(
+                self._metrics.model, source_kind(source), "rejected"
+            ).inc()
+            logger.error(
+                "rejected routing config from %s, keeping generation %d: %s",
+                source,
+                self.route.generation,
+                exc,
+                extra={"understudy.config.source": source},
+            )
+            return False
+        self.apply(config, source=source)
+        return True
+
+    def apply(self, config: RoutingConfig, *, source: str) -> None:
+        old = self.route
+        kind = source_kind(source)
+        if config == old.config and old.generation > 0:
+            self._metrics.config_reloads.labels(self._metrics.model, kind, "unchanged").inc()
+            return
+        live = self._pool.get(config.live.url) if config.live else None
+        candidate = self._pool.get(config.candidate.url) if config.candidate else None
+        versions = (
+            config.live.version if config.live else "",
+            config.candidate.version if config.candidate else "",
+        )
+        if versions != self._windows.versions:
+            # KS is per (live, candidate) pair: a new candidate starts from empty windows.
+            self._windows.reset(live_version=versions[0], candidate_version=versions[1])
+        self.route = Route(
+            config=config,
+            live=live,
+            candidate=candidate,
+            tolerance=config.tolerance.to_tolerance(),
+            generation=old.generation + 1,
+            source=source,
+            applied_at=datetime.now(UTC).isoformat(timespec="milliseconds"),
+        )
+        self._pool.keep_only(c.url for c in (live, candidate) if c is not None)
+        self._metrics.set_config(config)
+        self._metrics.config_reloads.labels(self._metrics.model, kind, "applied").inc()
+        self.last_rejection = None
+        logger.info(
+            "routing config generation %d from %s: live %s, candidate %s, mirror %s%%",
+            self.route.generation,
+            source,
+            versions[0] or "(none)",
+            versions[1] or "(none)",
+            config.mirror_percent,
+            extra={"understudy.config": config.model_dump(mode="json")},
+        )
+
+    # -- the request path ------------------------------------------------------------------
+
+    async def predict(self, *, body: bytes, content_type: str | None, request_id: str) -> Answer:
+        route = self.route
+        config = route.config
+        if route.live is None or config.live is None:
+            self._metrics.requests.labels(self._metrics.model, "none", LIVE_ERROR).inc()
+            return error_answer(503, "upstream_unavailable", "no live model is configured")
+        live_version = config.live.version
+        headers = {"x-request-id": request_id}
+        if content_type is not None:
+            headers["content-type"] = content_type
+        started = time.perf_counter()
+        try:
+            response = await route.live.post(
+                content=body, headers=headers, timeout=config.timeouts.live_seconds
+            )
+        except UpstreamTimeout as exc:
+            return self._live_failed(504, "upstream_timeout", exc, live_version, started)
+        except UpstreamUnreachable as exc:
+            return self._live_failed(502, "upstream_error", exc, live_version, started)
+        self._metrics.observe_upstream(
+            role="live", version=live_version, seconds=time.perf_counter() - started
+        )
+        status = response.status
+        self._metrics.requests.labels(
+            self._metrics.model, live_version, LIVE_OK if status < 500 else LIVE_ERROR
+        ).inc()
+        out_headers = {k: v for k in PASSED_HEADERS if (v := response.headers.get(k)) is not None}
+        out_headers["x-model-version"] = live_version
+        mirrored = False
+        if 200 <= status < 300 and route.candidate is not None and config.candidate is not None:
+            percent = config.mirror_percent
+            if percent >= 100 or (percent > 0 and random.random() * 100 < percent):
+                mirrored = self._offer_mirror(
+                    route=route,
+                    request_id=request_id,
+                    body=body,
+                    content_type=content_type,
+                    live_body=response.content,
+                )
+        return Answer(status=status, body=response.content, headers=out_headers, mirrored=mirrored)
+
+    def _live_failed(
+        self, status: int, code: str, exc: Exception, live_version: str, started: float
+    ) -> Answer:
+        self._metrics.observe_upstream(
+            role="live", version=live_version, seconds=time.perf_counter() - started
+        )
+        self._metrics.requests.labels(self._metrics.model, live_version, LIVE_ERROR).inc()
+        logger.warning("live upstream failed (%s): %s", code, exc)
+        return error_answer(status, code, f"live model {live_version}: {exc}", version=live_version)
+
+    def _offer_mirror(
+        self,
+        *,
+        route: Route,
+        request_id: str,
+        body: bytes,
+        content_type: str | None,
+        live_body: bytes,
+    ) -> bool:
+        assert route.candidate is not None and route.config.candidate is not None
+        assert route.config.live is not None
+        live_predictions = predictions_of(live_body)
+        if live_predictions is None:
+            logger.warning("live answer has no predictions list; not mirrored")
+            return False
+        candidate_version = route.config.candidate.version
+        job = MirrorJob(
+            request_id=request_id,
+            body=body,
+            content_type=content_type,
+            live_version=route.config.live.version,
+            live_predictions=live_predictions,
+            candidate=route.candidate,
+            candidate_version=candidate_version,
+            timeout=route.config.timeouts.candidate_seconds,
+            tolerance=route.tolerance,
+        )
+        job.candidate.hold()  # keep the client open while the job waits in the queue
+        if self._mirror.offer(job):
+            return True
+        job.candidate.release()
+        self._metrics.mirror.labels(self._metrics.model, candidate_version, DROPPED).inc()
+        return False
+
+    # -- the mirror path (background workers) -------------------------------------------------
+
+    async def _send_mirror(self, job: MirrorJob) -> None:
+        headers = {"x-request-id": job.request_id}
+        if job.content_type is not None:
+            headers["content-type"] = job.content_type
+        started = time.perf_counter()
+        status: int | None = None
+        try:
+            response = await job.candidate.post(
+                content=job.body, headers=headers, timeout=job.timeout
+            )
+            status = response.status
+            verdict = judge(
+                live=job.live_predictions,
+                status=status,
+                body=response.content,
+                tolerance=job.tolerance,
+            )
+        except UpstreamTimeout as exc:
+            verdict = Verdict(CANDIDATE_TIMEOUT, reason=str(exc))
+        except UpstreamUnreachable as exc:
+            verdict = Verdict(CANDIDATE_ERROR, reason=str(exc))
+        finally:
+            job.candidate.release()
+        seconds = time.perf_counter() - started
+        self._record(job, verdict, seconds=seconds, status=status)
+
+    def _record(
+        self, job: MirrorJob, verdict: Verdict, *, seconds: float, status: int | None
+    ) -> None:
+        m, model, version = self._metrics, self._metrics.model, job.candidate_version
+        m.observe_upstream(role="candidate", version=version, seconds=seconds)
+        m.mirror.labels(model, version, verdict.outcome).inc()
+        comparison = verdict.comparison
+        if comparison is not None:
+            agreed = comparison.agreed
+            if agreed:
+                m.compared_records.labels(model, version, "true").inc(agreed)
+            if comparison.count - agreed:
+                m.compared_records.labels(model, version, "false").inc(comparison.count - agreed)
+            abs_hist = m.abs_diff.labels(model, version)
+            rel_hist = m.rel_diff.labels(model, version)
+            for record in comparison.records:
+                abs_hist.observe(record.abs_diff)
+                rel_hist.observe(record.rel_diff)
+            self._windows.add(
+                live_version=job.live_version,
+                candidate_version=version,
+                live=job.live_predictions,
+                candidate=tuple(r.candidate for r in comparison.records),
+            )
+        fields: dict[str, Any] = {
+            "event.dataset": "shadow-router.comparison",
+            "event.duration": int(seconds * 1e9),
+            "understudy.outcome": verdict.outcome,
+            "understudy.live.version": job.live_version,
+            "understudy.candidate.version": version,
+            "understudy.candidate.status": status,
+            "understudy.candidate.latency_seconds": round(seconds, 6),
+            "understudy.live.predictions": list(job.live_predictions),
+            "understudy.candidate.predictions": (
+                list(verdict.candidate_predictions) if verdict.candidate_predictions else None
+            ),
+        }
+        if comparison is not None:
+            fields["understudy.abs_diff"] = [r.abs_diff for r in comparison.records]
+            fields["understudy.rel_diff"] = [_finite(r.rel_diff) for r in comparison.records]
+            fields["understudy.agree"] = [r.agree for r in comparison.records]
+            fields["understudy.agreement_rate"] = comparison.agreement_rate
+        if verdict.reason:
+            fields["error.message"] = verdict.reason
+        with request_context(job.request_id):
+            comparison_logger.info(
+                "compared %s %s with %s: %s",
+                job.live_version,
+                "prediction" if len(job.live_predictions) == 1 else "predictions",
+                version,
+                verdict.outcome,
+                extra=fields,
+            )
+
+    # -- read-only views ---------------------------------------------------------------------
+
+    def routing_view(self) -> dict[str, Any]:
+        route = self.route
+        return {
+            "config": route.config.model_dump(mode="json") if route.generation else None,
+            "generation": route.generation,
+            "source": route.source,
+            "applied_at": route.applied_at or None,
+            "last_rejection": self.last_rejection,
+            "mirror": {
+                "workers": self._settings.mirror_workers,
+                "queue_size": self._settings.mirror_queue_size,
+                "inflight": self._mirror.inflight,
+                "queue_depth": self._mirror.depth,
+            },
+        }
+
+    @property
+    def ready(self) -> bool:
+        return self.route.live is not None
+
+
+def source_kind(source: str) -> str:
+    """The low-cardinality label of a source description ("file:/x" -> "file")."""
+    return source.partition(":")[0]
+
+
+def _finite(value: float) -> float | None:
+    # JSON has no Infinity: a relative difference to a live 0 is logged as null.
+    return value if math.isfinite(value) else None

@@ -1,0 +1,70 @@
+"""The shadow router's one settings class, read from ``UNDERSTUDY_ROUTER_*`` variables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class RouterSettings(BaseSettings):
+    """Process settings; the routing itself (upstreams, mirror share) is the routing config."""
+
+    model_config = SettingsConfigDict(env_prefix="UNDERSTUDY_ROUTER_", extra="ignore")
+
+    # Address uvicorn binds to.
+    host: str = "0.0.0.0"
+    # Port uvicorn listens on.
+    port: int = Field(default=8080, ge=0, le=65535)
+    # Seconds uvicorn lets in-flight client requests finish after SIGTERM (mirrors are dropped).
+    graceful_shutdown_seconds: float = Field(default=10.0, gt=0)
+    # Log level of the root logger (DEBUG, INFO, WARNING, ...).
+    log_level: str = "INFO"
+    # Value of the ``model`` label on every metric series (the ModelRollout's model name).
+    model_name: str = "house-prices"
+
+    # Routing config as JSON (shape in docs/contracts.md), in force from start-up.
+    config_json: str | None = None
+    # Local mode: a routing config file, re-read whenever it changes.
+    config_file: Path | None = None
+    # Kubernetes mode: the operator's ConfigMap as ``namespace/name``, watched through the API.
+    configmap: str | None = None
+    # The ConfigMap key that holds the routing config.
+    configmap_key: str = "router.json"
+    # A kubeconfig file for the ConfigMap watch; empty = in-cluster service account.
+    kubeconfig: Path | None = None
+    # How often the config file is checked for changes.
+    config_poll_seconds: float = Field(default=0.5, gt=0)
+
+    # Mirror requests being sent to the candidate at once (workers); more wait in the queue.
+    mirror_workers: int = Field(default=8, ge=1, le=1024)
+    # Mirror requests that may wait for a worker; beyond this they are dropped and counted.
+    mirror_queue_size: int = Field(default=256, ge=0, le=100_000)
+    # Predictions kept per role in the rolling windows the KS statistic is computed over.
+    window_size: int = Field(default=2_000, ge=1, le=1_000_000)
+    # Request bodies larger than this are refused with 413 before anything is forwarded
+    # (the same limit as model-api's, so the router never holds more than the model would).
+    max_body_bytes: int = Field(default=4 * 1024 * 1024, ge=1)
+    # Connections kept open to the live upstream (the client pool's size).
+    live_max_connections: int = Field(default=256, ge=1)
+
+    @model_validator(mode="after")
+    def _one_reload_source(self) -> RouterSettings:
+        if self.config_file is not None and self.configmap is not None:
+            raise ValueError("set at most one of UNDERSTUDY_ROUTER_CONFIG_FILE and _CONFIGMAP")
+        if self.configmap is not None:
+            namespace, sep, name = self.configmap.partition("/")
+            if not sep or not namespace or not name or "/" in name:
+                raise ValueError(
+                    f"UNDERSTUDY_ROUTER_CONFIGMAP must be namespace/name, got {self.configmap!r}"
+                )
+        return self
+
+    @property
+    def configmap_ref(self) -> tuple[str, str] | None:
+        """The ConfigMap as (namespace, name), or None in local mode."""
+        if self.configmap is None:
+            return None
+        namespace, _, name = self.configmap.partition("/")
+        return namespace, name

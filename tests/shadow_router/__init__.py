@@ -1,0 +1,1 @@
+"""Tests of the shadow router (services/shadow-router)."""

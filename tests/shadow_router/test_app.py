@@ -1,0 +1,144 @@
+"""The router app in-process: routes that need no upstream, and config rejection."""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.shadow_router.helpers import metric
+from understudy_common.metrics import new_registry
+from understudy_router.app import create_app
+from understudy_router.settings import RouterSettings
+
+GOOD = {
+    "live": {"url": "http://127.0.0.1:9", "version": "1.0.0"},
+    "candidate": {"url": "http://127.0.0.1:10", "version": "2.0.0"},
+    "mirror_percent": 25,
+}
+
+
+def offer(client: TestClient, app: Any, raw: str | None, source: str) -> bool:
+    """Hand a document to the router on its event loop, as the config sources do."""
+    assert client.portal is not None
+    call = functools.partial(app.state.router.offer_document, raw, source=source)
+    result: bool = client.portal.call(call)
+    return result
+
+
+def test_without_live_the_router_is_not_ready_and_answers_503() -> None:
+    registry = new_registry()
+    with TestClient(create_app(RouterSettings(), registry=registry)) as client:
+        assert client.get("/healthz").status_code == 200
+        ready = client.get("/readyz")
+        assert ready.status_code == 503
+        response = client.post("/v1/predictions", json={"records": [{}]})
+        assert response.status_code == 503
+        assert response.json()["error"] == "upstream_unavailable"
+        assert len(response.headers["x-request-id"]) == 32
+        assert client.get("/v1/routing").json()["generation"] == 0
+        text = client.get("/metrics").text
+    assert metric(text, "understudy_router_requests_total", outcome="live_error") == 1
+
+
+def test_request_id_is_taken_from_the_client_and_echoed() -> None:
+    with TestClient(create_app(RouterSettings())) as client:
+        response = client.post("/v1/predictions", json={}, headers={"X-Request-ID": "abc-123"})
+        assert response.headers["x-request-id"] == "abc-123"
+        assert (
+            client.get("/healthz", headers={"X-Request-ID": "h1"}).headers["x-request-id"] == "h1"
+        )
+
+
+def test_body_over_the_limit_is_413_without_forwarding() -> None:
+    settings = RouterSettings(config_json=json.dumps(GOOD), max_body_bytes=100)
+    registry = new_registry()
+    with TestClient(create_app(settings, registry=registry)) as client:
+        response = client.post(
+            "/v1/predictions", content=b"x" * 101, headers={"content-type": "application/json"}
+        )
+        text = client.get("/metrics").text
+    assert response.status_code == 413
+    assert response.json()["error"] == "body_too_large"
+    assert metric(text, "understudy_router_requests_total") == 0
+
+
+def test_config_from_environment_is_in_force_and_published() -> None:
+    registry = new_registry()
+    settings = RouterSettings(config_json=json.dumps(GOOD))
+    with TestClient(create_app(settings, registry=registry)) as client:
+        view = client.get("/v1/routing").json()
+        text = client.get("/metrics").text
+        assert client.get("/readyz").status_code == 200
+    assert view["generation"] == 1 and view["source"] == "env"
+    assert view["config"]["mirror_percent"] == 25
+    [info] = [
+        s
+        for s in (
+            line for line in text.splitlines() if line.startswith("understudy_router_config_info")
+        )
+    ]
+    assert 'candidate_version="2.0.0"' in info and 'mirror_percent="25"' in info
+    # No comparisons yet: window sizes 0 and no KS series.
+    assert metric(text, "understudy_router_window_predictions", role="live") == 0
+    assert "understudy_router_prediction_ks_statistic{" not in text
+
+
+def test_invalid_config_at_start_fails_start_up() -> None:
+    settings = RouterSettings(config_json='{"live": {"url": "nope", "version": "1"}}')
+    with (
+        pytest.raises(RuntimeError, match=r"CONFIG_JSON is invalid.*live\.url"),
+        TestClient(create_app(settings)),
+    ):
+        pass
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "{oops",
+        json.dumps({**GOOD, "mirror_percent": 150}),
+        json.dumps({**GOOD, "tolerance": {"absolute": -5}}),
+        json.dumps({**GOOD, "candidate": {"url": "localhost:8002", "version": "2"}}),
+        None,
+    ],
+)
+def test_bad_reload_is_rejected_with_one_line_and_a_metric(
+    bad: str | None, caplog: pytest.LogCaptureFixture
+) -> None:
+    registry = new_registry()
+    app = create_app(RouterSettings(config_json=json.dumps(GOOD)), registry=registry)
+    with TestClient(app) as client:
+        caplog.clear()
+        with caplog.at_level(logging.ERROR):
+            assert offer(client, app, bad, "file:/etc/router.json") is False
+        view = client.get("/v1/routing").json()
+        text = client.get("/metrics").text
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len(errors) == 1
+    assert "rejected routing config from file:/etc/router.json" in errors[0].getMessage()
+    assert view["generation"] == 1 and view["config"]["mirror_percent"] == 25
+    assert view["last_rejection"].startswith("file:/etc/router.json")
+    assert (
+        metric(text, "understudy_router_config_reloads_total", source="file", outcome="rejected")
+        == 1
+    )
+
+
+def test_same_config_again_is_unchanged_and_a_new_candidate_is_applied() -> None:
+    registry = new_registry()
+    app = create_app(RouterSettings(config_json=json.dumps(GOOD)), registry=registry)
+    with TestClient(app) as client:
+        assert offer(client, app, json.dumps(GOOD), "file:/x")
+        assert client.get("/v1/routing").json()["generation"] == 1
+        changed = {**GOOD, "candidate": {"url": "http://127.0.0.1:11", "version": "3.0.0"}}
+        assert offer(client, app, json.dumps(changed), "file:/x")
+        view = client.get("/v1/routing").json()
+        text = client.get("/metrics").text
+    assert view["generation"] == 2 and view["config"]["candidate"]["version"] == "3.0.0"
+    assert metric(text, "understudy_router_config_reloads_total", outcome="unchanged") == 1
+    assert 'candidate_version="3.0.0"' in text

@@ -1,0 +1,108 @@
+"""The ConfigMap source against a real Kubernetes API server (kwok cluster, tests/cluster_fixtures).
+
+The router runs as a local process with a kubeconfig; the operator's part (writing the
+ConfigMap) is played by kubectl.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+import httpx
+import pytest
+
+from tests.shadow_router.conftest import routing_config
+from tests.shadow_router.helpers import metric, routing, wait_for
+from tests.support.processes import ServiceProcess, start_service
+
+if TYPE_CHECKING:
+    from tests.cluster_fixtures import K8sCluster
+
+pytestmark = [pytest.mark.cluster, pytest.mark.integration]
+
+NAME = "house-prices-router"
+
+
+def put_configmap(cluster: K8sCluster, namespace: str, document: str) -> None:
+    manifest = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": NAME, "namespace": namespace},
+        "data": {"router.json": document},
+    }
+    r = cluster.kubectl("apply", "-f", "-", input=json.dumps(manifest))
+    assert r.returncode == 0, r.stderr
+
+
+@pytest.fixture
+def namespace(k8s_cluster: K8sCluster) -> Iterator[str]:
+    name = f"router-{uuid.uuid4().hex[:8]}"
+    r = k8s_cluster.kubectl("create", "namespace", name)
+    assert r.returncode == 0, r.stderr
+    yield name
+    k8s_cluster.kubectl("delete", "namespace", name, "--wait=false")
+
+
+def test_router_follows_the_operators_configmap(
+    k8s_cluster: K8sCluster,
+    namespace: str,
+    live_api: ServiceProcess,
+    candidate_api: ServiceProcess,
+    faulty: ServiceProcess,
+    records: list[dict[str, object]],
+) -> None:
+    first = routing_config(live_api, (candidate_api.url, "2.0.0"))
+    put_configmap(k8s_cluster, namespace, json.dumps(first))
+    env = {
+        "UNDERSTUDY_ROUTER_CONFIGMAP": f"{namespace}/{NAME}",
+        "UNDERSTUDY_ROUTER_KUBECONFIG": str(k8s_cluster.kubeconfig),
+    }
+    # /readyz turns 200 only once the config was read from the API server.
+    with start_service("understudy_router", env=env) as router, httpx.Client() as client:
+        view = routing(client, router.url)
+        assert view["source"] == f"configmap:{namespace}/{NAME}"
+        assert view["config"]["candidate"]["version"] == "2.0.0"
+        response = client.post(f"{router.url}/v1/predictions", json={"records": records[:2]})
+        assert response.status_code == 200
+        assert response.headers["x-model-version"] == "1.0.0"
+
+        # The operator switches the candidate: picked up through the watch, no restart.
+        second: dict[str, Any] = routing_config(
+            live_api, (f"{faulty.url}/ok", "3.0.0"), mirror_percent=50
+        )
+        put_configmap(k8s_cluster, namespace, json.dumps(second))
+        view = wait_for(
+            lambda: (v := routing(client, router.url))["generation"] == 2 and v,
+            what="the router to apply the changed ConfigMap",
+        )
+        assert view["config"]["candidate"]["version"] == "3.0.0"
+        assert view["config"]["mirror_percent"] == 50
+
+        # A broken document is rejected; the last good config stays in force.
+        put_configmap(k8s_cluster, namespace, '{"live": {"url": "nope"}}')
+
+        def rejected() -> str | None:
+            text = client.get(f"{router.url}/metrics").text
+            return (
+                text
+                if metric(
+                    text,
+                    "understudy_router_config_reloads_total",
+                    source="configmap",
+                    outcome="rejected",
+                )
+                == 1
+                else None
+            )
+
+        text = wait_for(rejected, what="the broken ConfigMap to be rejected")
+        assert 'candidate_version="3.0.0"' in text
+        assert routing(client, router.url)["generation"] == 2
+        assert (
+            client.post(f"{router.url}/v1/predictions", json={"records": records[:1]}).status_code
+            == 200
+        )
+        assert "rejected routing config from configmap:" in router.logs()

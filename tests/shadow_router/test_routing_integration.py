@@ -1,0 +1,184 @@
+"""The router between real model-api processes: v1 live, v2 candidate (uvicorn, 127.0.0.1)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.shadow_router.conftest import routing_config
+from tests.shadow_router.helpers import closed_port_url, metric, samples, wait_for
+from tests.support.processes import ServiceProcess
+
+pytestmark = pytest.mark.integration
+
+CANDIDATE = "2.0.0"
+
+
+def direct(live: ServiceProcess, body: dict[str, Any], request_id: str) -> httpx.Response:
+    return httpx.post(f"{live.url}/v1/predictions", json=body, headers={"X-Request-ID": request_id})
+
+
+def test_answers_are_the_live_answers_and_every_pair_is_compared(
+    router_factory: Any,
+    live_api: ServiceProcess,
+    candidate_api: ServiceProcess,
+    records: list[dict[str, object]],
+) -> None:
+    router = router_factory(routing_config(live_api, (candidate_api.url, CANDIDATE)))
+    batches = [records[i : i + 1 + i % 3] for i in range(0, 60, 3)]
+    for i, batch in enumerate(batches):
+        rid = f"it-{i}"
+        via_router = router.predict(batch, rid)
+        expected = direct(live_api, {"records": batch}, rid)
+        assert via_router.status_code == expected.status_code == 200
+        assert via_router.content == expected.content
+        assert via_router.headers["x-model-version"] == "1.0.0"
+        assert via_router.headers["x-request-id"] == rid
+        assert via_router.headers["content-type"] == expected.headers["content-type"]
+
+    n_records = sum(len(b) for b in batches)
+
+    def all_compared() -> str | None:
+        text = router.metrics()
+        done = metric(text, "understudy_router_compared_records_total", candidate_version=CANDIDATE)
+        return text if done == n_records else None
+
+    text = wait_for(all_compared, what="every mirrored record to be compared")
+    agreed = metric(text, "understudy_router_mirror_total", outcome="agreed")
+    disagreed = metric(text, "understudy_router_mirror_total", outcome="disagreed")
+    assert agreed + disagreed == len(batches)
+    assert metric(text, "understudy_router_mirror_total", outcome="candidate_error") == 0
+    assert metric(text, "understudy_router_requests_total", outcome="live_ok") == len(batches)
+    [ks] = samples(
+        text,
+        "understudy_router_prediction_ks_statistic",
+        live_version="1.0.0",
+        candidate_version=CANDIDATE,
+        model="house-prices",
+    )
+    assert 0 <= ks <= 1
+    assert metric(text, "understudy_router_window_predictions", role="candidate") == n_records
+    assert metric(text, "understudy_router_abs_diff_dollars_count") == n_records
+    assert metric(text, "understudy_router_upstream_duration_seconds_count", role="live") == len(
+        batches
+    )
+
+    # One comparison event per mirrored request, joined to both model pods by request id.
+    events = [
+        e
+        for e in router.process.json_logs()
+        if e.get("event.dataset") == "shadow-router.comparison"
+    ]
+    assert sorted(e["http.request.id"] for e in events) == sorted(
+        f"it-{i}" for i in range(len(batches))
+    )
+    event = next(e for e in events if e["http.request.id"] == "it-5")
+    live_answer = direct(live_api, {"records": batches[5]}, "x").json()
+    assert event["understudy.live.predictions"] == live_answer["predictions"]
+    assert len(event["understudy.candidate.predictions"]) == len(batches[5])
+    assert len(event["understudy.abs_diff"]) == len(event["understudy.agree"]) == len(batches[5])
+    assert event["understudy.candidate.version"] == CANDIDATE
+    assert event["understudy.outcome"] in ("agreed", "disagreed")
+    assert event["understudy.candidate.latency_seconds"] > 0
+    requests = [
+        e for e in router.process.json_logs() if e.get("event.dataset") == "shadow-router.request"
+    ]
+    assert len(requests) == len(batches)
+    candidate_ids = {
+        e.get("http.request.id")
+        for e in candidate_api.json_logs()
+        if e.get("event.dataset") == "model-api.request"
+    }
+    assert {f"it-{i}" for i in range(len(batches))} <= candidate_ids
+
+
+def test_generated_request_id_reaches_live_and_candidate(
+    router_factory: Any,
+    live_api: ServiceProcess,
+    candidate_api: ServiceProcess,
+    records: list[dict[str, object]],
+) -> None:
+    router = router_factory(routing_config(live_api, (candidate_api.url, CANDIDATE)))
+    response = router.client.post(f"{router.url}/v1/predictions", json={"records": records[:1]})
+    assert response.status_code == 200
+    rid = response.headers["x-request-id"]
+    assert response.json()["request_id"] == rid
+
+    def seen_by_candidate() -> bool:
+        return any(e.get("http.request.id") == rid for e in candidate_api.json_logs())
+
+    wait_for(seen_by_candidate, what="the candidate to log the generated request id")
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "status"),
+    [
+        ({"records": [{"Lot_Area": "big"}]}, "application/json", 422),
+        ({"rows": []}, "application/json", 422),
+        (b"{not json", "application/json", 400),
+        (b"{}", "text/plain", 415),
+    ],
+)
+def test_client_errors_pass_through_unchanged_and_are_not_mirrored(
+    router_factory: Any,
+    live_api: ServiceProcess,
+    faulty: ServiceProcess,
+    records: list[dict[str, object]],
+    body: Any,
+    content_type: str,
+    status: int,
+) -> None:
+    router = router_factory(routing_config(live_api, (f"{faulty.url}/ok", "fake-ok")))
+    content = body if isinstance(body, bytes) else httpx.Request("POST", "/", json=body).content
+    headers = {"content-type": content_type, "X-Request-ID": f"bad-{status}-{time.time_ns()}"}
+    via_router = router.client.post(
+        f"{router.url}/v1/predictions", content=content, headers=headers
+    )
+    expected = httpx.post(f"{live_api.url}/v1/predictions", content=content, headers=headers)
+    assert via_router.status_code == expected.status_code == status
+    assert via_router.content == expected.content
+    # A good control request afterwards is mirrored; the bad one never was.
+    assert router.predict(records[:1], "control").status_code == 200
+
+    def control_mirrored() -> str | None:
+        text = router.metrics()
+        return text if metric(text, "understudy_router_mirror_total") >= 1 else None
+
+    text = wait_for(control_mirrored, what="the control request to be mirrored")
+    assert metric(text, "understudy_router_mirror_total") == 1
+    assert metric(text, "understudy_router_requests_total", outcome="live_ok") == 2
+    received = httpx.get(f"{faulty.url}/received").json()
+    assert headers["X-Request-ID"] not in {r["request_id"] for r in received}
+
+
+def test_live_failures_are_clear_json_errors_within_the_timeout(
+    router_factory: Any, faulty: ServiceProcess, records: list[dict[str, object]]
+) -> None:
+    router = router_factory(routing_config(closed_port_url(), None, live_seconds=0.5))
+    refused = router.predict(records[:1], "down")
+    assert refused.status_code == 502
+    assert refused.json()["error"] == "upstream_error"
+    assert refused.headers["x-request-id"] == "down"
+
+    router.apply(routing_config(f"{faulty.url}/hang", None, live_seconds=0.5))
+    started = time.monotonic()
+    hung = router.predict(records[:1], "hung")
+    assert time.monotonic() - started < 2.0
+    assert hung.status_code == 504
+    assert hung.json()["error"] == "upstream_timeout"
+
+    router.apply(routing_config(f"{faulty.url}/badjson", None))
+    # The live model's own answer is passed through even when it is garbage: not ours to fix.
+    assert router.predict(records[:1], "garbage").content == b"{not json"
+
+    router.apply(routing_config(None, None))
+    none = router.predict(records[:1], "none")
+    assert none.status_code == 503
+    assert none.json()["error"] == "upstream_unavailable"
+    assert router.client.get(f"{router.url}/readyz").status_code == 503
+
+    text = router.metrics()
+    assert metric(text, "understudy_router_requests_total", outcome="live_error") == 3
