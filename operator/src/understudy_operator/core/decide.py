@@ -1,0 +1,610 @@
+"""The rollout state machine: ``decide(...) -> Decision``. Pure: no clock, no I/O.
+
+Inputs are plain values: the parsed spec, the current status, the measurements of this
+analysis run (or None when no run is due), the time, what the actuator observes of the
+workloads and the approve/abort/resume signals read from annotations or the spec. The
+output is the next status, the actions for an actuator, an event reason and a message.
+
+Every action is idempotent ("make it so"), and the caller applies the actions *before*
+storing the new status: a crash in between repeats the actions on the next call, never
+skips them, and never promotes twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from enum import Enum, StrEnum
+
+from understudy_operator.core.checks import (
+    SAMPLE_COUNT,
+    Check,
+    CheckResult,
+    QueryContext,
+    Verdict,
+    evaluate,
+)
+from understudy_operator.core.durations import format_duration
+from understudy_operator.core.measurements import (
+    Measurements,
+    MetricsSource,
+    NoData,
+    QueryFailed,
+    Value,
+)
+from understudy_operator.core.spec import Promotion, RolloutSpec
+from understudy_operator.core.status import IN_FLIGHT, AnalysisStatus, Phase, RolloutStatus
+
+# A timer tick may come a little early; a run is due after 90% of the interval.
+INTERVAL_SLACK = 0.9
+SAMPLES_CHECK = Check(name=SAMPLE_COUNT)
+
+
+class ActionKind(StrEnum):
+    DEPLOY_LIVE = "deploy_live"  # live workload serves `version` (first version); router: live only
+    DEPLOY_CANDIDATE = "deploy_candidate"  # candidate workload at `version`; router: no mirroring
+    START_SHADOW = "start_shadow"  # router mirrors to the (ready) candidate `version`
+    PROMOTE = "promote"  # roll the live workload to `version`, no unavailable replicas
+    FINISH_PROMOTION = "finish_promotion"  # router: live=`version`, no mirroring; remove candidate
+    ROLLBACK = "rollback"  # router: no mirroring; remove the candidate workload (`version`)
+    PAUSE = "pause"  # nothing to change in the data plane; analysis stops
+    AWAIT_APPROVAL = "await_approval"  # nothing to change in the data plane; a human decides
+
+
+@dataclass(frozen=True)
+class Action:
+    kind: ActionKind
+    version: str
+
+    def __str__(self) -> str:
+        return f"{self.kind}({self.version})"
+
+
+class Signal(StrEnum):
+    APPROVE = "approve"
+    ABORT = "abort"
+    RESUME = "resume"
+
+
+@dataclass(frozen=True)
+class Signals:
+    """Human intent, read by the caller from annotations or spec (never from status)."""
+
+    approve: bool = False  # promote the candidate once analysis has passed (manual mode)
+    abort: bool = False  # roll the candidate back now
+    resume: bool = False  # continue a Paused rollout / retry a RolledBack version
+
+    def present(self) -> frozenset[Signal]:
+        return frozenset(s for s in Signal if getattr(self, s.value))
+
+
+@dataclass(frozen=True)
+class Observed:
+    """What the actuator sees of the workloads right now."""
+
+    # Version the live workload serves with every replica updated and available; None
+    # while it is missing or rolling.
+    live_version: str | None = None
+    # The candidate workload runs the status' candidate version and is available.
+    candidate_ready: bool = False
+
+
+@dataclass(frozen=True)
+class Decision:
+    status: RolloutStatus
+    actions: tuple[Action, ...]  # empty: nothing to do
+    reason: str  # event reason, CamelCase
+    message: str  # for humans: the event message and status.message
+    previous_phase: Phase
+    run_verdict: Verdict | None = None  # the verdict of the analysis run made now, if any
+    consumed: frozenset[Signal] = field(default_factory=frozenset)  # signals to clear
+
+    @property
+    def phase_changed(self) -> bool:
+        return self.status.phase != self.previous_phase
+
+
+def analysis_due(spec: RolloutSpec, status: RolloutStatus, now: datetime) -> bool:
+    """Whether ``now`` is time for an analysis run (Shadowing, warmup over, interval passed)."""
+    a = status.analysis
+    if status.phase != Phase.SHADOWING or a.started_at is None:
+        return False
+    if now < a.started_at + timedelta(seconds=spec.analysis.warmup_seconds):
+        return False
+    if a.last_run_at is None:
+        return True
+    return now >= a.last_run_at + timedelta(seconds=spec.analysis.interval_seconds * INTERVAL_SLACK)
+
+
+def query_context(
+    *, spec: RolloutSpec, status: RolloutStatus, namespace: str, check: Check
+) -> QueryContext:
+    seconds = check.interval_seconds or spec.analysis.interval_seconds
+    return QueryContext(
+        model=spec.model.name,
+        namespace=namespace,
+        stable=status.stable_version or "",
+        candidate=status.candidate_version or "",
+        interval=format_duration(seconds),
+    )
+
+
+def measure_all(
+    *, spec: RolloutSpec, status: RolloutStatus, source: MetricsSource, namespace: str
+) -> Measurements:
+    """Measure the sample count and every check of ``spec`` with ``source``."""
+
+    def one(check: Check) -> Value | NoData | QueryFailed:
+        ctx = query_context(spec=spec, status=status, namespace=namespace, check=check)
+        return source.measure(check, ctx)
+
+    return Measurements(
+        samples=one(SAMPLES_CHECK), checks={c.name: one(c) for c in spec.analysis.checks}
+    )
+
+
+def decide(
+    *,
+    spec: RolloutSpec,
+    status: RolloutStatus,
+    measurements: Measurements | None,
+    now: datetime,
+    observed: Observed = Observed(),
+    signals: Signals = Signals(),
+) -> Decision:
+    """The next step of the rollout. See core/README.md for the rules."""
+    d = _Decider(spec=spec, status=status, now=now, observed=observed, signals=signals)
+    return d.decide(measurements)
+
+
+class _Keep(Enum):
+    """Sentinel: keep the field's current value."""
+
+    KEEP = 0
+
+
+class _Decider:
+    def __init__(
+        self,
+        *,
+        spec: RolloutSpec,
+        status: RolloutStatus,
+        now: datetime,
+        observed: Observed,
+        signals: Signals,
+    ) -> None:
+        self.spec = spec
+        self.status = status
+        self.now = now
+        self.observed = observed
+        self.signals = signals
+        self.desired = spec.model.version
+
+    # -- building decisions ------------------------------------------------------------
+
+    def _decision(
+        self,
+        *,
+        phase: Phase,
+        actions: Iterable[Action] = (),
+        reason: str,
+        message: str,
+        stable: str | _Keep | None = _Keep.KEEP,
+        candidate: str | _Keep | None = _Keep.KEEP,
+        analysis: AnalysisStatus | None = None,
+        run_verdict: Verdict | None = None,
+        consumed: Iterable[Signal] = (),
+    ) -> Decision:
+        old = self.status
+        new = replace(
+            old,
+            phase=phase,
+            stable_version=old.stable_version if isinstance(stable, _Keep) else stable,
+            candidate_version=old.candidate_version if isinstance(candidate, _Keep) else candidate,
+            message=message,
+            phase_since=self.now
+            if phase != old.phase or old.phase_since is None
+            else old.phase_since,
+            analysis=analysis if analysis is not None else old.analysis,
+        ).with_conditions(self.now)
+        return Decision(
+            status=new,
+            actions=tuple(actions),
+            reason=reason,
+            message=message,
+            previous_phase=old.phase,
+            run_verdict=run_verdict,
+            consumed=frozenset(consumed),
+        )
+
+    def _stay(self, *, actions: Iterable[Action] = (), reason: str | None = None) -> Decision:
+        return self._decision(
+            phase=self.status.phase,
+            actions=actions,
+            reason=reason or str(self.status.phase),
+            message=self.status.message,
+        )
+
+    def _fresh_analysis(self, *, started: bool) -> AnalysisStatus:
+        return AnalysisStatus(
+            started_at=self.now if started else None,
+            spec_fingerprint=self.spec.analysis_fingerprint(),
+        )
+
+    # -- the rules -----------------------------------------------------------------------
+
+    def decide(self, measurements: Measurements | None) -> Decision:
+        st = self.status
+        if st.stable_version is None:
+            return self._first_version()
+        if st.phase == Phase.PROMOTING:
+            return self._promoting()
+        if self.desired == st.stable_version:
+            return self._desired_is_stable()
+        if st.phase == Phase.ROLLED_BACK and st.candidate_version == self.desired:
+            if self.signals.resume:
+                return self._start(reason="RolloutRetried", consumed=[Signal.RESUME])
+            return self._stay()
+        if st.phase not in IN_FLIGHT:
+            return self._start(reason="RolloutStarted", consumed=self.signals.present())
+        if st.candidate_version != self.desired:
+            return self._start(reason="CandidateChanged", consumed=())
+        if self.signals.abort:
+            return self._rollback(
+                reason="Aborted",
+                why="aborted by request",
+                consumed=[Signal.ABORT],
+                analysis=st.analysis,
+            )
+        if st.analysis.spec_fingerprint != self.spec.analysis_fingerprint():
+            return self._restart_analysis()
+        if st.phase == Phase.DEPLOYING:
+            return self._deploying_candidate()
+        if st.phase == Phase.PAUSED:
+            return self._paused()
+        if st.phase == Phase.AWAITING_APPROVAL:
+            return self._awaiting_approval()
+        return self._shadowing(measurements)
+
+    def _first_version(self) -> Decision:
+        version = self.desired
+        if self.observed.live_version == version:
+            return self._decision(
+                phase=Phase.PROMOTED,
+                reason="Live",
+                message=f"{version} is live (first version, no shadow analysis)",
+                stable=version,
+                candidate=None,
+            )
+        return self._decision(
+            phase=Phase.DEPLOYING,
+            actions=[Action(ActionKind.DEPLOY_LIVE, version)],
+            reason="DeployingLive",
+            message=f"deploying {version} as the first live version",
+            candidate=None,
+        )
+
+    def _promoting(self) -> Decision:
+        cand = self.status.candidate_version
+        assert cand is not None, "Promoting without a candidate version"
+        if self.observed.live_version == cand:
+            return self._decision(
+                phase=Phase.PROMOTED,
+                actions=[Action(ActionKind.FINISH_PROMOTION, cand)],
+                reason="Promoted",
+                message=f"promoted {cand}: {_evidence(self.status.analysis)}",
+                stable=cand,
+                candidate=None,
+            )
+        return self._stay(actions=[Action(ActionKind.PROMOTE, cand)])
+
+    def _desired_is_stable(self) -> Decision:
+        st = self.status
+        stable = st.stable_version
+        assert stable is not None
+        if st.phase in IN_FLIGHT and st.candidate_version is not None:
+            return self._decision(
+                phase=Phase.PROMOTED,
+                actions=[Action(ActionKind.ROLLBACK, st.candidate_version)],
+                reason="RolloutCancelled",
+                message=(
+                    f"rollout of {st.candidate_version} cancelled: spec.model.version is "
+                    f"back to the stable {stable}"
+                ),
+                candidate=None,
+            )
+        if st.phase == Phase.PROMOTED:
+            return self._stay()
+        # Pending/Failed with a stable version, or RolledBack and the spec reverted.
+        return self._decision(
+            phase=Phase.PROMOTED,
+            actions=[Action(ActionKind.DEPLOY_LIVE, stable)],
+            reason="Stable",
+            message=f"{stable} is live",
+            candidate=None,
+        )
+
+    def _start(self, *, reason: str, consumed: Iterable[Signal]) -> Decision:
+        st = self.status
+        if reason == "CandidateChanged":
+            why = (
+                f"spec.model.version changed from {st.candidate_version} to {self.desired} "
+                "during the rollout; analysis restarted"
+            )
+        else:
+            why = f"rolling out {self.desired} beside the stable {st.stable_version}"
+        return self._decision(
+            phase=Phase.DEPLOYING,
+            actions=[Action(ActionKind.DEPLOY_CANDIDATE, self.desired)],
+            reason=reason,
+            message=f"{why}: deploying the candidate",
+            candidate=self.desired,
+            analysis=self._fresh_analysis(started=False),
+            consumed=consumed,
+        )
+
+    def _restart_analysis(self) -> Decision:
+        cand = self.desired
+        if self.status.phase == Phase.DEPLOYING:
+            analysis = replace(
+                self.status.analysis, spec_fingerprint=self.spec.analysis_fingerprint()
+            )
+            return self._decision(
+                phase=Phase.DEPLOYING,
+                actions=[Action(ActionKind.DEPLOY_CANDIDATE, cand)],
+                reason="SpecChanged",
+                message=self.status.message,
+                analysis=analysis,
+            )
+        return self._decision(
+            phase=Phase.SHADOWING,
+            actions=[Action(ActionKind.START_SHADOW, cand)],
+            reason="AnalysisRestarted",
+            message=f"the analysis settings of {cand} changed: analysis restarted",
+            analysis=self._fresh_analysis(started=True),
+        )
+
+    def _deploying_candidate(self) -> Decision:
+        cand = self.desired
+        if not self.observed.candidate_ready:
+            return self._stay(actions=[Action(ActionKind.DEPLOY_CANDIDATE, cand)])
+        a = self.spec.analysis
+        return self._decision(
+            phase=Phase.SHADOWING,
+            actions=[Action(ActionKind.START_SHADOW, cand)],
+            reason="ShadowStarted",
+            message=(
+                f"shadowing {cand}: {self.spec.shadow.mirror_percent:g}% of requests mirrored; "
+                f"warmup {format_duration(a.warmup_seconds) if a.warmup_seconds else '0s'}, "
+                f"then a run every {format_duration(a.interval_seconds)} "
+                f"once {a.min_samples} samples exist"
+            ),
+            analysis=replace(self.status.analysis, started_at=self.now),
+        )
+
+    def _paused(self) -> Decision:
+        cand = self.desired
+        if not self.signals.resume:
+            return self._stay()
+        analysis = replace(
+            self.status.analysis, consecutive_inconclusive=0, consecutive_successful=0
+        )
+        return self._decision(
+            phase=Phase.SHADOWING,
+            actions=[Action(ActionKind.START_SHADOW, cand)],
+            reason="Resumed",
+            message=f"analysis of {cand} resumed by request",
+            analysis=analysis,
+            consumed=[Signal.RESUME],
+        )
+
+    def _awaiting_approval(self) -> Decision:
+        if not self.signals.approve:
+            return self._stay()
+        return self._promote(reason="Approved", how="approved", consumed=[Signal.APPROVE])
+
+    def _promote(self, *, reason: str, how: str, consumed: Iterable[Signal] = ()) -> Decision:
+        cand = self.desired
+        return self._decision(
+            phase=Phase.PROMOTING,
+            actions=[Action(ActionKind.PROMOTE, cand)],
+            reason=reason,
+            message=f"promoting {cand} ({how}): {_evidence(self.status.analysis)}",
+            consumed=consumed,
+        )
+
+    def _rollback(
+        self, *, reason: str, why: str, consumed: Iterable[Signal], analysis: AnalysisStatus
+    ) -> Decision:
+        cand = self.desired
+        return self._decision(
+            phase=Phase.ROLLED_BACK,
+            actions=[Action(ActionKind.ROLLBACK, cand)],
+            reason=reason,
+            message=f"rolled back {cand}: {why}; {self.status.stable_version} stays live",
+            analysis=analysis,
+            consumed=consumed,
+        )
+
+    def _shadowing(self, measurements: Measurements | None) -> Decision:
+        if measurements is None or not analysis_due(self.spec, self.status, self.now):
+            return self._stay()
+        a = self.spec.analysis
+        st = self.status.analysis
+        results = tuple(
+            evaluate(c, measurements.checks.get(c.name, NoData("not measured"))) for c in a.checks
+        )
+        samples = measurements.samples
+        if not isinstance(samples, QueryFailed):
+            count = int(samples.value) if isinstance(samples, Value) else 0
+            if count < a.min_samples:
+                waiting = replace(st, last_run_at=self.now, samples=count, checks=results)
+                return self._decision(
+                    phase=Phase.SHADOWING,
+                    reason="WaitingForSamples",
+                    message=(
+                        f"shadowing {self.desired}: waiting for samples "
+                        f"({count}/{a.min_samples}); no verdict yet"
+                    ),
+                    analysis=waiting,
+                )
+        else:
+            count = st.samples
+            results = (
+                CheckResult(
+                    name=SAMPLE_COUNT,
+                    value=None,
+                    threshold=f">= {a.min_samples}",
+                    verdict=Verdict.INCONCLUSIVE,
+                    message=f"query failed: {samples.reason}",
+                ),
+                *results,
+            )
+        verdict = _run_verdict(results)
+        run = replace(
+            st,
+            last_run_at=self.now,
+            samples=count,
+            checks=results,
+            runs=st.runs + 1,
+            last_verdict=verdict,
+        )
+        if verdict == Verdict.PASS:
+            return self._passed(
+                replace(
+                    run,
+                    successful=st.successful + 1,
+                    consecutive_successful=st.consecutive_successful + 1,
+                    consecutive_inconclusive=0,
+                )
+            )
+        if verdict == Verdict.FAIL:
+            return self._failed(
+                replace(
+                    run,
+                    failed=st.failed + 1,
+                    consecutive_successful=0,
+                    consecutive_inconclusive=0,
+                )
+            )
+        return self._inconclusive(
+            replace(
+                run,
+                inconclusive=st.inconclusive + 1,
+                consecutive_inconclusive=st.consecutive_inconclusive + 1,
+                consecutive_successful=0,
+            )
+        )
+
+    def _passed(self, run: AnalysisStatus) -> Decision:
+        a = self.spec.analysis
+        cand = self.desired
+        if run.consecutive_successful < a.successful_runs:
+            return self._decision(
+                phase=Phase.SHADOWING,
+                reason="AnalysisRunPassed",
+                message=(
+                    f"shadowing {cand}: run {run.runs} passed "
+                    f"({run.consecutive_successful}/{a.successful_runs} consecutive; "
+                    f"{_values(run.checks)})"
+                ),
+                analysis=run,
+                run_verdict=Verdict.PASS,
+            )
+        self.status = replace(self.status, analysis=run)
+        if self.spec.promotion == Promotion.AUTOMATIC:
+            decision = self._promote(reason="AnalysisPassed", how="automatic")
+        elif self.signals.approve:
+            decision = self._promote(reason="Approved", how="approved", consumed=[Signal.APPROVE])
+        else:
+            decision = self._decision(
+                phase=Phase.AWAITING_APPROVAL,
+                actions=[Action(ActionKind.AWAIT_APPROVAL, cand)],
+                reason="AwaitingApproval",
+                message=(
+                    f"{cand} passed the analysis ({_evidence(run)}); promote it with the "
+                    "annotation rollouts.understudy.dev/approve=true or spec.approvedVersion"
+                ),
+                analysis=run,
+            )
+        return replace(decision, run_verdict=Verdict.PASS)
+
+    def _failed(self, run: AnalysisStatus) -> Decision:
+        a = self.spec.analysis
+        failing = "; ".join(
+            f"{c.name} {_fmt(c.value)} outside {c.threshold}"
+            for c in run.checks
+            if c.verdict == Verdict.FAIL
+        )
+        if run.failed >= a.failure_limit:
+            decision = self._rollback(
+                reason="AnalysisFailed",
+                why=f"{run.failed} failed runs (limit {a.failure_limit}), last: {failing}",
+                consumed=(),
+                analysis=run,
+            )
+            return replace(decision, run_verdict=Verdict.FAIL)
+        return self._decision(
+            phase=Phase.SHADOWING,
+            reason="AnalysisRunFailed",
+            message=(
+                f"shadowing {self.desired}: run {run.runs} failed "
+                f"({run.failed}/{a.failure_limit} failures): {failing}"
+            ),
+            analysis=run,
+            run_verdict=Verdict.FAIL,
+        )
+
+    def _inconclusive(self, run: AnalysisStatus) -> Decision:
+        a = self.spec.analysis
+        why = "; ".join(
+            f"{c.name}: {c.message}" for c in run.checks if c.verdict == Verdict.INCONCLUSIVE
+        )
+        if run.consecutive_inconclusive >= a.inconclusive_limit:
+            return self._decision(
+                phase=Phase.PAUSED,
+                actions=[Action(ActionKind.PAUSE, self.desired)],
+                reason="AnalysisPaused",
+                message=(
+                    f"paused {self.desired}: {run.consecutive_inconclusive} inconclusive runs in "
+                    f"a row (limit {a.inconclusive_limit}), last: {why}; nothing is promoted "
+                    "until the annotation rollouts.understudy.dev/resume=true"
+                ),
+                analysis=run,
+                run_verdict=Verdict.INCONCLUSIVE,
+            )
+        return self._decision(
+            phase=Phase.SHADOWING,
+            reason="AnalysisRunInconclusive",
+            message=(
+                f"shadowing {self.desired}: run {run.runs} inconclusive "
+                f"({run.consecutive_inconclusive}/{a.inconclusive_limit} in a row): {why}"
+            ),
+            analysis=run,
+            run_verdict=Verdict.INCONCLUSIVE,
+        )
+
+
+def _run_verdict(results: Iterable[CheckResult]) -> Verdict:
+    verdicts = {r.verdict for r in results}
+    if Verdict.FAIL in verdicts:
+        return Verdict.FAIL
+    if Verdict.INCONCLUSIVE in verdicts or not verdicts:
+        return Verdict.INCONCLUSIVE
+    return Verdict.PASS
+
+
+def _fmt(value: float | None) -> str:
+    return "-" if value is None else f"{value:.4g}"
+
+
+def _values(results: Iterable[CheckResult]) -> str:
+    return ", ".join(f"{r.name} {_fmt(r.value)}" for r in results)
+
+
+def _evidence(analysis: AnalysisStatus) -> str:
+    return (
+        f"{analysis.consecutive_successful} consecutive passing runs, "
+        f"{analysis.samples} samples ({_values(analysis.checks)})"
+    )

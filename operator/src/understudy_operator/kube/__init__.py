@@ -1,0 +1,7 @@
+"""Kubernetes I/O of the operator: manifests, the actuator, events."""
+
+GROUP = "rollouts.understudy.dev"
+VERSION = "v1alpha1"
+PLURAL = "modelrollouts"
+KIND = "ModelRollout"
+ANNOTATION_PREFIX = GROUP

@@ -1,0 +1,165 @@
+"""The Kubernetes actuator: carries out the core's actions on API objects.
+
+Every write is a server-side apply with field manager ``understudy-operator`` (create or
+update in one idempotent call) or a delete that ignores "already gone"; so an action
+repeated after a crash changes nothing the second time.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from kubernetes import client
+
+from understudy_operator.core.decide import Action, ActionKind, Observed
+from understudy_operator.core.spec import RolloutSpec
+from understudy_operator.core.status import RolloutStatus
+from understudy_operator.kube import resources
+from understudy_operator.kube.resources import Role, RolloutRef
+from understudy_operator.settings import OperatorSettings
+
+log = logging.getLogger(__name__)
+FIELD_MANAGER = "understudy-operator"
+APPLY = "application/apply-patch+yaml"
+
+
+class ActuatorError(RuntimeError):
+    """An action cannot be carried out as things stand (the message says why)."""
+
+
+def _json(response: Any) -> dict[str, Any]:
+    return json.loads(response.data)
+
+
+class KubeActuator:
+    def __init__(self, *, api: client.ApiClient, settings: OperatorSettings) -> None:
+        self._apps = client.AppsV1Api(api)
+        self._core = client.CoreV1Api(api)
+        self._settings = settings
+
+    # -- reading -----------------------------------------------------------------------
+
+    def _deployment(self, ref: RolloutRef, role: Role) -> dict[str, Any] | None:
+        try:
+            return _json(
+                self._apps.read_namespaced_deployment(
+                    ref.workload(role), ref.namespace, _preload_content=False
+                )
+            )
+        except client.ApiException as exc:
+            if exc.status == 404:
+                return None
+            raise
+
+    def observe(self, ref: RolloutRef, status: RolloutStatus) -> Observed:
+        live = self._deployment(ref, "live")
+        live_version = resources.deployment_version(live) if resources.rolled_out(live) else None
+        candidate_ready = False
+        if status.candidate_version is not None:
+            cand = self._deployment(ref, "candidate")
+            candidate_ready = resources.rolled_out(cand) and (
+                resources.deployment_version(cand) == status.candidate_version
+            )
+        return Observed(live_version=live_version, candidate_ready=candidate_ready)
+
+    # -- writing -----------------------------------------------------------------------
+
+    def apply(
+        self, action: Action, *, ref: RolloutRef, spec: RolloutSpec, status: RolloutStatus
+    ) -> None:
+        """Carry out one action; ``status`` is the status the decision leads to."""
+        v = action.version
+        kind = action.kind
+        if kind == ActionKind.DEPLOY_LIVE:
+            self._ensure_workload(ref, "live", spec, v, self._image_for(spec, v))
+            self._route(ref, spec, live=v, candidate=None)
+        elif kind == ActionKind.DEPLOY_CANDIDATE:
+            self._route(ref, spec, live=self._stable(status), candidate=None)
+            self._ensure_workload(ref, "candidate", spec, v, self._image_for(spec, v))
+        elif kind == ActionKind.START_SHADOW:
+            self._route(ref, spec, live=self._stable(status), candidate=v)
+        elif kind == ActionKind.PROMOTE:
+            self._promote(ref, spec, v)
+        elif kind == ActionKind.FINISH_PROMOTION:
+            self._route(ref, spec, live=v, candidate=None)
+            self._remove_candidate(ref)
+        elif kind == ActionKind.ROLLBACK:
+            self._route(ref, spec, live=self._stable(status), candidate=None)
+            self._remove_candidate(ref)
+        # PAUSE and AWAIT_APPROVAL change nothing in the data plane.
+        log.info(
+            "applied %s for %s/%s", action, ref.namespace, ref.name, extra={"action": str(action)}
+        )
+
+    @staticmethod
+    def _stable(status: RolloutStatus) -> str:
+        if status.stable_version is None:
+            raise ActuatorError("no stable version to route live traffic to")
+        return status.stable_version
+
+    def _image_for(self, spec: RolloutSpec, version: str) -> str:
+        if spec.model.version == version and spec.model.image:
+            return spec.model.image
+        return self._settings.model_image.format(version=version)
+
+    def _promote(self, ref: RolloutRef, spec: RolloutSpec, version: str) -> None:
+        """Roll the live Deployment to the candidate's pod template (maxUnavailable 0)."""
+        cand = self._deployment(ref, "candidate")
+        image = resources.deployment_image(cand) if cand else None
+        if image is None or resources.deployment_version(cand) != version:
+            image = self._image_for(spec, version)
+        self._ensure_workload(ref, "live", spec, version, image)
+
+    def _ensure_workload(
+        self, ref: RolloutRef, role: Role, spec: RolloutSpec, version: str, image: str
+    ) -> None:
+        body = resources.deployment(
+            ref=ref, role=role, spec=spec, version=version, image=image, settings=self._settings
+        )
+        self._apps.patch_namespaced_deployment(
+            ref.workload(role),
+            ref.namespace,
+            body,
+            field_manager=FIELD_MANAGER,
+            force=True,
+            _content_type=APPLY,
+        )
+        svc = resources.service(ref=ref, role=role, spec=spec, port=self._settings.model_port)
+        self._core.patch_namespaced_service(
+            ref.workload(role),
+            ref.namespace,
+            svc,
+            field_manager=FIELD_MANAGER,
+            force=True,
+            _content_type=APPLY,
+        )
+
+    def _route(
+        self, ref: RolloutRef, spec: RolloutSpec, *, live: str, candidate: str | None
+    ) -> None:
+        config = resources.router_config(
+            ref=ref,
+            spec=spec,
+            settings=self._settings,
+            live_version=live,
+            candidate_version=candidate,
+        )
+        name = resources.router_configmap_name(ref=ref, spec=spec, settings=self._settings)
+        body = resources.router_configmap(ref=ref, name=name, spec=spec, config=config)
+        self._core.patch_namespaced_config_map(
+            name, ref.namespace, body, field_manager=FIELD_MANAGER, force=True, _content_type=APPLY
+        )
+
+    def _remove_candidate(self, ref: RolloutRef) -> None:
+        name = ref.workload("candidate")
+        for delete in (
+            self._apps.delete_namespaced_deployment,
+            self._core.delete_namespaced_service,
+        ):
+            try:
+                delete(name, ref.namespace, propagation_policy="Background")
+            except client.ApiException as exc:
+                if exc.status != 404:
+                    raise

@@ -1,0 +1,227 @@
+"""Manifests of the objects the operator owns, as plain dicts (pure, no API calls).
+
+Per ModelRollout ``<name>``: Deployments and Services ``<name>-live`` and
+``<name>-candidate`` running model-api, and the router ConfigMap (key ``router.json``,
+shape in docs/contracts.md). Every object carries an owner reference to the ModelRollout,
+so deleting the rollout deletes them.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from understudy_operator.core.spec import RolloutSpec
+from understudy_operator.kube import GROUP, KIND, VERSION
+from understudy_operator.settings import OperatorSettings
+
+Role = Literal["live", "candidate"]
+ROLLOUT_LABEL = f"{GROUP}/rollout"
+ROLE_LABEL = f"{GROUP}/role"
+VERSION_LABEL = f"{GROUP}/version"
+MANAGED_BY = {"app.kubernetes.io/managed-by": "understudy-operator"}
+# The chart's Prometheus scrapes pods with this label on their port named "http".
+SCRAPE_LABEL = "understudy.dev/scrape"
+
+
+@dataclass(frozen=True)
+class RolloutRef:
+    """The ModelRollout being acted for."""
+
+    namespace: str
+    name: str
+    uid: str
+
+    def workload(self, role: Role) -> str:
+        return f"{self.name}-{role}"
+
+    def owner_reference(self) -> dict[str, Any]:
+        return {
+            "apiVersion": f"{GROUP}/{VERSION}",
+            "kind": KIND,
+            "name": self.name,
+            "uid": self.uid,
+            "controller": True,
+        }
+
+    def metadata(self, name: str, labels: dict[str, str]) -> dict[str, Any]:
+        return {
+            "name": name,
+            "namespace": self.namespace,
+            "labels": labels,
+            "ownerReferences": [self.owner_reference()],
+        }
+
+
+def selector(ref: RolloutRef, role: Role) -> dict[str, str]:
+    return {ROLLOUT_LABEL: ref.name, ROLE_LABEL: role}
+
+
+def labels(ref: RolloutRef, role: Role, model: str, version: str | None = None) -> dict[str, str]:
+    out = {
+        "app.kubernetes.io/name": "model-api",
+        "app.kubernetes.io/instance": ref.name,
+        "app.kubernetes.io/component": role,
+        **MANAGED_BY,
+        **selector(ref, role),
+        "understudy.dev/model": model,
+    }
+    if version is not None:
+        out[VERSION_LABEL] = version
+    return out
+
+
+def deployment(
+    *,
+    ref: RolloutRef,
+    role: Role,
+    spec: RolloutSpec,
+    version: str,
+    image: str,
+    settings: OperatorSettings,
+) -> dict[str, Any]:
+    """A model-api Deployment: rolling updates never take a replica away (maxUnavailable 0)."""
+    pod_labels = {**labels(ref, role, spec.model.name, version), SCRAPE_LABEL: "true"}
+    port = settings.model_port
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": ref.metadata(ref.workload(role), labels(ref, role, spec.model.name, version)),
+        "spec": {
+            "replicas": spec.replicas,
+            "selector": {"matchLabels": selector(ref, role)},
+            "strategy": {
+                "type": "RollingUpdate",
+                "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1},
+            },
+            "template": {
+                "metadata": {
+                    "labels": pod_labels,
+                    "annotations": {
+                        "prometheus.io/scrape": "true",
+                        "prometheus.io/port": str(port),
+                        "prometheus.io/path": "/metrics",
+                    },
+                },
+                "spec": {
+                    "containers": [
+                        {
+                            "name": "model-api",
+                            "image": image,
+                            "env": [
+                                {"name": "UNDERSTUDY_MODEL_API_HOST", "value": "0.0.0.0"},
+                                {"name": "UNDERSTUDY_MODEL_API_PORT", "value": str(port)},
+                            ],
+                            "ports": [{"name": "http", "containerPort": port, "protocol": "TCP"}],
+                            "readinessProbe": {
+                                "httpGet": {"path": "/readyz", "port": "http"},
+                                "periodSeconds": 5,
+                            },
+                            "livenessProbe": {
+                                "httpGet": {"path": "/healthz", "port": "http"},
+                                "periodSeconds": 10,
+                            },
+                        }
+                    ]
+                },
+            },
+        },
+    }
+
+
+def service(*, ref: RolloutRef, role: Role, spec: RolloutSpec, port: int) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": ref.metadata(ref.workload(role), labels(ref, role, spec.model.name)),
+        "spec": {
+            "selector": selector(ref, role),
+            "ports": [{"name": "http", "port": port, "targetPort": "http", "protocol": "TCP"}],
+        },
+    }
+
+
+def router_config(
+    *,
+    ref: RolloutRef,
+    spec: RolloutSpec,
+    settings: OperatorSettings,
+    live_version: str,
+    candidate_version: str | None,
+) -> dict[str, Any]:
+    """router.json: live always; the candidate only while it is being shadowed."""
+
+    def upstream(role: Role, version: str) -> dict[str, str]:
+        url = settings.service_url.format(
+            service=ref.workload(role), namespace=ref.namespace, port=settings.model_port
+        )
+        return {"url": url, "version": version}
+
+    shadow = spec.shadow
+    return {
+        "live": upstream("live", live_version),
+        "candidate": upstream("candidate", candidate_version) if candidate_version else None,
+        "mirror_percent": shadow.mirror_percent,
+        "tolerance": {
+            "relative": shadow.tolerance.relative,
+            "absolute": shadow.tolerance.absolute,
+        },
+        "timeouts": {
+            "live_seconds": shadow.live_timeout_seconds,
+            "candidate_seconds": shadow.candidate_timeout_seconds,
+        },
+    }
+
+
+def router_configmap_name(*, ref: RolloutRef, spec: RolloutSpec, settings: OperatorSettings) -> str:
+    return spec.router.config_map_name or settings.router_configmap.format(name=ref.name)
+
+
+def router_configmap(
+    *, ref: RolloutRef, name: str, spec: RolloutSpec, config: dict[str, Any]
+) -> dict[str, Any]:
+    meta_labels = {
+        "app.kubernetes.io/name": "shadow-router",
+        "app.kubernetes.io/instance": ref.name,
+        **MANAGED_BY,
+        ROLLOUT_LABEL: ref.name,
+        "understudy.dev/model": spec.model.name,
+    }
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": ref.metadata(name, meta_labels),
+        "data": {"router.json": json.dumps(config, indent=2, sort_keys=True)},
+    }
+
+
+def deployment_version(obj: dict[str, Any] | None) -> str | None:
+    """The model version a Deployment's pod template runs (our label)."""
+    if not obj:
+        return None
+    tpl = ((obj.get("spec") or {}).get("template") or {}).get("metadata") or {}
+    return (tpl.get("labels") or {}).get(VERSION_LABEL)
+
+
+def deployment_image(obj: dict[str, Any] | None) -> str | None:
+    if not obj:
+        return None
+    containers = obj["spec"]["template"]["spec"].get("containers") or []
+    return containers[0].get("image") if containers else None
+
+
+def rolled_out(obj: dict[str, Any] | None) -> bool:
+    """Like ``kubectl rollout status``: the latest template is on every replica and available."""
+    if not obj:
+        return False
+    meta, spec, status = obj.get("metadata", {}), obj.get("spec", {}), obj.get("status") or {}
+    want = spec.get("replicas", 1)
+    if status.get("observedGeneration", 0) < meta.get("generation", 0):
+        return False
+    return (
+        status.get("updatedReplicas", 0) >= want
+        and status.get("replicas", 0) == status.get("updatedReplicas", 0)
+        and status.get("availableReplicas", 0) >= want
+        and not status.get("unavailableReplicas")
+    )

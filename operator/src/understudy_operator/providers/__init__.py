@@ -1,0 +1,1 @@
+"""Metric providers: ``query(promql) -> float`` and the MetricsSource built on them."""

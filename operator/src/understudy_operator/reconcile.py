@@ -1,0 +1,271 @@
+"""One reconcile of one ModelRollout: read it, measure, decide (core), act, write status.
+
+Handlers call :meth:`Reconciler.reconcile`; it reads the object fresh from the API under a
+per-object lock (timer and change handlers may fire together), carries out the decision's
+actions before writing the status, and writes the status with the object's
+resourceVersion as a precondition, so two writers can never both count the same run.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import Any
+
+from kubernetes import client
+
+from understudy_operator.core import (
+    Decision,
+    MetricsSource,
+    Phase,
+    RolloutSpec,
+    RolloutStatus,
+    Signal,
+    Signals,
+    SpecError,
+    Verdict,
+    analysis_due,
+    decide,
+    measure_all,
+    parse_spec,
+)
+from understudy_operator.kube import ANNOTATION_PREFIX, GROUP, PLURAL, VERSION
+from understudy_operator.kube.actuator import KubeActuator
+from understudy_operator.kube.events import EventRecorder
+from understudy_operator.kube.resources import RolloutRef
+from understudy_operator.metrics import OperatorMetrics
+from understudy_operator.settings import OperatorSettings
+
+log = logging.getLogger(__name__)
+
+CONFLICT_ATTEMPTS = 3
+SIGNAL_ANNOTATIONS = {s: f"{ANNOTATION_PREFIX}/{s.value}" for s in Signal}
+WARNING_REASONS = frozenset(
+    {"AnalysisFailed", "AnalysisRunFailed", "AnalysisPaused", "Aborted", "InvalidSpec"}
+)
+
+
+class InvalidSpec(Exception):
+    """The ModelRollout's spec cannot be acted on (status says why)."""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    decision: Decision
+    status_written: bool
+
+
+def read_signals(
+    *, annotations: dict[str, str], spec: RolloutSpec, status: RolloutStatus
+) -> Signals:
+    """approve/abort/resume: annotation "true" or the candidate version; or spec.approvedVersion."""
+    cand = status.candidate_version
+
+    def on(signal: Signal) -> bool:
+        value = (annotations.get(SIGNAL_ANNOTATIONS[signal]) or "").strip()
+        return value.lower() == "true" or (cand is not None and value == cand)
+
+    approved_in_spec = cand is not None and spec.approved_version == cand
+    return Signals(
+        approve=on(Signal.APPROVE) or approved_in_spec,
+        abort=on(Signal.ABORT),
+        resume=on(Signal.RESUME),
+    )
+
+
+class Reconciler:
+    def __init__(
+        self,
+        *,
+        api: client.ApiClient,
+        settings: OperatorSettings,
+        source: MetricsSource,
+        metrics: OperatorMetrics,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._custom = client.CustomObjectsApi(api)
+        self._actuator = KubeActuator(api=api, settings=settings)
+        self._events = EventRecorder(api)
+        self._source = source
+        self._metrics = metrics
+        self._clock = clock
+        self._locks: dict[str, threading.Lock] = {}
+        self._guard = threading.Lock()
+        self._phases: dict[str, Phase] = {}
+
+    def _lock(self, key: str) -> threading.Lock:
+        with self._guard:
+            return self._locks.setdefault(key, threading.Lock())
+
+    def forget(self, namespace: str, name: str) -> None:
+        key = f"{namespace}/{name}"
+        with self._guard:
+            self._locks.pop(key, None)
+            self._phases.pop(key, None)
+            self._metrics.set_phases(self._phases)
+
+    def reconcile(self, namespace: str, name: str) -> Outcome | None:
+        started = time.perf_counter()
+        try:
+            with self._lock(f"{namespace}/{name}"):
+                for attempt in range(1, CONFLICT_ATTEMPTS + 1):
+                    try:
+                        return self._reconcile(namespace, name)
+                    except client.ApiException as exc:
+                        # Someone (kopf's bookkeeping, a user) wrote the object since we
+                        # read it: decide again on fresh data; actions are idempotent.
+                        if exc.status != 409 or attempt == CONFLICT_ATTEMPTS:
+                            self._metrics.reconcile_errors.labels("api").inc()
+                            raise
+                raise AssertionError("unreachable")
+        finally:
+            self._metrics.reconcile_duration.observe(time.perf_counter() - started)
+
+    def _reconcile(self, namespace: str, name: str) -> Outcome | None:
+        obj = self._get(namespace, name)
+        if obj is None or obj["metadata"].get("deletionTimestamp"):
+            return None
+        meta = obj["metadata"]
+        ref = RolloutRef(namespace=namespace, name=name, uid=meta["uid"])
+        status = RolloutStatus.from_dict(obj.get("status"))
+        now = self._clock()
+        try:
+            spec = parse_spec(obj.get("spec") or {})
+        except SpecError as exc:
+            self._invalid(obj, ref, status, str(exc), now)
+            raise InvalidSpec(str(exc)) from exc
+
+        signals = read_signals(annotations=meta.get("annotations") or {}, spec=spec, status=status)
+        observed = self._actuator.observe(ref, status)
+        measurements = (
+            measure_all(spec=spec, status=status, source=self._source, namespace=namespace)
+            if analysis_due(spec, status, now)
+            else None
+        )
+        decision = decide(
+            spec=spec,
+            status=status,
+            measurements=measurements,
+            now=now,
+            observed=observed,
+            signals=signals,
+        )
+        for action in decision.actions:
+            self._actuator.apply(action, ref=ref, spec=spec, status=decision.status)
+        new_status = replace(decision.status, observed_generation=meta.get("generation"))
+        written = self._write_status(obj, new_status)
+        self._clear_signals(ref, obj, decision.consumed)
+        self._report(ref, spec, decision, now)
+        return Outcome(decision=decision, status_written=written)
+
+    # -- API ------------------------------------------------------------------------------
+
+    def _get(self, namespace: str, name: str) -> dict[str, Any] | None:
+        try:
+            obj = self._custom.get_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, name)
+        except client.ApiException as exc:
+            if exc.status == 404:
+                return None
+            raise
+        return obj if isinstance(obj, dict) else None
+
+    def _write_status(self, obj: dict[str, Any], status: RolloutStatus) -> bool:
+        body = status.to_dict()
+        if _same(obj.get("status") or {}, body):
+            return False
+        meta = obj["metadata"]
+        self._custom.patch_namespaced_custom_object_status(
+            GROUP,
+            VERSION,
+            meta["namespace"],
+            PLURAL,
+            meta["name"],
+            {"metadata": {"resourceVersion": meta["resourceVersion"]}, "status": body},
+            _content_type="application/merge-patch+json",
+        )
+        return True
+
+    def _clear_signals(
+        self, ref: RolloutRef, obj: dict[str, Any], consumed: frozenset[Signal]
+    ) -> None:
+        present = obj["metadata"].get("annotations") or {}
+        keys = [SIGNAL_ANNOTATIONS[s] for s in consumed if SIGNAL_ANNOTATIONS[s] in present]
+        if not keys:
+            return
+        self._custom.patch_namespaced_custom_object(
+            GROUP,
+            VERSION,
+            ref.namespace,
+            PLURAL,
+            ref.name,
+            {"metadata": {"annotations": dict.fromkeys(keys)}},
+            _content_type="application/merge-patch+json",
+        )
+
+    def _invalid(
+        self,
+        obj: dict[str, Any],
+        ref: RolloutRef,
+        status: RolloutStatus,
+        message: str,
+        now: datetime,
+    ) -> None:
+        self._metrics.reconcile_errors.labels("invalid_spec").inc()
+        if status.phase == Phase.FAILED and status.message == message:
+            return
+        failed = replace(status, phase=Phase.FAILED, message=message, phase_since=now)
+        self._write_status(obj, failed.with_conditions(now))
+        self._events.record(
+            ref=ref, type_="Warning", reason="InvalidSpec", message=message, now=now
+        )
+        log.error("invalid spec of %s/%s: %s", ref.namespace, ref.name, message)
+
+    # -- reporting ------------------------------------------------------------------------
+
+    def _report(
+        self, ref: RolloutRef, spec: RolloutSpec, decision: Decision, now: datetime
+    ) -> None:
+        model = spec.model.name
+        key = f"{ref.namespace}/{ref.name}"
+        with self._guard:
+            self._phases[key] = decision.status.phase
+            self._metrics.set_phases(self._phases)
+        if decision.run_verdict is not None:
+            self._metrics.analysis_runs.labels(model, str(decision.run_verdict)).inc()
+        promoted = decision.previous_phase == Phase.PROMOTING
+        if promoted and decision.status.phase == Phase.PROMOTED:
+            self._metrics.promotions.labels(model).inc()
+        if decision.phase_changed and any(a.kind == "rollback" for a in decision.actions):
+            self._metrics.rollbacks.labels(model, decision.reason).inc()
+        notable = decision.phase_changed or decision.run_verdict == Verdict.FAIL
+        extra = {
+            "kubernetes.namespace": ref.namespace,
+            "understudy.rollout": ref.name,
+            "understudy.phase": str(decision.status.phase),
+            "understudy.reason": decision.reason,
+            "understudy.actions": [str(a) for a in decision.actions],
+        }
+        if decision.run_verdict is not None or decision.phase_changed:
+            log.info("%s/%s: %s", ref.namespace, ref.name, decision.message, extra=extra)
+        if notable:
+            type_ = "Warning" if decision.reason in WARNING_REASONS else "Normal"
+            self._events.record(
+                ref=ref, type_=type_, reason=decision.reason, message=decision.message, now=now
+            )
+
+
+def _same(current: dict[str, Any], wanted: dict[str, Any]) -> bool:
+    """Whether merge-patching ``wanted`` would change nothing (None deletes a key)."""
+    return _pruned(current) == _pruned(wanted)
+
+
+def _pruned(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _pruned(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_pruned(v) for v in value]
+    return value

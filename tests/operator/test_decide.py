@@ -1,0 +1,473 @@
+"""decide(): one rule per test, on plain values (no clock, no I/O)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from understudy_operator.core import (
+    Action,
+    ActionKind,
+    AnalysisStatus,
+    Decision,
+    Measurements,
+    NoData,
+    Observed,
+    Phase,
+    QueryFailed,
+    RolloutSpec,
+    RolloutStatus,
+    Signal,
+    Signals,
+    Value,
+    Verdict,
+    analysis_due,
+    decide,
+    parse_spec,
+)
+
+T0 = datetime(2025, 1, 1, 12, 0, 0, tzinfo=UTC)
+
+
+def make_spec(version: str = "2.0.0", **analysis: object) -> RolloutSpec:
+    settings: dict[str, object] = {
+        "interval": "10s",
+        "warmup": "20s",
+        "minSamples": 100,
+        "successfulRuns": 3,
+        "failureLimit": 2,
+        "inconclusiveLimit": 3,
+        "checks": [{"name": "agreement-rate", "min": 0.9}, {"name": "prediction-ks", "max": 0.1}],
+    }
+    settings.update(analysis)
+    promotion = settings.pop("promotion", "automatic")
+    return parse_spec(
+        {
+            "model": {"name": "house-prices", "version": version},
+            "analysis": settings,
+            "promotion": promotion,
+        }
+    )
+
+
+SPEC = make_spec()
+
+
+def shadowing(**analysis: object) -> RolloutStatus:
+    """Shadowing 2.0.0 beside 1.0.0, started at T0, warmup over at T0+20s."""
+    base = AnalysisStatus(started_at=T0, spec_fingerprint=SPEC.analysis_fingerprint())
+    return RolloutStatus(
+        phase=Phase.SHADOWING,
+        stable_version="1.0.0",
+        candidate_version="2.0.0",
+        phase_since=T0,
+        analysis=replace(base, **analysis),  # type: ignore[arg-type]
+    )
+
+
+def good(samples: float = 500) -> Measurements:
+    return Measurements(
+        samples=Value(samples),
+        checks={"agreement-rate": Value(0.97), "prediction-ks": Value(0.04)},
+    )
+
+
+def bad(samples: float = 500) -> Measurements:
+    return Measurements(
+        samples=Value(samples),
+        checks={"agreement-rate": Value(0.41), "prediction-ks": Value(0.04)},
+    )
+
+
+def prometheus_down() -> Measurements:
+    down = QueryFailed("connect to 127.0.0.1:9091: connection refused")
+    return Measurements(samples=down, checks={"agreement-rate": down, "prediction-ks": down})
+
+
+AFTER_WARMUP = T0 + timedelta(seconds=25)
+
+
+def run(status: RolloutStatus, measurements: Measurements, **kw: object) -> Decision:
+    args: dict[str, object] = {"spec": SPEC, "now": AFTER_WARMUP, **kw}
+    return decide(status=status, measurements=measurements, **args)  # type: ignore[arg-type]
+
+
+def kinds(decision: Decision) -> list[ActionKind]:
+    return [a.kind for a in decision.actions]
+
+
+# -- first version ------------------------------------------------------------------------
+
+
+def test_first_version_is_deployed_live_directly() -> None:
+    d = decide(spec=make_spec("1.0.0"), status=RolloutStatus(), measurements=None, now=T0)
+    assert d.status.phase == Phase.DEPLOYING
+    assert d.actions == (Action(ActionKind.DEPLOY_LIVE, "1.0.0"),)
+    assert d.status.stable_version is None
+
+
+def test_first_version_is_promoted_once_live_is_available() -> None:
+    deploying = decide(spec=make_spec("1.0.0"), status=RolloutStatus(), measurements=None, now=T0)
+    d = decide(
+        spec=make_spec("1.0.0"),
+        status=deploying.status,
+        measurements=None,
+        now=T0,
+        observed=Observed(live_version="1.0.0"),
+    )
+    assert d.status.phase == Phase.PROMOTED
+    assert d.status.stable_version == "1.0.0"
+    assert d.actions == ()
+    assert d.status.condition("Ready").status == "True"  # type: ignore[union-attr]
+
+
+# -- a new version ------------------------------------------------------------------------
+
+
+def test_new_version_deploys_a_candidate_beside_the_stable() -> None:
+    promoted = RolloutStatus(phase=Phase.PROMOTED, stable_version="1.0.0")
+    d = decide(spec=SPEC, status=promoted, measurements=None, now=T0)
+    assert d.status.phase == Phase.DEPLOYING
+    assert d.status.candidate_version == "2.0.0"
+    assert d.actions == (Action(ActionKind.DEPLOY_CANDIDATE, "2.0.0"),)
+    assert d.reason == "RolloutStarted"
+
+
+def test_shadow_starts_when_the_candidate_is_ready_and_the_warmup_clock_starts() -> None:
+    deploying = decide(
+        spec=SPEC,
+        status=RolloutStatus(phase=Phase.PROMOTED, stable_version="1.0.0"),
+        measurements=None,
+        now=T0,
+    ).status
+    waiting = decide(spec=SPEC, status=deploying, measurements=None, now=T0)
+    assert waiting.status.phase == Phase.DEPLOYING
+    d = decide(
+        spec=SPEC,
+        status=deploying,
+        measurements=None,
+        now=T0,
+        observed=Observed(candidate_ready=True),
+    )
+    assert d.status.phase == Phase.SHADOWING
+    assert d.actions == (Action(ActionKind.START_SHADOW, "2.0.0"),)
+    assert d.status.analysis.started_at == T0
+
+
+# -- warmup, interval, minSamples ---------------------------------------------------------
+
+
+def test_no_analysis_during_warmup() -> None:
+    status = shadowing()
+    assert not analysis_due(SPEC, status, T0 + timedelta(seconds=19))
+    d = run(status, bad(), now=T0 + timedelta(seconds=19))
+    assert d.status.analysis.runs == 0
+    assert d.run_verdict is None
+
+
+def test_analysis_is_due_after_warmup_then_once_per_interval() -> None:
+    status = shadowing()
+    assert analysis_due(SPEC, status, T0 + timedelta(seconds=20))
+    ran = shadowing(last_run_at=AFTER_WARMUP)
+    assert not analysis_due(SPEC, ran, AFTER_WARMUP + timedelta(seconds=5))
+    assert analysis_due(SPEC, ran, AFTER_WARMUP + timedelta(seconds=10))
+
+
+def test_runs_below_min_samples_are_not_counted() -> None:
+    d = run(shadowing(), bad(samples=99))
+    assert d.status.phase == Phase.SHADOWING
+    assert d.status.analysis.runs == 0
+    assert d.status.analysis.failed == 0
+    assert d.status.analysis.samples == 99
+    assert "waiting for samples (99/100)" in d.message
+
+
+def test_no_sample_series_counts_as_zero_samples_not_a_run() -> None:
+    measurements = replace(good(), samples=NoData())
+    d = run(shadowing(), measurements)
+    assert d.status.analysis.runs == 0
+    assert d.status.analysis.samples == 0
+
+
+# -- verdicts -----------------------------------------------------------------------------
+
+
+def test_passing_run_counts_towards_consecutive_successes() -> None:
+    d = run(shadowing(), good())
+    assert d.run_verdict == Verdict.PASS
+    assert (d.status.analysis.runs, d.status.analysis.consecutive_successful) == (1, 1)
+    assert d.status.analysis.checks[0].value == 0.97
+    assert d.status.phase == Phase.SHADOWING
+
+
+def test_successful_runs_in_a_row_promote_automatically() -> None:
+    d = run(shadowing(runs=2, successful=2, consecutive_successful=2), good())
+    assert d.status.phase == Phase.PROMOTING
+    assert d.actions == (Action(ActionKind.PROMOTE, "2.0.0"),)
+    assert "3 consecutive passing runs" in d.message
+    assert "agreement-rate 0.97" in d.message
+
+
+def test_promotion_completes_when_live_serves_the_candidate_and_removes_it() -> None:
+    promoting = replace(shadowing(consecutive_successful=3), phase=Phase.PROMOTING)
+    still = run(promoting, None, observed=Observed(live_version="1.0.0"))  # type: ignore[arg-type]
+    assert still.status.phase == Phase.PROMOTING
+    assert still.actions == (Action(ActionKind.PROMOTE, "2.0.0"),)
+    d = run(promoting, None, observed=Observed(live_version="2.0.0"))  # type: ignore[arg-type]
+    assert d.status.phase == Phase.PROMOTED
+    assert d.status.stable_version == "2.0.0"
+    assert d.status.candidate_version is None
+    assert d.actions == (Action(ActionKind.FINISH_PROMOTION, "2.0.0"),)
+    assert d.message.startswith("promoted 2.0.0: 3 consecutive passing runs")
+
+
+def test_a_failed_run_resets_the_success_streak() -> None:
+    d = run(shadowing(runs=2, successful=2, consecutive_successful=2), bad())
+    assert d.run_verdict == Verdict.FAIL
+    assert d.status.analysis.consecutive_successful == 0
+    assert d.status.phase == Phase.SHADOWING
+    assert "agreement-rate 0.41 outside >= 0.9" in d.message
+
+
+def test_failure_limit_rolls_back_and_says_which_check_failed() -> None:
+    d = run(shadowing(runs=3, failed=1), bad())
+    assert d.status.phase == Phase.ROLLED_BACK
+    assert d.actions == (Action(ActionKind.ROLLBACK, "2.0.0"),)
+    assert d.status.stable_version == "1.0.0"
+    assert "agreement-rate 0.41 outside >= 0.9" in d.message
+    assert "2 failed runs (limit 2)" in d.message
+    assert d.reason == "AnalysisFailed"
+
+
+def test_prometheus_down_is_inconclusive_never_a_pass() -> None:
+    d = run(shadowing(consecutive_successful=2), prometheus_down())
+    assert d.run_verdict == Verdict.INCONCLUSIVE
+    assert d.status.phase == Phase.SHADOWING
+    assert d.status.analysis.consecutive_successful == 0
+    assert "connection refused" in d.message
+
+
+def test_missing_check_data_with_enough_samples_is_inconclusive() -> None:
+    measurements = replace(
+        good(), checks={"agreement-rate": Value(0.97), "prediction-ks": NoData()}
+    )
+    d = run(shadowing(consecutive_successful=2), measurements)
+    assert d.run_verdict == Verdict.INCONCLUSIVE
+    assert d.status.phase == Phase.SHADOWING
+
+
+def test_a_failing_check_wins_over_missing_data() -> None:
+    measurements = replace(bad(), checks={"agreement-rate": Value(0.2), "prediction-ks": NoData()})
+    assert run(shadowing(), measurements).run_verdict == Verdict.FAIL
+
+
+def test_inconclusive_limit_pauses() -> None:
+    d = run(shadowing(inconclusive=2, consecutive_inconclusive=2), prometheus_down())
+    assert d.status.phase == Phase.PAUSED
+    assert d.actions == (Action(ActionKind.PAUSE, "2.0.0"),)
+    assert "3 inconclusive runs in a row" in d.message
+
+
+def test_nothing_is_promoted_or_analysed_while_paused() -> None:
+    paused = replace(shadowing(consecutive_successful=2), phase=Phase.PAUSED)
+    d = run(paused, good(), signals=Signals(approve=True))
+    assert d.status.phase == Phase.PAUSED
+    assert d.actions == ()
+    assert d.status.analysis.runs == 0
+
+
+def test_resume_continues_a_paused_analysis_and_is_consumed() -> None:
+    paused = replace(shadowing(consecutive_inconclusive=3), phase=Phase.PAUSED)
+    d = run(paused, None, signals=Signals(resume=True))  # type: ignore[arg-type]
+    assert d.status.phase == Phase.SHADOWING
+    assert d.status.analysis.consecutive_inconclusive == 0
+    assert d.consumed == {Signal.RESUME}
+
+
+# -- manual approval and abort --------------------------------------------------------------
+
+
+MANUAL = make_spec(promotion="manual")
+
+
+def test_manual_promotion_waits_for_approval() -> None:
+    status = replace(
+        shadowing(consecutive_successful=2),
+        analysis=replace(
+            shadowing(consecutive_successful=2).analysis,
+            spec_fingerprint=MANUAL.analysis_fingerprint(),
+        ),
+    )
+    d = decide(spec=MANUAL, status=status, measurements=good(), now=AFTER_WARMUP)
+    assert d.status.phase == Phase.AWAITING_APPROVAL
+    assert "rollouts.understudy.dev/approve=true" in d.message
+    waiting = decide(spec=MANUAL, status=d.status, measurements=good(), now=AFTER_WARMUP)
+    assert waiting.status.phase == Phase.AWAITING_APPROVAL
+    assert waiting.actions == ()
+
+
+def test_approval_promotes_and_is_consumed() -> None:
+    awaiting = replace(shadowing(consecutive_successful=3), phase=Phase.AWAITING_APPROVAL)
+    d = run(awaiting, None, signals=Signals(approve=True))  # type: ignore[arg-type]
+    assert d.status.phase == Phase.PROMOTING
+    assert d.actions == (Action(ActionKind.PROMOTE, "2.0.0"),)
+    assert d.consumed == {Signal.APPROVE}
+
+
+@pytest.mark.parametrize(
+    "phase", [Phase.DEPLOYING, Phase.SHADOWING, Phase.AWAITING_APPROVAL, Phase.PAUSED]
+)
+def test_abort_rolls_back_from_any_phase_before_promotion(phase: Phase) -> None:
+    d = run(replace(shadowing(), phase=phase), None, signals=Signals(abort=True))  # type: ignore[arg-type]
+    assert d.status.phase == Phase.ROLLED_BACK
+    assert d.actions == (Action(ActionKind.ROLLBACK, "2.0.0"),)
+    assert d.consumed == {Signal.ABORT}
+    assert "aborted" in d.message
+
+
+def test_abort_does_not_stop_a_promotion_in_flight() -> None:
+    promoting = replace(shadowing(), phase=Phase.PROMOTING)
+    d = run(promoting, None, signals=Signals(abort=True))  # type: ignore[arg-type]
+    assert d.status.phase == Phase.PROMOTING
+    assert d.actions == (Action(ActionKind.PROMOTE, "2.0.0"),)
+
+
+def test_signals_left_from_before_a_rollout_are_cleared_when_it_starts() -> None:
+    promoted = RolloutStatus(phase=Phase.PROMOTED, stable_version="1.0.0")
+    d = decide(spec=SPEC, status=promoted, measurements=None, now=T0, signals=Signals(approve=True))
+    assert d.consumed == {Signal.APPROVE}
+
+
+# -- after a rollback -----------------------------------------------------------------------
+
+
+def test_a_rolled_back_version_is_not_retried_by_itself() -> None:
+    rolled_back = replace(shadowing(failed=2), phase=Phase.ROLLED_BACK)
+    d = run(rolled_back, good())
+    assert d.status.phase == Phase.ROLLED_BACK
+    assert d.actions == ()
+
+
+def test_resume_retries_a_rolled_back_version_with_a_fresh_analysis() -> None:
+    rolled_back = replace(shadowing(failed=2), phase=Phase.ROLLED_BACK)
+    d = run(rolled_back, None, signals=Signals(resume=True))  # type: ignore[arg-type]
+    assert d.status.phase == Phase.DEPLOYING
+    assert d.status.analysis.failed == 0
+
+
+# -- spec changes ---------------------------------------------------------------------------
+
+
+def test_new_version_mid_rollout_restarts_the_analysis_for_it() -> None:
+    spec3 = make_spec("3.0.0")
+    d = decide(
+        spec=spec3,
+        status=shadowing(runs=2, consecutive_successful=2),
+        measurements=good(),
+        now=AFTER_WARMUP,
+    )
+    assert d.status.phase == Phase.DEPLOYING
+    assert d.status.candidate_version == "3.0.0"
+    assert d.actions == (Action(ActionKind.DEPLOY_CANDIDATE, "3.0.0"),)
+    assert d.status.analysis.runs == 0
+    assert d.reason == "CandidateChanged"
+
+
+def test_changed_analysis_settings_restart_the_analysis_for_the_same_candidate() -> None:
+    stricter = make_spec(minSamples=1000)
+    d = decide(
+        spec=stricter,
+        status=shadowing(runs=2, consecutive_successful=2),
+        measurements=good(),
+        now=AFTER_WARMUP,
+    )
+    assert d.status.phase == Phase.SHADOWING
+    assert d.status.analysis.runs == 0
+    assert d.status.analysis.started_at == AFTER_WARMUP
+    assert d.status.analysis.spec_fingerprint == stricter.analysis_fingerprint()
+    assert d.reason == "AnalysisRestarted"
+
+
+def test_spec_back_to_the_stable_version_cancels_the_rollout() -> None:
+    d = decide(spec=make_spec("1.0.0"), status=shadowing(), measurements=None, now=AFTER_WARMUP)
+    assert d.status.phase == Phase.PROMOTED
+    assert d.status.candidate_version is None
+    assert d.actions == (Action(ActionKind.ROLLBACK, "2.0.0"),)
+
+
+def test_promotion_in_flight_completes_before_a_newer_version_starts() -> None:
+    promoting = replace(shadowing(), phase=Phase.PROMOTING)
+    d = decide(
+        spec=make_spec("3.0.0"),
+        status=promoting,
+        measurements=None,
+        now=AFTER_WARMUP,
+        observed=Observed(live_version="2.0.0"),
+    )
+    assert d.status.phase == Phase.PROMOTED
+    assert d.status.stable_version == "2.0.0"
+    nxt = decide(spec=make_spec("3.0.0"), status=d.status, measurements=None, now=AFTER_WARMUP)
+    assert nxt.status.candidate_version == "3.0.0"
+    assert nxt.status.phase == Phase.DEPLOYING
+
+
+# -- restart safety -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "status",
+    [
+        RolloutStatus(),
+        replace(shadowing(), phase=Phase.DEPLOYING),
+        shadowing(runs=2, consecutive_successful=2, last_run_at=AFTER_WARMUP),
+        replace(shadowing(consecutive_successful=3), phase=Phase.AWAITING_APPROVAL),
+        replace(shadowing(consecutive_successful=3), phase=Phase.PROMOTING),
+        RolloutStatus(phase=Phase.PROMOTED, stable_version="2.0.0"),
+        replace(shadowing(failed=2), phase=Phase.ROLLED_BACK),
+        replace(shadowing(consecutive_inconclusive=3), phase=Phase.PAUSED),
+    ],
+    ids=lambda s: str(s.phase),
+)
+def test_restart_from_any_phase_reads_back_the_same_status_and_decides_the_same(
+    status: RolloutStatus,
+) -> None:
+    restored = RolloutStatus.from_dict(status.to_dict())
+    assert restored == status
+    now = AFTER_WARMUP + timedelta(seconds=3)
+    first = decide(spec=SPEC, status=status, measurements=good(), now=now)
+    again = decide(spec=SPEC, status=restored, measurements=good(), now=now)
+    assert first == again
+
+
+def test_a_run_already_made_this_interval_is_not_repeated_after_a_restart() -> None:
+    d = run(shadowing(), good())
+    restored = RolloutStatus.from_dict(d.status.to_dict())
+    again = run(restored, good(), now=AFTER_WARMUP + timedelta(seconds=2))
+    assert again.status.analysis.runs == 1
+    assert again.run_verdict is None
+
+
+def test_replaying_a_promotion_after_a_crash_does_not_promote_twice() -> None:
+    # The status patch after FINISH_PROMOTION was lost: the same decision comes back,
+    # whose actions are idempotent; once stored, nothing further happens.
+    promoting = replace(shadowing(consecutive_successful=3), phase=Phase.PROMOTING)
+    first = run(promoting, None, observed=Observed(live_version="2.0.0"))  # type: ignore[arg-type]
+    replay = run(promoting, None, observed=Observed(live_version="2.0.0"))  # type: ignore[arg-type]
+    assert first.actions == replay.actions
+    after = decide(
+        spec=SPEC,
+        status=first.status,
+        measurements=None,
+        now=AFTER_WARMUP,
+        observed=Observed(live_version="2.0.0"),
+    )
+    assert after.actions == ()
+    assert after.status.stable_version == "2.0.0"
+
+
+def test_phase_change_is_flagged_for_events() -> None:
+    d = run(shadowing(runs=3, failed=1), bad())
+    assert d.phase_changed
+    assert not run(shadowing(), good()).phase_changed

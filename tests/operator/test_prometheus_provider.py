@@ -1,0 +1,152 @@
+"""The Prometheus provider against a real Prometheus scraping a real exporter."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from prometheus_client import CollectorRegistry, Counter, Gauge, start_http_server
+
+from tests.operator.prometheus_server import PrometheusServer
+from understudy_operator.core import (
+    BUILTIN_QUERIES,
+    Check,
+    NoData,
+    QueryContext,
+    QueryFailed,
+    Value,
+)
+from understudy_operator.providers.base import NoDataError, QueryError
+from understudy_operator.providers.prometheus import PrometheusProvider
+from understudy_operator.providers.promql import PromQLSource
+
+pytestmark = pytest.mark.integration
+
+CTX = QueryContext(
+    model="house-prices", namespace="t", stable="1.0.0", candidate="2.0.0", interval="1m"
+)
+
+
+@pytest.fixture(scope="module")
+def exporter() -> Iterator[str]:
+    """An HTTP exporter with router-shaped series whose values the tests know."""
+    registry = CollectorRegistry()
+    compared = Counter(
+        "understudy_router_compared_records",
+        "records compared",
+        ["model", "candidate_version", "agree"],
+        registry=registry,
+    )
+    compared.labels("house-prices", "2.0.0", "true").inc(90)
+    compared.labels("house-prices", "2.0.0", "false").inc(10)
+    ks = Gauge(
+        "understudy_router_prediction_ks_statistic",
+        "ks",
+        ["model", "live_version", "candidate_version"],
+        registry=registry,
+    )
+    ks.labels("house-prices", "1.0.0", "2.0.0").set(0.04)
+    ks.labels("other", "1.0.0", "2.0.0").set(0.5)
+    ks.labels("other", "1.0.0", "3.0.0").set(0.6)
+    server, thread = start_http_server(0, addr="127.0.0.1", registry=registry)
+    yield f"127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(timeout=5)
+
+
+@pytest.fixture(scope="module")
+def prometheus(
+    tmp_path_factory: pytest.TempPathFactory, exporter: str
+) -> Iterator[PrometheusServer]:
+    with PrometheusServer(tmp_path_factory.mktemp("prometheus")) as prom:
+        prom.set_targets([exporter])
+        prom.wait_for_series('understudy_router_prediction_ks_statistic{model="house-prices"}')
+        yield prom
+
+
+@pytest.fixture
+def provider(prometheus: PrometheusServer) -> Iterator[PrometheusProvider]:
+    p = PrometheusProvider(url=prometheus.url, timeout_seconds=5)
+    yield p
+    p.close()
+
+
+def test_a_gauge_value_comes_back(provider: PrometheusProvider) -> None:
+    assert provider.query('understudy_router_prediction_ks_statistic{model="house-prices"}') == 0.04
+
+
+def test_scalar_results_are_values(provider: PrometheusProvider) -> None:
+    assert provider.query("scalar(vector(2.5))") == 2.5
+
+
+def test_builtin_sample_count_sums_the_counters(provider: PrometheusProvider) -> None:
+    source = PromQLSource(provider)
+    assert source.measure(Check(name="sample-count"), CTX) == Value(100.0)
+
+
+def test_builtin_ks_through_the_source(provider: PrometheusProvider) -> None:
+    assert PromQLSource(provider).measure(Check(name="prediction-ks", max=0.1), CTX) == Value(0.04)
+
+
+def test_no_series_is_no_data(provider: PrometheusProvider) -> None:
+    with pytest.raises(NoDataError, match="no series"):
+        provider.query('understudy_router_prediction_ks_statistic{model="nobody"}')
+    measured = PromQLSource(provider).measure(
+        Check(name="prediction-ks", max=0.1), QueryContext("nobody", "t", "1", "2", "1m")
+    )
+    assert isinstance(measured, NoData)
+
+
+def test_nan_is_no_data(provider: PrometheusProvider) -> None:
+    with pytest.raises(NoDataError, match="NaN"):
+        provider.query("vector(0) / vector(0)")
+
+
+def test_an_agreement_rate_without_traffic_in_the_range_is_no_data(
+    provider: PrometheusProvider,
+) -> None:
+    # The counters never moved: increase() is 0 for both, 0/0 is NaN.
+    measured = PromQLSource(provider).measure(Check(name="agreement-rate", min=0.9), CTX)
+    assert isinstance(measured, NoData)
+
+
+def test_bad_promql_is_a_query_error(provider: PrometheusProvider) -> None:
+    with pytest.raises(QueryError, match="bad_data"):
+        provider.query("sum(rate(understudy_router_compared_records_total[1m]")
+    measured = PromQLSource(provider).measure(Check(name="x", query="sum(", max=1), CTX)
+    assert isinstance(measured, QueryFailed)
+
+
+def test_several_series_are_a_query_error(provider: PrometheusProvider) -> None:
+    with pytest.raises(QueryError, match="2 series"):
+        provider.query('understudy_router_prediction_ks_statistic{model="other"}')
+
+
+def test_range_vectors_are_a_query_error(provider: PrometheusProvider) -> None:
+    with pytest.raises(QueryError, match="unsupported result type 'matrix'"):
+        provider.query("understudy_router_prediction_ks_statistic[1m]")
+
+
+def test_prometheus_down_is_a_query_error(tmp_path: Path, exporter: str) -> None:
+    with PrometheusServer(tmp_path) as prom:
+        provider = PrometheusProvider(url=prom.url, timeout_seconds=2)
+        assert provider.query("vector(1)") == 1.0
+    assert not prom.running
+    with pytest.raises(QueryError, match="unreachable"):
+        provider.query("vector(1)")
+    measured = PromQLSource(provider).measure(Check(name="agreement-rate", min=0.9), CTX)
+    assert isinstance(measured, QueryFailed)
+    provider.close()
+
+
+def test_every_builtin_query_is_valid_promql(provider: PrometheusProvider) -> None:
+    from understudy_operator.core import render
+
+    for name, template in BUILTIN_QUERIES.items():
+        try:
+            value = provider.query(render(template, CTX))
+        except NoDataError:
+            continue
+        assert not math.isnan(value), name
