@@ -68,3 +68,14 @@ def test_library_loggers_are_taken_over(stream, name):
     assert library_logger.handlers == []
     library_logger.warning("from %s", name)
     assert _lines(stream)[-1]["log.logger"] == name
+
+
+def test_extras_json_cannot_carry_are_written_as_repr(stream):
+    class Settings:  # like the object kopf attaches to its records
+        def __repr__(self) -> str:
+            return "<Settings>"
+
+    logging.getLogger("kopf.objects").info("handled", extra={"settings": Settings(), "n": 1})
+    (event,) = _lines(stream)
+    assert event["settings"] == "<Settings>"
+    assert event["n"] == 1

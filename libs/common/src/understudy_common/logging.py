@@ -9,6 +9,7 @@ Kibana can join the live and candidate records of one request by its id.
 from __future__ import annotations
 
 import contextvars
+import json
 import logging
 import sys
 from collections.abc import Iterator
@@ -59,7 +60,7 @@ class EcsJsonFormatter(JsonFormatter):
             log_data["http.request.id"] = request_id
         for key, value in record.__dict__.items():
             if key not in _RESERVED and not key.startswith("_"):
-                log_data[key] = value
+                log_data[key] = _jsonable(value)
         if record.exc_info:
             log_data["error.stack_trace"] = self.formatException(record.exc_info)
             exc = record.exc_info[1]
@@ -67,6 +68,16 @@ class EcsJsonFormatter(JsonFormatter):
                 log_data["error.type"] = type(exc).__name__
                 log_data["error.message"] = str(exc)
         log_data.update(message_dict)
+
+
+def _jsonable(value: Any) -> Any:
+    """``value`` if JSON can carry it, else its ``repr``: a library's extra (kopf
+    attaches its settings object to records) must never break a log line."""
+    try:
+        json.dumps(value)
+    except (TypeError, ValueError):
+        return repr(value)
+    return value
 
 
 def configure_logging(
