@@ -7,7 +7,9 @@ SHELL := /bin/bash
 
 export UV_PYTHON_DOWNLOADS := never
 UV_VERSION := 0.13.9
-UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
+# uv on PATH, else the one `make uv` installs into this Python (run as a module, so
+# it does not matter where pip puts scripts).
+UV := $(shell command -v uv 2>/dev/null || echo python3 -m uv)
 ARTIFACTS ?= artifacts
 PYTEST_ARGS ?=
 
@@ -17,7 +19,9 @@ help: ## show the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
 
 uv: ## install uv (the workspace's package manager) when it is missing
-	@command -v $(UV) >/dev/null 2>&1 || python3 -m pip install --quiet --user "uv==$(UV_VERSION)"
+	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 || \
+		python3 -m pip install --quiet "uv==$(UV_VERSION)" || \
+		python3 -m pip install --quiet --user "uv==$(UV_VERSION)"
 
 env: uv ## create .venv from uv.lock with every workspace package
 	@$(UV) sync --locked --all-packages --quiet

@@ -14,6 +14,8 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from understudy_local.formatting import fmt
+
 VERDICT_STYLE = {"pass": "green", "fail": "bold red", "inconclusive": "yellow"}
 
 
@@ -32,14 +34,6 @@ class View:
     message: str = ""
 
 
-def _fmt(value: Any) -> str:
-    if value is None:
-        return "—"
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    return str(value)
-
-
 def _render(view: View, max_runs: int = 8) -> Group:
     header = Table.grid(padding=(0, 2))
     header.add_row(
@@ -47,9 +41,9 @@ def _render(view: View, max_runs: int = 8) -> Group:
         f"stable {view.stable}",
         f"candidate {view.candidate}",
         f"{view.elapsed:5.1f}s",
-        "traffic " + " ".join(f"{k}={_fmt(v)}" for k, v in view.traffic.items()),
+        "traffic " + " ".join(f"{k}={fmt(v)}" for k, v in view.traffic.items()),
     )
-    counters = " ".join(f"{k}={_fmt(v)}" for k, v in view.counters.items())
+    counters = " ".join(f"{k}={fmt(v)}" for k, v in view.counters.items())
     runs = Table(title="analysis runs", expand=True)
     runs.add_column("#", justify="right")
     runs.add_column("verdict")
@@ -70,7 +64,7 @@ def _render(view: View, max_runs: int = 8) -> Group:
             else:
                 cells.append(
                     Text(
-                        f"{_fmt(check.get('value'))}",
+                        f"{fmt(check.get('value'))}",
                         style=VERDICT_STYLE.get(check.get("verdict", ""), ""),
                     )
                 )
@@ -122,11 +116,11 @@ class Display:
             self._last_phase = self.view.phase
         for run in self.view.runs[self._printed_runs :]:
             checks = ", ".join(
-                f"{c['name']}={_fmt(c.get('value'))} {c.get('verdict')}"
+                f"{c['name']}={fmt(c.get('value'))} {c.get('verdict')}"
                 for c in run.get("checks", [])
             )
             self._line(
-                f"run {run['number']} {run['verdict']} samples={_fmt(run.get('samples'))}: {checks}"
+                f"run {run['number']} {run['verdict']} samples={fmt(run.get('samples'))}: {checks}"
             )
         self._printed_runs = len(self.view.runs)
 

@@ -13,6 +13,8 @@ import matplotlib
 import numpy as np
 import yaml
 
+from understudy_local.formatting import fmt
+
 matplotlib.use("Agg")  # files only; no display on servers or in CI
 import matplotlib.pyplot as plt
 
@@ -114,14 +116,6 @@ def plot_pairs(
     return path
 
 
-def _fmt(value: Any) -> str:
-    if value is None:
-        return "—"
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    return str(value)
-
-
 def write_report(
     *,
     path: Path,
@@ -143,7 +137,7 @@ def write_report(
         "",
     ]
     lines += ["## Traffic", ""]
-    lines += [f"- {key}: {_fmt(value)}" for key, value in traffic.items()]
+    lines += [f"- {key}: {fmt(value)}" for key, value in traffic.items()]
     lines += [
         "",
         "## Analysis runs",
@@ -155,7 +149,7 @@ def write_report(
         checks = run.get("checks") or [{}]
         for i, check in enumerate(checks):
             head = (
-                [str(run["number"]), f"{run['at']:.1f}", run["verdict"], _fmt(run.get("samples"))]
+                [str(run["number"]), f"{run['at']:.1f}", run["verdict"], fmt(run.get("samples"))]
                 if i == 0
                 else ["", "", "", ""]
             )
@@ -165,8 +159,8 @@ def write_report(
                     [
                         *head,
                         check.get("name", "—"),
-                        _fmt(check.get("value")),
-                        _fmt(check.get("threshold")),
+                        fmt(check.get("value")),
+                        fmt(check.get("threshold")),
                         check.get("verdict", "—"),
                     ]
                 )
