@@ -48,12 +48,15 @@ def _render(view: View, max_runs: int = 8) -> Group:
     runs.add_column("#", justify="right")
     runs.add_column("verdict")
     checks: list[str] = []
+    thresholds: dict[str, str] = {}
     for run in view.runs:
         for check in run.get("checks", []):
             if check["name"] not in checks:
                 checks.append(check["name"])
+            thresholds[check["name"]] = str(check.get("threshold") or "")
     for name in checks:
-        runs.add_column(name)
+        # the threshold under the name: what each value is judged against
+        runs.add_column(f"{name}\n{thresholds[name]}".rstrip())
     for run in view.runs[-max_runs:]:
         by_name = {c["name"]: c for c in run.get("checks", [])}
         cells = []
