@@ -182,3 +182,20 @@ def test_live_failures_are_clear_json_errors_within_the_timeout(
 
     text = router.metrics()
     assert metric(text, "understudy_router_requests_total", outcome="live_error") == 3
+
+
+def test_model_metadata_is_the_live_models(
+    router_factory: Any, live_api: ServiceProcess, candidate_api: ServiceProcess
+) -> None:
+    router = router_factory(routing_config(live_api, (candidate_api.url, CANDIDATE)))
+    via_router = router.client.get(f"{router.url}/v1/model", headers={"X-Request-ID": "meta"})
+    expected = httpx.get(f"{live_api.url}/v1/model")
+    assert via_router.status_code == 200
+    assert via_router.json() == expected.json()
+    assert via_router.headers["x-model-version"] == "1.0.0"
+    assert via_router.headers["x-request-id"] == "meta"
+
+    router.apply(routing_config(closed_port_url(), None, live_seconds=0.5))
+    down = router.client.get(f"{router.url}/v1/model")
+    assert down.status_code == 502
+    assert down.json()["error"] == "upstream_error"

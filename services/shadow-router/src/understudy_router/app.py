@@ -175,6 +175,12 @@ def create_app(settings: RouterSettings, registry: CollectorRegistry | None = No
         )
         return _response(answer)
 
+    @app.get("/v1/model")
+    async def model(request: Request) -> Response:
+        """The live model's metadata, as the live model-api answers it."""
+        request_id: str = request.scope["state"]["request_id"]
+        return _response(await router.live_model(request_id=request_id))
+
     @app.get("/v1/routing")
     async def routing() -> dict[str, Any]:
         return router.routing_view()

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import httpx
+
 from understudy_common.compare import Tolerance
 from understudy_common.logging import request_context
 
@@ -193,6 +195,33 @@ class ShadowRouter:
         )
 
     # -- the request path ------------------------------------------------------------------
+
+    async def live_model(self, *, request_id: str) -> Answer:
+        """``GET /v1/model`` of the live upstream, passed through.
+
+        Metadata, not the hot path: a short-lived httpx client is fine here and keeps the
+        predictions client (POST only) small.
+        """
+        live = self.route.config.live
+        if live is None:
+            return error_answer(503, "upstream_unavailable", "no live model is configured")
+        timeout = self.route.config.timeouts.live_seconds
+        try:
+            async with httpx.AsyncClient(timeout=timeout) as client:
+                response = await client.get(
+                    live.url.rstrip("/") + "/v1/model", headers={"x-request-id": request_id}
+                )
+        except httpx.TimeoutException:
+            message = f"live model at {live.url} did not answer within {timeout:g}s"
+            return error_answer(504, "upstream_timeout", message, version=live.version)
+        except httpx.HTTPError as exc:
+            message = f"live model at {live.url}: {type(exc).__name__}: {exc}"
+            return error_answer(502, "upstream_error", message, version=live.version)
+        headers = {
+            "content-type": response.headers.get("content-type", "application/json"),
+            "x-model-version": live.version,
+        }
+        return Answer(status=response.status_code, body=response.content, headers=headers)
 
     async def predict(self, *, body: bytes, content_type: str | None, request_id: str) -> Answer:
         route = self.route
