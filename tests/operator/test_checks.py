@@ -41,15 +41,17 @@ def test_builtin_queries_render_completely(name: str) -> None:
     assert "{{" not in promql and "}}" not in promql
     assert 'model="house-prices"' in promql
     assert 'candidate_version="2.0.0"' in promql or 'version="2.0.0"' in promql
+    # this namespace's series, or series without one (a local Prometheus): never another's
+    assert promql.count('namespace=~"ml|"') == promql.count("understudy_router_")
 
 
 def test_agreement_rate_divides_agreeing_records_by_all_records_of_the_candidate() -> None:
     promql = render(BUILTIN_QUERIES["agreement-rate"], CTX)
     assert promql == (
-        '(sum(increase(understudy_router_compared_records_total{model="house-prices",'
-        'candidate_version="2.0.0",agree="true"}[30s])) or vector(0)) / '
-        'sum(increase(understudy_router_compared_records_total{model="house-prices",'
-        'candidate_version="2.0.0"}[30s]))'
+        '(sum(increase(understudy_router_compared_records_total{namespace=~"ml|",'
+        'model="house-prices",candidate_version="2.0.0",agree="true"}[30s])) or vector(0)) / '
+        'sum(increase(understudy_router_compared_records_total{namespace=~"ml|",'
+        'model="house-prices",candidate_version="2.0.0"}[30s]))'
     )
 
 

@@ -57,11 +57,30 @@ def exporter() -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
+def other_namespace_exporter() -> Iterator[str]:
+    """The same model and versions, as a cluster's scrape would label them in another
+    namespace: its evidence must never count for a rollout in namespace "t"."""
+    registry = CollectorRegistry()
+    ks = Gauge(
+        "understudy_router_prediction_ks_statistic",
+        "ks",
+        ["namespace", "model", "live_version", "candidate_version"],
+        registry=registry,
+    )
+    ks.labels("elsewhere", "house-prices", "1.0.0", "2.0.0").set(0.9)
+    server, thread = start_http_server(0, addr="127.0.0.1", registry=registry)
+    yield f"127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(timeout=5)
+
+
+@pytest.fixture(scope="module")
 def prometheus(
-    tmp_path_factory: pytest.TempPathFactory, exporter: str
+    tmp_path_factory: pytest.TempPathFactory, exporter: str, other_namespace_exporter: str
 ) -> Iterator[PrometheusServer]:
     with PrometheusServer(tmp_path_factory.mktemp("prometheus")) as prom:
-        prom.set_targets([exporter])
+        prom.set_targets([exporter, other_namespace_exporter])
+        prom.wait_for_series('understudy_router_prediction_ks_statistic{namespace="elsewhere"}')
         prom.wait_for_series('understudy_router_prediction_ks_statistic{model="house-prices"}')
         yield prom
 
@@ -74,7 +93,8 @@ def provider(prometheus: PrometheusServer) -> Iterator[PrometheusProvider]:
 
 
 def test_a_gauge_value_comes_back(provider: PrometheusProvider) -> None:
-    assert provider.query('understudy_router_prediction_ks_statistic{model="house-prices"}') == 0.04
+    series = 'understudy_router_prediction_ks_statistic{model="house-prices",namespace=""}'
+    assert provider.query(series) == 0.04
 
 
 def test_scalar_results_are_values(provider: PrometheusProvider) -> None:
@@ -88,6 +108,21 @@ def test_builtin_sample_count_sums_the_counters(provider: PrometheusProvider) ->
 
 def test_builtin_ks_through_the_source(provider: PrometheusProvider) -> None:
     assert PromQLSource(provider).measure(Check(name="prediction-ks", max=0.1), CTX) == Value(0.04)
+
+
+def test_another_namespaces_series_do_not_count(provider: PrometheusProvider) -> None:
+    # Without the namespace matcher, max() would see the other namespace's 0.9.
+    assert PromQLSource(provider).measure(Check(name="prediction-ks", max=0.1), CTX) == Value(0.04)
+    elsewhere = QueryContext(
+        model="house-prices",
+        namespace="elsewhere",
+        stable="1.0.0",
+        candidate="2.0.0",
+        interval="1m",
+    )
+    assert PromQLSource(provider).measure(Check(name="prediction-ks", max=0.1), elsewhere) == (
+        Value(0.9)
+    )
 
 
 def test_no_series_is_no_data(provider: PrometheusProvider) -> None:

@@ -56,13 +56,20 @@ AGREEMENT_RATE = "agreement-rate"
 PREDICTION_KS = "prediction-ks"
 SAMPLE_COUNT = "sample-count"
 
-_MIRROR = 'understudy_router_mirror_total{model="{{ model }}",candidate_version="{{ candidate }}"'
+# Every selector names the rollout's namespace, or no namespace at all: in a cluster the
+# scrape config adds a `namespace` label (so two rollouts of one model in two namespaces
+# never share evidence); a local Prometheus scraping static targets adds none.
+_NS = 'namespace=~"{{ namespace }}|"'
+_MIRROR = (
+    "understudy_router_mirror_total{" + _NS + ',model="{{ model }}",'
+    'candidate_version="{{ candidate }}"'
+)
 _COMPARED = (
-    'understudy_router_compared_records_total{model="{{ model }}",'
+    "understudy_router_compared_records_total{" + _NS + ',model="{{ model }}",'
     'candidate_version="{{ candidate }}"'
 )
 _LATENCY = (
-    'understudy_router_upstream_duration_seconds_bucket{model="{{ model }}",'
+    "understudy_router_upstream_duration_seconds_bucket{" + _NS + ',model="{{ model }}",'
     'role="ROLE",version="VERSION"}'
 )
 
@@ -86,7 +93,7 @@ BUILTIN_QUERIES: dict[str, str] = {
         f" / sum(increase({_COMPARED}}}[{{{{ interval }}}}]))"
     ),
     PREDICTION_KS: (
-        'max(understudy_router_prediction_ks_statistic{model="{{ model }}",'
+        "max(understudy_router_prediction_ks_statistic{" + _NS + ',model="{{ model }}",'
         'live_version="{{ stable }}",candidate_version="{{ candidate }}"})'
     ),
     SAMPLE_COUNT: (
