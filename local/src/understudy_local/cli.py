@@ -122,6 +122,9 @@ def _run_demo(args: argparse.Namespace) -> int:
     except StartError as exc:
         print(f"understudy demo: {exc}", file=sys.stderr)
         return EXIT_START_FAILED
+    except TimeoutError as exc:
+        print(f"understudy demo: {exc} (--max-seconds)", file=sys.stderr)
+        return EXIT_NO_DECISION
     except KeyboardInterrupt:
         print(
             "\nunderstudy demo: interrupted; every process it started is stopped", file=sys.stderr

@@ -163,7 +163,8 @@ class LocalController:
         spec = spec_for_version(self.spec, version)
         while self.result.status.phase != Phase.PROMOTED:
             self.step(spec)
-            self._wait(deadline)
+            if self.result.status.phase != Phase.PROMOTED and not self._wait(deadline):
+                raise TimeoutError(f"{version} did not go live before the deadline")
 
     def roll_out(self, *, deadline: float) -> ControllerResult:
         """Shadow the spec's version until promoted, rolled back or paused."""

@@ -42,6 +42,8 @@ class LocalWorkloads:
             },
         )
         self.router_started = False
+        # The candidate process once started, before and while the router mirrors to it.
+        self._pending_candidate: Upstream | None = None
 
     # -- processes -----------------------------------------------------------------------
 
@@ -99,8 +101,6 @@ class LocalWorkloads:
         if current is not None:
             self.supervisor.stop(current.child)
         self._pending_candidate = self._start_model_api(version, "candidate")
-
-    _pending_candidate: Upstream | None = None
 
     def start_shadow(self, version: str) -> None:
         candidate = self._pending_candidate
