@@ -11,6 +11,7 @@ EXIT_ROLLED_BACK = 1
 EXIT_USAGE = 2  # argparse's own code for a bad command line; also a bad config file
 EXIT_NO_DECISION = 3  # paused, waiting for approval, or out of time
 EXIT_START_FAILED = 4  # a process would not start (port in use, missing artifact, ...)
+EXIT_BACKEND_FAILED = 5  # `understudy logs`: Elasticsearch unreachable or refused the search
 EXIT_INTERRUPTED = 130
 
 
@@ -85,7 +86,82 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.set_defaults(func=None)
     demo.set_defaults(func=_run_demo)
+    _add_logs(sub)
     return parser
+
+
+def _add_logs(sub: argparse._SubParsersAction) -> None:
+    from understudy_local.logsearch import DEFAULT_INDEX
+
+    logs = sub.add_parser(
+        "logs",
+        help="search the router's comparison events in Elasticsearch (Kibana's "
+        "disagreements search, from the terminal)",
+        description=(
+            "Search the shadow-router.comparison events that Fluent Bit ships to "
+            "Elasticsearch: newest first, with the live and candidate predictions and the "
+            "outcome counts. Reach Elasticsearch in the cluster with e.g. "
+            "`kubectl -n understudy port-forward svc/understudy-elasticsearch 9200`. "
+            f"Exit codes: 0 found or not, {EXIT_USAGE} bad usage, {EXIT_BACKEND_FAILED} "
+            "Elasticsearch unreachable or refused the search."
+        ),
+    )
+    logs.add_argument("--es", required=True, help="Elasticsearch URL, e.g. http://localhost:9200")
+    logs.add_argument("--index", default=DEFAULT_INDEX, help="index pattern (default %(default)s)")
+    logs.add_argument(
+        "--since", default="1h", help="how far back: 15m, 1h, 2d (default %(default)s)"
+    )
+    logs.add_argument("--candidate", help="only this candidate version")
+    logs.add_argument(
+        "--disagreements", action="store_true", help="only events where a record disagreed"
+    )
+    logs.add_argument("--request-id", help="one request (its X-Request-ID)")
+    logs.add_argument("--limit", type=int, default=20, help="events shown (default %(default)s)")
+    logs.add_argument(
+        "--api-key", default=None, help="an Elasticsearch API key (default: $UNDERSTUDY_ES_API_KEY)"
+    )
+    logs.set_defaults(func=_run_logs)
+
+
+def _run_logs(args: argparse.Namespace) -> int:
+    import os
+
+    from elasticsearch import ApiError, Elasticsearch, TransportError, UnsupportedProductError
+
+    from understudy_local.logsearch import ComparisonQuery, format_result, search_comparisons
+
+    try:
+        query = ComparisonQuery(
+            since=args.since,
+            candidate_version=args.candidate,
+            disagreements_only=args.disagreements,
+            request_id=args.request_id,
+            limit=args.limit,
+        )
+    except ValueError as exc:
+        print(f"understudy logs: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    api_key = args.api_key or os.environ.get("UNDERSTUDY_ES_API_KEY")
+    client = Elasticsearch(args.es, api_key=api_key, request_timeout=10, max_retries=1)
+    try:
+        result = search_comparisons(client, index=args.index, query=query)
+    except UnsupportedProductError:
+        print(f"understudy logs: {args.es} does not answer as Elasticsearch", file=sys.stderr)
+        return EXIT_BACKEND_FAILED
+    except ApiError as exc:
+        print(
+            f"understudy logs: Elasticsearch at {args.es} refused the search "
+            f"({exc.meta.status}): {exc.message}",
+            file=sys.stderr,
+        )
+        return EXIT_BACKEND_FAILED
+    except TransportError as exc:
+        print(f"understudy logs: cannot reach Elasticsearch at {args.es}: {exc}", file=sys.stderr)
+        return EXIT_BACKEND_FAILED
+    finally:
+        client.close()
+    print(format_result(result))
+    return 0
 
 
 def _run_demo(args: argparse.Namespace) -> int:
