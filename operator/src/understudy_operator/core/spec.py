@@ -18,6 +18,8 @@ from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any
 
+# The one agreement tolerance (router, difftest, spec): same fields as router.json's.
+from understudy_common.compare import Tolerance
 from understudy_operator.core.checks import (
     AGREEMENT_RATE,
     BUILTIN_CHECKS,
@@ -52,14 +54,6 @@ class ModelRef:
     version: str
     # Container image serving this version; None outside Kubernetes (local mode).
     image: str | None = None
-
-
-@dataclass(frozen=True)
-class Tolerance:
-    """Agreement tolerance, as understudy_common.compare.Tolerance and router.json."""
-
-    relative: float = 0.10
-    absolute: float = 10_000.0
 
 
 @dataclass(frozen=True)
