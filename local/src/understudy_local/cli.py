@@ -16,7 +16,7 @@ EXIT_INTERRUPTED = 130
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from understudy_local.demo import SCENARIOS
+    from understudy_local.scenarios import SCENARIOS
 
     parser = argparse.ArgumentParser(
         prog="understudy",

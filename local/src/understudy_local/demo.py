@@ -17,52 +17,19 @@ from pathlib import Path
 from typing import Any
 
 from understudy_local.controller import ControllerResult, LocalController
-from understudy_local.demo_config import load_spec, load_spec_mapping
+from understudy_local.demo_config import effective_mapping, parse
 from understudy_local.display import Display, View
 from understudy_local.prometheus import find_prometheus, start_prometheus
 from understudy_local.report import plot_pairs, read_comparison_pairs, write_report
+from understudy_local.scenarios import SCENARIOS, ModelVersion, Scenario
 from understudy_local.scrape_source import ScrapeSource
 from understudy_local.supervisor import StartError, Supervisor
 from understudy_local.traffic import TrafficDriver
 from understudy_local.workloads import LocalWorkloads
-from understudy_model.pipeline import Algorithm
 from understudy_operator.core.decide import Decision
 from understudy_operator.core.status import Phase
 from understudy_operator.providers.prometheus import PrometheusProvider
 from understudy_operator.providers.promql import PromQLSource
-
-
-@dataclass(frozen=True)
-class ModelVersion:
-    version: str
-    folder: str  # under the artifacts directory
-    algorithm: Algorithm
-    shuffle_target: bool = False
-
-
-@dataclass(frozen=True)
-class Scenario:
-    name: str
-    live: ModelVersion
-    candidate: ModelVersion
-    summary: str
-
-
-V1 = ModelVersion("1.0.0", "v1", "linear")
-SCENARIOS = {
-    "good": Scenario(
-        "good",
-        V1,
-        ModelVersion("2.0.0", "v2", "gbr"),
-        "v2 (gradient boosting) shadows v1 (ridge) and should be promoted",
-    ),
-    "bad-candidate": Scenario(
-        "bad-candidate",
-        V1,
-        ModelVersion("2.0.0-bad", "bad", "gbr", shuffle_target=True),
-        "a candidate trained on shuffled prices shadows v1 and should be rolled back",
-    ),
-}
 
 
 @dataclass
@@ -130,8 +97,8 @@ def traffic_records(seed: int = 7) -> list[dict[str, Any]]:
 def run_demo(options: DemoOptions) -> DemoOutcome:
     scenario = SCENARIOS[options.scenario]
     overrides = {"model.version": scenario.candidate.version, **options.overrides}
-    spec = load_spec(options.config, overrides=overrides)
-    spec_mapping = effective_spec_mapping(options.config, overrides)
+    spec_mapping = effective_mapping(options.config, overrides)
+    spec = parse(spec_mapping)
     started_at = datetime.now()
     run_dir = options.out_dir / f"{started_at:%Y%m%d-%H%M%S}-{scenario.name}"
     view = View(title=f"understudy demo — {scenario.summary}")
@@ -217,18 +184,6 @@ def run_demo(options: DemoOptions) -> DemoOutcome:
         traffic=traffic,
     )
     return DemoOutcome(phase=phase, message=message, report=report, run_dir=run_dir, result=result)
-
-
-def effective_spec_mapping(config: Path | None, overrides: dict[str, Any]) -> dict[str, Any]:
-    """The spec as the user wrote it (camelCase), with the scenario's overrides."""
-    mapping = load_spec_mapping(config)
-    for dotted, value in overrides.items():
-        target = mapping
-        *parents, last = dotted.split(".")
-        for key in parents:
-            target = target.setdefault(key, {})
-        target[last] = value
-    return mapping
 
 
 def _write_outputs(

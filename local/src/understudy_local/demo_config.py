@@ -42,17 +42,21 @@ def load_spec_mapping(path: Path | None) -> dict[str, Any]:
     return dict(document)
 
 
-def load_spec(path: Path | None, *, overrides: dict[str, Any] | None = None) -> RolloutSpec:
+def effective_mapping(path: Path | None, overrides: dict[str, Any]) -> dict[str, Any]:
+    """The spec as the user wrote it (camelCase), with dotted-key ``overrides`` applied."""
     mapping = load_spec_mapping(path)
-    for dotted, value in (overrides or {}).items():
-        _set(mapping, dotted.split("."), value)
+    for dotted, value in overrides.items():
+        *parents, last = dotted.split(".")
+        target = mapping
+        for key in parents:
+            target = target.setdefault(key, {})
+        target[last] = value
+    return mapping
+
+
+def parse(mapping: dict[str, Any]) -> RolloutSpec:
+    """The operator's own parse_spec, its errors as ConfigError."""
     try:
         return parse_spec(mapping)
     except SpecError as exc:
         raise ConfigError(str(exc)) from exc
-
-
-def _set(mapping: dict[str, Any], keys: list[str], value: Any) -> None:
-    for key in keys[:-1]:
-        mapping = mapping.setdefault(key, {})
-    mapping[keys[-1]] = value

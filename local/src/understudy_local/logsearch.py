@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from elasticsearch import Elasticsearch
+if TYPE_CHECKING:  # the client is the caller's; importing it here is only for the type
+    from elasticsearch import Elasticsearch
 
 DEFAULT_INDEX = "understudy-logs-*"
 COMPARISON_DATASET = "shadow-router.comparison"
