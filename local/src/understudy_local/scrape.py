@@ -15,7 +15,8 @@ from dataclasses import dataclass
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
-Labels = frozenset[tuple[str, str]]
+# A label filter: the exact value, or a predicate on it.
+Filter = str | Callable[[str], bool]
 
 
 @dataclass(frozen=True)
@@ -45,7 +46,7 @@ class Snapshot:
         response.raise_for_status()
         return cls.parse(response.text, taken_at=taken_at)
 
-    def select(self, name: str, **match: str | Callable[[str], bool]) -> list[Sample]:
+    def select(self, name: str, **match: Filter) -> list[Sample]:
         found = []
         for sample in self.samples:
             if sample.name != name:
@@ -61,12 +62,12 @@ class Snapshot:
                 found.append(sample)
         return found
 
-    def total(self, name: str, **match: str | Callable[[str], bool]) -> float | None:
+    def total(self, name: str, **match: Filter) -> float | None:
         """Sum of the matching series; None when no series matches (no data, not 0)."""
         chosen = self.select(name, **match)
         return sum(s.value for s in chosen) if chosen else None
 
-    def buckets(self, name: str, **match: str | Callable[[str], bool]) -> dict[float, float]:
+    def buckets(self, name: str, **match: Filter) -> dict[float, float]:
         """Cumulative bucket counts of a histogram, summed over matching series, by ``le``."""
         result: dict[float, float] = {}
         for sample in self.select(name + "_bucket", **match):

@@ -16,7 +16,7 @@ from collections.abc import Callable
 
 import httpx
 
-from understudy_local.scrape import Snapshot, increase, quantile_from_buckets
+from understudy_local.scrape import Filter, Snapshot, increase, quantile_from_buckets
 from understudy_operator.core.checks import (
     AGREEMENT_RATE,
     CANDIDATE_ERROR_RATE,
@@ -42,7 +42,6 @@ class ScrapeSource:
         self.clock = clock
         # Scrapes of earlier runs, oldest first: the baselines of the increases.
         self.history: deque[Snapshot] = deque(maxlen=256)
-        self.previous: Snapshot | None = None
         self.current: Snapshot | None = None
         self.error: str | None = None
 
@@ -58,15 +57,14 @@ class ScrapeSource:
             self.history.append(self.current)
         self.current = snapshot
 
-    def _baseline(self, interval: str) -> Snapshot | None:
+    def _baseline(self, current: Snapshot, interval: str) -> Snapshot | None:
         """The newest earlier scrape at least ``interval`` old, else the oldest one."""
-        assert self.current is not None
         try:
             seconds = parse_duration(interval)
         except ValueError:
             seconds = 0.0
         # 10% slack: runs come every interval, give or take a timer tick.
-        cutoff = self.current.taken_at - seconds * 0.9
+        cutoff = current.taken_at - seconds * 0.9
         chosen = self.history[0] if self.history else None
         for snapshot in self.history:
             if snapshot.taken_at <= cutoff:
@@ -83,72 +81,73 @@ class ScrapeSource:
                 f"custom check {check.name!r} needs Prometheus (PromQL); install the "
                 "Debian package prometheus and run the demo again"
             )
-        compute = {
-            CANDIDATE_ERROR_RATE: self._error_rate,
-            LATENCY_P99_RATIO: self._latency_ratio,
-            AGREEMENT_RATE: self._agreement,
-            PREDICTION_KS: self._ks,
-            SAMPLE_COUNT: self._samples,
-        }.get(check.name)
+        compute = BUILTINS.get(check.name)
         if compute is None:
             return QueryFailed(f"unknown built-in check {check.name!r}")
-        self.previous = self._baseline(context.interval)
-        return compute(context)
+        return compute(context, self._baseline(self.current, context.interval), self.current)
 
-    # -- the built-ins ----------------------------------------------------------------
 
-    def _delta(self, name: str, **match: str | Callable[[str], bool]) -> float | None:
-        assert self.current is not None
-        before = self.previous.total(name, **match) if self.previous else None
-        return increase(before, self.current.total(name, **match))
+# -- the built-ins: (context, baseline scrape or None, this run's scrape) -> measurement ----
 
-    def _error_rate(self, ctx: QueryContext) -> Measurement:
-        labels = {"model": ctx.model, "candidate_version": ctx.candidate}
-        mirrored = self._delta(MIRROR, **labels, outcome=lambda o: o != "dropped")
-        if not mirrored:
-            return NoData("nothing was mirrored to the candidate in this interval")
-        failed = self._delta(MIRROR, **labels, outcome=lambda o: o in FAILURES) or 0.0
-        return Value(failed / mirrored)
 
-    def _agreement(self, ctx: QueryContext) -> Measurement:
-        labels = {"model": ctx.model, "candidate_version": ctx.candidate}
-        compared = self._delta(COMPARED, **labels)
-        if not compared:
-            return NoData("no records were compared in this interval")
-        agreed = self._delta(COMPARED, **labels, agree="true") or 0.0
-        return Value(agreed / compared)
+def _delta(before: Snapshot | None, after: Snapshot, name: str, **match: Filter) -> float | None:
+    return increase(before.total(name, **match) if before else None, after.total(name, **match))
 
-    def _latency_ratio(self, ctx: QueryContext) -> Measurement:
-        assert self.current is not None
-        p99 = {}
-        for role, version in (("candidate", ctx.candidate), ("live", ctx.stable)):
-            labels = {"model": ctx.model, "role": role, "version": version}
-            before = self.previous.buckets(LATENCY, **labels) if self.previous else {}
-            value = quantile_from_buckets(0.99, before, self.current.buckets(LATENCY, **labels))
-            if value is None:
-                return NoData(f"no {role} latency observations in this interval")
-            p99[role] = value
-        if p99["live"] <= 0:
-            return NoData("live p99 latency is 0")
-        return Value(p99["candidate"] / p99["live"])
 
-    def _ks(self, ctx: QueryContext) -> Measurement:
-        assert self.current is not None
-        values = [
-            s.value
-            for s in self.current.select(
-                KS, model=ctx.model, live_version=ctx.stable, candidate_version=ctx.candidate
-            )
-        ]
-        if not values:
-            return NoData("the router has no KS statistic for this pair yet")
-        return Value(max(values))
+def _error_rate(ctx: QueryContext, before: Snapshot | None, after: Snapshot) -> Measurement:
+    labels = {"model": ctx.model, "candidate_version": ctx.candidate}
+    mirrored = _delta(before, after, MIRROR, **labels, outcome=lambda o: o != "dropped")
+    if not mirrored:
+        return NoData("nothing was mirrored to the candidate in this interval")
+    failed = _delta(before, after, MIRROR, **labels, outcome=lambda o: o in FAILURES) or 0.0
+    return Value(failed / mirrored)
 
-    def _samples(self, ctx: QueryContext) -> Measurement:
-        assert self.current is not None
-        labels = {"model": ctx.model, "candidate_version": ctx.candidate}
-        compared = self.current.total(COMPARED, **labels)
-        failed = self.current.total(MIRROR, **labels, outcome=lambda o: o in FAILURES)
-        if compared is None and failed is None:
-            return NoData("no comparisons yet")
-        return Value((compared or 0.0) + (failed or 0.0))
+
+def _agreement(ctx: QueryContext, before: Snapshot | None, after: Snapshot) -> Measurement:
+    labels = {"model": ctx.model, "candidate_version": ctx.candidate}
+    compared = _delta(before, after, COMPARED, **labels)
+    if not compared:
+        return NoData("no records were compared in this interval")
+    agreed = _delta(before, after, COMPARED, **labels, agree="true") or 0.0
+    return Value(agreed / compared)
+
+
+def _latency_ratio(ctx: QueryContext, before: Snapshot | None, after: Snapshot) -> Measurement:
+    p99 = {}
+    for role, version in (("candidate", ctx.candidate), ("live", ctx.stable)):
+        labels = {"model": ctx.model, "role": role, "version": version}
+        old = before.buckets(LATENCY, **labels) if before else {}
+        value = quantile_from_buckets(0.99, old, after.buckets(LATENCY, **labels))
+        if value is None:
+            return NoData(f"no {role} latency observations in this interval")
+        p99[role] = value
+    if p99["live"] <= 0:
+        return NoData("live p99 latency is 0")
+    return Value(p99["candidate"] / p99["live"])
+
+
+def _ks(ctx: QueryContext, before: Snapshot | None, after: Snapshot) -> Measurement:
+    series = after.select(
+        KS, model=ctx.model, live_version=ctx.stable, candidate_version=ctx.candidate
+    )
+    if not series:
+        return NoData("the router has no KS statistic for this pair yet")
+    return Value(max(s.value for s in series))
+
+
+def _samples(ctx: QueryContext, before: Snapshot | None, after: Snapshot) -> Measurement:
+    labels = {"model": ctx.model, "candidate_version": ctx.candidate}
+    compared = after.total(COMPARED, **labels)
+    failed = after.total(MIRROR, **labels, outcome=lambda o: o in FAILURES)
+    if compared is None and failed is None:
+        return NoData("no comparisons yet")
+    return Value((compared or 0.0) + (failed or 0.0))
+
+
+BUILTINS: dict[str, Callable[[QueryContext, Snapshot | None, Snapshot], Measurement]] = {
+    CANDIDATE_ERROR_RATE: _error_rate,
+    LATENCY_P99_RATIO: _latency_ratio,
+    AGREEMENT_RATE: _agreement,
+    PREDICTION_KS: _ks,
+    SAMPLE_COUNT: _samples,
+}
