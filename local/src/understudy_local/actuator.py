@@ -19,6 +19,8 @@ from typing import Any
 import httpx
 
 from understudy_local.supervisor import Child, Supervisor
+from understudy_operator.core.routing import router_document
+from understudy_operator.core.spec import ShadowSpec
 
 
 @dataclass
@@ -38,36 +40,21 @@ class RouterConfigError(RuntimeError):
 
 class LocalActuator:
     def __init__(
-        self,
-        *,
-        supervisor: Supervisor,
-        config_path: Path,
-        router_url: str,
-        tolerance: dict[str, float],
-        mirror_percent: float,
-        timeouts: dict[str, float] | None = None,
+        self, *, supervisor: Supervisor, config_path: Path, router_url: str, shadow: ShadowSpec
     ) -> None:
         self.supervisor = supervisor
         self.config_path = config_path
         self.router_url = router_url
-        self.tolerance = tolerance
-        self.mirror_percent = mirror_percent
-        self.timeouts = timeouts or {"live_seconds": 2.0, "candidate_seconds": 2.0}
+        self.shadow = shadow
         self.live: Upstream | None = None
         self.candidate: Upstream | None = None
 
     def routing(self) -> dict[str, Any]:
-        return {
-            "live": {"url": self.live.url, "version": self.live.version} if self.live else None,
-            "candidate": (
-                {"url": self.candidate.url, "version": self.candidate.version}
-                if self.candidate
-                else None
-            ),
-            "mirror_percent": self.mirror_percent if self.candidate else 0,
-            "tolerance": self.tolerance,
-            "timeouts": self.timeouts,
-        }
+        return router_document(
+            self.shadow,
+            live=(self.live.url, self.live.version) if self.live else None,
+            candidate=(self.candidate.url, self.candidate.version) if self.candidate else None,
+        )
 
     def write_config(self) -> None:
         """Replace the config file atomically: the router never reads half a file."""

@@ -26,20 +26,11 @@ class LocalWorkloads:
         self.router_port = router_port or free_port()
         self.router_url = f"http://127.0.0.1:{self.router_port}"
         self.on_router_started = on_router_started or (lambda url: None)
-        shadow = spec.shadow
         self.actuator = LocalActuator(
             supervisor=supervisor,
             config_path=supervisor.run_dir / "router.json",
             router_url=self.router_url,
-            tolerance={
-                "relative": shadow.tolerance.relative,
-                "absolute": shadow.tolerance.absolute,
-            },
-            mirror_percent=shadow.mirror_percent,
-            timeouts={
-                "live_seconds": shadow.live_timeout_seconds,
-                "candidate_seconds": shadow.candidate_timeout_seconds,
-            },
+            shadow=spec.shadow,
         )
         self.router_started = False
         # The candidate process once started, before and while the router mirrors to it.

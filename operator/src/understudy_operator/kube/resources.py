@@ -12,6 +12,7 @@ import json
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from understudy_operator.core.routing import router_document
 from understudy_operator.core.spec import RolloutSpec
 from understudy_operator.kube import GROUP, KIND, VERSION
 from understudy_operator.settings import OperatorSettings
@@ -152,26 +153,16 @@ def router_config(
 ) -> dict[str, Any]:
     """router.json: live always; the candidate only while it is being shadowed."""
 
-    def upstream(role: Role, version: str) -> dict[str, str]:
-        url = settings.service_url.format(
+    def url(role: Role) -> str:
+        return settings.service_url.format(
             service=ref.workload(role), namespace=ref.namespace, port=settings.model_port
         )
-        return {"url": url, "version": version}
 
-    shadow = spec.shadow
-    return {
-        "live": upstream("live", live_version),
-        "candidate": upstream("candidate", candidate_version) if candidate_version else None,
-        "mirror_percent": shadow.mirror_percent,
-        "tolerance": {
-            "relative": shadow.tolerance.relative,
-            "absolute": shadow.tolerance.absolute,
-        },
-        "timeouts": {
-            "live_seconds": shadow.live_timeout_seconds,
-            "candidate_seconds": shadow.candidate_timeout_seconds,
-        },
-    }
+    return router_document(
+        spec.shadow,
+        live=(url("live"), live_version),
+        candidate=(url("candidate"), candidate_version) if candidate_version else None,
+    )
 
 
 def router_configmap_name(*, ref: RolloutRef, spec: RolloutSpec, settings: OperatorSettings) -> str:

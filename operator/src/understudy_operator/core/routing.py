@@ -1,0 +1,34 @@
+"""The router's config document (router.json, docs/contracts.md) for a shadow spec.
+
+One builder for both drivers of the core: the operator writes it into the router's
+ConfigMap with Service URLs, the local demo into a file with 127.0.0.1 URLs.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from understudy_operator.core.spec import ShadowSpec
+
+
+def router_document(
+    shadow: ShadowSpec,
+    *,
+    live: tuple[str, str] | None,
+    candidate: tuple[str, str] | None,
+) -> dict[str, Any]:
+    """``live`` and ``candidate`` are ``(url, version)``; no candidate: no mirroring."""
+
+    def upstream(pair: tuple[str, str] | None) -> dict[str, str] | None:
+        return {"url": pair[0], "version": pair[1]} if pair else None
+
+    return {
+        "live": upstream(live),
+        "candidate": upstream(candidate),
+        "mirror_percent": shadow.mirror_percent,
+        "tolerance": {"relative": shadow.tolerance.relative, "absolute": shadow.tolerance.absolute},
+        "timeouts": {
+            "live_seconds": shadow.live_timeout_seconds,
+            "candidate_seconds": shadow.candidate_timeout_seconds,
+        },
+    }
