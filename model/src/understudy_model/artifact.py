@@ -10,6 +10,7 @@ model that is corrupt or was pickled by another scikit-learn.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import platform
 from dataclasses import dataclass
@@ -53,12 +54,8 @@ def library_versions() -> dict[str, str]:
     }
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return "sha256:" + digest.hexdigest()
+def _sha256(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -95,7 +92,7 @@ def save_artifact(out_dir: Path, *, pipeline: Pipeline, metadata: dict[str, Any]
         "format_version": FORMAT_VERSION,
         **metadata,
         "libraries": library_versions(),
-        "artifact": {"file": MODEL_FILE, "sha256": _sha256(model_path)},
+        "artifact": {"file": MODEL_FILE, "sha256": _sha256(model_path.read_bytes())},
     }
     (out_dir / METADATA_FILE).write_text(json.dumps(full, indent=2, sort_keys=True) + "\n")
     return out_dir
@@ -138,13 +135,15 @@ def load_artifact(artifact_dir: Path | str) -> LoadedModel:
     if not model_path.is_file():
         raise ArtifactError(f"{model_path} not found")
     expected = metadata["artifact"].get("sha256")
-    actual = _sha256(model_path)
+    # Read once: the bytes that are hashed are the bytes that are unpickled.
+    data = model_path.read_bytes()
+    actual = _sha256(data)
     if actual != expected:
         raise ArtifactError(
             f"{model_path} is corrupt or was replaced: sha256 {actual} != recorded {expected}"
         )
     try:
-        pipeline = joblib.load(model_path)
+        pipeline = joblib.load(io.BytesIO(data))
     except Exception as exc:  # any unpickling failure means the same thing here
         raise ArtifactError(f"{model_path} could not be loaded: {exc}") from exc
     if not hasattr(pipeline, "predict"):
