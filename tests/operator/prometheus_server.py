@@ -90,6 +90,15 @@ class PrometheusServer:
         tmp.write_text(json.dumps([{"targets": sorted(targets)}]))
         tmp.replace(self._targets)
 
+    def wait_until_scraped(self, targets: Iterable[str], timeout: float = 30) -> None:
+        """Wait until every target has been scraped successfully at least once.
+
+        A series query alone is not enough: two targets can both carry a matching series,
+        and each target's first scrape lands at its own offset in the interval.
+        """
+        for target in targets:
+            self.wait_for_series(f'up{{job="understudy",instance="{target}"}} == 1', timeout)
+
     def wait_for_series(self, promql: str, timeout: float = 30) -> None:
         """Wait until ``promql`` returns at least one series."""
 
