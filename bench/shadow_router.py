@@ -13,7 +13,12 @@ each at concurrency 1 (latency: the router's overhead) and at a higher concurren
 and writes JSON to bench/results/. Needs Debian ``wrk`` and ``nginx``
 (``apt-get install -y wrk nginx``) and trained artifacts (``make models``).
 
-    uv run python bench/shadow_router.py [--duration 10] [--connections 16]
+    uv run python bench/shadow_router.py [--duration 10] [--connections 16] [--pin]
+
+``--pin`` puts the candidate model-api alone on the last CPU and everything else (wrk,
+the live model-api, the routers, nginx) on the others, as a cluster would schedule the
+candidate's pods apart from the live ones. Comparing a pinned and an unpinned run shows
+how much of the mirroring's p99 cost is the candidate's CPU competing with the live path.
 """
 
 from __future__ import annotations
@@ -99,7 +104,7 @@ def wait_ready(url: str, proc: subprocess.Popen[bytes], timeout: float = 60) -> 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise SystemExit(f"{proc.args} exited with {proc.returncode}")
+            raise SystemExit(f"{proc.args!r} exited with {proc.returncode}")
         try:
             if httpx.get(url, timeout=1).status_code == 200:
                 return
@@ -111,13 +116,21 @@ def wait_ready(url: str, proc: subprocess.Popen[bytes], timeout: float = 60) -> 
 
 @contextmanager
 def process(
-    args: list[str], *, env: dict[str, str], ready: str, log: Path
+    args: list[str],
+    *,
+    env: dict[str, str],
+    ready: str,
+    log: Path,
+    cpus: set[int] | None = None,
 ) -> Iterator[subprocess.Popen[bytes]]:
-    """A background process logging to ``log`` (not to a pipe we would have to drain)."""
+    """A background process logging to ``log`` (not to a pipe we would have to drain),
+    on ``cpus`` when given (else on the CPUs this script runs on)."""
     with open(log, "wb") as out:
         proc = subprocess.Popen(
             args, env={**os.environ, **env}, stdout=out, stderr=subprocess.STDOUT, cwd=REPO
         )
+    if cpus is not None:
+        os.sched_setaffinity(proc.pid, cpus)
     try:
         wait_ready(ready, proc)
         yield proc
@@ -130,7 +143,7 @@ def process(
             proc.wait()
 
 
-def model_api(artifact: Path, tmp: Path, name: str) -> Any:
+def model_api(artifact: Path, tmp: Path, name: str, cpus: set[int] | None = None) -> Any:
     port = free_port()
     env = {
         "UNDERSTUDY_MODEL_API_ARTIFACT_DIR": str(artifact),
@@ -143,6 +156,7 @@ def model_api(artifact: Path, tmp: Path, name: str) -> Any:
         env=env,
         ready=f"http://127.0.0.1:{port}/readyz",
         log=tmp / f"{name}.log",
+        cpus=cpus,
     )
 
 
@@ -212,7 +226,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=int, default=10, help="seconds per measurement")
     parser.add_argument("--connections", type=int, default=16, help="wrk connections (load)")
+    parser.add_argument(
+        "--pin",
+        action="store_true",
+        help="the candidate alone on the last CPU, everything else on the others",
+    )
     args = parser.parse_args()
+    candidate_cpus: set[int] | None = None
+    if args.pin:
+        cpus = sorted(os.sched_getaffinity(0))
+        if len(cpus) < 2:
+            raise SystemExit("--pin needs at least 2 CPUs")
+        candidate_cpus = {cpus[-1]}
+        # Children (wrk, live model-api, routers, nginx) inherit this process' CPUs.
+        os.sched_setaffinity(0, set(cpus[:-1]))
     for tool in ("wrk", "nginx"):
         if shutil.which(tool) is None and not Path(f"/usr/sbin/{tool}").exists():
             raise SystemExit(f"{tool} not found: apt-get install -y wrk nginx")
@@ -224,7 +251,7 @@ def main() -> None:
         script = tmp / "post.lua"
         script.write_text(LUA % body())
         live_port, live_cm = model_api(root / "v1", tmp, "live")
-        cand_port, cand_cm = model_api(root / "v2", tmp, "candidate")
+        cand_port, cand_cm = model_api(root / "v2", tmp, "candidate", candidate_cpus)
         stack.enter_context(live_cm)
         stack.enter_context(cand_cm)
         live = {"url": f"http://127.0.0.1:{live_port}", "version": "1.0.0"}
@@ -272,6 +299,8 @@ def main() -> None:
         f"nginx100_throughput_ratio@c{c}": r[f"nginx-100@c{c}"]["rps"] / r[f"direct@c{c}"]["rps"],
     }
     print(f"\nload average before {load_before}, after {load_after}; {os.cpu_count()} CPUs")
+    if candidate_cpus:
+        print(f"pinned: candidate on CPU {sorted(candidate_cpus)}, the rest on the others")
     print(f"{'target':<18}{'p50 ms':>9}{'p99 ms':>9}{'req/s':>9}{'errors':>8}{'non2xx':>8}")
     for key, res in results.items():
         print(
@@ -294,6 +323,7 @@ def main() -> None:
                 "load_average_after": load_after,
                 "duration_s": args.duration,
                 "connections": [1, c],
+                "candidate_cpus": sorted(candidate_cpus) if candidate_cpus else None,
                 "results": results,
                 "summary": summary,
                 "router_mirror_counts": mirror_lines,

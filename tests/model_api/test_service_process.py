@@ -125,6 +125,35 @@ def _refuses_connections(port: int) -> bool:
     return False
 
 
+def _in_flight(service: ServiceProcess) -> float:
+    text = httpx.get(f"{service.url}/metrics", timeout=5).text
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line.startswith("understudy_model_api_requests_in_flight{")
+    )
+
+
+def _wait_in_flight(service: ServiceProcess, *, at_least: int) -> None:
+    # The scrape counts itself, hence the + 1.
+    deadline = time.monotonic() + 10
+    while (seen := _in_flight(service)) < at_least + 1:
+        assert time.monotonic() < deadline, f"only {seen - 1:.0f} requests in flight"
+        time.sleep(0.02)
+
+
+def test_requests_in_flight_are_counted_and_released(
+    v1_service: ServiceProcess, records: list[dict[str, Any]]
+) -> None:
+    body = json.dumps({"records": records[:1]}).encode()
+    assert _in_flight(v1_service) == 1  # only the scrape itself
+    held = [_slow_request(v1_service.port, body, split_at=len(body) // 2) for _ in range(3)]
+    _wait_in_flight(v1_service, at_least=3)
+    answers = [_finish(sock, body[len(body) // 2 :]) for sock in held]
+    assert [status for status, _ in answers] == [200] * 3
+    assert _in_flight(v1_service) == 1
+
+
 def test_sigterm_lets_in_flight_requests_finish(
     artifacts: Any, records: list[dict[str, Any]]
 ) -> None:
@@ -132,7 +161,7 @@ def test_sigterm_lets_in_flight_requests_finish(
     try:
         body = json.dumps({"records": records[:5]}).encode()
         in_flight = [_slow_request(service.port, body, split_at=len(body) // 2) for _ in range(4)]
-        time.sleep(0.2)  # let the server start handling them before the signal
+        _wait_in_flight(service, at_least=4)  # the app is reading their bodies
         service.terminate()
         deadline = time.monotonic() + 10
         while not _refuses_connections(service.port):  # SIGTERM has been acted on

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, Info
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
 
 from understudy_common.metrics import LATENCY_BUCKETS_SECONDS, PRICE_BUCKETS_DOLLARS, metric_name
 from understudy_model.artifact import LoadedModel
@@ -39,6 +39,12 @@ class ApiMetrics:
             metric_name(SUBSYSTEM, "requests"),
             "HTTP requests by route and status class.",
             [*base, "route", "status_class"],
+            registry=registry,
+        )
+        self.in_flight = Gauge(
+            metric_name(SUBSYSTEM, "requests_in_flight"),
+            "HTTP requests being handled now (a scrape of /metrics counts itself).",
+            base,
             registry=registry,
         )
         self.request_duration = Histogram(
@@ -102,6 +108,13 @@ class ApiMetrics:
                 "data_fingerprint": str(model.metadata.get("data", {}).get("fingerprint", "")),
             }
         )
+
+    def request_started(self) -> Gauge:
+        """Count a request in flight; the caller decrements the child it was given, so a
+        request that spans ``bind`` leaves no stray count under the old labels."""
+        child = self.in_flight.labels(self._model, self._version)
+        child.inc()
+        return child
 
     def observe_request(self, *, route: str, status: int, seconds: float) -> None:
         labels = (self._model, self._version)

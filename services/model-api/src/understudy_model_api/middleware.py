@@ -56,6 +56,7 @@ class RequestContextMiddleware:
         scope.setdefault("state", {})["request_id"] = request_id
         status = 500
         response_started = False
+        in_flight = self.metrics.request_started()
 
         async def send_with_headers(message: Message) -> None:
             nonlocal status, response_started
@@ -80,6 +81,7 @@ class RequestContextMiddleware:
                 error = ApiError(500, "internal_error", "internal error; see the service log")
                 await error.response()(scope, receive, send_with_headers)
             finally:
+                in_flight.dec()
                 route = scope.get("route")
                 self.metrics.observe_request(
                     route=getattr(route, "path", UNMATCHED_ROUTE),
