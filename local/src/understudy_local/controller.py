@@ -14,18 +14,11 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from understudy_operator.core.decide import (
-    ActionKind,
-    Decision,
-    Observed,
-    Signals,
-    analysis_due,
-    decide,
-    measure_all,
-)
+from understudy_operator.core.decide import ActionKind, Decision, Observed, Signals
 from understudy_operator.core.measurements import MetricsSource
 from understudy_operator.core.spec import ModelRef, RolloutSpec
 from understudy_operator.core.status import Phase, RolloutStatus
+from understudy_operator.core.step import advance
 
 # Phases in which the demo has an answer and stops.
 FINAL_PHASES = frozenset({Phase.ROLLED_BACK, Phase.PAUSED, Phase.AWAITING_APPROVAL, Phase.FAILED})
@@ -103,29 +96,22 @@ class LocalController:
 
     def step(self, spec: RolloutSpec, signals: Signals | None = None) -> Decision:
         status = self.result.status
-        now = self.clock()
-        measurements = None
-        if analysis_due(spec, status, now):
-            begin = getattr(self.source, "begin_run", None)
-            if begin is not None:
-                begin()
-            measurements = measure_all(
-                spec=spec, status=status, source=self.source, namespace=LOCAL_NAMESPACE
-            )
-        decision = decide(
+        step = advance(
             spec=spec,
             status=status,
-            measurements=measurements,
-            now=now,
+            source=self.source,
+            namespace=LOCAL_NAMESPACE,
+            now=self.clock(),
             observed=self.workloads.observed(),
             signals=signals or Signals(),
         )
+        decision = step.decision
         # Actions first, then the status: the operator's restart-safety rule.
         for action in decision.actions:
             self._apply(action.kind, action.version)
         previous_run = status.analysis.last_run_at
         self.result.status = decision.status
-        if decision.status.analysis.last_run_at != previous_run and measurements is not None:
+        if decision.status.analysis.last_run_at != previous_run and step.measurements is not None:
             self._record_run(decision)
         if decision.phase_changed:
             self.result.events.append((self.elapsed(), decision.reason, decision.message))

@@ -28,9 +28,7 @@ from understudy_operator.core import (
     Signals,
     SpecError,
     Verdict,
-    analysis_due,
-    decide,
-    measure_all,
+    advance,
     parse_spec,
 )
 from understudy_operator.kube import ANNOTATION_PREFIX, GROUP, PLURAL, VERSION
@@ -141,19 +139,15 @@ class Reconciler:
 
         signals = read_signals(annotations=meta.get("annotations") or {}, spec=spec, status=status)
         observed = self._actuator.observe(ref, status)
-        measurements = (
-            measure_all(spec=spec, status=status, source=self._source, namespace=namespace)
-            if analysis_due(spec, status, now)
-            else None
-        )
-        decision = decide(
+        decision = advance(
             spec=spec,
             status=status,
-            measurements=measurements,
+            source=self._source,
+            namespace=namespace,
             now=now,
             observed=observed,
             signals=signals,
-        )
+        ).decision
         for action in decision.actions:
             self._actuator.apply(action, ref=ref, spec=spec, status=decision.status)
         new_status = replace(decision.status, observed_generation=meta.get("generation"))

@@ -23,7 +23,6 @@ from understudy_operator.core.decide import (
     Signals,
     analysis_due,
     decide,
-    measure_all,
     query_context,
 )
 from understudy_operator.core.durations import format_duration, parse_duration
@@ -46,6 +45,7 @@ from understudy_operator.core.spec import (
     parse_spec,
 )
 from understudy_operator.core.status import AnalysisStatus, Condition, Phase, RolloutStatus
+from understudy_operator.core.step import Step, advance, measure_all
 
 __all__ = [
     "BUILTIN_CHECKS",
@@ -75,9 +75,11 @@ __all__ = [
     "Signal",
     "Signals",
     "SpecError",
+    "Step",
     "Tolerance",
     "Value",
     "Verdict",
+    "advance",
     "analysis_due",
     "decide",
     "evaluate",

@@ -28,7 +28,6 @@ from understudy_operator.core.checks import (
 from understudy_operator.core.durations import format_duration
 from understudy_operator.core.measurements import (
     Measurements,
-    MetricsSource,
     NoData,
     QueryFailed,
     Value,
@@ -127,20 +126,6 @@ def query_context(
         stable=status.stable_version or "",
         candidate=status.candidate_version or "",
         interval=format_duration(seconds),
-    )
-
-
-def measure_all(
-    *, spec: RolloutSpec, status: RolloutStatus, source: MetricsSource, namespace: str
-) -> Measurements:
-    """Measure the sample count and every check of ``spec`` with ``source``."""
-
-    def one(check: Check) -> Value | NoData | QueryFailed:
-        ctx = query_context(spec=spec, status=status, namespace=namespace, check=check)
-        return source.measure(check, ctx)
-
-    return Measurements(
-        samples=one(SAMPLES_CHECK), checks={c.name: one(c) for c in spec.analysis.checks}
     )
 
 

@@ -38,6 +38,11 @@ Measurement = Value | NoData | QueryFailed
 
 
 class MetricsSource(Protocol):
+    def begin_run(self) -> None:
+        """An analysis run starts: a source that works from snapshots (the local demo's
+        scrape of the router) takes this run's snapshot here; a query API does nothing."""
+        ...
+
     def measure(self, check: Check, context: QueryContext) -> Measurement:
         """Measure ``check`` for ``context``; never raises for backend trouble (QueryFailed)."""
         ...

@@ -11,6 +11,9 @@ class PromQLSource:
     def __init__(self, provider: MetricProvider) -> None:
         self._provider = provider
 
+    def begin_run(self) -> None:
+        """Every query asks Prometheus afresh: nothing to take per run."""
+
     def measure(self, check: Check, context: QueryContext) -> Measurement:
         try:
             return Value(self._provider.query(render(check.template, context)))
