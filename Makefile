@@ -34,7 +34,7 @@ models: env ## train v1 (linear), v2 (gradient boosting) and a deliberately bad 
 	@test -f $(ARTIFACTS)/v2/model.json || $(UV) run python -m understudy_model train --algorithm gbr --version 2.0.0 --out $(ARTIFACTS)/v2
 	@test -f $(ARTIFACTS)/bad/model.json || $(UV) run python -m understudy_model train --algorithm gbr --version 2.0.0-bad --shuffle-target --out $(ARTIFACTS)/bad
 
-test: env system-deps k8s-tools ## every test: unit, integration (real processes), cluster (real API server)
+test: env system-deps k8s-tools es-tools ## every test: unit, integration (real processes, Prometheus, Elasticsearch), cluster (real API server)
 	$(UV) run pytest $(PYTEST_ARGS)
 
 test-fast: env ## unit tests only (no servers, no cluster)

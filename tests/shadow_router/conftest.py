@@ -12,39 +12,28 @@ import pytest
 
 from tests.conftest import Artifacts
 from tests.shadow_router.helpers import apply_config, metric, write_config
-from tests.support.processes import ServiceProcess, start_service
+from tests.support.processes import ServiceProcess, start_model_api, start_service
 from understudy_model.data import Split, holdout_records
-
-
-def _model_api(artifact_dir: Path) -> ServiceProcess:
-    return start_service(
-        "understudy_model_api",
-        env={
-            "UNDERSTUDY_MODEL_API_ARTIFACT_DIR": str(artifact_dir),
-            "UNDERSTUDY_MODEL_API_LOG_INPUTS": "false",
-        },
-        timeout=60,
-    )
 
 
 @pytest.fixture(scope="session")
 def live_api(artifacts: Artifacts) -> Iterator[ServiceProcess]:
     """model-api serving v1 (1.0.0), the live model."""
-    with _model_api(artifacts.v1) as service:
+    with start_model_api(artifacts.v1) as service:
         yield service
 
 
 @pytest.fixture(scope="session")
 def live_api_twin(artifacts: Artifacts) -> Iterator[ServiceProcess]:
     """A second model-api serving v1: a live URL to switch to (blue/green)."""
-    with _model_api(artifacts.v1) as service:
+    with start_model_api(artifacts.v1) as service:
         yield service
 
 
 @pytest.fixture(scope="session")
 def candidate_api(artifacts: Artifacts) -> Iterator[ServiceProcess]:
     """model-api serving v2 (2.0.0), the candidate."""
-    with _model_api(artifacts.v2) as service:
+    with start_model_api(artifacts.v2) as service:
         yield service
 
 

@@ -224,3 +224,16 @@ def start_service(
             if not lost_port_race or attempt == PORT_ATTEMPTS:
                 raise
     raise AssertionError("unreachable")
+
+
+def start_model_api(artifact_dir: Path, **env: str) -> ServiceProcess:
+    """``python -m understudy_model_api`` serving ``artifact_dir`` (inputs not logged)."""
+    return start_service(
+        "understudy_model_api",
+        env={
+            "UNDERSTUDY_MODEL_API_ARTIFACT_DIR": str(artifact_dir),
+            "UNDERSTUDY_MODEL_API_LOG_INPUTS": "false",
+            **env,
+        },
+        timeout=60,
+    )

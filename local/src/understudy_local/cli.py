@@ -126,9 +126,14 @@ def _add_logs(sub: argparse._SubParsersAction) -> None:
 def _run_logs(args: argparse.Namespace) -> int:
     import os
 
-    from elasticsearch import ApiError, Elasticsearch, TransportError, UnsupportedProductError
+    import httpx
 
-    from understudy_local.logsearch import ComparisonQuery, format_result, search_comparisons
+    from understudy_local.logsearch import (
+        ComparisonQuery,
+        SearchError,
+        format_result,
+        search_comparisons,
+    )
 
     try:
         query = ComparisonQuery(
@@ -142,24 +147,13 @@ def _run_logs(args: argparse.Namespace) -> int:
         print(f"understudy logs: {exc}", file=sys.stderr)
         return EXIT_USAGE
     api_key = args.api_key or os.environ.get("UNDERSTUDY_ES_API_KEY")
-    client = Elasticsearch(args.es, api_key=api_key, request_timeout=10, max_retries=1)
-    try:
-        result = search_comparisons(client, index=args.index, query=query)
-    except UnsupportedProductError:
-        print(f"understudy logs: {args.es} does not answer as Elasticsearch", file=sys.stderr)
-        return EXIT_BACKEND_FAILED
-    except ApiError as exc:
-        print(
-            f"understudy logs: Elasticsearch at {args.es} refused the search "
-            f"({exc.meta.status}): {exc.message}",
-            file=sys.stderr,
-        )
-        return EXIT_BACKEND_FAILED
-    except TransportError as exc:
-        print(f"understudy logs: cannot reach Elasticsearch at {args.es}: {exc}", file=sys.stderr)
-        return EXIT_BACKEND_FAILED
-    finally:
-        client.close()
+    headers = {"authorization": f"ApiKey {api_key}"} if api_key else {}
+    with httpx.Client(headers=headers, timeout=10) as http:
+        try:
+            result = search_comparisons(http, es_url=args.es, index=args.index, query=query)
+        except SearchError as exc:
+            print(f"understudy logs: {exc}", file=sys.stderr)
+            return EXIT_BACKEND_FAILED
     print(format_result(result))
     return 0
 

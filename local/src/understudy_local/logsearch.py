@@ -4,17 +4,22 @@
 The query is built by a pure function (``build_search``) over the fields the router
 writes (docs/contracts.md, "Logs") and the index template maps
 (k8s/base/fluent-bit/index-template.json); only ``search_comparisons`` talks to
-Elasticsearch.
+Elasticsearch, with one plain ``POST <index>/_search``. Plain HTTP rather than the
+official client: the request is the same for Elasticsearch 7.10 to 8.x (the tests run a
+real 7.10 node, the chart deploys 8.17) and for OpenSearch, which the official 8.x client
+refuses to talk to.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import quote
 
-if TYPE_CHECKING:  # the client is the caller's; importing it here is only for the type
-    from elasticsearch import Elasticsearch
+import httpx
 
 DEFAULT_INDEX = "understudy-logs-*"
 COMPARISON_DATASET = "shadow-router.comparison"
@@ -126,11 +131,56 @@ def parse_response(response: dict[str, Any]) -> SearchResult:
     return result
 
 
+class SearchError(Exception):
+    """Elasticsearch could not be reached, refused the search, or is not Elasticsearch."""
+
+
 def search_comparisons(
-    client: Elasticsearch, *, index: str, query: ComparisonQuery
+    http: httpx.Client, *, es_url: str, index: str, query: ComparisonQuery
 ) -> SearchResult:
-    response = client.search(index=index, body=build_search(query))
-    return parse_response(dict(response))
+    """Run the search; every failure is a :class:`SearchError` with a readable message."""
+    url = f"{es_url.rstrip('/')}/{quote(index, safe='*,-_.')}/_search"
+    try:
+        response = http.post(url, json=build_search(query))
+    except httpx.HTTPError as exc:
+        raise SearchError(f"cannot reach Elasticsearch at {es_url}: {exc}") from exc
+    try:
+        body = response.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        body = None
+    # An Elasticsearch error is {"error": {"type", "reason", "root_cause"}, "status"}; any
+    # other answer (HTML, another service's JSON) means the URL is not Elasticsearch.
+    error = body.get("error") if isinstance(body, dict) else None
+    if response.is_error and isinstance(error, dict):
+        raise SearchError(
+            f"Elasticsearch at {es_url} refused the search ({response.status_code}): "
+            f"{_error_text(error)}"
+        )
+    if response.is_error or not isinstance(body, dict) or "hits" not in body:
+        raise SearchError(
+            f"{es_url} does not answer as Elasticsearch (HTTP {response.status_code}, "
+            f"{response.headers.get('content-type', 'no content type')})"
+        )
+    return parse_response(body)
+
+
+def _error_text(error: dict[str, Any]) -> str:
+    """``type: reason`` of an Elasticsearch error (its most specific cause)."""
+    causes = error.get("root_cause")
+    first = causes[0] if isinstance(causes, list) and causes else None
+    cause = first if isinstance(first, dict) else error
+    return f"{cause.get('type', 'error')}: {cause.get('reason', '')}"
+
+
+def _when(timestamp: str) -> str:
+    """``2026-11-26T06:22:34.545+00:00`` as ``2026-11-26 06:22:34.545`` (UTC, ms)."""
+    try:
+        parsed = datetime.fromisoformat(timestamp.replace("Z", "+00:00"))
+    except ValueError:
+        return timestamp[:23]
+    if parsed.tzinfo is not None:
+        parsed = parsed.astimezone(UTC)
+    return parsed.strftime("%Y-%m-%d %H:%M:%S.%f")[:23]
 
 
 def format_result(result: SearchResult) -> str:
@@ -146,7 +196,7 @@ def format_result(result: SearchResult) -> str:
     if not result.events:
         return lines[0]
     lines.append(
-        f"{'time':24}  {'request id':34}  {'live':>8} {'cand':>8}  {'outcome':17}"
+        f"{'time (UTC)':23}  {'request id':34}  {'live':>8} {'cand':>8}  {'outcome':17}"
         f"  {'live $':>10}  {'candidate $':>11}  {'max |diff| $':>12}"
     )
     for e in result.events:
@@ -155,7 +205,7 @@ def format_result(result: SearchResult) -> str:
         more = f" (+{len(e.live_predictions) - 1})" if len(e.live_predictions) > 1 else ""
         diff = f"{e.max_abs_diff:,.0f}" if e.max_abs_diff is not None else "—"
         lines.append(
-            f"{e.timestamp[:24]:24}  {e.request_id[:34]:34}  {e.live_version:>8} "
+            f"{_when(e.timestamp):23}  {e.request_id[:34]:34}  {e.live_version:>8} "
             f"{e.candidate_version:>8}  {e.outcome:17}  {live + more:>10}  "
             f"{cand:>11}  {diff:>12}"
         )
