@@ -29,8 +29,13 @@ done
 log "fetching Elasticsearch $VERSION jars from Maven Central into $LIB"
 rm -rf "$LIB"
 mkdir -p "$LIB"
-mvn -q -B -Dstyle.color=never -f "$HERE/elasticsearch/pom.xml" dependency:copy-dependencies \
-  -DoutputDirectory="$LIB" -DincludeScope=runtime >&2
+MVN_LOG=$CACHE/elasticsearch/$VERSION/mvn.log
+if ! mvn -B -f "$HERE/elasticsearch/pom.xml" dependency:copy-dependencies \
+  -DoutputDirectory="$LIB" -DincludeScope=runtime >"$MVN_LOG" 2>&1; then
+  tail -40 "$MVN_LOG" >&2
+  log "mvn failed; the whole log is $MVN_LOG"
+  exit 1
+fi
 cp "$HERE/elasticsearch/pom.xml" "$STAMP"
 log "$(find "$LIB" -name '*.jar' | wc -l) jars"
 echo "$LIB"
