@@ -31,6 +31,22 @@ def test_plain_mode_prints_one_line_per_run_and_phase_change():
     )
 
 
+def test_the_run_that_decides_is_printed_before_the_phase_it_caused():
+    out = io.StringIO()
+    view = View(title="t", phase="Shadowing", message="shadowing 2.0.0")
+    with Display(view, stream=out, interactive=False) as display:
+        display.refresh()
+        view.runs = [RUN]
+        view.phase, view.message = "RolledBack", "rolled back 2.0.0"
+        display.refresh()
+    lines = out.getvalue().splitlines()
+    assert [line.split("] ", 1)[1].split(" ")[0:2] for line in lines] == [
+        ["phase", "Shadowing:"],
+        ["run", "1"],
+        ["phase", "RolledBack:"],
+    ]
+
+
 def test_the_table_shows_each_checks_threshold_and_value():
     buffer = io.StringIO()
     Console(file=buffer, width=120).print(_render(View(title="t", runs=[RUN])))

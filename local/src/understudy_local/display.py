@@ -114,9 +114,8 @@ class Display:
         if self._live is not None:
             self._live.update(_render(self.view))
             return
-        if self.view.phase != self._last_phase:
-            self._line(f"phase {self.view.phase}: {self.view.message}")
-            self._last_phase = self.view.phase
+        # Runs first: a phase change (Promoting, RolledBack) is the consequence of the run
+        # that came with it, so it reads after that run.
         for run in self.view.runs[self._printed_runs :]:
             checks = ", ".join(
                 f"{c['name']}={fmt(c.get('value'))} {c.get('verdict')}"
@@ -126,6 +125,9 @@ class Display:
                 f"run {run['number']} {run['verdict']} samples={fmt(run.get('samples'))}: {checks}"
             )
         self._printed_runs = len(self.view.runs)
+        if self.view.phase != self._last_phase:
+            self._line(f"phase {self.view.phase}: {self.view.message}")
+            self._last_phase = self.view.phase
 
     def note(self, text: str) -> None:
         if self._live is not None:
