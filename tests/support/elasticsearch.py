@@ -89,6 +89,13 @@ class ElasticsearchNode:
                 stdin=subprocess.DEVNULL,
             )
         self._wait_ready()
+        # A test node must not refuse shards (or turn indices read-only) because the
+        # machine's disk is fuller than Elasticsearch's production watermarks (85-95%).
+        self.request(
+            "PUT",
+            "/_cluster/settings",
+            json={"persistent": {"cluster.routing.allocation.disk.threshold_enabled": False}},
+        )
         return self
 
     def _wait_ready(self) -> None:
