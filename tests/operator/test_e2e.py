@@ -355,6 +355,57 @@ def test_operator_killed_mid_analysis_resumes_to_the_same_outcome_once(
     assert live["metadata"]["generation"] == 2  # created at v1, rolled to v2 once
 
 
+def _set_unschedulable(rollout: Rollout, unschedulable: bool) -> None:
+    """Cordon (or uncordon) every node: new pods stay Pending, running ones keep running."""
+    for node in rollout.core.list_node().items:
+        rollout.core.patch_node(node.metadata.name, {"spec": {"unschedulable": unschedulable}})
+
+
+def test_operator_killed_mid_promotion_finishes_it_once(
+    rollout: Rollout,
+    start_operator: OperatorFactory,
+    dataplane_factory: Callable[[PrometheusServer], DataPlane],
+    prometheus: PrometheusServer,
+) -> None:
+    live_on_v1(rollout, start_operator, dataplane_factory, prometheus)
+    rollout.apply("2.0.0")
+    rollout.wait_phase("Shadowing")
+    assert rollout.operator is not None
+    try:
+        # With no node to schedule on, the live Deployment's rolling update to 2.0.0 creates
+        # a surge pod that stays Pending: the promotion is under way and cannot finish.
+        _set_unschedulable(rollout, True)
+        promoting = rollout.wait_phase("Promoting")
+        assert promoting["candidateVersion"] == "2.0.0"
+        assert rollout.deployed_version("live") == "2.0.0"  # the template was rolled
+        live = rollout.deployment("live")
+        assert live is not None and live["metadata"]["generation"] == 2
+        # The ReplicaSet controller creates the surge pod asynchronously: wait for it.
+        rollout.wait(
+            "the surge pod to wait for a node",
+            lambda _: (
+                rollout.core.list_namespaced_pod(
+                    rollout.namespace, field_selector="status.phase=Pending"
+                ).items
+            ),
+            timeout=30,
+        )
+        rollout.operator.kill()
+        assert rollout.status()["phase"] == "Promoting"
+    finally:
+        _set_unschedulable(rollout, False)
+    rollout.operator = start_operator(namespace=rollout.namespace, prometheus_url=prometheus.url)
+    status = rollout.wait_decision("2.0.0")
+    assert status["phase"] == "Promoted", status["message"]
+    assert status["stableVersion"] == "2.0.0"
+    assert rollout.deployment("candidate") is None
+    live = rollout.deployment("live")
+    assert live is not None
+    assert live["metadata"]["generation"] == 2  # rolled to 2.0.0 once, not again
+    assert len(rollout.events("Promoted")) == 1
+    assert len(rollout.events("ShadowStarted")) == 1
+
+
 @pytest.mark.parametrize(
     ("spec", "messages"),
     [
