@@ -13,7 +13,12 @@ each at concurrency 1 (latency: the router's overhead) and at a higher concurren
 and writes JSON to bench/results/. Needs Debian ``wrk`` and ``nginx``
 (``apt-get install -y wrk nginx``) and trained artifacts (``make models``).
 
-    uv run python bench/shadow_router.py [--duration 10] [--connections 16] [--pin]
+    uv run python bench/shadow_router.py [--duration 10] [--connections 16] [--rounds 3] [--pin]
+
+Each round measures every target once, in a rotated order, so slow drifts of the machine
+(other load, thermal) fall on all targets alike. The table shows the median over rounds
+and the p99 range; each ratio is taken within a round (same minute, same machine state)
+and reported as its median and range over rounds.
 
 ``--pin`` puts the candidate model-api alone on the last CPU and everything else (wrk,
 the live model-api, the routers, nginx) on the others, as a cluster would schedule the
@@ -29,11 +34,12 @@ import os
 import platform
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -209,6 +215,29 @@ def run_wrk(
     return result
 
 
+def median(runs: list[dict[str, Any]], field: str) -> float:
+    return float(statistics.median(run[field] for run in runs))
+
+
+def ratio(field: str) -> Callable[[dict[str, Any], dict[str, Any]], float]:
+    return lambda a, b: float(a[field]) / float(b[field])
+
+
+def paired(
+    results: dict[str, list[dict[str, Any]]],
+    key_a: str,
+    key_b: str,
+    compare: Callable[[dict[str, Any], dict[str, Any]], float],
+) -> dict[str, float]:
+    """``compare`` of two targets within each round: median, lowest and highest."""
+    values = [compare(a, b) for a, b in zip(results[key_a], results[key_b], strict=True)]
+    return {
+        "median": float(statistics.median(values)),
+        "min": min(values),
+        "max": max(values),
+    }
+
+
 def artifacts_root() -> Path:
     root = Path(os.environ.get("UNDERSTUDY_ARTIFACTS", REPO / "artifacts"))
     if not (root / "v1" / "model.json").exists() or not (root / "v2" / "model.json").exists():
@@ -226,6 +255,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=int, default=10, help="seconds per measurement")
     parser.add_argument("--connections", type=int, default=16, help="wrk connections (load)")
+    parser.add_argument("--rounds", type=int, default=3, help="measurements of each target")
     parser.add_argument(
         "--pin",
         action="store_true",
@@ -245,7 +275,7 @@ def main() -> None:
             raise SystemExit(f"{tool} not found: apt-get install -y wrk nginx")
     root = artifacts_root()
     load_before = os.getloadavg()
-    results: dict[str, dict[str, Any]] = {}
+    results: dict[str, list[dict[str, Any]]] = {}
     with tempfile.TemporaryDirectory(prefix="bench-router-") as tmp_name, ExitStack() as stack:
         tmp = Path(tmp_name)
         script = tmp / "post.lua"
@@ -269,16 +299,21 @@ def main() -> None:
         }
         for cm in (off_cm, on_cm, nginx_cm):
             stack.enter_context(cm)
+        names = list(targets)
         for connections in (1, args.connections):
-            for name, port in targets.items():
-                key = f"{name}@c{connections}"
-                print(f"measuring {key} ...", file=sys.stderr, flush=True)
-                results[key] = run_wrk(
-                    f"http://127.0.0.1:{port}/v1/predictions",
-                    script,
-                    connections=connections,
-                    duration=args.duration,
-                )
+            for round_ in range(args.rounds):
+                shift = round_ % len(names)
+                for name in names[shift:] + names[:shift]:
+                    key = f"{name}@c{connections}"
+                    print(f"round {round_ + 1}: {key} ...", file=sys.stderr, flush=True)
+                    results.setdefault(key, []).append(
+                        run_wrk(
+                            f"http://127.0.0.1:{targets[name]}/v1/predictions",
+                            script,
+                            connections=connections,
+                            duration=args.duration,
+                        )
+                    )
         mirrored = httpx.get(f"http://127.0.0.1:{on_port}/metrics").text
         mirror_lines = [
             line
@@ -288,28 +323,43 @@ def main() -> None:
     load_after = os.getloadavg()
 
     c = args.connections
-    r = results
     summary = {
-        "router_overhead_p50_ms@c1": (r["router-off@c1"]["p50_us"] - r["direct@c1"]["p50_us"])
-        / 1000,
-        "mirror_p99_ratio@c1": r["router-100@c1"]["p99_us"] / r["router-off@c1"]["p99_us"],
-        f"mirror_p99_ratio@c{c}": r[f"router-100@c{c}"]["p99_us"] / r[f"router-off@c{c}"]["p99_us"],
-        f"router_throughput_ratio@c{c}": r[f"router-off@c{c}"]["rps"] / r[f"direct@c{c}"]["rps"],
-        f"router100_throughput_ratio@c{c}": r[f"router-100@c{c}"]["rps"] / r[f"direct@c{c}"]["rps"],
-        f"nginx100_throughput_ratio@c{c}": r[f"nginx-100@c{c}"]["rps"] / r[f"direct@c{c}"]["rps"],
+        "router_overhead_p50_ms@c1": paired(
+            results, "router-off@c1", "direct@c1", lambda a, b: (a["p50_us"] - b["p50_us"]) / 1000
+        ),
+        "mirror_p99_ratio@c1": paired(results, "router-100@c1", "router-off@c1", ratio("p99_us")),
+        f"mirror_p99_ratio@c{c}": paired(
+            results, f"router-100@c{c}", f"router-off@c{c}", ratio("p99_us")
+        ),
+        f"router_throughput_ratio@c{c}": paired(
+            results, f"router-off@c{c}", f"direct@c{c}", ratio("rps")
+        ),
+        f"router100_throughput_ratio@c{c}": paired(
+            results, f"router-100@c{c}", f"direct@c{c}", ratio("rps")
+        ),
+        f"nginx100_throughput_ratio@c{c}": paired(
+            results, f"nginx-100@c{c}", f"direct@c{c}", ratio("rps")
+        ),
     }
     print(f"\nload average before {load_before}, after {load_after}; {os.cpu_count()} CPUs")
     if candidate_cpus:
         print(f"pinned: candidate on CPU {sorted(candidate_cpus)}, the rest on the others")
-    print(f"{'target':<18}{'p50 ms':>9}{'p99 ms':>9}{'req/s':>9}{'errors':>8}{'non2xx':>8}")
-    for key, res in results.items():
+    print(f"medians of {args.rounds} rounds; p99 range = lowest-highest round")
+    print(
+        f"{'target':<18}{'p50 ms':>9}{'p99 ms':>9}{'p99 range':>16}{'req/s':>9}"
+        f"{'errors':>8}{'non2xx':>8}"
+    )
+    for key, runs in results.items():
+        p99s = [run["p99_us"] / 1000 for run in runs]
         print(
-            f"{key:<18}{res['p50_us'] / 1000:>9.2f}{res['p99_us'] / 1000:>9.2f}"
-            f"{res['rps']:>9.0f}{res['errors']:>8}{res['non2xx']:>8}"
+            f"{key:<18}{median(runs, 'p50_us') / 1000:>9.2f}{median(runs, 'p99_us') / 1000:>9.2f}"
+            f"{f'{min(p99s):.2f}-{max(p99s):.2f}':>16}{median(runs, 'rps'):>9.0f}"
+            f"{sum(run['errors'] for run in runs):>8}{sum(run['non2xx'] for run in runs):>8}"
         )
-    print()
+    print(f"\n{'ratio (within a round)':<34}{'median':>8}{'range':>16}")
     for key, value in summary.items():
-        print(f"{key:<34}{value:>8.3f}")
+        spread = f"{value['min']:.3f}-{value['max']:.3f}"
+        print(f"{key:<34}{value['median']:>8.3f}{spread:>16}")
     print("\n".join(mirror_lines))
     RESULTS.mkdir(parents=True, exist_ok=True)
     out = RESULTS / f"shadow_router-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
@@ -324,6 +374,7 @@ def main() -> None:
                 "duration_s": args.duration,
                 "connections": [1, c],
                 "candidate_cpus": sorted(candidate_cpus) if candidate_cpus else None,
+                "rounds": args.rounds,
                 "results": results,
                 "summary": summary,
                 "router_mirror_counts": mirror_lines,
