@@ -2,6 +2,8 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from understudy_common.compare import Tolerance, compare_predictions, ks_statistic
 
@@ -90,3 +92,52 @@ def test_ks_statistic_matches_the_textbook_definition_on_random_samples():
 def test_ks_statistic_of_an_empty_sample_is_none_not_zero():
     assert ks_statistic([], [1.0]) is None
     assert ks_statistic([1.0], []) is None
+
+
+def _numpy_reference(live, candidate, tolerance):
+    """The vectorised form of the rule (the implementation before the plain-Python one)."""
+    live_a, cand_a = np.asarray(live, dtype=float), np.asarray(candidate, dtype=float)
+    abs_diff = np.abs(cand_a - live_a)
+    denom = np.abs(live_a)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        rel_diff = np.where(
+            denom > 0,
+            abs_diff / np.where(denom > 0, denom, 1.0),
+            np.where(abs_diff == 0, 0.0, math.inf),
+        )
+    agree = (abs_diff <= tolerance.absolute) | (rel_diff <= tolerance.relative)
+    return list(zip(abs_diff.tolist(), rel_diff.tolist(), agree.tolist(), strict=True))
+
+
+finite = st.one_of(
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.sampled_from([0.0, -0.0, 1e-300, 180_000.0]),
+)
+
+
+@given(
+    pairs=st.lists(st.tuples(finite, finite), max_size=20),
+    relative=st.floats(0, 2),
+    absolute=st.floats(0, 1e6),
+)
+def test_same_results_as_the_vectorised_rule(pairs, relative, absolute):
+    tolerance = Tolerance(relative=relative, absolute=absolute)
+    live = [p[0] for p in pairs]
+    candidate = [p[1] for p in pairs]
+    result = compare_predictions(live=live, candidate=candidate, tolerance=tolerance)
+    got = [(r.abs_diff, r.rel_diff, r.agree) for r in result.records]
+    assert got == _numpy_reference(live, candidate, tolerance)
+
+
+def test_numpy_arrays_and_ints_are_numbers_too():
+    result = compare_predictions(
+        live=np.array([100_000.0, 200_000.0]), candidate=[100_500, 260_000], tolerance=TOL
+    )
+    assert [r.agree for r in result.records] == [True, False]
+    assert all(type(r.live) is float and type(r.candidate) is float for r in result.records)
+
+
+@pytest.mark.parametrize("bad", [[[1.0, 2.0]], np.ones((2, 2)), ["many"], [None]])
+def test_anything_but_a_flat_sequence_of_numbers_is_an_error(bad):
+    with pytest.raises(ValueError, match="flat sequence of numbers"):
+        compare_predictions(live=bad, candidate=[1.0] * len(bad), tolerance=TOL)
