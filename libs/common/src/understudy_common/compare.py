@@ -97,10 +97,9 @@ def compare_predictions(
     for lv, cv in zip(live_f, cand_f, strict=True):
         abs_diff = abs(cv - lv)
         denom = abs(lv)
-        if denom > 0:
-            rel_diff = abs_diff / denom
-        else:
-            rel_diff = 0.0 if abs_diff == 0 else math.inf
+        # Relative to |live|; a live 0 has none: 0 when the candidate is 0 too, else inf.
+        no_denominator = 0.0 if abs_diff == 0 else math.inf
+        rel_diff = abs_diff / denom if denom > 0 else no_denominator
         agree = abs_diff <= tolerance.absolute or rel_diff <= tolerance.relative
         records.append(RecordComparison(lv, cv, abs_diff, rel_diff, agree))
     return Comparison(records=tuple(records))
