@@ -4,6 +4,8 @@ import math
 
 import pandas as pd
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from understudy_model.data import MISSING_CATEGORY
 from understudy_model.schema import derive_schema
@@ -136,3 +138,80 @@ def test_real_holdout_records_validate(ames_split, artifacts):
     result = validate_records(records, model.schema)
     assert result.ok, result.errors[:3]
     assert len(result.rows) == len(ames_split.holdout)
+
+
+def _reference(records, schema):
+    """The rule without the inline fast path: every value through ``_check_field``."""
+    from understudy_model.validation import FieldIssue, ValidationResult, _check_field
+
+    result = ValidationResult()
+    known = set(schema.names)
+    for index, record in enumerate(records):
+        if not isinstance(record, dict):
+            result.errors.append(FieldIssue(index, None, "not_an_object", "x"))
+            continue
+        errors = [FieldIssue(index, str(n), "unknown_field", "x") for n in record if n not in known]
+        clean = {}
+        for spec in schema.fields:
+            if spec.name not in record:
+                errors.append(FieldIssue(index, spec.name, "missing", "x"))
+                continue
+            value, issue = _check_field(index, spec, record[spec.name], result.warnings)
+            if issue is not None:
+                errors.append(issue)
+            else:
+                clean[spec.name] = value
+        if errors:
+            result.errors.extend(errors)
+        else:
+            result.rows.append(clean)
+    return result
+
+
+ANY_VALUE = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-(10**20), 10**20),
+    st.floats(),  # NaN and +/-inf included
+    st.sampled_from([0, 1, 2, 3, 8, 42, 2.0, 3.5, 41.9, 42.05, 1e9, -1.0]),
+    st.sampled_from(["A", "B", "Gravel", "Paved", "Elsewhere", "", MISSING_CATEGORY]),
+    st.lists(st.integers(), max_size=2),
+    st.dictionaries(st.text(max_size=3), st.integers(), max_size=1),
+)
+
+
+@st.composite
+def near_valid_record(draw):
+    """A good record with up to two fields replaced by anything, removed, or added."""
+    record = good()
+    for name in draw(st.lists(st.sampled_from([*record, "Extra"]), max_size=2, unique=True)):
+        if draw(st.booleans()):
+            record.pop(name, None)
+        else:
+            record[name] = draw(ANY_VALUE)
+    return record
+
+
+RECORD = st.one_of(near_valid_record(), ANY_VALUE)
+
+
+@settings(max_examples=500, deadline=None)
+@given(records=st.lists(RECORD, max_size=4))
+# The cases a quick accept could get subtly wrong, tried every run: an int for a float
+# field (must become a float), an int-valued float for an integer field (must become an
+# int), a bool for a number, the range's own bounds, and the largest finite double.
+@example(records=[{**good(), "Latitude": 42}])
+@example(records=[{**good(), "Rooms": 3.0}])
+@example(records=[{**good(), "Rooms": True}, {**good(), "Latitude": False}])
+@example(records=[{**good(), "Rooms": 0, "Latitude": 43.1}, {**good(), "Rooms": 14}])
+@example(records=[{**good(), "Latitude": 1.7976931348623157e308}])
+def test_the_fast_path_never_changes_a_verdict(schema, records):
+    got, want = validate_records(records, schema), _reference(records, schema)
+    assert got.rows == want.rows
+    assert [type(v) for row in got.rows for v in row.values()] == [
+        type(v) for row in want.rows for v in row.values()
+    ]
+    assert codes(got) == codes(want)
+    assert [(w.record, w.field, w.code) for w in got.warnings] == [
+        (w.record, w.field, w.code) for w in want.warnings
+    ]

@@ -21,6 +21,7 @@ What is accepted and handled (reported as a warning, the record is kept):
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -123,10 +124,62 @@ def _check_field(
     return value, None
 
 
+@dataclass(frozen=True, slots=True)
+class _FastCheck:
+    """What a valid value of one field looks like, for the quick accept in the loop.
+
+    Anything the quick accept does not recognise goes through ``_check_field``, which
+    returns the precise error or warning; so the quick path only ever says "valid".
+    """
+
+    spec: FieldSpec
+    numeric: bool
+    integer: bool
+    # Finite bounds even when the schema has none: NaN and +/-inf always fail
+    # ``lo <= value <= hi`` and so reach the slow path's not_finite error.
+    lo: float
+    hi: float
+    categories: frozenset[str]
+
+
+def _fast_checks(schema: FeatureSchema) -> tuple[_FastCheck, ...]:
+    return tuple(
+        _FastCheck(
+            spec=spec,
+            numeric=spec.kind == "numeric",
+            integer=spec.type == "integer",
+            lo=-sys.float_info.max if spec.allowed_min is None else spec.allowed_min,
+            hi=sys.float_info.max if spec.allowed_max is None else spec.allowed_max,
+            categories=frozenset(spec.categories),
+        )
+        for spec in schema.fields
+    )
+
+
+# One plan per schema object, kept with the schema it was built from (an id can be reused
+# once its object is gone). A process serves one model, tests a handful.
+_PLANS: dict[int, tuple[FeatureSchema, tuple[_FastCheck, ...], frozenset[str]]] = {}
+_MAX_PLANS = 32
+
+
+def _plan(schema: FeatureSchema) -> tuple[tuple[_FastCheck, ...], frozenset[str]]:
+    entry = _PLANS.get(id(schema))
+    if entry is None or entry[0] is not schema:
+        if len(_PLANS) >= _MAX_PLANS:
+            _PLANS.clear()
+        entry = (schema, _fast_checks(schema), frozenset(schema.names))
+        _PLANS[id(schema)] = entry
+    return entry[1], entry[2]
+
+
 def validate_records(records: Sequence[object], schema: FeatureSchema) -> ValidationResult:
-    """Check every record; collect every problem rather than stopping at the first."""
+    """Check every record; collect every problem rather than stopping at the first.
+
+    Valid values are accepted by a few type and range tests inline (this is the hot path
+    of every prediction request); everything else takes ``_check_field``.
+    """
     result = ValidationResult()
-    known = set(schema.names)
+    checks, known = _plan(schema)
     for index, record in enumerate(records):
         if not isinstance(record, dict):
             result.errors.append(
@@ -136,19 +189,37 @@ def validate_records(records: Sequence[object], schema: FeatureSchema) -> Valida
             )
             continue
         record_errors: list[FieldIssue] = []
-        for name in record:
-            if name not in known:
-                record_errors.append(FieldIssue(index, str(name), "unknown_field", "unknown field"))
+        if not known.issuperset(record):
+            for name in record:
+                if name not in known:
+                    record_errors.append(
+                        FieldIssue(index, str(name), "unknown_field", "unknown field")
+                    )
         clean: dict[str, Any] = {}
-        for spec in schema.fields:
-            if spec.name not in record:
-                record_errors.append(FieldIssue(index, spec.name, "missing", "field required"))
+        for check in checks:
+            name = check.spec.name
+            try:
+                value = record[name]
+            except KeyError:
+                record_errors.append(FieldIssue(index, name, "missing", "field required"))
                 continue
-            value, issue = _check_field(index, spec, record[spec.name], result.warnings)
+            kind = type(value)  # exact types: bool (an int subclass) is not a number here
+            if check.numeric:
+                if (kind is float or kind is int) and check.lo <= value <= check.hi:
+                    if kind is int:
+                        clean[name] = value if check.integer else float(value)
+                        continue
+                    if not check.integer:
+                        clean[name] = value
+                        continue
+            elif kind is str and value in check.categories:
+                clean[name] = value
+                continue
+            checked, issue = _check_field(index, check.spec, value, result.warnings)
             if issue is not None:
                 record_errors.append(issue)
             else:
-                clean[spec.name] = value
+                clean[name] = checked
         if record_errors:
             result.errors.extend(record_errors)
         else:
