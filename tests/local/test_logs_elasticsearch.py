@@ -21,6 +21,7 @@ import json
 import re
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -108,8 +109,6 @@ def _comparisons(router: ServiceProcess) -> list[dict[str, Any]]:
 
 
 def _wait_for_comparisons(router: ServiceProcess, count: int) -> None:
-    import time
-
     deadline = time.monotonic() + 30
     while len(_comparisons(router)) < count:
         assert time.monotonic() < deadline, f"only {len(_comparisons(router))} of {count} compared"
