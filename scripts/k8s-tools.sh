@@ -135,6 +135,15 @@ install_built() { # staging-dir tool... : move freshly built binaries into the c
   done
 }
 
+use_new_gomod() { # wrapper-dir: take go.mod.new; a changed go.mod invalidates go.sum
+  if ! cmp -s "$1/go.mod.new" "$1/go.mod"; then
+    mv "$1/go.mod.new" "$1/go.mod"
+    rm -f "$1/go.sum"
+  else
+    rm -f "$1/go.mod.new"
+  fi
+}
+
 timed() { # label cmd...
   local start=$SECONDS
   "${@:2}"
@@ -161,12 +170,7 @@ build_kubernetes() {
     for m in $staging; do echo "	$m => $m v0.${K8S_VERSION#v1.}"; done
     echo ")"
   } >"$src/go.mod.new"
-  if ! cmp -s "$src/go.mod.new" "$src/go.mod"; then
-    mv "$src/go.mod.new" "$src/go.mod"
-    rm -f "$src/go.sum"
-  else
-    rm -f "$src/go.mod.new"
-  fi
+  use_new_gomod "$src"
   local v=$K8S_VERSION ldflags
   ldflags="-s -w"
   for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
@@ -195,12 +199,7 @@ build_etcd() {
     echo
     echo "require go.etcd.io/etcd/server/v3 $ETCD_VERSION"
   } >"$src/go.mod.new"
-  if ! cmp -s "$src/go.mod.new" "$src/go.mod"; then
-    mv "$src/go.mod.new" "$src/go.mod"
-    rm -f "$src/go.sum"
-  else
-    rm -f "$src/go.mod.new"
-  fi
+  use_new_gomod "$src"
   (cd "$src" && "$GO" build -p "$P" -pgo=off -trimpath -ldflags "-s -w" -o "$out/etcd" \
     go.etcd.io/etcd/server/v3)
   install_built "$out" etcd
