@@ -228,12 +228,10 @@ def test_values_violating_the_schema_are_refused_readably(
 # -- install, test, upgrade, uninstall ----------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def release(
-    k8s_cluster: K8sCluster, crd_installed: None, kwok_values: Path
-) -> Iterator[tuple[str, str]]:
-    namespace = new_namespace(k8s_cluster, "inst")
-    name = "understudy"
+def install_kwok_release(
+    k8s_cluster: K8sCluster, name: str, namespace: str, kwok_values: Path
+) -> None:
+    """``helm install --wait`` of the chart with the kwok values and a ModelRollout."""
     ok(
         k8s_cluster.helm(
             "install",
@@ -250,6 +248,15 @@ def release(
             "5m",
         )
     )
+
+
+@pytest.fixture(scope="module")
+def release(
+    k8s_cluster: K8sCluster, crd_installed: None, kwok_values: Path
+) -> Iterator[tuple[str, str]]:
+    namespace = new_namespace(k8s_cluster, "inst")
+    name = "understudy"
+    install_kwok_release(k8s_cluster, name, namespace, kwok_values)
     yield namespace, name
     k8s_cluster.helm("uninstall", name, "-n", namespace, "--wait")
     k8s_cluster.kubectl("delete", "namespace", namespace, "--wait=false")
@@ -444,22 +451,7 @@ def test_uninstall_leaves_nothing_behind(
         ]
     )
     try:
-        ok(
-            k8s_cluster.helm(
-                "install",
-                name,
-                str(CHART),
-                "-n",
-                namespace,
-                "-f",
-                str(kwok_values),
-                "--set",
-                "rollout.create=true",
-                "--wait",
-                "--timeout",
-                "5m",
-            )
-        )
+        install_kwok_release(k8s_cluster, name, namespace, kwok_values)
         assert ok(
             k8s_cluster.kubectl("get", namespaced, "-n", namespace, "-l", selector, "-o", "name")
         )
