@@ -47,6 +47,8 @@ class ApiMetrics:
             base,
             registry=registry,
         )
+        # The child of the labels in force, looked up once per bind, not once per request.
+        self._in_flight_now = self.in_flight.labels(self._model, self._version)
         self.request_duration = Histogram(
             metric_name(SUBSYSTEM, "request_duration", "seconds"),
             "Time from the request's arrival to the end of the response, by route.",
@@ -99,6 +101,7 @@ class ApiMetrics:
         """Label every later observation with ``model`` and publish the Info metric."""
         self._model, self._version = model.name, model.version
         self._known_fields = frozenset(model.schema.names)
+        self._in_flight_now = self.in_flight.labels(self._model, self._version)
         self.info.info(
             {
                 "model": model.name,
@@ -112,7 +115,7 @@ class ApiMetrics:
     def request_started(self) -> Gauge:
         """Count a request in flight; the caller decrements the child it was given, so a
         request that spans ``bind`` leaves no stray count under the old labels."""
-        child = self.in_flight.labels(self._model, self._version)
+        child = self._in_flight_now
         child.inc()
         return child
 
