@@ -8,28 +8,24 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
-import time
 from collections.abc import Iterable
 from pathlib import Path
-from types import TracebackType
 
 import httpx
 
-from tests.support.processes import free_port
+from tests.support.processes import LoggedServer, free_port
 
 PROMETHEUS = shutil.which("prometheus") or "/usr/bin/prometheus"
-POLL_S = 0.1
 
 
-class PrometheusServer:
+class PrometheusServer(LoggedServer):
+    name = "prometheus"
+
     def __init__(self, workdir: Path, *, scrape_interval: str = "500ms") -> None:
-        self.workdir = workdir
+        super().__init__(workdir)
         self.scrape_interval = scrape_interval
         self.port = 0
         self.url = ""
-        self._proc: subprocess.Popen[bytes] | None = None
-        self._log = workdir / "prometheus.log"
         self._targets = workdir / "targets.json"
 
     def start(self) -> PrometheusServer:
@@ -49,20 +45,16 @@ class PrometheusServer:
         )
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        with self._log.open("ab") as log:
-            self._proc = subprocess.Popen(
-                [
-                    PROMETHEUS,
-                    f"--config.file={config}",
-                    f"--storage.tsdb.path={self.workdir / 'data'}",
-                    f"--web.listen-address=127.0.0.1:{self.port}",
-                    "--log.level=warn",
-                ],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-            )
-        self._wait(lambda: self._get("/-/ready") == 200, "ready", timeout=30)
+        self.launch(
+            [
+                PROMETHEUS,
+                f"--config.file={config}",
+                f"--storage.tsdb.path={self.workdir / 'data'}",
+                f"--web.listen-address=127.0.0.1:{self.port}",
+                "--log.level=warn",
+            ]
+        )
+        self.wait_until(lambda: self._get("/-/ready") == 200, "ready", timeout=30)
         return self
 
     def _get(self, path: str) -> int | None:
@@ -70,19 +62,6 @@ class PrometheusServer:
             return httpx.get(self.url + path, timeout=1).status_code
         except httpx.TransportError:
             return None
-
-    def _wait(self, predicate: object, what: str, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self._proc is not None and self._proc.poll() is not None:
-                raise RuntimeError(f"prometheus exited: {self.logs()}")
-            if predicate():  # type: ignore[operator]
-                return
-            time.sleep(POLL_S)  # polling interval
-        raise TimeoutError(f"prometheus not {what} within {timeout}s: {self.logs()[-2000:]}")
-
-    def logs(self) -> str:
-        return self._log.read_text(errors="replace") if self._log.exists() else ""
 
     def set_targets(self, targets: Iterable[str]) -> None:
         """Scrape exactly these host:port targets (written atomically for inotify)."""
@@ -109,25 +88,4 @@ class PrometheusServer:
                 return False
             return bool(r.json().get("data", {}).get("result"))
 
-        self._wait(has_series, f"showing {promql}", timeout)
-
-    def stop(self) -> None:
-        if self._proc is not None and self._proc.poll() is None:
-            self._proc.terminate()
-            try:
-                self._proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self._proc.kill()
-                self._proc.wait(timeout=15)
-
-    @property
-    def running(self) -> bool:
-        return self._proc is not None and self._proc.poll() is None
-
-    def __enter__(self) -> PrometheusServer:
-        return self.start()
-
-    def __exit__(
-        self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
+        self.wait_until(has_series, f"showing {promql}", timeout)

@@ -237,3 +237,64 @@ def start_model_api(artifact_dir: Path, **env: str) -> ServiceProcess:
         },
         timeout=60,
     )
+
+
+class LoggedServer:
+    """A server binary (Prometheus, Elasticsearch) whose output goes to ``<workdir>/<name>.log``.
+
+    Subclasses build the command line in ``start()``, call :meth:`launch`, then
+    :meth:`wait_until` their readiness; a context manager that stops the process on exit.
+    """
+
+    name = "server"
+    stop_timeout = 15.0
+
+    def __init__(self, workdir: Path) -> None:
+        self.workdir = workdir
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._log = workdir / f"{self.name}.log"
+
+    def start(self) -> LoggedServer:
+        raise NotImplementedError
+
+    def launch(self, args: Sequence[str]) -> None:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        with self._log.open("ab") as log:
+            self._proc = subprocess.Popen(
+                list(args), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+            )
+
+    def wait_until(self, predicate: Any, what: str, timeout: float) -> None:
+        """Poll ``predicate()`` until true; fail early, with the log, if the process exits."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self._proc is not None and self._proc.poll() is not None:
+                raise RuntimeError(f"{self.name} exited:\n{self.logs()[-3000:]}")
+            if predicate():
+                return
+            time.sleep(POLL_INTERVAL_S)
+        raise TimeoutError(f"{self.name} not {what} within {timeout}s:\n{self.logs()[-3000:]}")
+
+    def logs(self) -> str:
+        return self._log.read_text(errors="replace") if self._log.exists() else ""
+
+    @property
+    def running(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
+    def stop(self) -> None:
+        if self._proc is not None and self._proc.poll() is None:
+            self._proc.terminate()
+            try:
+                self._proc.wait(timeout=self.stop_timeout)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+                self._proc.wait(timeout=self.stop_timeout)
+
+    def __enter__(self) -> Any:
+        return self.start()
+
+    def __exit__(
+        self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
