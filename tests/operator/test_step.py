@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from tests.operator.test_decide import AFTER_WARMUP, SPEC, T0, shadowing
 from understudy_operator.core import (
@@ -12,6 +12,7 @@ from understudy_operator.core import (
     Phase,
     QueryContext,
     Signals,
+    Step,
     Value,
     Verdict,
     advance,
@@ -37,17 +38,21 @@ class RecordingSource:
         return Value(values[check.name])
 
 
-def test_no_run_due_asks_the_source_nothing() -> None:
-    source = RecordingSource()
-    result = advance(
+def _advance(source: RecordingSource, now: datetime) -> Step:
+    return advance(
         spec=SPEC,
         status=shadowing(),
         source=source,
         namespace="team-a",
-        now=T0 + timedelta(seconds=19),  # still warming up
+        now=now,
         observed=OBSERVED,
         signals=Signals(),
     )
+
+
+def test_no_run_due_asks_the_source_nothing() -> None:
+    source = RecordingSource()
+    result = _advance(source, T0 + timedelta(seconds=19))  # still warming up
     assert source.calls == []
     assert result.measurements is None
     assert result.decision.run_verdict is None
@@ -55,15 +60,7 @@ def test_no_run_due_asks_the_source_nothing() -> None:
 
 def test_a_due_run_begins_once_then_measures_samples_and_every_check() -> None:
     source = RecordingSource()
-    result = advance(
-        spec=SPEC,
-        status=shadowing(),
-        source=source,
-        namespace="team-a",
-        now=AFTER_WARMUP,
-        observed=OBSERVED,
-        signals=Signals(),
-    )
+    result = _advance(source, AFTER_WARMUP)
     assert source.calls == ["begin_run", "sample-count", "agreement-rate", "prediction-ks"]
     assert {c.namespace for c in source.contexts} == {"team-a"}
     assert {(c.stable, c.candidate) for c in source.contexts} == {("1.0.0", "2.0.0")}
