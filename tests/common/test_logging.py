@@ -79,3 +79,14 @@ def test_extras_json_cannot_carry_are_written_as_repr(stream):
     (event,) = _lines(stream)
     assert event["settings"] == "<Settings>"
     assert event["n"] == 1
+
+
+def test_uvicorns_ansi_colour_message_is_dropped(stream):
+    # uvicorn logs e.g. "Uvicorn running on ..." with extra={"color_message": <ANSI>}.
+    logging.getLogger("uvicorn.error").info(
+        "Uvicorn running on %s", "http://x", extra={"color_message": "\x1b[1m%s\x1b[0m"}
+    )
+    (event,) = _lines(stream)
+    assert event["message"] == "Uvicorn running on http://x"
+    assert "color_message" not in event
+    assert "\x1b" not in json.dumps(event)

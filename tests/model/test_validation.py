@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from understudy_model.data import MISSING_CATEGORY
 from understudy_model.schema import derive_schema
-from understudy_model.validation import validate_records
+from understudy_model.validation import MAX_STRING_LENGTH, validate_records
 
 
 @pytest.fixture(scope="module")
@@ -52,6 +52,32 @@ def test_not_an_object(schema):
 def test_unknown_field(schema):
     result = validate_records([{**good(), "Roomz": 3}], schema)
     assert codes(result) == [(0, "Roomz", "unknown_field")]
+
+
+def test_a_long_unknown_field_name_is_cut_in_the_error(schema):
+    name = "N" * 1_000_000
+    result = validate_records([{**good(), name: 1}], schema)
+    [error] = result.errors
+    assert error.code == "unknown_field"
+    assert error.field == "N" * MAX_STRING_LENGTH + "… (1000000 characters)"
+
+
+def test_a_categorical_value_over_the_length_limit_is_too_long(schema):
+    result = validate_records([{**good(), "Zone": "z" * (MAX_STRING_LENGTH + 1)}], schema)
+    assert codes(result) == [(0, "Zone", "too_long")]
+    assert result.errors[0].message == "a string of 257 characters; at most 256 are allowed"
+    assert result.warnings == []  # never echoed as an unseen category
+
+
+def test_a_categorical_value_at_the_length_limit_is_an_unseen_category(schema):
+    result = validate_records([{**good(), "Zone": "z" * MAX_STRING_LENGTH}], schema)
+    assert result.ok
+    assert [w.code for w in result.warnings] == ["unseen_category"]
+
+
+def test_null_in_a_categorical_field_that_never_was_empty(schema):
+    result = validate_records([{**good(), "Zone": None}], schema)
+    assert codes(result) == [(0, "Zone", "null")]
 
 
 def test_missing_field(schema):
@@ -142,7 +168,7 @@ def test_real_holdout_records_validate(ames_split, artifacts):
 
 def _reference(records, schema):
     """The rule without the inline fast path: every value through ``_check_field``."""
-    from understudy_model.validation import FieldIssue, ValidationResult, _check_field
+    from understudy_model.validation import FieldIssue, ValidationResult, _bounded, _check_field
 
     result = ValidationResult()
     known = set(schema.names)
@@ -150,7 +176,11 @@ def _reference(records, schema):
         if not isinstance(record, dict):
             result.errors.append(FieldIssue(index, None, "not_an_object", "x"))
             continue
-        errors = [FieldIssue(index, str(n), "unknown_field", "x") for n in record if n not in known]
+        errors = [
+            FieldIssue(index, _bounded(str(n)), "unknown_field", "x")
+            for n in record
+            if n not in known
+        ]
         clean = {}
         for spec in schema.fields:
             if spec.name not in record:
@@ -175,6 +205,7 @@ ANY_VALUE = st.one_of(
     st.floats(),  # NaN and +/-inf included
     st.sampled_from([0, 1, 2, 3, 8, 42, 2.0, 3.5, 41.9, 42.05, 1e9, -1.0]),
     st.sampled_from(["A", "B", "Gravel", "Paved", "Elsewhere", "", MISSING_CATEGORY]),
+    st.sampled_from(["x" * MAX_STRING_LENGTH, "x" * (MAX_STRING_LENGTH + 1)]),
     st.lists(st.integers(), max_size=2),
     st.dictionaries(st.text(max_size=3), st.integers(), max_size=1),
 )

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 from collections.abc import Callable
 from typing import Any
@@ -156,6 +157,40 @@ def test_max_records_is_a_setting(
         assert too_many.json()["error"] == "invalid_request"
 
 
+def test_a_gzip_body_is_answered_like_the_plain_one(
+    service: Service, records: list[dict[str, Any]]
+) -> None:
+    plain = json.dumps({"records": records[:3]}).encode()
+    headers = {"content-type": "application/json"}
+    want = service.client.post("/v1/predictions", content=plain, headers=headers)
+    got = service.client.post(
+        "/v1/predictions",
+        content=gzip.compress(plain),
+        headers={**headers, "content-encoding": "gzip"},
+    )
+    assert got.status_code == want.status_code == 200
+    assert got.json()["predictions"] == want.json()["predictions"]
+
+
+@pytest.mark.parametrize(
+    ("encoding", "content", "status", "code"),
+    [
+        ("deflate", b"{}", 415, "unsupported_content_encoding"),
+        ("gzip", b"{}", 400, "malformed_body"),
+    ],
+)
+def test_a_body_that_cannot_be_decoded_is_a_clear_error(
+    service: Service, encoding: str, content: bytes, status: int, code: str
+) -> None:
+    response = service.client.post(
+        "/v1/predictions",
+        content=content,
+        headers={"content-type": "application/json", "content-encoding": encoding},
+    )
+    assert response.status_code == status
+    assert response.json()["error"] == code
+
+
 class TestBodyLimit:
     LIMIT = 64 * 1024
 
@@ -163,6 +198,21 @@ class TestBodyLimit:
         body = json.dumps({"records": records * 40}).encode()
         assert len(body) > self.LIMIT
         return body
+
+    def test_a_gzip_body_over_the_limit_once_inflated(
+        self, service_factory: Callable[..., Any], records: list[dict[str, Any]]
+    ) -> None:
+        plain = json.dumps({"records": records[:2] * 200}).encode()  # repeats: packs small
+        small = gzip.compress(plain)
+        assert len(small) < self.LIMIT < len(plain)
+        with service_factory("v1", max_body_bytes=self.LIMIT) as svc:
+            response = svc.client.post(
+                "/v1/predictions",
+                content=small,
+                headers={"content-type": "application/json", "content-encoding": "gzip"},
+            )
+            assert response.status_code == 413
+            assert "decompressed request body" in response.json()["message"]
 
     def test_declared_length_over_the_limit(
         self, service_factory: Callable[..., Any], records: list[dict[str, Any]]

@@ -53,7 +53,16 @@ def test_a_bad_artifact_fails_start_up_with_a_clear_error(tmp_path: Path) -> Non
 
 @pytest.mark.parametrize(
     ("given", "echoed"),
-    [("abc-123", True), ("0f" * 16, True), ("has space", False), ("x" * 200, False)],
+    [
+        ("abc-123", True),
+        ("0f" * 16, True),
+        ("req/42", True),  # the router's rule and this one are the same (understudy_common)
+        ("a+b=", True),
+        ("x" * 128, True),
+        ("has space", False),
+        ("x" * 129, False),
+        ("tab\there", False),
+    ],
 )
 def test_request_id_round_trip(
     service: Service, records: list[dict[str, Any]], given: str, echoed: bool
@@ -63,8 +72,11 @@ def test_request_id_round_trip(
     assert response.json()["request_id"] == request_id
     if echoed:
         assert request_id == given
-    else:  # unsafe ids are replaced, never echoed
+    else:  # unsafe ids are replaced, never echoed, and the replacement is logged
         assert request_id != given and len(request_id) == 32
+        replaced = [e for e in service.events() if e.get("understudy.request_id.replaced")]
+        assert replaced and replaced[-1]["http.request.id"] == request_id
+        assert given not in replaced[-1]["message"]
     event = service.request_events()[-1]
     assert event["http.request.id"] == request_id
 

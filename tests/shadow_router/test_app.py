@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import gzip
 import json
 import logging
 from typing import Any
@@ -64,6 +65,31 @@ def test_body_over_the_limit_is_413_without_forwarding() -> None:
         text = client.get("/metrics").text
     assert response.status_code == 413
     assert response.json()["error"] == "body_too_large"
+    assert metric(text, "understudy_router_requests_total") == 0
+
+
+@pytest.mark.parametrize(
+    ("encoding", "content", "status", "code"),
+    [
+        ("br", b"{}", 415, "unsupported_content_encoding"),
+        ("gzip", b"{not gzip", 400, "malformed_body"),
+        ("gzip", gzip.compress(b"\0" * 10_000), 413, "body_too_large"),
+    ],
+)
+def test_a_body_that_cannot_be_decoded_is_refused_without_forwarding(
+    encoding: str, content: bytes, status: int, code: str
+) -> None:
+    settings = RouterSettings(config_json=json.dumps(GOOD), max_body_bytes=1000)
+    registry = new_registry()
+    with TestClient(create_app(settings, registry=registry)) as client:
+        response = client.post(
+            "/v1/predictions",
+            content=content,
+            headers={"content-type": "application/json", "content-encoding": encoding},
+        )
+        text = client.get("/metrics").text
+    assert response.status_code == status
+    assert response.json()["error"] == code
     assert metric(text, "understudy_router_requests_total") == 0
 
 

@@ -113,6 +113,63 @@ def test_generated_request_id_reaches_live_and_candidate(
     wait_for(seen_by_candidate, what="the candidate to log the generated request id")
 
 
+@pytest.mark.parametrize("request_id", ["req/42", "a+b=", "k=v;q?#x", "x" * 128])
+def test_a_client_id_any_service_accepts_is_one_id_in_all_three_log_streams(
+    router_factory: Any,
+    live_api: ServiceProcess,
+    candidate_api: ServiceProcess,
+    records: list[dict[str, object]],
+    request_id: str,
+) -> None:
+    """The router and both model-apis apply one rule (understudy_common.request_id): an id
+    the router keeps is kept by live and candidate too, so the three streams join on it."""
+    router = router_factory(routing_config(live_api, (candidate_api.url, CANDIDATE)))
+    response = router.predict(records[:2], request_id)
+    assert response.status_code == 200
+    assert response.headers["x-request-id"] == response.json()["request_id"] == request_id
+
+    def logged_by(service: ServiceProcess, dataset: str) -> bool:
+        return any(
+            e.get("http.request.id") == request_id and e.get("event.dataset") == dataset
+            for e in service.json_logs()
+        )
+
+    wait_for(
+        lambda: logged_by(router.process, "shadow-router.comparison"),
+        what="the router's comparison event",
+    )
+    assert logged_by(router.process, "shadow-router.request")
+    assert logged_by(live_api, "model-api.request")
+    assert logged_by(candidate_api, "model-api.request")
+    for service in (router.process, live_api, candidate_api):
+        assert not any(
+            e.get("understudy.request_id.replaced") and request_id in e.get("message", "")
+            for e in service.json_logs()
+        )
+
+
+def test_an_id_no_service_accepts_is_replaced_once_and_the_new_id_reaches_all_three(
+    router_factory: Any,
+    live_api: ServiceProcess,
+    candidate_api: ServiceProcess,
+    records: list[dict[str, object]],
+) -> None:
+    router = router_factory(routing_config(live_api, (candidate_api.url, CANDIDATE)))
+    response = router.predict(records[:1], "y" * 129)
+    assert response.status_code == 200
+    new_id = response.headers["x-request-id"]
+    assert len(new_id) == 32
+    replaced = [e for e in router.process.json_logs() if e.get("understudy.request_id.replaced")]
+    assert [e["http.request.id"] for e in replaced] == [new_id]
+    assert "longer than 128 characters (129)" in replaced[0]["message"]
+
+    def in_candidate_log() -> bool:
+        return any(e.get("http.request.id") == new_id for e in candidate_api.json_logs())
+
+    wait_for(in_candidate_log, what="the candidate to log the replacement id")
+    assert any(e.get("http.request.id") == new_id for e in live_api.json_logs())
+
+
 @pytest.mark.parametrize(
     ("body", "content_type", "status"),
     [

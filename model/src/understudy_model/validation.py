@@ -8,6 +8,9 @@ What is an error (the record is rejected, with its index, field and a message):
   ``wrong_type``     e.g. a string for a number, a bool, a float for an integer field
   ``not_finite``     NaN or +/-inf
   ``out_of_range``   a number outside the schema's allowed range
+  ``too_long``       a string (a categorical value, or an unknown field's name) longer than
+                     ``MAX_STRING_LENGTH`` characters: no category is that long, and a
+                     megabyte value would otherwise be echoed whole into warnings and logs
 
 What is accepted and handled (reported as a warning, the record is kept):
   ``unseen_category``  a category not seen in training: the one-hot encoder
@@ -28,6 +31,16 @@ from typing import Any
 
 from understudy_model.data import MISSING_CATEGORY
 from understudy_model.schema import FeatureSchema, FieldSpec
+
+# Longer than any category a model could have learnt; an unknown field's name is cut to it
+# in the error (with its length said), so no error or log line carries an unbounded string.
+MAX_STRING_LENGTH = 256
+
+
+def _bounded(name: str) -> str:
+    if len(name) <= MAX_STRING_LENGTH:
+        return name
+    return f"{name[:MAX_STRING_LENGTH]}… ({len(name)} characters)"
 
 
 @dataclass(frozen=True)
@@ -112,6 +125,13 @@ def _check_field(
         return None, FieldIssue(
             index, spec.name, "wrong_type", f"expected a string, got {_type_name(value)}"
         )
+    if len(value) > MAX_STRING_LENGTH and value not in spec.categories:
+        return None, FieldIssue(
+            index,
+            spec.name,
+            "too_long",
+            f"a string of {len(value)} characters; at most {MAX_STRING_LENGTH} are allowed",
+        )
     if value not in spec.categories:
         warnings.append(
             FieldIssue(
@@ -193,7 +213,7 @@ def validate_records(records: Sequence[object], schema: FeatureSchema) -> Valida
             for name in record:
                 if name not in known:
                     record_errors.append(
-                        FieldIssue(index, str(name), "unknown_field", "unknown field")
+                        FieldIssue(index, _bounded(str(name)), "unknown_field", "unknown field")
                     )
         clean: dict[str, Any] = {}
         for check in checks:

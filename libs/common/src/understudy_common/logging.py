@@ -30,9 +30,11 @@ request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar(
 TAKEN_OVER_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access", "kopf", "httpx")
 
 # Attributes every LogRecord has; anything else was passed via ``extra=`` and
-# is emitted as a field of its own.
+# is emitted as a field of its own. uvicorn's ``color_message`` (the message again, with
+# ANSI colour escapes for a terminal) is dropped too: it is noise in JSON.
 _RESERVED = frozenset(
-    vars(logging.LogRecord("", 0, "", 0, "", None, None)).keys() | {"message", "asctime"}
+    vars(logging.LogRecord("", 0, "", 0, "", None, None)).keys()
+    | {"message", "asctime", "color_message"}
 )
 
 

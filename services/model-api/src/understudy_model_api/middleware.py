@@ -10,33 +10,19 @@ the request id: the catch-all that tests prove no input reaches.
 from __future__ import annotations
 
 import logging
-import re
 import time
-import uuid
 from collections.abc import Callable
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from understudy_common.logging import request_context
+from understudy_common.request_id import REQUEST_ID_HEADER, request_id_from
 from understudy_model_api.errors import ApiError
 from understudy_model_api.metrics import ApiMetrics
 
 logger = logging.getLogger(__name__)
 
-# Accepted client request ids: printable, header-safe and short; anything else
-# is replaced by a fresh id rather than echoed into headers and logs.
-_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 UNMATCHED_ROUTE = "unmatched"
-
-
-def request_id_from(scope: Scope) -> str:
-    for name, value in scope.get("headers", ()):
-        if name == b"x-request-id":
-            candidate = value.decode("latin-1")
-            if _REQUEST_ID.match(candidate):
-                return candidate
-            break
-    return uuid.uuid4().hex
 
 
 class RequestContextMiddleware:
@@ -52,7 +38,7 @@ class RequestContextMiddleware:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
-        request_id = request_id_from(scope)
+        request_id = request_id_from(scope.get("headers", ()))
         scope.setdefault("state", {})["request_id"] = request_id
         status = 500
         response_started = False
@@ -64,7 +50,7 @@ class RequestContextMiddleware:
                 response_started = True
                 status = message["status"]
                 headers = list(message.get("headers", ()))
-                headers.append((b"x-request-id", request_id.encode("latin-1")))
+                headers.append((REQUEST_ID_HEADER, request_id.encode("ascii")))
                 version = self.model_version()
                 if version is not None:
                     headers.append((b"x-model-version", version.encode("latin-1")))

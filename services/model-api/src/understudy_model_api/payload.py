@@ -16,6 +16,7 @@ from typing import Any
 
 from starlette.requests import Request
 
+from understudy_common import body
 from understudy_model_api.errors import ApiError
 
 # An integer literal with more digits than this cannot be a finite float64.
@@ -38,25 +39,12 @@ def check_content_type(request: Request) -> None:
         )
 
 
-def _too_large(limit: int) -> ApiError:
-    return ApiError(413, "body_too_large", f"request body is larger than {limit} bytes")
-
-
 async def read_body(request: Request, *, limit: int) -> bytes:
-    """The body, refusing more than ``limit`` bytes as they arrive: a declared
-    Content-Length over the limit is refused before reading, and a body without
-    one (chunked) or longer than declared is cut off as soon as it passes the limit."""
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise _too_large(limit)
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise _too_large(limit)
-        chunks.append(chunk)
-    return b"".join(chunks)
+    """The decoded body under ``limit`` (understudy_common.body: size, gzip, 413/415/400)."""
+    try:
+        return await body.read_body(request.stream(), request.headers, limit=limit)
+    except body.BodyError as exc:
+        raise ApiError(exc.status, exc.code, exc.message) from None
 
 
 def parse_json(body: bytes) -> Any:

@@ -5,9 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import re
 import time
-import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -16,8 +14,10 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CollectorRegistry
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from understudy_common.body import BodyError, read_body
 from understudy_common.logging import request_id_var
 from understudy_common.metrics import CONTENT_TYPE_LATEST, new_registry, render
+from understudy_common.request_id import REQUEST_ID_HEADER, request_id_from
 
 from .comparison import ComparisonWindows
 from .config_sources import ConfigMapSource, FileSource, core_v1_api
@@ -26,10 +26,6 @@ from .service import Answer, ShadowRouter, error_answer
 from .settings import RouterSettings
 
 logger = logging.getLogger("understudy_router.request")
-
-REQUEST_ID_HEADER = b"x-request-id"
-# Client request ids we pass on: 1-128 visible ASCII characters (others are replaced).
-VALID_REQUEST_ID = re.compile(rb"[\x21-\x7e]{1,128}")
 
 
 class RequestIdMiddleware:
@@ -45,14 +41,7 @@ class RequestIdMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        request_id = None
-        for name, value in scope["headers"]:
-            if name == REQUEST_ID_HEADER:
-                if VALID_REQUEST_ID.fullmatch(value):
-                    request_id = value.decode()
-                break
-        if request_id is None:
-            request_id = uuid.uuid4().hex
+        request_id = request_id_from(scope["headers"])
         scope.setdefault("state", {})["request_id"] = request_id
         raw_id = request_id.encode()
 
@@ -72,21 +61,6 @@ class RequestIdMiddleware:
 
 def _response(answer: Answer) -> Response:
     return Response(content=answer.body, status_code=answer.status, headers=answer.headers)
-
-
-async def _read_body(request: Request, limit: int) -> bytes | None:
-    """The request body, or None if it is larger than ``limit`` bytes."""
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        return None
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            return None
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 def create_app(settings: RouterSettings, registry: CollectorRegistry | None = None) -> FastAPI:
@@ -149,11 +123,11 @@ def create_app(settings: RouterSettings, registry: CollectorRegistry | None = No
     async def predictions(request: Request) -> Response:
         started = time.perf_counter()
         request_id: str = request.scope["state"]["request_id"]
-        body = await _read_body(request, settings.max_body_bytes)
-        if body is None:
-            answer = error_answer(
-                413, "body_too_large", f"request body is over {settings.max_body_bytes} bytes"
-            )
+        try:
+            # Decoded here (gzip), so both models get the same plain body.
+            body = await read_body(request.stream(), request.headers, limit=settings.max_body_bytes)
+        except BodyError as exc:
+            answer = error_answer(exc.status, exc.code, exc.message)
         else:
             answer = await router.predict(
                 body=body,
