@@ -8,34 +8,15 @@ temporary folder, unless UNDERSTUDY_ARTIFACTS names a folder that already holds
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from understudy_model.artifact import ArtifactError, load_artifact
+from tests.support.artifacts import Artifacts, ensure_artifact
 from understudy_model.data import Split, load_ames, split_holdout
-from understudy_model.train import Progress, train
 
 # The session-scoped `k8s_cluster` fixture (kwok cluster from upstream binaries).
-pytest_plugins = ["tests.cluster_fixtures"]
-
-
-@dataclass(frozen=True)
-class Artifacts:
-    v1: Path
-    v2: Path
-    bad: Path
-
-
-def _ensure(path: Path, **kwargs: object) -> Path:
-    try:
-        load_artifact(path)
-        return path
-    except ArtifactError:
-        with open(os.devnull, "w") as quiet:
-            train(out_dir=path, progress=Progress(total=5, stream=quiet), **kwargs)  # type: ignore[arg-type]
-        return path
+pytest_plugins = ["tests.support.cluster"]
 
 
 @pytest.fixture(scope="session")
@@ -43,9 +24,11 @@ def artifacts(tmp_path_factory: pytest.TempPathFactory) -> Artifacts:
     given = os.environ.get("UNDERSTUDY_ARTIFACTS")
     root = Path(given) if given else tmp_path_factory.mktemp("artifacts")
     return Artifacts(
-        v1=_ensure(root / "v1", algorithm="linear", version="1.0.0"),
-        v2=_ensure(root / "v2", algorithm="gbr", version="2.0.0"),
-        bad=_ensure(root / "bad", algorithm="gbr", version="2.0.0-bad", shuffle_target=True),
+        v1=ensure_artifact(root / "v1", algorithm="linear", version="1.0.0"),
+        v2=ensure_artifact(root / "v2", algorithm="gbr", version="2.0.0"),
+        bad=ensure_artifact(
+            root / "bad", algorithm="gbr", version="2.0.0-bad", shuffle_target=True
+        ),
     )
 
 

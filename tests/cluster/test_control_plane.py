@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 if TYPE_CHECKING:
-    from tests.cluster_fixtures import K8sCluster
+    from tests.support.cluster import K8sCluster
 
 pytestmark = pytest.mark.cluster
 

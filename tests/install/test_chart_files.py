@@ -12,7 +12,7 @@ import pytest
 import yaml
 from jsonschema import Draft7Validator
 
-from tests.install.layout import (
+from tests.support.layout import (
     CHART,
     CHART_CI_VALUES,
     CHART_CRD,

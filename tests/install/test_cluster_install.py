@@ -21,11 +21,11 @@ from typing import TYPE_CHECKING, Any
 import pytest
 import yaml
 
-from tests.install.layout import CHART, CHART_CI_VALUES, K8S, OPERATOR_CRD, REPO
-from tests.install.test_manifests import promtool_check
+from tests.support.layout import CHART, CHART_CI_VALUES, K8S, OPERATOR_CRD, REPO
+from tests.support.promtool import promtool_check
 
 if TYPE_CHECKING:
-    from tests.cluster_fixtures import K8sCluster
+    from tests.support.cluster import K8sCluster
 
 pytestmark = pytest.mark.cluster
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.install.layout import IMAGES, REPO, dockerfile_stages
+from tests.support.layout import IMAGES, REPO, dockerfile_stages
 
 pytestmark = pytest.mark.slow
 

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.install.layout import IMAGES, REPO, SKAFFOLD, dockerfile_stages
+from tests.support.layout import IMAGES, REPO, SKAFFOLD, dockerfile_stages
 
 ROOT_USERS = {"root", "0", "0:0", "root:root"}
 

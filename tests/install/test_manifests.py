@@ -5,15 +5,14 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
-import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-from tests.install.layout import K8S, K8S_BASE, load_yaml_documents
+from tests.support.layout import K8S, K8S_BASE, load_yaml_documents
+from tests.support.promtool import promtool_check
 from understudy_router.config import parse_config
 
 MANIFESTS = sorted(p for p in K8S.rglob("*.yaml") if p.name != "kustomization.yaml")
@@ -145,40 +144,6 @@ def test_fluent_bit_ships_to_the_elasticsearch_service() -> None:
     assert int(port.group(1)) == svc_port["port"]
     # the index the Kibana data view searches
     assert re.search(r"^\s*Logstash_Prefix\s+understudy-logs$", conf, re.M)
-
-
-def prometheus_config_for_promtool(text: str) -> str:
-    """The config with kubernetes_sd_configs swapped for static_configs.
-
-    Debian's Prometheus is built without Kubernetes service discovery, so its promtool
-    rejects kubernetes_sd_configs; everything else (relabelling, intervals) it still
-    checks. The discovery blocks themselves are checked by the caller.
-    """
-    config = yaml.safe_load(text)
-    for job in config["scrape_configs"]:
-        discovery = job.pop("kubernetes_sd_configs", None)
-        if discovery is not None:
-            for sd in discovery:
-                assert sd["role"] == "pod", job["job_name"]
-                names = sd["namespaces"]["names"]
-                assert names and all(isinstance(n, str) and n for n in names), job["job_name"]
-            job["static_configs"] = [{"targets": ["pod.invalid:8080"]}]
-    return yaml.safe_dump(config)
-
-
-def promtool_check(config_text: str, tmp_path: Path) -> None:
-    promtool = shutil.which("promtool")
-    if promtool is None:
-        pytest.skip("promtool not installed (Debian package prometheus: make system-deps)")
-    config = tmp_path / "prometheus.yml"
-    config.write_text(prometheus_config_for_promtool(config_text))
-    r = subprocess.run(
-        [promtool, "check", "config", "--syntax-only", str(config)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert r.returncode == 0, r.stdout + r.stderr
 
 
 def test_prometheus_config_passes_promtool(tmp_path: Path) -> None:

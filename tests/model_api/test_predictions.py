@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from tests.model_api.conftest import Service
+from tests.support.model_api import Service
 from understudy_model.artifact import load_artifact
 from understudy_model.validation import validate_records
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.model_api.conftest import Service
+from tests.support.model_api import Service
 from understudy_common.metrics import new_registry
 from understudy_model.artifact import ArtifactError
 from understudy_model_api.app import create_app

@@ -3,28 +3,25 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
 import uuid
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-from tests.cluster_fixtures import K8sCluster
-from tests.conftest import Artifacts
-from tests.operator.dataplane import ModelFleet
-from tests.operator.prometheus_server import PrometheusServer
-from tests.support.processes import ServiceProcess, start_service
+from tests.support.artifacts import Artifacts
+from tests.support.cluster import K8sCluster
+from tests.support.dataplane import ModelFleet
+from tests.support.operator import OperatorFactory, OperatorProcess
+from tests.support.processes import start_service
+from tests.support.prometheus import PrometheusServer
 from understudy_model.data import Split, holdout_records
 
 REPO = Path(__file__).resolve().parents[2]
 CRD = REPO / "k8s" / "crd" / "modelrollouts.yaml"
 RBAC = REPO / "k8s" / "operator" / "rbac.yaml"
-SERVICE_ACCOUNT = "system:serviceaccount:understudy:understudy-operator"
 
 
 def kubectl_ok(cluster: K8sCluster, *args: str, input: str | None = None) -> str:
@@ -97,22 +94,6 @@ def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrometheusS
 @pytest.fixture(scope="session")
 def records(ames_split: Split) -> list[dict[str, Any]]:
     return holdout_records(ames_split, limit=200)
-
-
-@dataclass
-class OperatorProcess:
-    proc: ServiceProcess
-
-    def kill(self) -> None:
-        """SIGKILL: no clean shutdown, like a node failure."""
-        os.kill(self.proc.pid, signal.SIGKILL)
-        self.proc.wait(timeout=30)
-
-    def logs(self) -> str:
-        return self.proc.logs()
-
-
-OperatorFactory = Callable[..., OperatorProcess]
 
 
 @pytest.fixture

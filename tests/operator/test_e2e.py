@@ -17,10 +17,10 @@ from typing import Any, TypeVar
 import pytest
 from kubernetes import client
 
-from tests.cluster_fixtures import K8sCluster
-from tests.operator.conftest import OperatorFactory, OperatorProcess
-from tests.operator.dataplane import MODEL, DataPlane, ModelFleet
-from tests.operator.prometheus_server import PrometheusServer
+from tests.support.cluster import K8sCluster
+from tests.support.dataplane import MODEL, DataPlane, ModelFleet
+from tests.support.operator import OperatorFactory, OperatorProcess
+from tests.support.prometheus import PrometheusServer
 from understudy_operator.kube import GROUP, PLURAL, VERSION
 
 pytestmark = [pytest.mark.cluster, pytest.mark.integration]

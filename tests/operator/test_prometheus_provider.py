@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from prometheus_client import CollectorRegistry, Counter, Gauge, start_http_server
 
-from tests.operator.prometheus_server import PrometheusServer
+from tests.support.prometheus import PrometheusServer
 from understudy_operator.core import (
     BUILTIN_QUERIES,
     Check,

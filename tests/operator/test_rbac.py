@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.cluster_fixtures import K8sCluster
-from tests.operator.conftest import SERVICE_ACCOUNT
+from tests.support.cluster import K8sCluster
+from tests.support.operator import SERVICE_ACCOUNT
 
 pytestmark = pytest.mark.cluster
 

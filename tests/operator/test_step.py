@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from tests.operator.test_decide import AFTER_WARMUP, SPEC, T0, shadowing
+from tests.support.rollouts import AFTER_WARMUP, SPEC, T0, shadowing
 from understudy_operator.core import (
     Check,
     Measurement,

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.shadow_router.helpers import metric
+from tests.support.router import metric
 from understudy_common.metrics import new_registry
 from understudy_router.app import create_app
 from understudy_router.settings import RouterSettings

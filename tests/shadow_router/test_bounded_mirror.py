@@ -8,9 +8,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.shadow_router.conftest import routing_config
-from tests.shadow_router.helpers import metric, rss_kib
 from tests.support.processes import ServiceProcess
+from tests.support.router import metric, routing_config, rss_kib
 
 pytestmark = pytest.mark.integration
 

@@ -1,4 +1,5 @@
-"""The ConfigMap source against a real Kubernetes API server (kwok cluster, tests/cluster_fixtures).
+"""The ConfigMap source against a real Kubernetes API server (kwok cluster:
+tests/support/cluster.py).
 
 The router runs as a local process with a kubeconfig; the operator's part (writing the
 ConfigMap) is played by kubectl.
@@ -14,12 +15,11 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import pytest
 
-from tests.shadow_router.conftest import routing_config
-from tests.shadow_router.helpers import metric, routing, wait_for
 from tests.support.processes import ServiceProcess, start_service
+from tests.support.router import metric, routing, routing_config, wait_for
 
 if TYPE_CHECKING:
-    from tests.cluster_fixtures import K8sCluster
+    from tests.support.cluster import K8sCluster
 
 pytestmark = [pytest.mark.cluster, pytest.mark.integration]
 

@@ -13,9 +13,15 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.shadow_router.conftest import Router, routing_config, start_router
-from tests.shadow_router.helpers import closed_port_url, metric, wait_for
 from tests.support.processes import ServiceProcess
+from tests.support.router import (
+    Router,
+    closed_port_url,
+    metric,
+    routing_config,
+    start_router,
+    wait_for,
+)
 
 pytestmark = pytest.mark.integration
 

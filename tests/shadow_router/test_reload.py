@@ -8,9 +8,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.shadow_router.conftest import routing_config
-from tests.shadow_router.helpers import label_sets, metric, wait_for
 from tests.support.processes import ServiceProcess
+from tests.support.router import label_sets, metric, routing_config, wait_for
 
 pytestmark = pytest.mark.integration
 

@@ -8,9 +8,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.shadow_router.conftest import routing_config
-from tests.shadow_router.helpers import closed_port_url, metric, samples, wait_for
 from tests.support.processes import ServiceProcess
+from tests.support.router import closed_port_url, metric, routing_config, samples, wait_for
 
 pytestmark = pytest.mark.integration
 

@@ -28,8 +28,8 @@ from understudy_operator.core import (
     Signals,
     SpecError,
     Verdict,
-    advance,
     parse_spec,
+    run_step,
 )
 from understudy_operator.kube import ANNOTATION_PREFIX, GROUP, PLURAL, VERSION
 from understudy_operator.kube.actuator import KubeActuator
@@ -138,18 +138,15 @@ class Reconciler:
             raise InvalidSpec(str(exc)) from exc
 
         signals = read_signals(annotations=meta.get("annotations") or {}, spec=spec, status=status)
-        observed = self._actuator.observe(ref, status)
-        decision = advance(
+        decision = run_step(
             spec=spec,
             status=status,
             source=self._source,
+            actuator=self._actuator.for_rollout(ref, spec),
             namespace=namespace,
             now=now,
-            observed=observed,
             signals=signals,
         ).decision
-        for action in decision.actions:
-            self._actuator.apply(action, ref=ref, spec=spec, status=decision.status)
         new_status = replace(decision.status, observed_generation=meta.get("generation"))
         written = self._write_status(obj, new_status)
         self._clear_signals(ref, obj, decision.consumed)

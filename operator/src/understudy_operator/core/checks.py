@@ -41,6 +41,7 @@ import re
 from dataclasses import dataclass
 from enum import StrEnum
 
+from understudy_operator.core.formatting import format_number
 from understudy_operator.core.measurements import Measurement, NoData, QueryFailed, Value
 
 
@@ -135,11 +136,11 @@ class Check:
     def threshold(self) -> str:
         """The bounds as people read them: ``<= 0.01``, ``>= 0.9``, ``0.1..0.5``, ``none``."""
         if self.min is not None and self.max is not None:
-            return f"{_num(self.min)}..{_num(self.max)}"
+            return f"{format_number(self.min)}..{format_number(self.max)}"
         if self.max is not None:
-            return f"<= {_num(self.max)}"
+            return f"<= {format_number(self.max)}"
         if self.min is not None:
-            return f">= {_num(self.min)}"
+            return f">= {format_number(self.min)}"
         return "none"
 
 
@@ -238,24 +239,18 @@ def evaluate(check: Check, measurement: Measurement) -> CheckResult:
     too_low = check.min is not None and value < check.min
     too_high = check.max is not None and value > check.max
     if too_low or too_high:
-        bound = f"min {_num(check.min)}" if too_low else f"max {_num(check.max)}"
+        bound = f"min {format_number(check.min)}" if too_low else f"max {format_number(check.max)}"
         return CheckResult(
             name=check.name,
             value=value,
             threshold=check.threshold,
             verdict=Verdict.FAIL,
-            message=f"{check.name} {_num(value)} is outside {bound}",
+            message=f"{check.name} {format_number(value)} is outside {bound}",
         )
     return CheckResult(
         name=check.name,
         value=value,
         threshold=check.threshold,
         verdict=Verdict.PASS,
-        message=f"{check.name} {_num(value)} within {check.threshold}",
+        message=f"{check.name} {format_number(value)} within {check.threshold}",
     )
-
-
-def _num(value: float | None) -> str:
-    if value is None:
-        return "-"
-    return f"{value:.4g}"

@@ -8,125 +8,32 @@ output is the next status, the actions for an actuator, an event reason and a me
 Every action is idempotent ("make it so"), and the caller applies the actions *before*
 storing the new status: a crash in between repeats the actions on the next call, never
 skips them, and never promotes twice.
+
+The pieces around it, split the way Argo Rollouts separates them: when a run is due
+(schedule.py), what a run's measurements say (assess.py), and the types it takes and
+gives (types.py). This module holds only the transitions between phases.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
-from enum import Enum, StrEnum
+from dataclasses import replace
+from datetime import datetime
+from enum import Enum
 
-from understudy_operator.core.checks import (
-    SAMPLE_COUNT,
-    Check,
-    CheckResult,
-    QueryContext,
-    Verdict,
-    evaluate,
-)
+from understudy_operator.core.assess import assess_run
+from understudy_operator.core.checks import CheckResult, Verdict
 from understudy_operator.core.durations import format_duration
-from understudy_operator.core.measurements import (
-    Measurements,
-    NoData,
-    QueryFailed,
-    Value,
-)
+from understudy_operator.core.formatting import format_number
+from understudy_operator.core.measurements import Measurements
+from understudy_operator.core.schedule import analysis_due
 from understudy_operator.core.spec import Promotion, RolloutSpec
 from understudy_operator.core.status import IN_FLIGHT, AnalysisStatus, Phase, RolloutStatus
+from understudy_operator.core.types import Action, ActionKind, Decision, Observed, Signal, Signals
 
-# A timer tick may come a little early; a run is due after 90% of the interval.
-INTERVAL_SLACK = 0.9
-SAMPLES_CHECK = Check(name=SAMPLE_COUNT)
-
-
-class ActionKind(StrEnum):
-    DEPLOY_LIVE = "deploy_live"  # live workload serves `version` (first version); router: live only
-    DEPLOY_CANDIDATE = "deploy_candidate"  # candidate workload at `version`; router: no mirroring
-    START_SHADOW = "start_shadow"  # router mirrors to the (ready) candidate `version`
-    PROMOTE = "promote"  # roll the live workload to `version`, no unavailable replicas
-    FINISH_PROMOTION = "finish_promotion"  # router: live=`version`, no mirroring; remove candidate
-    ROLLBACK = "rollback"  # router: no mirroring; remove the candidate workload (`version`)
-    PAUSE = "pause"  # nothing to change in the data plane; analysis stops
-    AWAIT_APPROVAL = "await_approval"  # nothing to change in the data plane; a human decides
-
-
-@dataclass(frozen=True)
-class Action:
-    kind: ActionKind
-    version: str
-
-    def __str__(self) -> str:
-        return f"{self.kind}({self.version})"
-
-
-class Signal(StrEnum):
-    APPROVE = "approve"
-    ABORT = "abort"
-    RESUME = "resume"
-
-
-@dataclass(frozen=True)
-class Signals:
-    """Human intent, read by the caller from annotations or spec (never from status)."""
-
-    approve: bool = False  # promote the candidate once analysis has passed (manual mode)
-    abort: bool = False  # roll the candidate back now
-    resume: bool = False  # continue a Paused rollout / retry a RolledBack version
-
-    def present(self) -> frozenset[Signal]:
-        return frozenset(s for s in Signal if getattr(self, s.value))
-
-
-@dataclass(frozen=True)
-class Observed:
-    """What the actuator sees of the workloads right now."""
-
-    # Version the live workload serves with every replica updated and available; None
-    # while it is missing or rolling.
-    live_version: str | None = None
-    # The candidate workload runs the status' candidate version and is available.
-    candidate_ready: bool = False
-
-
-@dataclass(frozen=True)
-class Decision:
-    status: RolloutStatus
-    actions: tuple[Action, ...]  # empty: nothing to do
-    reason: str  # event reason, CamelCase
-    message: str  # for humans: the event message and status.message
-    previous_phase: Phase
-    run_verdict: Verdict | None = None  # the verdict of the analysis run made now, if any
-    consumed: frozenset[Signal] = field(default_factory=frozenset)  # signals to clear
-
-    @property
-    def phase_changed(self) -> bool:
-        return self.status.phase != self.previous_phase
-
-
-def analysis_due(spec: RolloutSpec, status: RolloutStatus, now: datetime) -> bool:
-    """Whether ``now`` is time for an analysis run (Shadowing, warmup over, interval passed)."""
-    a = status.analysis
-    if status.phase != Phase.SHADOWING or a.started_at is None:
-        return False
-    if now < a.started_at + timedelta(seconds=spec.analysis.warmup_seconds):
-        return False
-    if a.last_run_at is None:
-        return True
-    return now >= a.last_run_at + timedelta(seconds=spec.analysis.interval_seconds * INTERVAL_SLACK)
-
-
-def query_context(
-    *, spec: RolloutSpec, status: RolloutStatus, namespace: str, check: Check
-) -> QueryContext:
-    seconds = check.interval_seconds or spec.analysis.interval_seconds
-    return QueryContext(
-        model=spec.model.name,
-        namespace=namespace,
-        stable=status.stable_version or "",
-        candidate=status.candidate_version or "",
-        interval=format_duration(seconds),
-    )
+# Defaults of decide(): no workload seen yet, no human signal.
+NOTHING_OBSERVED = Observed()
+NO_SIGNALS = Signals()
 
 
 def decide(
@@ -135,8 +42,8 @@ def decide(
     status: RolloutStatus,
     measurements: Measurements | None,
     now: datetime,
-    observed: Observed = Observed(),
-    signals: Signals = Signals(),
+    observed: Observed = NOTHING_OBSERVED,
+    signals: Signals = NO_SIGNALS,
 ) -> Decision:
     """The next step of the rollout. See core/README.md for the rules."""
     d = _Decider(spec=spec, status=status, now=now, observed=observed, signals=signals)
@@ -416,70 +323,23 @@ class _Decider:
         if measurements is None or not analysis_due(self.spec, self.status, self.now):
             return self._stay()
         a = self.spec.analysis
-        st = self.status.analysis
-        results = tuple(
-            evaluate(c, measurements.checks.get(c.name, NoData("not measured"))) for c in a.checks
+        run = assess_run(
+            spec=a, analysis=self.status.analysis, measurements=measurements, now=self.now
         )
-        samples = measurements.samples
-        if not isinstance(samples, QueryFailed):
-            count = int(samples.value) if isinstance(samples, Value) else 0
-            if count < a.min_samples:
-                waiting = replace(st, last_run_at=self.now, samples=count, checks=results)
-                return self._decision(
-                    phase=Phase.SHADOWING,
-                    reason="WaitingForSamples",
-                    message=(
-                        f"shadowing {self.desired}: waiting for samples "
-                        f"({count}/{a.min_samples}); no verdict yet"
-                    ),
-                    analysis=waiting,
-                )
-        else:
-            count = st.samples
-            results = (
-                CheckResult(
-                    name=SAMPLE_COUNT,
-                    value=None,
-                    threshold=f">= {a.min_samples}",
-                    verdict=Verdict.INCONCLUSIVE,
-                    message=f"query failed: {samples.reason}",
-                ),
-                *results,
-            )
-        verdict = _run_verdict(results)
-        run = replace(
-            st,
-            last_run_at=self.now,
-            samples=count,
-            checks=results,
-            runs=st.runs + 1,
-            last_verdict=verdict,
-        )
-        if verdict == Verdict.PASS:
-            return self._passed(
-                replace(
-                    run,
-                    successful=st.successful + 1,
-                    consecutive_successful=st.consecutive_successful + 1,
-                    consecutive_inconclusive=0,
-                )
-            )
-        if verdict == Verdict.FAIL:
-            return self._failed(
-                replace(
-                    run,
-                    failed=st.failed + 1,
-                    consecutive_successful=0,
-                    consecutive_inconclusive=0,
-                )
-            )
-        return self._inconclusive(
-            replace(
-                run,
-                inconclusive=st.inconclusive + 1,
-                consecutive_inconclusive=st.consecutive_inconclusive + 1,
-                consecutive_successful=0,
-            )
+        if run.verdict == Verdict.PASS:
+            return self._passed(run.analysis)
+        if run.verdict == Verdict.FAIL:
+            return self._failed(run.analysis)
+        if run.verdict == Verdict.INCONCLUSIVE:
+            return self._inconclusive(run.analysis)
+        return self._decision(
+            phase=Phase.SHADOWING,
+            reason="WaitingForSamples",
+            message=(
+                f"shadowing {self.desired}: waiting for samples "
+                f"({run.analysis.samples}/{a.min_samples}); no verdict yet"
+            ),
+            analysis=run.analysis,
         )
 
     def _passed(self, run: AnalysisStatus) -> Decision:
@@ -518,7 +378,7 @@ class _Decider:
     def _failed(self, run: AnalysisStatus) -> Decision:
         a = self.spec.analysis
         failing = "; ".join(
-            f"{c.name} {_fmt(c.value)} outside {c.threshold}"
+            f"{c.name} {format_number(c.value)} outside {c.threshold}"
             for c in run.checks
             if c.verdict == Verdict.FAIL
         )
@@ -571,21 +431,8 @@ class _Decider:
         )
 
 
-def _run_verdict(results: Iterable[CheckResult]) -> Verdict:
-    verdicts = {r.verdict for r in results}
-    if Verdict.FAIL in verdicts:
-        return Verdict.FAIL
-    if Verdict.INCONCLUSIVE in verdicts or not verdicts:
-        return Verdict.INCONCLUSIVE
-    return Verdict.PASS
-
-
-def _fmt(value: float | None) -> str:
-    return "-" if value is None else f"{value:.4g}"
-
-
 def _values(results: Iterable[CheckResult]) -> str:
-    return ", ".join(f"{r.name} {_fmt(r.value)}" for r in results)
+    return ", ".join(f"{r.name} {format_number(r.value)}" for r in results)
 
 
 def _evidence(analysis: AnalysisStatus) -> str:

@@ -1,9 +1,11 @@
-"""One step of a rollout: measure when an analysis run is due, then decide.
+"""One step of a rollout: observe, measure when an analysis run is due, decide, act.
 
-The operator's reconcile and the local demo's controller both call :func:`advance`, so
-"when is a run due, what does it measure, what follows" cannot drift between them. Each
-caller then carries out ``step.decision.actions`` with its own actuator, before it stores
-``step.decision.status``. Not pure like ``decide``: it asks the metrics source.
+The operator's reconcile and the local demo's controller both call :func:`run_step`, so
+"when is a run due, what does it measure, what follows, in which order are actions and
+status applied" cannot drift between them. Not pure like ``decide``: it asks the metrics
+source and the actuator (the core's ports, core/ports.py). The caller stores
+``step.decision.status`` afterwards: actions first, then the status, so a crash in between
+repeats the (idempotent) actions rather than skipping them.
 """
 
 from __future__ import annotations
@@ -12,18 +14,13 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from understudy_operator.core.checks import Check
-from understudy_operator.core.decide import (
-    SAMPLES_CHECK,
-    Decision,
-    Observed,
-    Signals,
-    analysis_due,
-    decide,
-    query_context,
-)
-from understudy_operator.core.measurements import Measurement, Measurements, MetricsSource
+from understudy_operator.core.decide import decide
+from understudy_operator.core.measurements import Measurement, Measurements
+from understudy_operator.core.ports import Actuator, MetricsSource
+from understudy_operator.core.schedule import SAMPLES_CHECK, analysis_due, query_context
 from understudy_operator.core.spec import RolloutSpec
 from understudy_operator.core.status import RolloutStatus
+from understudy_operator.core.types import Decision, Observed, Signals
 
 
 @dataclass(frozen=True)
@@ -57,6 +54,7 @@ def advance(
     observed: Observed,
     signals: Signals,
 ) -> Step:
+    """Measure if a run is due, then decide; carries out nothing (see :func:`run_step`)."""
     measurements = (
         measure_all(spec=spec, status=status, source=source, namespace=namespace)
         if analysis_due(spec, status, now)
@@ -71,3 +69,28 @@ def advance(
         signals=signals,
     )
     return Step(decision=decision, measurements=measurements)
+
+
+def run_step(
+    *,
+    spec: RolloutSpec,
+    status: RolloutStatus,
+    source: MetricsSource,
+    actuator: Actuator,
+    namespace: str,
+    now: datetime,
+    signals: Signals,
+) -> Step:
+    """Observe the workloads, :func:`advance`, and apply the decision's actions in order."""
+    step = advance(
+        spec=spec,
+        status=status,
+        source=source,
+        namespace=namespace,
+        now=now,
+        observed=actuator.observe(status),
+        signals=signals,
+    )
+    for action in step.decision.actions:
+        actuator.apply(action, step.decision.status)
+    return step

@@ -13,9 +13,9 @@ from typing import Any
 
 from kubernetes import client
 
-from understudy_operator.core.decide import Action, ActionKind, Observed
 from understudy_operator.core.spec import RolloutSpec
 from understudy_operator.core.status import RolloutStatus
+from understudy_operator.core.types import Action, ActionKind, Observed
 from understudy_operator.kube import resources
 from understudy_operator.kube.resources import Role, RolloutRef
 from understudy_operator.settings import OperatorSettings
@@ -33,11 +33,29 @@ def _json(response: Any) -> dict[str, Any]:
     return json.loads(response.data)
 
 
+class RolloutActuator:
+    """The core's ``Actuator`` port for one ModelRollout (``KubeActuator.for_rollout``)."""
+
+    def __init__(self, kube: KubeActuator, *, ref: RolloutRef, spec: RolloutSpec) -> None:
+        self._kube = kube
+        self._ref = ref
+        self._spec = spec
+
+    def observe(self, status: RolloutStatus) -> Observed:
+        return self._kube.observe(self._ref, status)
+
+    def apply(self, action: Action, status: RolloutStatus) -> None:
+        self._kube.apply(action, ref=self._ref, spec=self._spec, status=status)
+
+
 class KubeActuator:
     def __init__(self, *, api: client.ApiClient, settings: OperatorSettings) -> None:
         self._apps = client.AppsV1Api(api)
         self._core = client.CoreV1Api(api)
         self._settings = settings
+
+    def for_rollout(self, ref: RolloutRef, spec: RolloutSpec) -> RolloutActuator:
+        return RolloutActuator(self, ref=ref, spec=spec)
 
     # -- reading -----------------------------------------------------------------------
 

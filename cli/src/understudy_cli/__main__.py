@@ -1,0 +1,5 @@
+import sys
+
+from understudy_cli.main import main
+
+sys.exit(main())

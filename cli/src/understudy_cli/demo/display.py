@@ -1,0 +1,144 @@
+"""Live progress of a demo run in the terminal (rich), or plain lines when the
+output is not a terminal (CI, pipes) — one line per analysis run, not a wall of logs."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, TextIO
+
+from rich.console import Console, Group
+from rich.live import Live
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from understudy_operator.core import format_number as fmt
+
+VERDICT_STYLE = {"pass": "green", "fail": "bold red", "inconclusive": "yellow"}
+
+
+@dataclass
+class View:
+    """What the screen shows; the controller updates it, the display renders it."""
+
+    title: str
+    phase: str = "Starting"
+    elapsed: float = 0.0
+    stable: str = "—"
+    candidate: str = "—"
+    traffic: dict[str, Any] = field(default_factory=dict)
+    runs: list[dict[str, Any]] = field(default_factory=list)
+    counters: dict[str, Any] = field(default_factory=dict)
+    message: str = ""
+
+
+def _render(view: View, max_runs: int = 8) -> Group:
+    header = Table.grid(padding=(0, 2))
+    header.add_row(
+        Text(view.phase, style="bold cyan"),
+        f"stable {view.stable}",
+        f"candidate {view.candidate}",
+        f"{view.elapsed:5.1f}s",
+        "traffic " + " ".join(f"{k}={fmt(v)}" for k, v in view.traffic.items()),
+    )
+    counters = " ".join(f"{k}={fmt(v)}" for k, v in view.counters.items())
+    runs = Table(title="analysis runs", expand=True)
+    runs.add_column("#", justify="right")
+    runs.add_column("verdict")
+    checks: list[str] = []
+    thresholds: dict[str, str] = {}
+    for run in view.runs:
+        for check in run.get("checks", []):
+            if check["name"] not in checks:
+                checks.append(check["name"])
+            thresholds[check["name"]] = str(check.get("threshold") or "")
+    for name in checks:
+        # the threshold under the name: what each value is judged against
+        runs.add_column(f"{name}\n{thresholds[name]}".rstrip())
+    for run in view.runs[-max_runs:]:
+        by_name = {c["name"]: c for c in run.get("checks", [])}
+        cells = []
+        for name in checks:
+            check = by_name.get(name)
+            if check is None:
+                cells.append(Text("—"))
+            else:
+                cells.append(
+                    Text(
+                        f"{fmt(check.get('value'))}",
+                        style=VERDICT_STYLE.get(check.get("verdict", ""), ""),
+                    )
+                )
+        runs.add_row(
+            str(run["number"]),
+            Text(run["verdict"], style=VERDICT_STYLE.get(run["verdict"], "")),
+            *cells,
+        )
+    return Group(
+        Panel(Group(header, Text(counters)), title=view.title),
+        runs,
+        Text(view.message, style="bold"),
+    )
+
+
+class Display:
+    def __init__(
+        self, view: View, *, stream: TextIO | None = None, interactive: bool | None = None
+    ) -> None:
+        self.view = view
+        self.stream = stream or sys.stdout
+        self.interactive = self.stream.isatty() if interactive is None else interactive
+        self._live: Live | None = None
+        self._printed_runs = 0
+        self._last_phase = ""
+
+    def __enter__(self) -> Display:
+        if self.interactive:
+            self._live = Live(
+                _render(self.view),
+                console=Console(file=self.stream),
+                refresh_per_second=4,
+                transient=False,
+            )
+            self._live.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._live is not None:
+            self._live.update(_render(self.view))
+            self._live.__exit__(None, None, None)
+
+    def refresh(self) -> None:
+        if self._live is not None:
+            self._live.update(_render(self.view))
+            return
+        # Runs first: a phase change (Promoting, RolledBack) is the consequence of the run
+        # that came with it, so it reads after that run.
+        for run in self.view.runs[self._printed_runs :]:
+            checks = ", ".join(
+                f"{c['name']}={fmt(c.get('value'))} {c.get('verdict')}"
+                for c in run.get("checks", [])
+            )
+            self._line(
+                f"run {run['number']} {run['verdict']} samples={fmt(run.get('samples'))}: {checks}"
+            )
+        self._printed_runs = len(self.view.runs)
+        if self.view.phase != self._last_phase:
+            self._line(f"phase {self.view.phase}: {self.view.message}")
+            self._last_phase = self.view.phase
+
+    def note(self, text: str) -> None:
+        if self._live is not None:
+            self._live.console.print(text)
+        else:
+            self._line(text)
+
+    def _line(self, text: str) -> None:
+        print(f"[{self.view.elapsed:6.1f}s] {text}", file=self.stream, flush=True)
+
+
+def summary_lines(rows: Sequence[tuple[str, str]]) -> str:
+    width = max(len(k) for k, _ in rows)
+    return "\n".join(f"  {k.ljust(width)}  {v}" for k, v in rows)

@@ -1,0 +1,219 @@
+"""The ``understudy`` command."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+EXIT_PROMOTED = 0
+EXIT_ROLLED_BACK = 1
+EXIT_USAGE = 2  # argparse's own code for a bad command line; also a bad config file
+EXIT_NO_DECISION = 3  # paused, waiting for approval, or out of time
+EXIT_START_FAILED = 4  # a process would not start (port in use, missing artifact, ...)
+EXIT_BACKEND_FAILED = 5  # `understudy logs`: Elasticsearch unreachable or refused the search
+EXIT_INTERRUPTED = 130
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from understudy_cli.demo.scenarios import SCENARIOS
+
+    parser = argparse.ArgumentParser(
+        prog="understudy",
+        description="Understudy: replace a live ML model without betting production on it.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    demo = sub.add_parser(
+        "demo",
+        help="run a whole shadow rollout on this machine (no Kubernetes needed)",
+        description=(
+            "Start model-api v1 (live) and the candidate, the shadow router and a local "
+            "rollout controller (the operator's decision core), send traffic built from the "
+            "Ames holdout set, and end promoted or rolled back with a report. "
+            f"Exit codes: {EXIT_PROMOTED} promoted, {EXIT_ROLLED_BACK} rolled back, "
+            f"{EXIT_USAGE} bad usage or config, {EXIT_NO_DECISION} no decision (paused, "
+            f"awaiting approval, timed out), {EXIT_START_FAILED} a process failed to start, "
+            f"{EXIT_INTERRUPTED} interrupted."
+        ),
+    )
+    demo.add_argument(
+        "--scenario",
+        choices=sorted(SCENARIOS),
+        default="good",
+        help="good: v2 should be promoted; bad-candidate: a model trained on "
+        "shuffled prices should be rolled back (default %(default)s)",
+    )
+    demo.add_argument(
+        "--config",
+        type=Path,
+        help="a ModelRollout spec (YAML) with your thresholds, interval, "
+        "minSamples; default: the packaged default-rollout.yaml",
+    )
+    demo.add_argument(
+        "--artifacts",
+        type=Path,
+        default=Path("artifacts"),
+        help="model artifacts folder; missing models are trained (default %(default)s)",
+    )
+    demo.add_argument(
+        "--out",
+        type=Path,
+        default=Path("reports"),
+        help="where each run's folder (report, plot, logs) goes (default %(default)s)",
+    )
+    demo.add_argument(
+        "--rate",
+        type=float,
+        default=40.0,
+        help="requests per second sent to the router (default %(default)s)",
+    )
+    demo.add_argument(
+        "--max-seconds",
+        type=float,
+        default=300.0,
+        help="give up without a decision after this long (default %(default)s)",
+    )
+    demo.add_argument("--router-port", type=int, help="the router's port (default: a free one)")
+    demo.add_argument(
+        "--metrics",
+        choices=["auto", "prometheus", "router"],
+        default="auto",
+        help="where the analysis reads evidence: a local Prometheus, the router's own "
+        "/metrics, or auto: Prometheus when installed (default %(default)s)",
+    )
+    demo.add_argument(
+        "--plain", action="store_true", help="plain progress lines instead of the live display"
+    )
+    parser.set_defaults(func=None)
+    demo.set_defaults(func=_run_demo)
+    _add_logs(sub)
+    return parser
+
+
+def _add_logs(sub: argparse._SubParsersAction) -> None:
+    from understudy_cli.logsearch import DEFAULT_INDEX
+
+    logs = sub.add_parser(
+        "logs",
+        help="search the router's comparison events in Elasticsearch (Kibana's "
+        "disagreements search, from the terminal)",
+        description=(
+            "Search the shadow-router.comparison events that Fluent Bit ships to "
+            "Elasticsearch: newest first, with the live and candidate predictions and the "
+            "outcome counts. Reach Elasticsearch in the cluster with e.g. "
+            "`kubectl -n understudy port-forward svc/understudy-elasticsearch 9200`. "
+            f"Exit codes: 0 found or not, {EXIT_USAGE} bad usage, {EXIT_BACKEND_FAILED} "
+            "Elasticsearch unreachable or refused the search."
+        ),
+    )
+    logs.add_argument("--es", required=True, help="Elasticsearch URL, e.g. http://localhost:9200")
+    logs.add_argument("--index", default=DEFAULT_INDEX, help="index pattern (default %(default)s)")
+    logs.add_argument(
+        "--since", default="1h", help="how far back: 15m, 1h, 2d (default %(default)s)"
+    )
+    logs.add_argument("--candidate", help="only this candidate version")
+    logs.add_argument(
+        "--disagreements", action="store_true", help="only events where a record disagreed"
+    )
+    logs.add_argument("--request-id", help="one request (its X-Request-ID)")
+    logs.add_argument("--limit", type=int, default=20, help="events shown (default %(default)s)")
+    logs.add_argument(
+        "--api-key", default=None, help="an Elasticsearch API key (default: $UNDERSTUDY_ES_API_KEY)"
+    )
+    logs.set_defaults(func=_run_logs)
+
+
+def _run_logs(args: argparse.Namespace) -> int:
+    import os
+
+    import httpx
+
+    from understudy_cli.logsearch import (
+        ComparisonQuery,
+        SearchError,
+        format_result,
+        search_comparisons,
+    )
+
+    try:
+        query = ComparisonQuery(
+            since=args.since,
+            candidate_version=args.candidate,
+            disagreements_only=args.disagreements,
+            request_id=args.request_id,
+            limit=args.limit,
+        )
+    except ValueError as exc:
+        print(f"understudy logs: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    api_key = args.api_key or os.environ.get("UNDERSTUDY_ES_API_KEY")
+    headers = {"authorization": f"ApiKey {api_key}"} if api_key else {}
+    with httpx.Client(headers=headers, timeout=10) as http:
+        try:
+            result = search_comparisons(http, es_url=args.es, index=args.index, query=query)
+        except SearchError as exc:
+            print(f"understudy logs: {exc}", file=sys.stderr)
+            return EXIT_BACKEND_FAILED
+    print(format_result(result))
+    return 0
+
+
+def _run_demo(args: argparse.Namespace) -> int:
+    from understudy_cli.demo.config import ConfigError
+    from understudy_cli.demo.run import DemoOptions, run_demo
+    from understudy_cli.demo.supervisor import StartError, port_is_free
+
+    if args.rate <= 0:
+        print("understudy demo: --rate must be positive", file=sys.stderr)
+        return EXIT_USAGE
+    if args.router_port is not None and not port_is_free(args.router_port):
+        print(
+            f"understudy demo: port {args.router_port} is in use; choose another "
+            "--router-port or leave it out to use a free one",
+            file=sys.stderr,
+        )
+        return EXIT_START_FAILED
+    options = DemoOptions(
+        scenario=args.scenario,
+        config=args.config,
+        artifacts_dir=args.artifacts,
+        out_dir=args.out,
+        rate=args.rate,
+        max_seconds=args.max_seconds,
+        interactive=False if args.plain else None,
+        router_port=args.router_port,
+        metrics=args.metrics,
+    )
+    try:
+        outcome = run_demo(options)
+    except ConfigError as exc:
+        print(f"understudy demo: bad configuration: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except StartError as exc:
+        print(f"understudy demo: {exc}", file=sys.stderr)
+        return EXIT_START_FAILED
+    except TimeoutError as exc:
+        print(f"understudy demo: {exc} (--max-seconds)", file=sys.stderr)
+        return EXIT_NO_DECISION
+    except KeyboardInterrupt:
+        print(
+            "\nunderstudy demo: interrupted; every process it started is stopped", file=sys.stderr
+        )
+        return EXIT_INTERRUPTED
+    print()
+    print(f"decision: {outcome.phase} — {outcome.message}")
+    print(f"report:   {outcome.report}")
+    if outcome.promoted:
+        return EXIT_PROMOTED
+    if outcome.phase == "RolledBack":
+        return EXIT_ROLLED_BACK
+    return EXIT_NO_DECISION
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,1 +1,0 @@
-"""The local (embedded) mode of Understudy: `understudy demo`."""

@@ -1,5 +1,0 @@
-import sys
-
-from understudy_local.cli import main
-
-sys.exit(main())

@@ -1,0 +1,93 @@
+"""Assessment of one analysis run: measurements in, verdict and counters out. Pure.
+
+The rules (core/README.md): a run whose sample count is below ``minSamples`` (no series
+counts as 0) gets no verdict and is not counted; otherwise it fails if any check fails,
+is inconclusive if any check (or the sample count query) has no data or an error, and
+passes only when every check passes. Counters: a pass extends the streak of consecutive
+passes; a fail or an inconclusive run resets it; an inconclusive run extends the streak of
+consecutive inconclusive runs, which anything else resets.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from understudy_operator.core.checks import SAMPLE_COUNT, CheckResult, Verdict, evaluate
+from understudy_operator.core.measurements import Measurements, NoData, QueryFailed, Value
+from understudy_operator.core.spec import AnalysisSpec
+from understudy_operator.core.status import AnalysisStatus
+
+
+@dataclass(frozen=True)
+class RunAssessment:
+    """The analysis status after the run, and its verdict (None: waiting for samples)."""
+
+    analysis: AnalysisStatus
+    verdict: Verdict | None
+
+
+def assess_run(
+    *, spec: AnalysisSpec, analysis: AnalysisStatus, measurements: Measurements, now: datetime
+) -> RunAssessment:
+    results = tuple(
+        evaluate(c, measurements.checks.get(c.name, NoData("not measured"))) for c in spec.checks
+    )
+    samples = measurements.samples
+    if isinstance(samples, QueryFailed):
+        # Unknown evidence is no reason to wait: the run is inconclusive, and says why.
+        count = analysis.samples
+        results = (
+            CheckResult(
+                name=SAMPLE_COUNT,
+                value=None,
+                threshold=f">= {spec.min_samples}",
+                verdict=Verdict.INCONCLUSIVE,
+                message=f"query failed: {samples.reason}",
+            ),
+            *results,
+        )
+    else:
+        count = int(samples.value) if isinstance(samples, Value) else 0
+        if count < spec.min_samples:
+            waiting = replace(analysis, last_run_at=now, samples=count, checks=results)
+            return RunAssessment(analysis=waiting, verdict=None)
+    verdict = run_verdict(results)
+    run = replace(
+        analysis,
+        last_run_at=now,
+        samples=count,
+        checks=results,
+        runs=analysis.runs + 1,
+        last_verdict=verdict,
+    )
+    if verdict == Verdict.PASS:
+        run = replace(
+            run,
+            successful=analysis.successful + 1,
+            consecutive_successful=analysis.consecutive_successful + 1,
+            consecutive_inconclusive=0,
+        )
+    elif verdict == Verdict.FAIL:
+        run = replace(
+            run, failed=analysis.failed + 1, consecutive_successful=0, consecutive_inconclusive=0
+        )
+    else:
+        run = replace(
+            run,
+            inconclusive=analysis.inconclusive + 1,
+            consecutive_inconclusive=analysis.consecutive_inconclusive + 1,
+            consecutive_successful=0,
+        )
+    return RunAssessment(analysis=run, verdict=verdict)
+
+
+def run_verdict(results: Iterable[CheckResult]) -> Verdict:
+    """Fail if any check failed; else inconclusive if any was (or there were none); else pass."""
+    verdicts = {r.verdict for r in results}
+    if Verdict.FAIL in verdicts:
+        return Verdict.FAIL
+    if Verdict.INCONCLUSIVE in verdicts or not verdicts:
+        return Verdict.INCONCLUSIVE
+    return Verdict.PASS

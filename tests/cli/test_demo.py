@@ -1,0 +1,178 @@
+"""End to end: `understudy demo` as a user runs it — real model-api and router
+processes, the operator's decision core, a report — with short settings."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+FAST_SPEC = {
+    "model": {"name": "house-prices", "version": "2.0.0"},
+    "shadow": {"mirrorPercent": 100, "tolerance": {"relative": 0.10, "absolute": 10000}},
+    "analysis": {
+        "interval": "2s",
+        "warmup": "1s",
+        "minSamples": 60,
+        "successfulRuns": 3,
+        "failureLimit": 2,
+        "inconclusiveLimit": 5,
+        "checks": [
+            {"name": "candidate-error-rate", "max": 0.01},
+            {"name": "latency-p99-ratio", "max": 5.0},
+            # looser than the demo's default: this test is about the mechanism, and a
+            # 2-second run sees only ~100 houses
+            {"name": "agreement-rate", "min": 0.70},
+            {"name": "prediction-ks", "max": 0.20},
+        ],
+    },
+}
+
+
+@pytest.fixture
+def fast_config(tmp_path: Path) -> Path:
+    path = tmp_path / "rollout.yaml"
+    path.write_text(yaml.safe_dump(FAST_SPEC))
+    return path
+
+
+def _demo(*args: str, **kwargs) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "understudy_cli", "demo", "--plain", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        **kwargs,
+    )
+
+
+def _run_dir(out: Path) -> Path:
+    (run,) = list(out.iterdir())
+    return run
+
+
+def _assert_nothing_left(run_dir: Path) -> None:
+    pids = [int(line.split()[0]) for line in (run_dir / "pids.txt").read_text().splitlines()]
+    assert len(pids) >= 3  # live, candidate, router
+    for pid in pids:
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
+
+
+@pytest.mark.parametrize("metrics", ["prometheus", "router"])
+def test_good_candidate_is_promoted(artifacts, fast_config, tmp_path, metrics):
+    out = tmp_path / "reports"
+    proc = _demo(
+        *("--config", str(fast_config), "--artifacts", str(artifacts.v1.parent)),
+        *("--out", str(out), "--rate", "50", "--max-seconds", "120", "--metrics", metrics),
+    )
+    output, _ = proc.communicate(timeout=240)
+    assert proc.returncode == 0, output
+    assert "decision: Promoted — promoted 2.0.0: 3 consecutive passing runs" in output
+    run_dir = _run_dir(out)
+    report = (run_dir / "report.md").read_text()
+    assert "**Outcome: Promoted**" in report
+    expected_evidence = (
+        "Prometheus at http://127.0.0.1:" if metrics == "prometheus" else ("the router's /metrics")
+    )
+    assert f"evidence: {expected_evidence}" in report
+    assert "| agreement-rate |" in report
+    assert "![live vs candidate](live-vs-candidate.png)" in report
+    png = (run_dir / "live-vs-candidate.png").read_bytes()
+    assert png.startswith(b"\x89PNG") and len(png) > 10_000
+    _assert_nothing_left(run_dir)
+
+
+def test_bad_candidate_is_rolled_back_naming_the_failing_checks(artifacts, fast_config, tmp_path):
+    out = tmp_path / "reports"
+    proc = _demo(
+        "--scenario",
+        "bad-candidate",
+        "--config",
+        str(fast_config),
+        "--artifacts",
+        str(artifacts.v1.parent),
+        "--out",
+        str(out),
+        "--rate",
+        "50",
+        "--max-seconds",
+        "120",
+    )
+    output, _ = proc.communicate(timeout=240)
+    assert proc.returncode == 1, output
+    assert "decision: RolledBack — rolled back 2.0.0-bad: 2 failed runs" in output
+    assert "agreement-rate 0." in output and "outside >= 0.7" in output
+    assert "1.0.0 stays live" in output
+    run_dir = _run_dir(out)
+    report = (run_dir / "report.md").read_text()
+    assert "**Outcome: RolledBack**" in report
+    assert "| Fail |" in report
+    _assert_nothing_left(run_dir)
+
+
+def test_ctrl_c_stops_every_process(artifacts, fast_config, tmp_path):
+    out = tmp_path / "reports"
+    proc = _demo(
+        "--config",
+        str(fast_config),
+        "--artifacts",
+        str(artifacts.v1.parent),
+        "--out",
+        str(out),
+        "--max-seconds",
+        "120",
+    )
+    assert proc.stdout is not None
+    deadline = time.monotonic() + 120
+    seen = []
+    for line in proc.stdout:
+        seen.append(line)
+        if "phase Shadowing" in line or time.monotonic() > deadline:
+            break
+    assert any("phase Shadowing" in line for line in seen), "".join(seen)
+    proc.send_signal(signal.SIGINT)
+    rest, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 130, "".join(seen) + rest
+    assert "every process it started is stopped" in rest
+    _assert_nothing_left(_run_dir(out))
+
+
+def test_a_bad_config_is_a_clear_usage_error(tmp_path):
+    config = tmp_path / "bad.yaml"
+    config.write_text("analysis: {interval: soon}\nmodel: {name: house-prices, version: '2'}\n")
+    proc = _demo("--config", str(config), "--out", str(tmp_path / "r"))
+    output, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 2
+    assert "bad configuration: spec.analysis.interval" in output
+
+
+def test_a_busy_port_is_reported(tmp_path):
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        proc = _demo("--router-port", str(port), "--out", str(tmp_path / "r"))
+        output, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 4
+    assert f"port {port} is in use" in output
+
+
+def test_help_lists_the_exit_codes():
+    result = subprocess.run(
+        [sys.executable, "-m", "understudy_cli", "demo", "--help"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "0 promoted, 1 rolled back" in " ".join(result.stdout.split())

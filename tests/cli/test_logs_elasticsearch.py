@@ -1,0 +1,240 @@
+"""The log path end to end, against a real Elasticsearch node.
+
+Real model-api processes (v1 live, v2 candidate) and a real router write their JSON log
+lines; the lines are indexed the way the chart's Fluent Bit ships them (one document per
+line, daily ``understudy-logs-YYYY.MM.DD`` indices, ``event.ingested`` and ``kubernetes``
+metadata added) into Elasticsearch with the chart's own index template; then
+``understudy logs`` finds exactly the comparisons the router logged and counted.
+
+What is not real here: Fluent Bit itself (not packaged for Debian; the test's shipper does
+its three documented steps), and the Elasticsearch version — 7.10.2 with the OSS modules
+(tests/support/elasticsearch.py) where the chart runs 8.17. 7.10 OSS has no ``flattened``
+field type (an X-Pack feature), so the template's one ``flattened`` field, the model
+inputs the search never reads, is indexed as an unsearched object; the test checks that
+this is the only change.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.support.artifacts import Artifacts
+from tests.support.elasticsearch import ElasticsearchNode
+from tests.support.processes import REPO_ROOT, ServiceProcess, start_model_api, start_service
+from tests.support.router import metric
+from understudy_model.data import Split, holdout_records
+
+pytestmark = pytest.mark.integration
+
+CHART_TEMPLATE = REPO_ROOT / "helm" / "understudy" / "files" / "elasticsearch-index-template.json"
+COMPARISON = "shadow-router.comparison"
+SINGLE_REQUESTS = 40
+# A few requests of several houses: one comparison event each, with arrays per record.
+BATCH_SIZES = (3, 5)
+
+
+def template_for_oss_7(template: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """The chart's template with ``flattened`` fields as unsearched objects; and their paths."""
+    out = copy.deepcopy(template)
+    swapped: list[str] = []
+
+    def walk(properties: dict[str, Any], prefix: str) -> None:
+        for name, mapping in properties.items():
+            if mapping.get("type") == "flattened":
+                properties[name] = {"type": "object", "enabled": False}
+                swapped.append(prefix + name)
+            elif "properties" in mapping:
+                walk(mapping["properties"], f"{prefix}{name}.")
+
+    walk(out["template"]["mappings"]["properties"], "")
+    return out, swapped
+
+
+@pytest.fixture(scope="module")
+def elasticsearch(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ElasticsearchNode]:
+    with ElasticsearchNode(tmp_path_factory.mktemp("elasticsearch")) as node:
+        template, swapped = template_for_oss_7(json.loads(CHART_TEMPLATE.read_text()))
+        assert swapped == ["inputs"], "the template changed: revisit this adaptation"
+        node.request("PUT", "/_index_template/understudy-logs", json=template)
+        yield node
+
+
+@pytest.fixture(scope="module")
+def shadowed_traffic(
+    artifacts: Artifacts, ames_split: Split
+) -> Iterator[tuple[ServiceProcess, dict[str, list[float]]]]:
+    """A router that mirrored known requests to v2; and the live answers by request id."""
+    records = holdout_records(ames_split, limit=SINGLE_REQUESTS + sum(BATCH_SIZES))
+    with start_model_api(artifacts.v1) as live, start_model_api(artifacts.v2) as candidate:
+        config = {
+            "live": {"url": live.url, "version": "1.0.0"},
+            "candidate": {"url": candidate.url, "version": "2.0.0"},
+            "mirror_percent": 100,
+            "tolerance": {"relative": 0.10, "absolute": 10000},
+        }
+        with start_service(
+            "understudy_router", env={"UNDERSTUDY_ROUTER_CONFIG_JSON": json.dumps(config)}
+        ) as router:
+            answers: dict[str, list[float]] = {}
+            bodies = [[r] for r in records[:SINGLE_REQUESTS]]
+            start = SINGLE_REQUESTS
+            for size in BATCH_SIZES:
+                bodies.append(records[start : start + size])
+                start += size
+            with httpx.Client(base_url=router.url, timeout=30) as http:
+                for i, body in enumerate(bodies):
+                    rid = f"es-{i:03d}"
+                    r = http.post(
+                        "/v1/predictions", json={"records": body}, headers={"x-request-id": rid}
+                    )
+                    assert r.status_code == 200, r.text
+                    answers[rid] = r.json()["predictions"]
+            _wait_for_comparisons(router, len(bodies))
+            yield router, answers
+
+
+def _comparisons(router: ServiceProcess) -> list[dict[str, Any]]:
+    return [e for e in router.json_logs() if e.get("event.dataset") == COMPARISON]
+
+
+def _wait_for_comparisons(router: ServiceProcess, count: int) -> None:
+    deadline = time.monotonic() + 30
+    while len(_comparisons(router)) < count:
+        assert time.monotonic() < deadline, f"only {len(_comparisons(router))} of {count} compared"
+        time.sleep(0.05)  # the mirror is in the background
+
+
+def ship(node: ElasticsearchNode, lines: list[dict[str, Any]], *, pod: str) -> str:
+    """Index JSON log lines as the chart's Fluent Bit output does; returns the index name."""
+    now = datetime.now(UTC)
+    index = f"understudy-logs-{now:%Y.%m.%d}"  # Logstash_Format, Logstash_Prefix
+    ingested = now.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    payload = []
+    for line in lines:
+        doc = {
+            **line,
+            "event.ingested": ingested,  # Time_Key event.ingested
+            "kubernetes": {
+                "namespace_name": "understudy",
+                "pod_name": pod,
+                "container_name": "router",
+            },
+        }
+        payload.append(json.dumps({"create": {"_index": index}}))
+        payload.append(json.dumps(doc))
+    result = node.request(
+        "POST",
+        "/_bulk",
+        params={"refresh": "wait_for"},
+        content="\n".join(payload) + "\n",
+        headers={"content-type": "application/x-ndjson"},
+    )
+    failed = [item for item in result["items"] if item["create"].get("error")]
+    assert not failed, failed[:3]
+    return index
+
+
+@pytest.fixture(scope="module")
+def shipped(
+    elasticsearch: ElasticsearchNode,
+    shadowed_traffic: tuple[ServiceProcess, dict[str, list[float]]],
+) -> tuple[ElasticsearchNode, ServiceProcess, dict[str, list[float]]]:
+    router, answers = shadowed_traffic
+    # Every line the router wrote, request logs and its own start-up lines included, as
+    # Fluent Bit would ship them: the template has to take all of them, not only comparisons.
+    lines = router.json_logs()
+    assert {e.get("event.dataset") for e in lines} >= {COMPARISON}
+    ship(elasticsearch, lines, pod="shadow-router-0")
+    return elasticsearch, router, answers
+
+
+def _logs(es: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "understudy_cli", "logs", "--es", es, *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def _rows(stdout: str) -> list[str]:
+    return stdout.splitlines()[2:]  # after the summary and the header
+
+
+def _request_ids(stdout: str) -> set[str]:
+    found = (re.search(r"\bes-\d{3}\b", row) for row in _rows(stdout))
+    return {match.group() for match in found if match}
+
+
+def test_every_comparison_is_found_with_the_routers_own_counts(shipped: Any) -> None:
+    node, router, answers = shipped
+    text = httpx.get(f"{router.url}/metrics").text
+    agreed = metric(text, "understudy_router_mirror_total", outcome="agreed")
+    disagreed = metric(text, "understudy_router_mirror_total", outcome="disagreed")
+    assert agreed + disagreed == len(answers)
+    assert disagreed > 0, "v1 and v2 should disagree on some houses"
+    result = _logs(node.url, "--limit", "1000")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[0] == (
+        f"{len(answers)} comparison events: agreed {agreed:.0f}, disagreed {disagreed:.0f}"
+    )
+    assert _request_ids(result.stdout) == set(answers)
+    assert len(_rows(result.stdout)) == len(answers)  # each comparison indexed once
+
+
+def test_disagreements_are_exactly_the_requests_where_a_house_disagreed(shipped: Any) -> None:
+    node, router, _ = shipped
+    expected = {
+        e["http.request.id"] for e in _comparisons(router) if not all(e["understudy.agree"])
+    }
+    result = _logs(node.url, "--disagreements", "--candidate", "2.0.0", "--limit", "1000")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[0] == (
+        f"{len(expected)} comparison events: disagreed {len(expected)}"
+    )
+    assert _request_ids(result.stdout) == expected
+
+
+def test_one_request_by_its_id_shows_the_live_answer(shipped: Any) -> None:
+    node, _, answers = shipped
+    rid = f"es-{SINGLE_REQUESTS:03d}"  # the first batch: several houses in one event
+    result = _logs(node.url, "--request-id", rid)
+    assert result.returncode == 0, result.stderr
+    [row] = _rows(result.stdout)
+    live = answers[rid]
+    assert rid in row
+    assert f"{live[0]:,.0f} (+{len(live) - 1})" in row
+
+
+def test_an_unknown_candidate_has_no_events(shipped: Any) -> None:
+    node, _, _ = shipped
+    result = _logs(node.url, "--candidate", "9.9.9")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "0 comparison events"
+
+
+def test_a_missing_index_is_elasticsearchs_own_error(elasticsearch: ElasticsearchNode) -> None:
+    result = _logs(elasticsearch.url, "--index", "no-such-index")
+    assert result.returncode == 5
+    assert "refused the search (404)" in result.stderr
+    assert "index_not_found_exception: no such index [no-such-index]" in result.stderr
+
+
+def test_a_service_that_is_not_elasticsearch_is_named_so(
+    shadowed_traffic: tuple[ServiceProcess, dict[str, list[float]]],
+) -> None:
+    router, _ = shadowed_traffic
+    result = _logs(router.url)
+    assert result.returncode == 5
+    assert f"{router.url} does not answer as Elasticsearch (HTTP 404" in result.stderr
