@@ -1,4 +1,4 @@
-# Local Kubernetes control plane for tests (issue 5). Included from the top-level Makefile:
+# The local Kubernetes control plane the cluster tests run against. Included from the top-level Makefile:
 #   include mk/cluster.mk
 # Binaries are built from the Go module proxy into ${UNDERSTUDY_CACHE:-~/.cache/understudy}
 # (outside git); versions are pinned in scripts/k8s-versions.env.

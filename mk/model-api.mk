@@ -1,4 +1,4 @@
-# model-api (issue 3). Included from the top-level Makefile.
+# model-api: serve an artifact, its tests, its benchmark, the v1-vs-v2 difftest. Included from the top-level Makefile.
 .PHONY: serve-model-api test-model-api bench-model-api difftest
 
 MODEL_API_VERSION ?= v1

@@ -1,4 +1,4 @@
-"""Smoke tests of the local control plane (issue 5): real API server, controllers, helm."""
+"""Smoke tests of the local control plane: real API server, controllers, helm."""
 
 from __future__ import annotations
 
