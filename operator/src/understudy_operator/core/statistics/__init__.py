@@ -2,9 +2,20 @@
 
 - ``sequential``: anytime-valid confidence sequences for rates and paired means, the
   tri-state PASS / FAIL / NOT_YET rule, sample sizes from a minimum detectable effect.
+- ``distributions``: KS, PSI and Wasserstein-1 from histograms on shared bucket edges,
+  chi-square for categories, log-spaced edges.
 - ``special``: the special functions they need (incomplete beta and gamma, t quantiles).
 """
 
+from understudy_operator.core.statistics.distributions import (
+    ChiSquareResult,
+    Histogram,
+    chi_square_categories,
+    ks_distance,
+    log_spaced_edges,
+    psi,
+    wasserstein_distance,
+)
 from understudy_operator.core.statistics.sequential import (
     BetaPrior,
     Direction,
@@ -23,16 +34,23 @@ from understudy_operator.core.statistics.sequential import (
 
 __all__ = [
     "BetaPrior",
+    "ChiSquareResult",
     "Direction",
+    "Histogram",
     "Interval",
     "Moments",
     "Outcome",
+    "chi_square_categories",
     "compare",
+    "ks_distance",
+    "log_spaced_edges",
     "mean_confidence_sequence",
     "mean_interval",
     "prior_for_threshold",
+    "psi",
     "rate_confidence_sequence",
     "rate_decision",
     "rate_log_mixture",
     "rate_samples_needed",
+    "wasserstein_distance",
 ]
