@@ -4,6 +4,8 @@
   tri-state PASS / FAIL / NOT_YET rule, sample sizes from a minimum detectable effect.
 - ``distributions``: KS, PSI and Wasserstein-1 from histograms on shared bucket edges,
   chi-square for categories, log-spaced edges.
+- ``quantiles``: order-statistic bounds for a quantile from bucket counts, the latency
+  ratio rule (PASS / FAIL / NOT_YET), samples needed per quantile.
 - ``special``: the special functions they need (incomplete beta and gamma, t quantiles).
 """
 
@@ -15,6 +17,14 @@ from understudy_operator.core.statistics.distributions import (
     log_spaced_edges,
     psi,
     wasserstein_distance,
+)
+from understudy_operator.core.statistics.quantiles import (
+    RatioCheck,
+    histogram_quantile,
+    min_samples_for_quantile,
+    order_statistic_ranks,
+    quantile_bounds,
+    quantile_ratio_check,
 )
 from understudy_operator.core.statistics.sequential import (
     BetaPrior,
@@ -40,14 +50,20 @@ __all__ = [
     "Interval",
     "Moments",
     "Outcome",
+    "RatioCheck",
     "chi_square_categories",
     "compare",
+    "histogram_quantile",
     "ks_distance",
     "log_spaced_edges",
     "mean_confidence_sequence",
     "mean_interval",
+    "min_samples_for_quantile",
+    "order_statistic_ranks",
     "prior_for_threshold",
     "psi",
+    "quantile_bounds",
+    "quantile_ratio_check",
     "rate_confidence_sequence",
     "rate_decision",
     "rate_log_mixture",
