@@ -15,6 +15,7 @@ from understudy_operator.core.statistics.sequential import (
     Moments,
     Outcome,
     compare,
+    compare_band,
     mean_confidence_sequence,
     mean_interval,
     prior_for_threshold,
@@ -45,6 +46,24 @@ def test_compare_is_tri_state(
 ) -> None:
     interval = Interval(estimate=(lower + upper) / 2, lower=lower, upper=upper)
     assert compare(interval, threshold=threshold, direction=direction) is expected
+
+
+@pytest.mark.parametrize(
+    ("lower", "upper", "expected"),
+    [
+        (-0.01, 0.02, Outcome.PASS),
+        (0.06, 0.09, Outcome.FAIL),
+        (-0.2, -0.08, Outcome.FAIL),
+        (0.03, 0.07, Outcome.NOT_YET),
+        (-0.06, 0.06, Outcome.NOT_YET),  # wider than the band: not yet either way
+        (-0.05, 0.0, Outcome.NOT_YET),  # touching the band's edge
+    ],
+)
+def test_compare_band(lower: float, upper: float, expected: Outcome) -> None:
+    interval = Interval(estimate=(lower + upper) / 2, lower=lower, upper=upper)
+    assert compare_band(interval, low=-0.05, high=0.05) is expected
+    with pytest.raises(ValueError):
+        compare_band(interval, low=0.05, high=-0.05)
 
 
 @pytest.mark.parametrize(

@@ -205,6 +205,20 @@ def compare(interval: Interval, *, threshold: float, direction: Direction) -> Ou
     return Outcome.NOT_YET
 
 
+def compare_band(interval: Interval, *, low: float, high: float) -> Outcome:
+    """For a quantity that must stay inside [low, high] (e.g. the mean signed relative
+    difference, a bias band): PASS when the interval lies inside the band, FAIL when it lies
+    wholly outside it (above ``high`` or below ``low``), NOT_YET otherwise. With a CS at
+    level α: a wrong PASS or FAIL has probability ≤ α."""
+    if not low < high:
+        raise ValueError(f"need low < high (got {low}, {high})")
+    if low < interval.lower and interval.upper < high:
+        return Outcome.PASS
+    if interval.lower > high or interval.upper < low:
+        return Outcome.FAIL
+    return Outcome.NOT_YET
+
+
 def rate_decision(
     successes: int,
     trials: int,
