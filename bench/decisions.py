@@ -21,6 +21,8 @@ and three rules:
                  the bad side, otherwise not yet. Promote on the first PASS, roll back on
                  the first FAIL (one PASS already carries the α guarantee).
     cs-5         the same CS with the default streaks kept (5 PASS runs in a row, 2 FAIL).
+    cs-1s        the one-sided mixture tests instead of the two-sided CS (α = 0.05 for a
+                 false PASS and α = 0.05 for a false FAIL), first PASS / first FAIL.
 
 A rollout no rule has decided after ``--give-up-runs`` runs (default 120: an hour of 30 s
 runs) is counted as undecided. Cases per check: the true rate exactly at τ (every promotion
@@ -77,7 +79,7 @@ CASES = (
     Case("agreement", "clearly good", 0.90, Direction.MIN, 0.99),
     Case("agreement", "clearly bad", 0.90, Direction.MIN, 0.80),
 )
-RULES = ("threshold", "cs", "cs-5")
+RULES = ("threshold", "cs", "cs-5", "cs-1s")
 
 
 @dataclass(frozen=True)
@@ -147,6 +149,7 @@ def simulate(
                         direction=case.direction,
                         alpha=alpha,
                         prior=prior,
+                        one_sided=rule == "cs-1s",
                     )
                 verdicts.append(cache[key])
             passed = np.array([v is Outcome.PASS for v in verdicts])

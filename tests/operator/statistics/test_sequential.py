@@ -22,6 +22,7 @@ from understudy_operator.core.statistics.sequential import (
     rate_confidence_sequence,
     rate_decision,
     rate_log_mixture,
+    rate_log_one_sided,
     rate_samples_needed,
 )
 
@@ -273,3 +274,74 @@ def test_mean_cs_covers_the_true_mean_at_every_look(shape: str) -> None:
                     missed += 1
                     break
     assert missed / streams <= 0.07
+
+
+@pytest.mark.parametrize("below", [True, False])
+def test_one_sided_mixture_matches_numeric_integration(below: bool) -> None:
+    """M⁻(τ) / M⁺(τ) against a direct midpoint-rule integral of L(p)/L(τ) over the
+    truncated prior."""
+    successes, trials, threshold, prior = 3, 60, 0.1, BetaPrior(2.0, 18.0)
+    low, high = (0.0, threshold) if below else (threshold, 1.0)
+    steps = 200_000
+    width = (high - low) / steps
+
+    def density(p: float) -> float:
+        return p ** (prior.a - 1) * (1 - p) ** (prior.b - 1)
+
+    def ratio(p: float) -> float:
+        failures = trials - successes
+        return (p / threshold) ** successes * ((1 - p) / (1 - threshold)) ** failures
+
+    points = [low + (i + 0.5) * width for i in range(steps)]
+    numerator = math.fsum(density(p) * ratio(p) for p in points)
+    denominator = math.fsum(density(p) for p in points)
+    expected = math.log(numerator / denominator)
+    got = rate_log_one_sided(successes, trials, threshold, prior, below=below)
+    assert got == pytest.approx(expected, abs=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("p", "threshold", "direction", "wrong"),
+    [
+        (0.01, 0.01, MAX, Outcome.PASS),  # at the threshold: a PASS is a false promotion
+        (0.012, 0.01, MAX, Outcome.PASS),  # a little worse: still ≤ α
+        (0.9, 0.9, MIN, Outcome.FAIL),  # at the threshold: a FAIL is a false rollback
+        (0.88, 0.9, MIN, Outcome.PASS),
+    ],
+)
+def test_one_sided_tests_keep_each_error_below_alpha_at_every_look(
+    p: float, threshold: float, direction: Direction, wrong: Outcome
+) -> None:
+    """300 streams of 1,000 samples, decided every 10 samples (each look costs two
+    incomplete-beta fractions): the share of streams that ever reach the wrong verdict
+    stays ≤ α = 5% (+2 standard errors of 300 streams)."""
+    prior = prior_for_threshold(threshold)
+    rng = random.Random(31)
+    wrong_streams = 0
+    for _ in range(300):
+        successes = 0
+        for n in range(1, 1001):
+            successes += rng.random() < p
+            if n % 10:
+                continue
+            outcome = rate_decision(
+                successes, n, threshold=threshold, direction=direction, prior=prior, one_sided=True
+            )
+            if outcome is wrong:
+                wrong_streams += 1
+                break
+            if outcome is not Outcome.NOT_YET:
+                break
+    assert wrong_streams / 300 <= 0.075
+
+
+def test_one_sided_decisions_need_fewer_samples() -> None:
+    for threshold, effect, direction in ((0.01, 0.005, MAX), (0.9, 0.05, MIN)):
+        prior = prior_for_threshold(threshold)
+        two = rate_samples_needed(
+            threshold=threshold, effect=effect, direction=direction, prior=prior
+        )
+        one = rate_samples_needed(
+            threshold=threshold, effect=effect, direction=direction, prior=prior, one_sided=True
+        )
+        assert one < two

@@ -10,6 +10,7 @@ from understudy_operator.core.statistics.special import (
     binomial_cdf,
     chi_square_sf,
     log_beta,
+    log_regularized_beta,
     normal_quantile,
     regularized_beta,
     t_quantile,
@@ -84,3 +85,18 @@ def test_t_quantile(p: float, df: int, expected: float) -> None:
 def test_normal_quantile_and_log_beta() -> None:
     assert normal_quantile(0.975) == pytest.approx(1.959963984540054)
     assert log_beta(2.0, 3.0) == pytest.approx(math.log(1 / 12))
+
+
+@pytest.mark.parametrize(
+    ("x", "a", "b"), [(0.3, 2.0, 5.0), (0.9, 0.5, 0.5), (0.6, 3.0, 4.0), (0.01, 2.0, 198.0)]
+)
+def test_log_regularized_beta_is_the_log(x: float, a: float, b: float) -> None:
+    assert log_regularized_beta(x, a, b) == pytest.approx(math.log(regularized_beta(x, a, b)))
+
+
+def test_log_regularized_beta_does_not_underflow() -> None:
+    # I_0.001(500, 50000) ≈ 1e-... far below the float range of I itself.
+    value = log_regularized_beta(0.001, 500.0, 50_000.0)
+    assert math.isfinite(value) and value < -700
+    assert log_regularized_beta(0.0, 1.0, 1.0) == -math.inf
+    assert log_regularized_beta(1.0, 1.0, 1.0) == 0.0

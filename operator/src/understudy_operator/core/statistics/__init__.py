@@ -40,6 +40,7 @@ from understudy_operator.core.statistics.sequential import (
     rate_confidence_sequence,
     rate_decision,
     rate_log_mixture,
+    rate_log_one_sided,
     rate_samples_needed,
 )
 
@@ -69,6 +70,7 @@ __all__ = [
     "rate_confidence_sequence",
     "rate_decision",
     "rate_log_mixture",
+    "rate_log_one_sided",
     "rate_samples_needed",
     "wasserstein_distance",
 ]

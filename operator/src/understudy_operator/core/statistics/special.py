@@ -6,6 +6,7 @@
   (Press et al., 3rd ed., §6.4, modified Lentz), with the symmetry
   I_x(a, b) = 1 − I_{1−x}(b, a) so the fraction always converges fast. Gives the binomial
   CDF, P(Bin(n, p) ≤ k) = I_{1−p}(n − k, k + 1), and Student's t CDF.
+- ``log_regularized_beta(x, a, b)``: ln I_x(a, b) without underflow (one-sided mixtures).
 - ``chi_square_sf(x, df)``: P(χ²_df > x) = Q(df/2, x/2), the regularized upper incomplete
   gamma (series below a + 1, continued fraction above; Numerical Recipes §6.2).
 - ``normal_quantile``, ``t_quantile``: the standard normal and Student's t quantiles (the
@@ -67,6 +68,20 @@ def regularized_beta(x: float, a: float, b: float) -> float:
     if x < (a + 1.0) / (a + b + 2.0):
         return math.exp(log_front) * _beta_fraction(x, a, b) / a
     return 1.0 - math.exp(log_front) * _beta_fraction(1.0 - x, b, a) / b
+
+
+def log_regularized_beta(x: float, a: float, b: float) -> float:
+    """ln I_x(a, b), accurate also where I_x(a, b) underflows (−inf at x = 0)."""
+    if not (a > 0 and b > 0):
+        raise ValueError(f"log_regularized_beta needs a, b > 0 (got {a}, {b})")
+    if x <= 0.0:
+        return -math.inf
+    if x >= 1.0:
+        return 0.0
+    if x < (a + 1.0) / (a + b + 2.0):
+        log_front = a * math.log(x) + b * math.log1p(-x) - log_beta(a, b)
+        return log_front + math.log(_beta_fraction(x, a, b) / a)
+    return math.log1p(-regularized_beta(1.0 - x, b, a))
 
 
 def binomial_cdf(k: int, n: int, p: float) -> float:
