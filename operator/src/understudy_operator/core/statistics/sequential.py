@@ -41,7 +41,7 @@ One-sided variant — ``rate_decision(..., one_sided=True)`` (the mixture SPRT)
     factor's expectation p p'/τ + (1 − p)(1 − p')/(1 − τ) ≤ 1 when p' < τ), so a false PASS
     has probability ≤ α for any candidate at or beyond the threshold, and a false FAIL ≤ α
     for any at or inside it (Johari, Koomen, Pekelis, Walsh 2022, one-sided mSPRT). Here α
-    is spent once per side instead of once for both: decisions need about 20–40% fewer
+    is spent once per side instead of once for both: decisions need 13–36% fewer
     samples near the threshold, at the price of no single interval to show (the two-sided
     CS at α may still contain τ when the one-sided test has passed; at 2α it would not).
 
@@ -50,9 +50,14 @@ Paired means — ``mean_confidence_sequence`` (asymptotic) and ``mean_interval``
     live, from mergeable sufficient statistics ``Moments(count, total, total_squares)``.
     The CS is the Gaussian-mixture asymptotic CS of Waudby-Smith, Arbour, Sinha, Kennedy,
     Ramdas, "Time-uniform central limit theory and asymptotic confidence sequences",
-    Annals of Statistics 52(6), 2024 (Theorem 2.2 with the plug-in variance):
+    Annals of Statistics 52(6), 2024 (Robbins' normal-mixture boundary with the plug-in
+    variance σ̂²):
         mean ± σ̂ · sqrt( 2 (n ρ² + 1) / (n² ρ²) · ln( sqrt(n ρ² + 1) / α ) ),
     ρ² = (−2 ln α + ln(−2 ln α + 1)) / n*, which makes it tightest near n = n* (``tight_at``).
+    The mixture over λ ∈ ℝ is symmetric, so one Ville bound covers both sides and α is
+    spent once (the authors' R code, ``asymptotic_confseq``, conservatively plugs α/2 into
+    the same margin); measured misses over 2,000 looks: 2.6–3.3% at α = 0.05
+    (bench/coverage.py).
     Assumption: i.i.d. records with finite variance; the guarantee is asymptotic (it holds
     in the limit of many samples, like a CLT interval), so it is only claimed from a few
     hundred records on; heavy tails slow the approach. ``mean_interval`` is the classical
