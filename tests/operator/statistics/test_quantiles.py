@@ -166,3 +166,25 @@ def test_interpolated_bounds_stay_inside_the_edge_bounds() -> None:
     for q in (0.5, 0.9, 0.99):
         edges, inside = quantile_bounds(h, q), quantile_bounds(h, q, interpolate=True)
         assert edges.lower <= inside.lower <= inside.upper <= edges.upper
+
+
+def test_the_median_of_signed_differences_needs_no_floor_at_zero() -> None:
+    """Relative differences (candidate − live) / live are signed: with floor = −inf the
+    same bounds give an interval for their median that covers it, and sit on both sides
+    of zero for an unbiased candidate."""
+    edges = tuple(x / 100 for x in range(-20, 21))  # −0.20 … 0.20 in steps of 0.01
+    rng = random.Random(14)
+    covered = 0
+    for _ in range(300):
+        values = [rng.gauss(0.03, 0.05) for _ in range(400)]
+        bounds = quantile_bounds(Histogram.of(edges, values), 0.5, floor=-math.inf)
+        covered += bounds.lower <= 0.03 <= bounds.upper
+    assert covered / 300 >= 0.95
+    unbiased = quantile_bounds(
+        Histogram.of(edges, [rng.gauss(0.0, 0.05) for _ in range(400)]), 0.5, floor=-math.inf
+    )
+    assert unbiased.lower <= 0.0 <= unbiased.upper
+    tiny = quantile_bounds(Histogram.of(edges, [-0.5, 0.01]), 0.5, floor=-math.inf)
+    assert tiny.lower == -math.inf
+    with pytest.raises(ValueError):
+        quantile_bounds(Histogram.of(edges, [0.0]), 0.5)  # floor 0 above the first edge

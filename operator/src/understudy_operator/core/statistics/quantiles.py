@@ -13,8 +13,11 @@ Quantile bounds — ``quantile_bounds`` (distribution-free, exact in rank terms)
     only widens the interval (still ≥ 1 − α). No lower rank exists when
     P(Bin(n, q) = 0) > α/2 (bound 0), no upper one when P(Bin(n, q) = n) > α/2 (bound
     +inf): a p99 needs n > ln(α/2) / ln(0.99) = 367.04, 368 values, before it has any upper bound at
-    α = 0.05. Values are taken as ≥ 0 (latencies): the first bucket's lower edge is 0. The
-    estimate is Prometheus' ``histogram_quantile`` (linear inside the bucket).
+    α = 0.05. The first bucket's lower edge is ``floor``: 0 for latencies (the default),
+    −inf for signed values — with it the same bounds give a distribution-free interval for
+    the *median* signed relative difference (``q`` = 0.5), the robust alternative to the
+    mean for a bias check. The estimate is Prometheus' ``histogram_quantile`` (linear
+    inside the bucket).
     These are fixed-sample intervals: valid for one window at a time, not uniformly over
     repeated looks (a quantile CS exists — Howard & Ramdas, "Sequential estimation of
     quantiles with applications to A/B-testing and best-arm identification", Bernoulli
@@ -102,17 +105,25 @@ def _bucket_of_rank(cumulative: tuple[float, ...], rank: int) -> int:
     return len(cumulative) - 1
 
 
-def _lower_edge(histogram: Histogram, bucket: int) -> float:
-    return 0.0 if bucket == 0 else histogram.edges[bucket - 1]
+def _lower_edge(histogram: Histogram, bucket: int, floor: float) -> float:
+    return floor if bucket == 0 else histogram.edges[bucket - 1]
+
+
+def _check_floor(histogram: Histogram, floor: float) -> None:
+    if histogram.edges and not floor < histogram.edges[0]:
+        raise ValueError(f"floor {floor} must lie below the first edge {histogram.edges[0]}")
 
 
 def _upper_edge(histogram: Histogram, bucket: int) -> float:
     return math.inf if bucket >= len(histogram.edges) else histogram.edges[bucket]
 
 
-def histogram_quantile(histogram: Histogram, q: float) -> float:
+def histogram_quantile(histogram: Histogram, q: float, *, floor: float = 0.0) -> float:
     """Prometheus' estimate: linear inside the bucket holding rank q·n (nan when empty;
-    the upper finite edge when the rank falls in the +Inf bucket)."""
+    the upper finite edge when the rank falls in the +Inf bucket, or in the first bucket
+    with ``floor`` = −inf). ``floor``: the lowest possible value (0 for latencies, −inf
+    for signed values such as relative differences)."""
+    _check_floor(histogram, floor)
     total = histogram.total
     if total <= 0:
         return math.nan
@@ -123,20 +134,20 @@ def histogram_quantile(histogram: Histogram, q: float) -> float:
         return histogram.edges[-1] if histogram.edges else math.nan
     below = cumulative[bucket - 1] if bucket else 0.0
     inside = histogram.counts[bucket]
-    low, high = _lower_edge(histogram, bucket), _upper_edge(histogram, bucket)
-    if inside <= 0:
+    low, high = _lower_edge(histogram, bucket, floor), _upper_edge(histogram, bucket)
+    if inside <= 0 or math.isinf(low):
         return high
     return low + (high - low) * (rank - below) / inside
 
 
-def _position(histogram: Histogram, rank: int, *, upper: bool) -> float:
+def _position(histogram: Histogram, rank: int, *, upper: bool, floor: float) -> float:
     """Where the rank-th value sits if its bucket's values are spread evenly: the j-th of
     m values in [a, b] lies in [a + (b − a)(j − 1)/m, a + (b − a) j/m]; the lower end for
     a lower bound, the upper end for an upper bound."""
     cumulative = histogram.cumulative()
     bucket = _bucket_of_rank(cumulative, rank)
-    low, high = _lower_edge(histogram, bucket), _upper_edge(histogram, bucket)
-    if math.isinf(high):
+    low, high = _lower_edge(histogram, bucket, floor), _upper_edge(histogram, bucket)
+    if math.isinf(high) or math.isinf(low):
         return high if upper else low
     below = cumulative[bucket - 1] if bucket else 0.0
     inside = histogram.counts[bucket]
@@ -146,32 +157,40 @@ def _position(histogram: Histogram, rank: int, *, upper: bool) -> float:
 
 
 def quantile_bounds(
-    histogram: Histogram, q: float, *, alpha: float = 0.05, interpolate: bool = False
+    histogram: Histogram,
+    q: float,
+    *,
+    alpha: float = 0.05,
+    interpolate: bool = False,
+    floor: float = 0.0,
 ) -> Interval:
-    """The q-quantile's estimate and its 1 − α interval from bucket counts (values ≥ 0).
-    An empty histogram gives [0, +inf]. ``interpolate``: place the bounding order
+    """The q-quantile's estimate and its 1 − α interval from bucket counts. ``floor`` is
+    the lower edge of the first bucket: 0 for latencies (the default), −inf for signed
+    values (the median relative difference). An empty histogram gives [floor, +inf].
+    ``interpolate``: place the bounding order
     statistics inside their buckets as if each bucket's values were evenly spread (as
     ``histogram_quantile`` does) instead of at the bucket's edges — approximate, and
     needed with coarse buckets (see the module docstring)."""
     _check(q, alpha)
+    _check_floor(histogram, floor)
     n = round(histogram.total)
     if n == 0:
-        return Interval(estimate=math.nan, lower=0.0, upper=math.inf)
+        return Interval(estimate=math.nan, lower=floor, upper=math.inf)
     lower_rank, upper_rank = order_statistic_ranks(n, q, alpha=alpha)
     cumulative = histogram.cumulative()
     if not lower_rank:
-        lower = 0.0
+        lower = floor
     elif interpolate:
-        lower = _position(histogram, lower_rank, upper=False)
+        lower = _position(histogram, lower_rank, upper=False, floor=floor)
     else:
-        lower = _lower_edge(histogram, _bucket_of_rank(cumulative, lower_rank))
+        lower = _lower_edge(histogram, _bucket_of_rank(cumulative, lower_rank), floor)
     if upper_rank > n:
         upper = math.inf
     elif interpolate:
-        upper = _position(histogram, upper_rank, upper=True)
+        upper = _position(histogram, upper_rank, upper=True, floor=floor)
     else:
         upper = _upper_edge(histogram, _bucket_of_rank(cumulative, upper_rank))
-    estimate = min(max(histogram_quantile(histogram, q), lower), upper)
+    estimate = min(max(histogram_quantile(histogram, q, floor=floor), lower), upper)
     return Interval(estimate=estimate, lower=lower, upper=upper)
 
 
