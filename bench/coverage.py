@@ -57,7 +57,7 @@ def rate_misses(
     cs = 0
     for row in counts:
         for k, s in enumerate(row.tolist()):
-            if rate_log_mixture(s, k + 1, p, prior) >= level:
+            if rate_log_mixture(s, k + 1, p=p, prior=prior) >= level:
                 cs += 1
                 break
     return cs / streams, wilson

@@ -93,7 +93,7 @@ def test_rate_cs_ends_are_where_the_mixture_reaches_one_over_alpha() -> None:
     prior = prior_for_threshold(0.01)
     cs = rate_confidence_sequence(30, 2000, alpha=alpha, prior=prior)
     for end in (cs.lower, cs.upper):
-        assert rate_log_mixture(30, 2000, end, prior) == pytest.approx(
+        assert rate_log_mixture(30, 2000, p=end, prior=prior) == pytest.approx(
             math.log(1 / alpha), abs=1e-6
         )
     assert cs.lower < 0.015 < cs.upper
@@ -158,7 +158,7 @@ def test_rate_cs_covers_the_true_rate_at_every_look(p: float, prior: BetaPrior) 
         successes = 0
         for n in range(1, looks + 1):
             successes += rng.random() < p
-            if rate_log_mixture(successes, n, p, prior) >= level:
+            if rate_log_mixture(successes, n, p=p, prior=prior) >= level:
                 missed += 1
                 break
     assert missed / streams <= 0.07
@@ -296,7 +296,7 @@ def test_one_sided_mixture_matches_numeric_integration(below: bool) -> None:
     numerator = math.fsum(density(p) * ratio(p) for p in points)
     denominator = math.fsum(density(p) for p in points)
     expected = math.log(numerator / denominator)
-    got = rate_log_one_sided(successes, trials, threshold, prior, below=below)
+    got = rate_log_one_sided(successes, trials, threshold=threshold, prior=prior, below=below)
     assert got == pytest.approx(expected, abs=1e-6)
 
 

@@ -163,7 +163,7 @@ def _check_alpha(alpha: float) -> None:
         raise ValueError(f"alpha must be inside (0, 1) (got {alpha})")
 
 
-def rate_log_mixture(successes: int, trials: int, p: float, prior: BetaPrior) -> float:
+def rate_log_mixture(successes: int, trials: int, *, p: float, prior: BetaPrior) -> float:
     """ln M_n(p), the log mixture likelihood ratio against the rate p (+inf if impossible)."""
     failures = trials - successes
     value = log_beta(prior.a + successes, prior.b + failures) - log_beta(prior.a, prior.b)
@@ -195,7 +195,7 @@ def rate_confidence_sequence(
     mle = successes / trials
 
     def outside(p: float) -> bool:
-        return rate_log_mixture(successes, trials, p, prior) >= level
+        return rate_log_mixture(successes, trials, p=p, prior=prior) >= level
 
     lower, upper = 0.0, 1.0
     if not outside(0.0):
@@ -263,7 +263,7 @@ def rate_decision(
     prior = prior or BetaPrior()
     if one_sided:
         return _one_sided_decision(successes, trials, threshold, direction, alpha, prior)
-    if rate_log_mixture(successes, trials, threshold, prior) < math.log(1.0 / alpha):
+    if rate_log_mixture(successes, trials, p=threshold, prior=prior) < math.log(1.0 / alpha):
         return Outcome.NOT_YET
     rate_below = successes / trials < threshold
     if direction is Direction.MAX:
@@ -272,7 +272,7 @@ def rate_decision(
 
 
 def rate_log_one_sided(
-    successes: int, trials: int, threshold: float, prior: BetaPrior, *, below: bool
+    successes: int, trials: int, *, threshold: float, prior: BetaPrior, below: bool
 ) -> float:
     """ln M⁻_n(τ) (``below``: the prior truncated to p < τ) or ln M⁺_n(τ) (p > τ)."""
     if not 0.0 < threshold < 1.0:
@@ -305,8 +305,13 @@ def _one_sided_decision(
     prior: BetaPrior,
 ) -> Outcome:
     level = math.log(1.0 / alpha)
-    below = rate_log_one_sided(successes, trials, threshold, prior, below=True) >= level
-    above = rate_log_one_sided(successes, trials, threshold, prior, below=False) >= level
+    below = (
+        rate_log_one_sided(successes, trials, threshold=threshold, prior=prior, below=True) >= level
+    )
+    above = (
+        rate_log_one_sided(successes, trials, threshold=threshold, prior=prior, below=False)
+        >= level
+    )
     if below == above:
         return Outcome.NOT_YET
     good = below if direction is Direction.MAX else above

@@ -12,6 +12,9 @@
 - ``normal_quantile``, ``t_quantile``: the standard normal and Student's t quantiles (the
   latter by bisection on the exact CDF).
 
+Arguments are positional in the usual mathematical order (scipy's: ``betainc(a, b, x)``
+aside, I_x(a, b) reads x first), the one exception to keyword-only parameters.
+
 Accuracy: relative error about 1e-12 over the ranges the bounds use; the tests compare
 with known values.
 """
