@@ -13,8 +13,8 @@ Rates — ``rate_confidence_sequence`` (exact, any sample size)
     agrees, independently with the same probability while the analysis runs). With a
     Beta(a, b) prior chosen before seeing data, the mixture likelihood ratio
         M_n(p) = B(a + S, b + F) / B(a, b) / (p^S (1 − p)^F)        (S successes, F failures)
-    is a nonnegative martingale with mean 1 under p (Robbins 1970; Howard et al. 2021,
-    §3.2 "beta-binomial mixture"). CS_n = {p : M_n(p) < 1/α}. ln M_n(p) is convex in p with
+    is a nonnegative martingale with mean 1 under p (Robbins 1970; the beta-binomial
+    mixture of Howard et al. 2021). CS_n = {p : M_n(p) < 1/α}. ln M_n(p) is convex in p with
     its minimum ≤ 0 at the MLE S/n, so CS_n is an interval around S/n; its ends are found by
     bisection on each side (60 halvings, from log-gamma: counts in the millions cost the
     same as counts of ten). Coverage ≥ 1 − α at all n simultaneously, exactly (no
@@ -26,8 +26,8 @@ Deciding against a threshold — ``compare`` and ``rate_decision``
     FAIL when it is wholly on the bad side, NOT_YET otherwise. α is **not split**: one
     two-sided CS at level α serves both sides, so P(ever a wrong PASS) + P(ever a wrong FAIL)
     ≤ α for any true rate, however often one looks. In particular a candidate whose true rate
-    is exactly τ is promoted with probability ≤ α. (One-sided sequences at α each would be a
-    little tighter, at the price of a second error budget; not needed for the goal.)
+    is exactly τ is promoted with probability ≤ α. (``one_sided=True``, below, spends α
+    once per wrong verdict instead.)
     ``rate_decision`` gives the same answer as ``compare(rate_confidence_sequence(...))``
     with one evaluation of M_n(τ) instead of two bisections (for simulations).
 
