@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import fnmatch
+import json
 import os
 import sys
 import time
@@ -11,7 +12,7 @@ from pathlib import Path
 
 from . import coverage_map, report, runner
 from .config import load
-from .mutants import find
+from .mutants import Mutant, find
 
 ROOT = Path(__file__).resolve().parents[2]
 REPORTS = ROOT / "reports" / "mutation"
@@ -21,6 +22,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tools.mutation", description=__doc__)
     parser.add_argument("--only", help="mutate only the target files matching this glob")
     parser.add_argument("--workers", type=int, help="parallel mutants (default: pyproject)")
+    parser.add_argument(
+        "--rerun",
+        type=Path,
+        metavar="REPORT",
+        help="try only the mutants a previous report.json did not kill; the killed ones keep "
+        "their status (valid when tests were only added since)",
+    )
     args = parser.parse_args(argv)
     started = time.monotonic()
     # One thread per BLAS/OpenMP pool: the children run side by side on a shared machine.
@@ -32,6 +40,10 @@ def main(argv: list[str] | None = None) -> int:
     targets = [f for f in config.targets if not args.only or fnmatch.fnmatch(f, args.only)]
     mutants = [m for f in targets for m in find(f, (ROOT / f).read_text())]
     print(f"mutation: {len(mutants)} mutants in {len(targets)} files", flush=True)
+    carried = _killed_before(args.rerun, mutants) if args.rerun else []
+    if carried:
+        print(f"mutation: {len(carried)} mutants killed in {args.rerun} are not tried again")
+        mutants = [m for m in mutants if m not in {r.mutant for r in carried}]
     runner.preload(config)
     done = 0
 
@@ -41,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
         if done % 50 == 0 or done == len(mutants):
             print(f"  {done}/{len(mutants)} ({time.monotonic() - started:.0f}s)", flush=True)
 
-    results = runner.run(
+    results = carried + runner.run(
         config, mutants, coverage, workers=args.workers or config.workers, on_result=progress
     )
     seconds = time.monotonic() - started
@@ -60,6 +72,21 @@ def main(argv: list[str] | None = None) -> int:
     if failing:
         print(f"mutation: below {config.fail_under:.0f}% killed: {', '.join(failing)}")
     return 1 if failing else 0
+
+
+def _killed_before(report: Path, mutants: list[Mutant]) -> list[runner.Result]:
+    """The mutants `report` says were killed, matched on file, position, line and change."""
+    killed = {
+        (m["file"], m["index"], m["source_line"], m["change"]): m
+        for m in json.loads(report.read_text())["mutants"]
+        if m["status"] in (runner.KILLED, runner.TIMEOUT)
+    }
+    carried = []
+    for mutant in mutants:
+        old = killed.get((mutant.file, mutant.index, mutant.source_line, mutant.change))
+        if old is not None:
+            carried.append(runner.Result(mutant, old["status"], old["tests"], old["seconds"]))
+    return carried
 
 
 if __name__ == "__main__":
