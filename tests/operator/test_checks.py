@@ -182,6 +182,7 @@ def test_messages_say_why() -> None:
     assert evaluate(check, Value(0.25)).message == "prediction-ks 0.25 is outside max 0.1"
     assert evaluate(check, Value(0.05)).message == "prediction-ks 0.05 within <= 0.1"
     assert evaluate(check, NoData("no series")).message == "no data: no series"
+    assert evaluate(check, NoData()).message == "no data: the query returned no samples"
     assert evaluate(check, QueryFailed("timeout")).message == "query failed: timeout"
     assert evaluate(check, Value(math.inf)).message == "no data: value is inf"
 

@@ -12,6 +12,7 @@ from understudy_operator.core import (
     ActionKind,
     AnalysisStatus,
     Check,
+    CheckResult,
     Decision,
     Measurements,
     NoData,
@@ -730,3 +731,73 @@ def test_query_context_names_the_versions_and_the_checks_own_interval() -> None:
 
 def test_an_action_reads_as_kind_and_version() -> None:
     assert str(Action(ActionKind.PROMOTE, "2.0.0")) == "promote(2.0.0)"
+
+
+def test_action_kinds_are_the_documented_verbs() -> None:
+    # core/README.md's table, the events and the logs use these words.
+    assert [str(k) for k in ActionKind] == [
+        "deploy_live",
+        "deploy_candidate",
+        "start_shadow",
+        "promote",
+        "finish_promotion",
+        "rollback",
+        "pause",
+        "await_approval",
+    ]
+
+
+# -- messages that explain themselves -------------------------------------------------------
+
+
+def test_a_rollout_says_what_it_rolls_out_beside_what() -> None:
+    promoted = RolloutStatus(phase=Phase.PROMOTED, stable_version="1.0.0")
+    started = decide(spec=SPEC, status=promoted, measurements=None, now=T0)
+    assert started.message == "rolling out 2.0.0 beside the stable 1.0.0: deploying the candidate"
+    changed = decide(spec=make_spec("3.0.0"), status=shadowing(), measurements=None, now=T0)
+    assert changed.message.startswith("spec.model.version changed from 2.0.0 to 3.0.0")
+
+
+def test_an_abort_says_it_was_asked_for() -> None:
+    d = run(shadowing(), None, signals=Signals(abort=True))  # type: ignore[arg-type]
+    assert d.message == "rolled back 2.0.0: aborted by request; 1.0.0 stays live"
+
+
+def test_every_failing_check_is_named() -> None:
+    both = Measurements(
+        samples=Value(500), checks={"agreement-rate": Value(0.41), "prediction-ks": Value(0.5)}
+    )
+    d = run(shadowing(), both)
+    assert d.message.endswith(
+        "(1/2 failures): agreement-rate 0.41 outside >= 0.9; prediction-ks 0.5 outside <= 0.1"
+    )
+
+
+def test_every_inconclusive_check_says_why() -> None:
+    d = run(shadowing(), prometheus_down())
+    down = "query failed: connect to 127.0.0.1:9091: connection refused"
+    assert d.message.endswith(
+        f"(1/3 in a row): sample-count: {down}; agreement-rate: {down}; prediction-ks: {down}"
+    )
+
+
+def test_the_evidence_lists_every_check_and_a_dash_for_no_value() -> None:
+    checks = (
+        CheckResult("agreement-rate", 0.97, ">= 0.9", Verdict.PASS, "ok"),
+        CheckResult("prediction-ks", None, "<= 0.1", Verdict.INCONCLUSIVE, "no data"),
+    )
+    awaiting = replace(
+        shadowing(consecutive_successful=3, samples=800, checks=checks),
+        phase=Phase.AWAITING_APPROVAL,
+    )
+    d = run(awaiting, None, signals=Signals(approve=True))  # type: ignore[arg-type]
+    assert d.message == (
+        "promoting 2.0.0 (approved): 3 consecutive passing runs, 800 samples "
+        "(agreement-rate 0.97, prediction-ks -)"
+    )
+
+
+def test_no_measurements_when_a_run_is_due_is_no_run() -> None:
+    d = run(shadowing(), None)  # type: ignore[arg-type]
+    assert (d.status.analysis.runs, d.run_verdict, d.actions) == (0, None, ())
+    assert d.status.analysis.last_run_at is None

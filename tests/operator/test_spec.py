@@ -214,6 +214,10 @@ def test_format_duration_is_prometheus_syntax(seconds: float, text: str) -> None
             "spec.approvedVersion: '2.0.0 ' is not a version",
         ),
         ({**MINIMAL, "colour": "blue"}, "spec: unknown field(s) colour"),
+        (
+            {**MINIMAL, "analysis": {"checks": [{"max": 1}]}},
+            "spec.analysis.checks[0].name: is required",
+        ),
         ({**MINIMAL, "shadow": {"mirror": 50}}, "spec.shadow: unknown field(s) mirror"),
         (
             {**MINIMAL, "shadow": {"tolerance": {"rel": 0.1}}},

@@ -66,6 +66,12 @@ def test_the_status_dict_has_exactly_the_crds_fields() -> None:
     assert set(out["conditions"][0]) == set(crd["conditions"]["items"]["properties"])
 
 
+def test_phases_and_verdicts_are_the_crds_enums() -> None:
+    crd = _crd_status()
+    assert crd["phase"]["enum"] == [str(p) for p in Phase]
+    assert crd["analysis"]["properties"]["lastVerdict"]["enum"] == [str(v) for v in Verdict]
+
+
 def test_every_field_survives_the_round_trip() -> None:
     assert RolloutStatus.from_dict(FULL.to_dict()) == FULL
 
@@ -114,7 +120,7 @@ def test_a_status_written_by_hand_is_read_leniently() -> None:
             "stableVersion": "",
             "message": None,
             "analysis": {"runs": "three", "samples": 12.0, "startedAt": "", "checks": [{}]},
-            "conditions": [{"type": "Ready"}],
+            "conditions": [{"type": "Ready"}, {}],
         }
     )
     assert status.phase == Phase.PENDING
@@ -123,7 +129,10 @@ def test_a_status_written_by_hand_is_read_leniently() -> None:
     assert (status.analysis.runs, status.analysis.samples) == (0, 12)
     assert status.analysis.started_at is None
     assert status.analysis.checks == (CheckResult("", None, "", Verdict.INCONCLUSIVE, ""),)
-    assert status.conditions == (Condition("Ready", "Unknown", "", "", None),)
+    assert status.conditions == (
+        Condition("Ready", "Unknown", "", "", None),
+        Condition("", "Unknown", "", "", None),
+    )
 
 
 def _conditions(status: RolloutStatus) -> dict[str, tuple[str, str]]:
