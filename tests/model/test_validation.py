@@ -49,6 +49,12 @@ def test_not_an_object(schema):
     assert result.errors[0].message == "expected an object, got array"
 
 
+def test_null_for_a_record(schema):
+    result = validate_records([None], schema)
+    assert codes(result) == [(0, None, "not_an_object")]
+    assert result.errors[0].message == "expected an object, got null"
+
+
 def test_unknown_field(schema):
     result = validate_records([{**good(), "Roomz": 3}], schema)
     assert codes(result) == [(0, "Roomz", "unknown_field")]
