@@ -141,3 +141,42 @@ def test_numpy_arrays_and_ints_are_numbers_too():
 def test_anything_but_a_flat_sequence_of_numbers_is_an_error(bad):
     with pytest.raises(ValueError, match="flat sequence of numbers"):
         compare_predictions(live=bad, candidate=[1.0] * len(bad), tolerance=TOL)
+
+
+def test_default_tolerance_is_ten_percent_or_ten_thousand():
+    # The defaults the router, the spec and the docs promise; not read from the class.
+    assert (Tolerance().relative, Tolerance().absolute) == (0.10, 10_000.0)
+
+
+def test_a_difference_exactly_at_either_limit_agrees():
+    # 110 vs 100: relative difference exactly 0.1 (absolute limit 0: off).
+    at_relative = compare_predictions(
+        live=[100.0], candidate=[110.0], tolerance=Tolerance(relative=0.1, absolute=0)
+    )
+    at_absolute = compare_predictions(
+        live=[100.0], candidate=[110.0], tolerance=Tolerance(relative=0, absolute=10)
+    )
+    assert at_relative.records[0].rel_diff == 0.1
+    assert at_relative.records[0].agree is True
+    assert at_absolute.records[0].agree is True
+
+
+def test_a_zero_tolerance_is_allowed():
+    assert Tolerance(relative=0, absolute=0) == Tolerance(relative=0.0, absolute=0.0)
+
+
+@pytest.mark.parametrize("value", [math.nan, math.inf, "0.1"])
+def test_tolerance_must_be_a_finite_number(value):
+    with pytest.raises(ValueError, match=r"tolerance\.relative must be a finite number"):
+        Tolerance(relative=value)
+
+
+def test_errors_name_the_argument_that_is_wrong():
+    with pytest.raises(ValueError, match=r"^live contains NaN"):
+        compare_predictions(live=[math.nan], candidate=[1.0], tolerance=TOL)
+    with pytest.raises(ValueError, match=r"^candidate contains NaN"):
+        compare_predictions(live=[1.0], candidate=[math.nan], tolerance=TOL)
+    with pytest.raises(ValueError, match=r"^sample_a contains NaN"):
+        ks_statistic([math.nan], [1.0])
+    with pytest.raises(ValueError, match=r"^sample_b contains NaN"):
+        ks_statistic([1.0], [math.nan])

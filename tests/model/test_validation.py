@@ -8,8 +8,8 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from understudy_model.data import MISSING_CATEGORY
-from understudy_model.schema import derive_schema
-from understudy_model.validation import MAX_STRING_LENGTH, validate_records
+from understudy_model.schema import FeatureSchema, FieldSpec, derive_schema
+from understudy_model.validation import MAX_STRING_LENGTH, FieldIssue, validate_records
 
 
 @pytest.fixture(scope="module")
@@ -47,6 +47,12 @@ def test_not_an_object(schema):
     result = validate_records([good(), [1, 2]], schema)
     assert codes(result) == [(1, None, "not_an_object")]
     assert result.errors[0].message == "expected an object, got array"
+
+
+def test_null_for_a_record(schema):
+    result = validate_records([None], schema)
+    assert codes(result) == [(0, None, "not_an_object")]
+    assert result.errors[0].message == "expected an object, got null"
 
 
 def test_unknown_field(schema):
@@ -90,6 +96,14 @@ def test_null_where_training_had_no_empty_values(schema):
     assert codes(validate_records([{**good(), "Rooms": None}], schema)) == [(0, "Rooms", "null")]
 
 
+def test_null_for_a_category_that_was_never_empty(schema):
+    # Zone had no empty value in training: null is an error, not the missing category.
+    result = validate_records([{**good(), "Zone": None}], schema)
+    assert codes(result) == [(0, "Zone", "null")]
+    assert result.errors[0].message == "null is not allowed for this field"
+    assert result.rows == []
+
+
 def test_null_where_training_had_empty_values_is_the_missing_category(schema):
     result = validate_records([{**good(), "Alley": None}], schema)
     assert result.ok
@@ -124,6 +138,107 @@ def test_wrong_type_for_a_category(schema, value):
 def test_not_finite(schema, value):
     assert codes(validate_records([{**good(), "Latitude": value}], schema)) == [
         (0, "Latitude", "not_finite")
+    ]
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "got"),
+    [
+        ("Rooms", "3", "string"),
+        ("Rooms", True, "boolean"),
+        ("Rooms", [3], "array"),
+        ("Rooms", {"n": 3}, "object"),
+        ("Zone", 7, "number"),
+        ("Zone", False, "boolean"),
+        ("Zone", b"A", "bytes"),
+    ],
+)
+def test_a_wrong_type_is_named_as_json_names_it(schema, field, value, got):
+    result = validate_records([{**good(), field: value}], schema)
+    expected = "a number" if field == "Rooms" else "a string"
+    assert [e.message for e in result.errors] == [f"expected {expected}, got {got}"]
+
+
+def test_messages_quote_the_value(schema):
+    result = validate_records(
+        [{**good(), "Rooms": 2.5}, {**good(), "Latitude": math.inf}, {**good(), "Rooms": 15}],
+        schema,
+    )
+    assert [e.message for e in result.errors] == [
+        "expected an integer, got 2.5",
+        "expected a finite number, got inf",
+        "15 is outside the allowed range [0, 14]",
+    ]
+
+
+@pytest.mark.parametrize(
+    "record",
+    [
+        {"Rooms": 0, "Latitude": 40.9},
+        {"Rooms": 14, "Latitude": 43.1},
+        {"Rooms": 0.0, "Latitude": 40.9},
+        {"Rooms": 14.0, "Latitude": 43},
+    ],
+)
+def test_the_range_includes_its_bounds(schema, record):
+    # Rooms seen 2..8: allowed [0, 14]; Latitude seen 41.9..42.1: allowed [40.9, 43.1].
+    result = validate_records([{**good(), **record}], schema)
+    assert result.ok, result.errors
+    assert result.rows[0]["Rooms"] == record["Rooms"]
+    assert type(result.rows[0]["Rooms"]) is int
+    assert type(result.rows[0]["Latitude"]) is float
+
+
+@pytest.mark.parametrize(("field", "value"), [("Latitude", 40.89), ("Latitude", 43.11)])
+def test_just_outside_the_range_is_out_of_range(schema, field, value):
+    assert codes(validate_records([{**good(), field: value}], schema)) == [
+        (0, field, "out_of_range")
+    ]
+
+
+def test_a_field_without_bounds_takes_any_finite_number():
+    unbounded = FeatureSchema(
+        fields=(FieldSpec(name="x", kind="numeric", type="float", nullable=False),)
+    )
+    result = validate_records([{"x": -1e300}, {"x": 1e300}, {"x": 7}], unbounded)
+    assert result.ok
+    assert result.rows == [{"x": -1e300}, {"x": 1e300}, {"x": 7.0}]
+    assert type(result.rows[2]["x"]) is float
+
+
+def test_a_result_is_ok_only_without_errors(schema):
+    assert validate_records([good()], schema).ok
+    assert not validate_records([good(), {**good(), "Rooms": None}], schema).ok
+
+
+def test_an_issue_serialises_for_the_api():
+    issue = FieldIssue(record=2, field="Rooms", code="null", message="null is not allowed")
+    assert issue.to_dict() == {
+        "record": 2,
+        "field": "Rooms",
+        "code": "null",
+        "message": "null is not allowed",
+    }
+
+
+def test_issues_carry_the_index_of_their_record(schema):
+    records = [good(), {**good(), "Zone": "C"}, {**good(), "Rooms": "x"}, {**good(), "Bad": 1}]
+    result = validate_records(records, schema)
+    assert codes(result) == [(2, "Rooms", "wrong_type"), (3, "Bad", "unknown_field")]
+    assert [(w.record, w.field) for w in result.warnings] == [(1, "Zone")]
+    assert result.warnings[0].message == (
+        "category 'C' was not seen in training; it is encoded as unseen"
+    )
+    assert result.errors[1].message == "unknown field"
+    assert len(result.rows) == 2
+
+
+def test_a_record_with_several_problems_reports_each(schema):
+    result = validate_records([{"Rooms": None, "Latitude": "x", "Alley": 1, "Zone": "A"}], schema)
+    assert codes(result) == [
+        (0, "Rooms", "null"),
+        (0, "Latitude", "wrong_type"),
+        (0, "Alley", "wrong_type"),
     ]
 
 

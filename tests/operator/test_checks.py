@@ -102,3 +102,94 @@ def test_no_data_error_and_nan_are_inconclusive_never_pass(measurement: object) 
         result = evaluate(check, measurement)  # type: ignore[arg-type]
         assert result.verdict == Verdict.INCONCLUSIVE
         assert result.value is None
+
+
+# The PromQL of every built-in, written out: the metric names, labels and outcomes of
+# docs/contracts.md, this namespace's series or unlabelled ones, `or vector(0)` on
+# numerators only.
+_SEL = 'namespace=~"ml|",model="house-prices"'
+RENDERED = {
+    "candidate-error-rate": (
+        f'(sum(increase(understudy_router_mirror_total{{{_SEL},candidate_version="2.0.0",'
+        'outcome=~"candidate_error|candidate_timeout"}[30s])) or vector(0)) / '
+        f'sum(increase(understudy_router_mirror_total{{{_SEL},candidate_version="2.0.0",'
+        'outcome!="dropped"}[30s]))'
+    ),
+    "latency-p99-ratio": (
+        "histogram_quantile(0.99, sum by (le) (rate(understudy_router_upstream_duration_seconds"
+        f'_bucket{{{_SEL},role="candidate",version="2.0.0"}}[30s]))) / '
+        "histogram_quantile(0.99, sum by (le) (rate(understudy_router_upstream_duration_seconds"
+        f'_bucket{{{_SEL},role="live",version="1.0.0"}}[30s])))'
+    ),
+    "prediction-ks": (
+        f"max(understudy_router_prediction_ks_statistic{{{_SEL},"
+        'live_version="1.0.0",candidate_version="2.0.0"})'
+    ),
+    "sample-count": (
+        f'(sum(understudy_router_compared_records_total{{{_SEL},candidate_version="2.0.0"}}) '
+        "or vector(0)) + "
+        f'(sum(understudy_router_mirror_total{{{_SEL},candidate_version="2.0.0",'
+        'outcome=~"candidate_error|candidate_timeout"}) or vector(0))'
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(RENDERED))
+def test_builtin_query_is_exactly_the_contracts(name: str) -> None:
+    assert render(BUILTIN_QUERIES[name], CTX) == RENDERED[name]
+    assert render(Check(name=name, max=1).template, CTX) == RENDERED[name]
+
+
+def test_a_custom_check_uses_its_own_query() -> None:
+    custom = Check(name="agreement-rate", min=1, query="up")
+    assert (custom.builtin, custom.template) == (False, "up")
+    assert Check(name="agreement-rate", min=1).builtin
+
+
+def test_render_names_the_unknown_variable_and_the_known_ones() -> None:
+    with pytest.raises(ValueError) as caught:
+        render("{{ version }}", CTX)
+    assert str(caught.value) == (
+        "unknown template variable {{ version }}; known: model, namespace, stable, candidate, "
+        "interval"
+    )
+
+
+@pytest.mark.parametrize(
+    ("check", "threshold"),
+    [
+        (Check(name="c", min=0.1, max=0.5), "0.1..0.5"),
+        (Check(name="c", max=0.01), "<= 0.01"),
+        (Check(name="c", min=0.9), ">= 0.9"),
+        (Check(name="c", min=0, max=0), "0..0"),
+        (Check(name="c"), "none"),
+        (Check(name="c", max=1234567.0), "<= 1.235e+06"),
+        (Check(name="c", max=1234567), "<= 1234567"),  # an int reads as written (format_number)
+    ],
+)
+def test_threshold_reads_as_people_write_bounds(check: Check, threshold: str) -> None:
+    assert check.threshold == threshold
+
+
+def test_a_zero_bound_is_a_bound() -> None:
+    # 0 is falsy: a bound of 0 must still be checked, on either side.
+    assert evaluate(Check(name="c", max=0), Value(0.001)).verdict == Verdict.FAIL
+    assert evaluate(Check(name="c", min=0), Value(-0.001)).verdict == Verdict.FAIL
+    assert evaluate(Check(name="c", max=0), Value(0)).verdict == Verdict.PASS
+
+
+def test_messages_say_why() -> None:
+    check = Check(name="prediction-ks", max=0.1)
+    assert evaluate(check, Value(0.25)).message == "prediction-ks 0.25 is outside max 0.1"
+    assert evaluate(check, Value(0.05)).message == "prediction-ks 0.05 within <= 0.1"
+    assert evaluate(check, NoData("no series")).message == "no data: no series"
+    assert evaluate(check, NoData()).message == "no data: the query returned no samples"
+    assert evaluate(check, QueryFailed("timeout")).message == "query failed: timeout"
+    assert evaluate(check, Value(math.inf)).message == "no data: value is inf"
+
+
+def test_every_result_carries_the_checks_name_and_threshold() -> None:
+    check = Check(name="prediction-ks", max=0.1)
+    for measurement in (Value(0.05), Value(0.5), Value(math.nan), NoData(), QueryFailed("x")):
+        result = evaluate(check, measurement)
+        assert (result.name, result.threshold) == ("prediction-ks", "<= 0.1")

@@ -2,13 +2,26 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
-from understudy_operator.core import Check, Promotion, SpecError, parse_duration, parse_spec
+from understudy_operator.core import (
+    Check,
+    ModelRef,
+    Promotion,
+    RolloutSpec,
+    SpecError,
+    parse_duration,
+    parse_spec,
+)
 from understudy_operator.core.durations import format_duration
 from understudy_operator.core.spec import DEFAULT_CHECKS
 
 MINIMAL = {"model": {"name": "house-prices", "version": "2.0.0"}}
+# Its analysis fingerprint. A new setting changes it, on purpose: then update it here,
+# knowing that rollouts in flight restart their analysis after the upgrade.
+FINGERPRINT_OF_MINIMAL = "ff4e3655ac0e7014"
 
 
 def test_minimal_spec_gets_the_design_defaults() -> None:
@@ -20,6 +33,25 @@ def test_minimal_spec_gets_the_design_defaults() -> None:
     assert spec.promotion == Promotion.AUTOMATIC
     assert spec.shadow.mirror_percent == 100
     assert (spec.shadow.tolerance.relative, spec.shadow.tolerance.absolute) == (0.10, 10_000)
+    assert (spec.shadow.live_timeout_seconds, spec.shadow.candidate_timeout_seconds) == (2, 2)
+    assert (spec.replicas, spec.approved_version, spec.model.image) == (1, None, None)
+    assert spec.router.config_map_name is None
+
+
+def test_the_default_checks_are_the_documented_ones() -> None:
+    # Written out, not compared with the module's own constant.
+    checks = [(c.name, c.min, c.max, c.query) for c in parse_spec(MINIMAL).analysis.checks]
+    assert checks == [
+        ("candidate-error-rate", None, 0.01, None),
+        ("latency-p99-ratio", None, 1.5, None),
+        ("agreement-rate", 0.90, None, None),
+        ("prediction-ks", None, 0.10, None),
+    ]
+
+
+def test_a_spec_built_in_code_has_the_same_defaults_as_a_parsed_one() -> None:
+    # The dataclasses' defaults and parse_spec's defaults are one set of numbers.
+    assert RolloutSpec(model=ModelRef(name="house-prices", version="2.0.0")) == parse_spec(MINIMAL)
 
 
 def test_full_spec_is_typed() -> None:
@@ -108,12 +140,179 @@ def test_format_duration_is_prometheus_syntax(seconds: float, text: str) -> None
             "spec.analysis: unknown field(s) intervall",
         ),
         ({**MINIMAL, "shadow": "all"}, "spec.shadow: must be an object"),
+        ("house-prices", "spec: must be an object, got str"),
+        ({**MINIMAL, "replicas": 0}, "spec.replicas: must be >= 1, got 0"),
+        ({**MINIMAL, "replicas": 101}, "spec.replicas: must be <= 100, got 101"),
+        ({**MINIMAL, "shadow": {"mirrorPercent": -1}}, "mirrorPercent: must be >= 0"),
+        ({**MINIMAL, "shadow": {"mirrorPercent": "50"}}, "mirrorPercent: must be a number"),
+        ({**MINIMAL, "shadow": {"mirrorPercent": True}}, "mirrorPercent: must be a number"),
+        ({**MINIMAL, "shadow": {"mirrorPercent": math.nan}}, "mirrorPercent: must be finite"),
+        (
+            {**MINIMAL, "shadow": {"tolerance": {"relative": -0.1}}},
+            "spec.shadow.tolerance.relative: must be >= 0",
+        ),
+        (
+            {**MINIMAL, "shadow": {"tolerance": {"absolute": -1}}},
+            "spec.shadow.tolerance.absolute: must be >= 0",
+        ),
+        (
+            {**MINIMAL, "shadow": {"timeouts": {"live": "0s"}}},
+            "spec.shadow.timeouts.live: must be longer than 0",
+        ),
+        (
+            {**MINIMAL, "shadow": {"timeouts": {"candidate": "2"}}},
+            "spec.shadow.timeouts.candidate: '2' is not a duration",
+        ),
+        (
+            {**MINIMAL, "router": {"configMapName": "Router_Config"}},
+            "spec.router.configMapName: 'Router_Config' is not a valid ConfigMap name",
+        ),
+        (
+            {**MINIMAL, "analysis": {"checks": "agreement-rate"}},
+            "spec.analysis.checks: must be a list",
+        ),
+        (
+            {**MINIMAL, "analysis": {"checks": ["agreement-rate"]}},
+            "spec.analysis.checks[0]: must be an object, got str",
+        ),
+        (
+            {**MINIMAL, "analysis": {"checks": [{"name": "p50", "query": " ", "max": 1}]}},
+            "spec.analysis.checks[0] (p50).query: must not be empty",
+        ),
+        (
+            {**MINIMAL, "analysis": {"checks": [{"name": "agreement-rate", "min": "high"}]}},
+            "spec.analysis.checks[0].min: must be a number",
+        ),
+        (
+            {
+                **MINIMAL,
+                "analysis": {"checks": [{"name": "prediction-ks", "max": 1, "interval": "0s"}]},
+            },
+            "spec.analysis.checks[0].interval: must be longer than 0",
+        ),
+        (
+            {**MINIMAL, "analysis": {"checks": [{"name": "prediction-ks", "max": 1, "maxx": 2}]}},
+            "spec.analysis.checks[0]: unknown field(s) maxx",
+        ),
+        (
+            {**MINIMAL, "analysis": {"successfulRuns": 0}},
+            "spec.analysis.successfulRuns: must be >= 1",
+        ),
+        ({**MINIMAL, "analysis": {"failureLimit": 0}}, "spec.analysis.failureLimit: must be >= 1"),
+        (
+            {**MINIMAL, "analysis": {"inconclusiveLimit": 0}},
+            "spec.analysis.inconclusiveLimit: must be >= 1",
+        ),
+        ({**MINIMAL, "analysis": {"warmup": "soon"}}, "spec.analysis.warmup: 'soon' is not"),
+        ({"model": {"name": "", "version": "1"}}, "spec.model.name: must be a non-empty string"),
+        ({"model": {"name": "m", "version": 2}}, "spec.model.version: must be a non-empty string"),
+        ({"model": {"name": "m" * 64, "version": "1"}}, "must be a DNS label"),
+        ({"model": {"name": "m", "version": "1" * 64}}, "is not a version"),
+        ({"model": {"name": "m", "version": "1", "tag": "x"}}, "spec.model: unknown field(s) tag"),
+        (
+            {**MINIMAL, "approvedVersion": "2.0.0 "},
+            "spec.approvedVersion: '2.0.0 ' is not a version",
+        ),
+        ({**MINIMAL, "colour": "blue"}, "spec: unknown field(s) colour"),
+        (
+            {**MINIMAL, "analysis": {"checks": [{"max": 1}]}},
+            "spec.analysis.checks[0].name: is required",
+        ),
+        ({**MINIMAL, "shadow": {"mirror": 50}}, "spec.shadow: unknown field(s) mirror"),
+        (
+            {**MINIMAL, "shadow": {"tolerance": {"rel": 0.1}}},
+            "spec.shadow.tolerance: unknown field(s) rel",
+        ),
+        ({**MINIMAL, "shadow": {"timeouts": {"stable": "1s"}}}, "spec.shadow.timeouts: unknown"),
+        ({**MINIMAL, "router": {"name": "x"}}, "spec.router: unknown field(s) name"),
     ],
 )
 def test_invalid_specs_are_rejected_with_the_field_and_the_reason(spec: dict, message: str) -> None:
     with pytest.raises(SpecError) as caught:
         parse_spec(spec)
     assert message in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {"replicas": 1},
+        {"replicas": 100},
+        {"shadow": {"mirrorPercent": 0}},
+        {"shadow": {"mirrorPercent": 100}},
+        {"shadow": {"tolerance": {"relative": 0, "absolute": 0}}},
+        {"analysis": {"minSamples": 0, "successfulRuns": 1, "failureLimit": 1}},
+        {"analysis": {"inconclusiveLimit": 1}},
+        {"analysis": {"checks": [{"name": "agreement-rate", "min": 0.9, "max": 0.9}]}},
+        {"router": {"configMapName": "router.config-1"}},
+    ],
+)
+def test_values_at_the_edge_of_their_range_are_accepted(extra: dict) -> None:
+    parse_spec({**MINIMAL, **extra})
+
+
+def test_numbers_are_floats_and_counts_are_ints() -> None:
+    spec = parse_spec(
+        {
+            **MINIMAL,
+            "replicas": 3,
+            "shadow": {"mirrorPercent": 50, "tolerance": {"relative": 1, "absolute": 500}},
+            "analysis": {"minSamples": 7, "checks": [{"name": "prediction-ks", "max": 1}]},
+        }
+    )
+    numbers = [spec.shadow.mirror_percent, spec.shadow.tolerance.relative]
+    numbers += [spec.shadow.tolerance.absolute, spec.analysis.checks[0].max]
+    assert [type(n) for n in numbers] == [float] * 4
+    assert (spec.replicas, spec.analysis.min_samples) == (3, 7)
+    assert type(spec.replicas) is int
+
+
+def test_every_setting_is_read_from_its_camel_case_key() -> None:
+    spec = parse_spec(
+        {
+            "model": {"name": "house-prices", "version": "2.0.0", "image": "model-api:2"},
+            "replicas": 4,
+            "shadow": {
+                "mirrorPercent": 25,
+                "tolerance": {"relative": 0.3, "absolute": 70},
+                "timeouts": {"live": "1s", "candidate": "3s"},
+            },
+            "analysis": {
+                "interval": "15s",
+                "warmup": "45s",
+                "minSamples": 11,
+                "successfulRuns": 12,
+                "failureLimit": 13,
+                "inconclusiveLimit": 14,
+            },
+            "promotion": "manual",
+            "approvedVersion": "2.0.0",
+            "router": {"configMapName": "my-router"},
+        }
+    )
+    assert spec.model.image == "model-api:2"
+    assert spec.replicas == 4
+    s = spec.shadow
+    assert (s.mirror_percent, s.tolerance.relative, s.tolerance.absolute) == (25, 0.3, 70)
+    assert (s.live_timeout_seconds, s.candidate_timeout_seconds) == (1, 3)
+    a = spec.analysis
+    assert (a.interval_seconds, a.warmup_seconds, a.min_samples) == (15, 45, 11)
+    assert (a.successful_runs, a.failure_limit, a.inconclusive_limit) == (12, 13, 14)
+    assert spec.router.config_map_name == "my-router"
+
+
+def test_fingerprint_of_a_spec_is_stable_across_releases() -> None:
+    # Stored in every status: a new operator computing another hash for the same spec
+    # would restart every analysis in flight.
+    assert parse_spec(MINIMAL).analysis_fingerprint() == FINGERPRINT_OF_MINIMAL
+
+
+def test_fingerprint_changes_with_the_model_and_shadow_settings() -> None:
+    base = parse_spec(MINIMAL).analysis_fingerprint()
+    image = parse_spec({"model": {**MINIMAL["model"], "image": "model-api:2"}})
+    shadow = parse_spec({**MINIMAL, "shadow": {"mirrorPercent": 50}})
+    assert image.analysis_fingerprint() != base
+    assert shadow.analysis_fingerprint() != base
 
 
 def test_fingerprint_changes_with_analysis_settings_but_not_replicas() -> None:

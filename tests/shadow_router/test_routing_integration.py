@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import math
 import time
 from typing import Any
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.support.processes import ServiceProcess
 from tests.support.router import closed_port_url, metric, routing_config, samples, wait_for
+from understudy_common.compare import ks_statistic
 
 pytestmark = pytest.mark.integration
 
@@ -255,3 +258,76 @@ def test_model_metadata_is_the_live_models(
     down = router.client.get(f"{router.url}/v1/model")
     assert down.status_code == 502
     assert down.json()["error"] == "upstream_error"
+
+
+def _prediction_buckets(text: str, role: str) -> dict[float, float]:
+    """Cumulative prediction bucket counts of one role, by upper edge."""
+    out: dict[float, float] = {}
+    for family in text_string_to_metric_families(text):
+        for s in family.samples:
+            if s.name == "understudy_router_prediction_value_bucket" and s.labels["role"] == role:
+                out[float(s.labels["le"])] = out.get(float(s.labels["le"]), 0.0) + s.value
+    return out
+
+
+def _ks_from_buckets(live: dict[float, float], candidate: dict[float, float]) -> float:
+    n_live, n_cand = live[math.inf], candidate[math.inf]
+    return max(abs(live[e] / n_live - candidate[e] / n_cand) for e in live)
+
+
+def test_three_replicas_sum_to_exactly_what_one_router_counts(
+    router_factory: Any,
+    live_api: ServiceProcess,
+    candidate_api: ServiceProcess,
+    records: list[dict[str, object]],
+) -> None:
+    """Mergeable evidence: the prediction histograms of three routers behind round-robin add
+    up, bucket for bucket, to those of one router fed the same traffic; the per-replica KS
+    gauges (each over its own window) do not combine, and their max is reported beside."""
+    config = routing_config(live_api, (candidate_api.url, CANDIDATE))
+    single = router_factory(config)
+    replicas = [router_factory(config) for _ in range(3)]
+    batches = [records[i : i + 3] for i in range(0, 300, 3)]
+    for i, batch in enumerate(batches):
+        assert single.predict(batch, f"one-{i}").status_code == 200
+        assert replicas[i % 3].predict(batch, f"rr-{i}").status_code == 200
+
+    def compared(router: Any, n: int) -> str | None:
+        text = router.metrics()
+        done = metric(text, "understudy_router_compared_records_total", candidate_version=CANDIDATE)
+        return text if done == n else None
+
+    one = wait_for(lambda: compared(single, 300), what="the single router to compare all")
+    texts = [
+        wait_for(lambda r=r, n=n: compared(r, n), what="a replica to compare its share")
+        for r, n in zip(replicas, (102, 99, 99), strict=True)
+    ]
+    merged = {
+        role: {
+            edge: sum(_prediction_buckets(t, role)[edge] for t in texts)
+            for edge in _prediction_buckets(texts[0], role)
+        }
+        for role in ("live", "candidate")
+    }
+    for role in ("live", "candidate"):
+        assert merged[role] == _prediction_buckets(one, role)
+        assert merged[role][math.inf] == 300
+    ks_buckets = _ks_from_buckets(merged["live"], merged["candidate"])
+    # The raw KS of all 300 pairs, from the live and candidate answers themselves.
+    live_preds, cand_preds = [], []
+    for batch in batches:
+        body = {"records": batch}
+        live_preds += httpx.post(f"{live_api.url}/v1/predictions", json=body).json()["predictions"]
+        cand_preds += httpx.post(f"{candidate_api.url}/v1/predictions", json=body).json()[
+            "predictions"
+        ]
+    ks_raw = ks_statistic(live_preds, cand_preds)
+    assert ks_buckets <= ks_raw + 1e-12  # bucketed KS is a lower bound of the raw one
+    assert ks_raw - ks_buckets < 0.03  # 200 log-spaced buckets over $10k..$3M
+    [ks_single] = samples(one, "understudy_router_prediction_ks_statistic")
+    assert ks_single == pytest.approx(ks_raw)  # one router's window holds all 300
+    replica_ks = [samples(t, "understudy_router_prediction_ks_statistic")[0] for t in texts]
+    print(
+        f"KS raw {ks_raw:.4f}, from merged buckets {ks_buckets:.4f}, "
+        f"per replica {[round(k, 4) for k in replica_ks]} (max {max(replica_ks):.4f})"
+    )

@@ -22,6 +22,7 @@ import joblib
 import numpy as np
 from sklearn.pipeline import Pipeline
 
+from understudy_model.reference import Reference
 from understudy_model.schema import FeatureSchema
 
 FORMAT_VERSION = 1
@@ -64,6 +65,9 @@ class LoadedModel:
     metadata: dict[str, Any]
     schema: FeatureSchema
     path: Path
+    # What inputs and predictions looked like in training (reference.py); None for an
+    # artifact written before references existed: it serves, drift says "no reference".
+    reference: Reference | None = None
 
     @property
     def name(self) -> str:
@@ -150,6 +154,13 @@ def load_artifact(artifact_dir: Path | str) -> LoadedModel:
         raise ArtifactError(f"{model_path} holds a {type(pipeline).__name__}, not a model")
     try:
         schema = FeatureSchema.from_dict(metadata["feature_schema"])
+        reference = Reference.from_dict(metadata["reference"]) if "reference" in metadata else None
     except ValueError as exc:
         raise ArtifactError(f"{artifact_dir}/{METADATA_FILE}: {exc}") from exc
-    return LoadedModel(pipeline=pipeline, metadata=metadata, schema=schema, path=artifact_dir)
+    return LoadedModel(
+        pipeline=pipeline,
+        metadata=metadata,
+        schema=schema,
+        path=artifact_dir,
+        reference=reference,
+    )

@@ -24,6 +24,7 @@ from understudy_model.data import (
     split_holdout,
 )
 from understudy_model.pipeline import Algorithm, build_pipeline, prepare_training_frame
+from understudy_model.reference import build_reference
 from understudy_model.schema import derive_schema
 
 
@@ -92,6 +93,8 @@ def train(
     with progress.step(f"scoring {len(split.holdout)} holdout sales"):
         predictions = pipeline.predict(prepare_training_frame(split.holdout, schema))
         metrics = holdout_metrics(split.holdout[TARGET].to_numpy(dtype=float), predictions)
+        # The training reference (inputs and the model's own predictions) for drift checks.
+        reference = build_reference(split.train, schema, pipeline.predict(x_train))
     with progress.step(f"writing the artifact to {out_dir}"):
         metadata = {
             "name": MODEL_NAME,
@@ -109,6 +112,7 @@ def train(
             },
             "feature_schema": schema.to_dict(),
             "metrics": {"holdout": metrics},
+            "reference": reference.to_dict(),
         }
         save_artifact(out_dir, pipeline=pipeline, metadata=metadata)
     return TrainResult(out_dir=out_dir, metadata=metadata, seconds=time.perf_counter() - started)

@@ -15,6 +15,7 @@ from prometheus_client import CollectorRegistry
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from understudy_common.body import BodyError, read_body
+from understudy_common.histogram import log_spaced_edges
 from understudy_common.logging import request_id_var
 from understudy_common.metrics import CONTENT_TYPE_LATEST, new_registry, render
 from understudy_common.request_id import REQUEST_ID_HEADER, request_id_from
@@ -66,7 +67,15 @@ def _response(answer: Answer) -> Response:
 def create_app(settings: RouterSettings, registry: CollectorRegistry | None = None) -> FastAPI:
     """Build the router app; upstream clients, workers and config watchers start in lifespan."""
     registry = registry if registry is not None else new_registry()
-    metrics = RouterMetrics(registry=registry, model=settings.model_name)
+    metrics = RouterMetrics(
+        registry=registry,
+        model=settings.model_name,
+        prediction_edges=log_spaced_edges(
+            settings.prediction_buckets_low,
+            settings.prediction_buckets_high,
+            settings.prediction_buckets,
+        ),
+    )
     windows = ComparisonWindows(size=settings.window_size)
     registry.register(WindowCollector(windows=windows, model=settings.model_name))
     router = ShadowRouter(settings=settings, metrics=metrics, windows=windows)

@@ -12,6 +12,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from understudy_common.histogram import BucketHistograms, log_spaced_edges, symmetric_edges
 from understudy_common.metrics import (
     ABS_DIFF_BUCKETS_DOLLARS,
     LATENCY_BUCKETS_SECONDS,
@@ -29,11 +30,39 @@ LIVE_OK = "live_ok"
 LIVE_ERROR = "live_error"
 
 
+# Signed relative difference (candidate - live) / live: +-0.1% .. +-100%, log-spaced, and 0.
+SIGNED_REL_DIFF_EDGES = symmetric_edges(log_spaced_edges(0.001, 1.0, 31))
+
+
 class RouterMetrics:
     """All metrics of one router, on the registry it is given."""
 
-    def __init__(self, *, registry: CollectorRegistry, model: str) -> None:
+    def __init__(
+        self,
+        *,
+        registry: CollectorRegistry,
+        model: str,
+        prediction_edges: tuple[float, ...] = log_spaced_edges(10_000.0, 3_000_000.0, 200),
+    ) -> None:
         self.model = model
+        # Mergeable evidence for the distribution and bias checks (understudy_common.histogram):
+        # the live and candidate predictions of every compared record on shared edges, and the
+        # per-record signed relative difference with its sum of squares.
+        self.predictions = BucketHistograms(
+            metric_name(SUBSYSTEM, "prediction", "value"),
+            "Predictions of compared records, by role and version, on shared bucket edges.",
+            labels=["model", "role", "version"],
+            edges=prediction_edges,
+        )
+        registry.register(self.predictions)
+        self.signed_rel_diff = BucketHistograms(
+            metric_name(SUBSYSTEM, "signed_rel_diff", "ratio"),
+            "Per-record (candidate - live) / live of compared records.",
+            labels=["model", "live_version", "candidate_version"],
+            edges=SIGNED_REL_DIFF_EDGES,
+            squares=True,
+        )
+        registry.register(self.signed_rel_diff)
         self.requests = Counter(
             metric_name(SUBSYSTEM, "requests", "total"),
             "Client prediction requests by the live result (live_error: 5xx, 502, 503, 504).",

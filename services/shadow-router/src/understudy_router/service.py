@@ -354,11 +354,21 @@ class ShadowRouter:
             for record in comparison.records:
                 abs_hist.observe(record.abs_diff)
                 rel_hist.observe(record.rel_diff)
+            candidate = tuple(r.candidate for r in comparison.records)
+            m.predictions.observe_many((model, "live", job.live_version), job.live_predictions)
+            m.predictions.observe_many((model, "candidate", version), candidate)
+            m.signed_rel_diff.observe_many(
+                (model, job.live_version, version),
+                (
+                    (r.candidate - r.live) / r.live if r.live else math.nan
+                    for r in comparison.records
+                ),
+            )
             self._windows.add(
                 live_version=job.live_version,
                 candidate_version=version,
                 live=job.live_predictions,
-                candidate=tuple(r.candidate for r in comparison.records),
+                candidate=candidate,
             )
         fields: dict[str, Any] = {
             "event.dataset": "shadow-router.comparison",

@@ -48,6 +48,23 @@ class RouterSettings(BaseSettings):
     max_body_bytes: int = Field(default=4 * 1024 * 1024, ge=1)
     # Connections kept open to the live upstream (the client pool's size).
     live_max_connections: int = Field(default=256, ge=1)
+    # Shared bucket edges of the prediction histograms (understudy_router_prediction_value):
+    # `prediction_buckets` edges log-spaced from low to high, i.e. each bucket is the same
+    # relative width (200 over $10k..$3M: 2.9% each). Every router replica and every model
+    # version must use the same edges, or their counts cannot be summed: keep the defaults
+    # unless your predictions live on another scale, and then change them everywhere at once.
+    prediction_buckets_low: float = Field(default=10_000.0, gt=0)
+    prediction_buckets_high: float = Field(default=3_000_000.0, gt=0)
+    prediction_buckets: int = Field(default=200, ge=2, le=2_000)
+
+    @model_validator(mode="after")
+    def _prediction_edges(self) -> RouterSettings:
+        if self.prediction_buckets_low >= self.prediction_buckets_high:
+            raise ValueError(
+                "UNDERSTUDY_ROUTER_PREDICTION_BUCKETS_LOW must be below _HIGH, got "
+                f"{self.prediction_buckets_low:g} >= {self.prediction_buckets_high:g}"
+            )
+        return self
 
     @model_validator(mode="after")
     def _one_reload_source(self) -> RouterSettings:

@@ -1,0 +1,36 @@
+"""router_document: the router's config (router.json) for a shadow spec, as the router reads it."""
+
+from __future__ import annotations
+
+from understudy_common.compare import Tolerance
+from understudy_operator.core import ShadowSpec
+from understudy_operator.core.routing import router_document
+from understudy_router.config import config_from_dict
+
+SHADOW = ShadowSpec(
+    mirror_percent=25.0,
+    tolerance=Tolerance(relative=0.2, absolute=500.0),
+    live_timeout_seconds=1.5,
+    candidate_timeout_seconds=3.0,
+)
+
+
+def test_the_document_is_the_contracts_router_json() -> None:
+    doc = router_document(
+        SHADOW, live=("http://live:8000", "1.0.0"), candidate=("http://cand:8000", "2.0.0")
+    )
+    assert doc == {
+        "live": {"url": "http://live:8000", "version": "1.0.0"},
+        "candidate": {"url": "http://cand:8000", "version": "2.0.0"},
+        "mirror_percent": 25.0,
+        "tolerance": {"relative": 0.2, "absolute": 500.0},
+        "timeouts": {"live_seconds": 1.5, "candidate_seconds": 3.0},
+    }
+    parsed = config_from_dict(doc)  # and the router reads it back the same
+    assert (parsed.mirror_percent, parsed.timeouts.candidate_seconds) == (25.0, 3.0)
+
+
+def test_no_candidate_is_no_mirroring() -> None:
+    doc = router_document(SHADOW, live=("http://live:8000", "1.0.0"), candidate=None)
+    assert doc["candidate"] is None
+    assert config_from_dict(doc).candidate is None

@@ -1,0 +1,1 @@
+"""Mutation testing for the uv workspace (`make mutation`); see README.md beside this file."""
