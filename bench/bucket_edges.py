@@ -1,6 +1,7 @@
 """How many log-spaced prediction buckets keep the bucketed KS within 0.01 of the raw KS.
 
-The router exports predictions as histograms on shared, log-spaced edges; the core
+The router exports predictions as histograms on shared, log-spaced edges
+(``understudy_common.histogram.log_spaced_edges``, the one rule); the core
 computes KS from the bucket counts (core/statistics/distributions.py), which is a lower
 bound of the raw KS with a gap of at most the largest single-bucket mass. This measures the
 real gap on the Ames holdout (586 sales) with the trained v1 (live) and v2 (candidate):
@@ -31,13 +32,15 @@ from pathlib import Path
 
 import numpy as np
 
+from understudy_common.histogram import log_spaced_edges
 from understudy_model.artifact import load_artifact
 from understudy_model.data import holdout_records, load_ames, split_holdout
-from understudy_operator.core.statistics import Histogram, ks_distance, log_spaced_edges
+from understudy_operator.core.statistics import Histogram, ks_distance
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "bench" / "results"
-RANGES = ((1e4, 1e6), (1e4, 2e6), (1e4, 1e7), (3e4, 1e6))
+# 10,000–3,000,000 is the router's default (PREDICTION_BUCKETS_LOW / _HIGH).
+RANGES = ((1e4, 1e6), (1e4, 2e6), (1e4, 3e6), (1e4, 1e7), (3e4, 1e6))
 COUNTS = (10, 20, 30, 40, 50, 60, 80, 100, 120, 150, 200, 300, 500)
 OFFSETS = 20
 

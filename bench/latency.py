@@ -34,13 +34,13 @@ from pathlib import Path
 
 import numpy as np
 
+from understudy_common.histogram import log_spaced_edges
 from understudy_common.metrics import LATENCY_BUCKETS_SECONDS
 from understudy_operator.core.spec import AnalysisSpec
 from understudy_operator.core.statistics import (
     Histogram,
     Outcome,
     histogram_quantile,
-    log_spaced_edges,
     quantile_ratio_check,
 )
 

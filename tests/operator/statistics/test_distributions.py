@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 from scipy import stats
 
+from understudy_common.histogram import log_spaced_edges
 from understudy_operator.core.statistics.distributions import (
     Histogram,
     chi_square_categories,
     ks_distance,
-    log_spaced_edges,
     psi,
     wasserstein_distance,
 )
@@ -128,15 +128,6 @@ def test_wasserstein_matches_the_raw_area_within_the_mean_bucket_widths(shift: f
     )
     assert abs(wasserstein_distance(a, b) - raw) <= bound
     assert abs(wasserstein_distance(a, b) - raw) <= 0.05 * max(raw, 0.01 * float(np.mean(live)))
-
-
-def test_log_spaced_edges() -> None:
-    edges = log_spaced_edges(1e4, 1e6, 5)
-    assert edges == pytest.approx((1e4, 10**4.5, 1e5, 10**5.5, 1e6))
-    assert edges[-1] == 1e6
-    for bad in ((0.0, 1.0, 3), (2.0, 1.0, 3), (1.0, 2.0, 1)):
-        with pytest.raises(ValueError):
-            log_spaced_edges(*bad)
 
 
 def _categories(seed: int, n: int, weights: dict[str, float]) -> dict[str, float]:

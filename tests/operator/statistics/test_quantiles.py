@@ -8,7 +8,8 @@ import random
 
 import pytest
 
-from understudy_operator.core.statistics.distributions import Histogram, log_spaced_edges
+from understudy_common.histogram import log_spaced_edges
+from understudy_operator.core.statistics.distributions import Histogram
 from understudy_operator.core.statistics.quantiles import (
     histogram_quantile,
     min_samples_for_quantile,

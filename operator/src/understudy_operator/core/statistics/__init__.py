@@ -3,7 +3,7 @@
 - ``sequential``: anytime-valid confidence sequences for rates and paired means, the
   tri-state PASS / FAIL / NOT_YET rule, sample sizes from a minimum detectable effect.
 - ``distributions``: KS, PSI and Wasserstein-1 from histograms on shared bucket edges,
-  chi-square for categories, log-spaced edges.
+  chi-square for categories (edges: understudy_common.histogram.log_spaced_edges).
 - ``quantiles``: order-statistic bounds for a quantile from bucket counts, the latency
   ratio rule (PASS / FAIL / NOT_YET), samples needed per quantile.
 - ``special``: the special functions they need (incomplete beta and gamma, t quantiles).
@@ -14,7 +14,6 @@ from understudy_operator.core.statistics.distributions import (
     Histogram,
     chi_square_categories,
     ks_distance,
-    log_spaced_edges,
     psi,
     wasserstein_distance,
 )
@@ -58,7 +57,6 @@ __all__ = [
     "compare_band",
     "histogram_quantile",
     "ks_distance",
-    "log_spaced_edges",
     "mean_confidence_sequence",
     "mean_interval",
     "min_samples_for_quantile",

@@ -35,10 +35,11 @@ buckets raw values. Counts may be floats (PromQL ``increase`` extrapolates).
     classical validity rule of thumb, Cochran 1954); degrees of freedom C' − 1 after
     pooling; p-value from the chi-square distribution (asymptotic). No test (p = 1, df = 0)
     when fewer than two cells survive.
-``log_spaced_edges(low, high, count)`` — ``count`` edges from low to high, equal ratios.
-    For strictly positive values spanning orders of magnitude (house prices, latencies):
-    equal relative resolution everywhere. See the module README for the bucket count that
-    keeps the bucketed KS within 0.01 of the raw KS on the Ames holdout.
+Edges are not made here: every process that counts a quantity uses the one rule,
+``understudy_common.histogram.log_spaced_edges`` (rounded to 6 significant digits so that
+the ``le`` labels of every replica match); these functions only require both histograms to
+carry the same edges. core/statistics/README.md has the bucket count that keeps the
+bucketed KS within 0.01 of the raw KS on the Ames holdout.
 """
 
 from __future__ import annotations
@@ -161,18 +162,6 @@ def wasserstein_distance(a: Histogram, b: Histogram) -> float:
     _both_non_empty(a, b)
     fa, fb, edges = a.cdf(), b.cdf(), a.edges
     return math.fsum(abs(fa[k] - fb[k]) * (edges[k + 1] - edges[k]) for k in range(len(edges) - 1))
-
-
-def log_spaced_edges(low: float, high: float, count: int) -> tuple[float, ...]:
-    """``count`` edges from ``low`` to ``high`` (both included) with equal ratios."""
-    if not (0 < low < high and math.isfinite(high)):
-        raise ValueError(f"need 0 < low < high (got {low}, {high})")
-    if count < 2:
-        raise ValueError(f"need at least 2 edges (got {count})")
-    step = math.log(high / low) / (count - 1)
-    edges = [low * math.exp(step * k) for k in range(count)]
-    edges[-1] = high
-    return tuple(edges)
 
 
 @dataclass(frozen=True)

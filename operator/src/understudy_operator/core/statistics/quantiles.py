@@ -28,14 +28,14 @@ Bucket resolution (measured, tests/operator/statistics/test_quantiles.py)
     latency buckets (understudy_common.metrics, 2–2.5× apart) the candidate's upper bound
     over live's lower bound is at least one bucket ratio (≥ 2) even for identical latency,
     so a ``max_ratio`` of 1.5 can never PASS (always NOT_YET), and a 3× slower candidate
-    FAILS at p50 but hardly at p90 or p99. With log-spaced buckets 1.1× apart
-    (``log_spaced_edges(0.0001, 10.0, 121)``) the same rule, at α = 0.05 and max 1.5,
-    covers the true quantile in 96–100% of windows and passes identical latency in 94–100%
-    of them (p50 n = 300, p90 n = 500, p99 n = 2,000), and fails a 3× slower candidate in
-    all. ``interpolate=True`` places bounds inside buckets as ``histogram_quantile`` does:
-    with the coarse buckets its intervals do *not* cover (p90: 12% of windows, p99: 0%) —
-    it is only a stopgap for coarse buckets whose error cancels when both sides have the
-    same shape. Use fine buckets.
+    FAILS at p50 but hardly at p90 or p99. With log-spaced buckets 1.1× apart (121 edges
+    from 0.1 ms to 10 s by ``understudy_common.histogram.log_spaced_edges``) the same
+    rule, at α = 0.05 and max 1.5, covers the true quantile in 96–100% of windows, passes
+    identical latency in 94–100% of them (p50 n = 300, p90 n = 500, p99 n = 2,000), and
+    fails a 3× slower candidate in all. ``interpolate=True`` places bounds inside buckets
+    as ``histogram_quantile`` does: with the coarse buckets its intervals do *not* cover
+    (p90: 12% of windows, p99: 0%) — only a stopgap for coarse buckets, whose error cancels
+    when both sides have the same shape. Use fine buckets.
 
 Ratio rule — ``quantile_ratio_check``
     With the candidate's interval [c_lo, c_hi] and live's [l_lo, l_hi] for the same q, the
