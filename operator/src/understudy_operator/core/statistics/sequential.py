@@ -57,7 +57,7 @@ Paired means — ``mean_confidence_sequence`` (asymptotic) and ``mean_interval``
     The mixture over λ ∈ ℝ is symmetric, so one Ville bound covers both sides and α is
     spent once (the authors' R code, ``asymptotic_confseq``, conservatively plugs α/2 into
     the same margin); measured misses over 2,000 looks: 2.6–3.3% at α = 0.05
-    (bench/coverage.py).
+    (bench/sequence_coverage.py).
     Assumption: i.i.d. records with finite variance; the guarantee is asymptotic (it holds
     in the limit of many samples, like a CLT interval), so it is only claimed from a few
     hundred records on; heavy tails slow the approach. ``mean_interval`` is the classical

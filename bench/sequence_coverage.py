@@ -7,9 +7,9 @@ the sequence ever excluded the true value. Next to them, the same count for the 
 fixed-sample interval (Wilson score for rates, normal for means, 95%) looked at every
 sample from the 100th on (``--fixed-from``): the peeking problem.
 
-    uv run python bench/coverage.py [--streams 1000] [--looks 2000]
+    uv run python bench/sequence_coverage.py [--streams 1000] [--looks 2000]
 
-Writes bench/results/coverage.json; the README's "coverage" section has a run.
+Writes bench/results/sequence_coverage.json; the README's "coverage" section has a run.
 """
 
 from __future__ import annotations
@@ -142,7 +142,7 @@ def main() -> int:
         )
         print(f"{label:<34} {truth:>8.4f} {100 * cs:>9.1f}% {100 * fixed:>16.1f}%")
     RESULTS.mkdir(parents=True, exist_ok=True)
-    out = RESULTS / "coverage.json"
+    out = RESULTS / "sequence_coverage.json"
     out.write_text(
         json.dumps(
             {
