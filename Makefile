@@ -32,8 +32,8 @@ uv: ## install uv (the workspace's package manager) when it is missing
 env: uv ## create .venv from uv.lock with every workspace package
 	@$(UV) sync --locked --all-packages --quiet
 
-system-deps: ## Debian packages the tests start for real (Prometheus)
-	@bash scripts/system-deps.sh
+system-deps: ## what the tests need from the system: Prometheus, Java, Maven (Debian, as root), Go >= 1.26
+	@bash scripts/system-deps.sh test
 
 models: env ## train v1 (linear), v2 (gradient boosting) and a deliberately bad model
 	@test -f $(ARTIFACTS)/v1/model.json || $(UV) run python -m understudy_model train --algorithm linear --version 1.0.0 --out $(ARTIFACTS)/v1
