@@ -22,6 +22,7 @@
 # Not part of `make test`: it downloads and installs everything from scratch (several
 # minutes, ~2 GB of disk; --full much longer). Needs root, unshare and mmdebstrap.
 set -euo pipefail
+shopt -s extglob
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$HERE/.." && pwd)
@@ -94,7 +95,7 @@ mmdebstrap --quiet --variant=minbase --include=python3,python3-venv,make \
   "${aptopts[@]}" \
   --customize-hook='mkdir -p "$1/usr/local/share/ca-certificates" "$1/etc/ssl/certs" "$1/src"' \
   --customize-hook='cp -a /usr/local/share/ca-certificates/. "$1/usr/local/share/ca-certificates/"' \
-  --customize-hook='cp /etc/ssl/certs/ca-certificates.crt "$1/etc/ssl/certs/"' \
+  --customize-hook='if [ -x "$1/usr/sbin/update-ca-certificates" ]; then chroot "$1" update-ca-certificates >/dev/null; else cp /etc/ssl/certs/ca-certificates.crt "$1/etc/ssl/certs/"; fi' \
   --customize-hook='printf "#!/bin/sh\nexit 101\n" >"$1/usr/sbin/policy-rc.d"; chmod 755 "$1/usr/sbin/policy-rc.d"' \
   "$SUITE" "$ROOTFS" "${sources[@]}"
 packages() { chroot "$ROOTFS" dpkg-query -W -f '${Package}\n' | sort; }
@@ -132,10 +133,10 @@ in_chroot() { # command line, run by bash in /src
   return "$rc"
 }
 
-cache_size() {
-  local c=$ROOTFS/root/.cache/understudy
-  [[ -d $c ]] || { echo "-"; return; }
-  (cd "$c" && du -sh --one-file-system -- * 2>/dev/null | awk '{printf "%s %s, ", $2, $1}' | sed 's/, $//')
+cache_size() { # what is in the caches outside the work tree (~/.cache/understudy/*, ~/.cache/*, ~/.m2)
+  local r=$ROOTFS/root
+  (cd "$r" && du -sh --one-file-system -- .cache/understudy/* .cache/!(understudy) .m2 2>/dev/null |
+    awk '{printf "%s %s, ", $2, $1}' | sed 's/, $//')
 }
 
 step() { # label command-line
@@ -151,7 +152,7 @@ step() { # label command-line
 }
 
 step "make-demo" "make demo"
-report "  uv: $(chroot "$ROOTFS" sh -c '/root/.cache/understudy/uv/*/uv --version'); .venv $(du -sh "$ROOTFS/src/.venv" | cut -f1); the demo's last line: $(grep . "$WORK/make-demo.log" | tail -1)"
+report "  uv: $(chroot "$ROOTFS" sh -c '/root/.cache/understudy/uv/*/uv --version'); .venv $(du -sh "$ROOTFS/src/.venv" | cut -f1); $(grep -m1 '^decision:' "$WORK/make-demo.log" | cut -c1-60)"
 step "make-system-deps" "make system-deps"
 report "  explicitly: $(in_chroot 'bash scripts/system-deps.sh --list test' | tr '\n' ' ')"
 report "  go for k8s-tools.sh: $(in_chroot 'g=$(bash scripts/system-deps.sh --go) && echo "$g: $($g version)"' 2>&1)"
