@@ -8,6 +8,7 @@
 # system has, plus python3, python3-venv and make), copies a clean `git archive` of HEAD
 # into it, and runs there, as root, each in a private mount and PID namespace (chroot):
 #   1. make demo                     (the first command on a bare machine: uv, .venv, models)
+#      and, as a user, make uv + make system-deps (which must say what to apt-get install)
 #   2. make system-deps              (make test's system set-up: Debian packages, Go toolchain)
 #   3. make es-tools                 (the Elasticsearch jars through Maven)
 #   4. with --full: make k8s-tools   (builds the Kubernetes tools with the fetched Go; ~10-20
@@ -153,6 +154,14 @@ step() { # label command-line
 
 step "make-demo" "make demo"
 report "  uv: $(chroot "$ROOTFS" sh -c '/root/.cache/understudy/uv/*/uv --version'); .venv $(du -sh "$ROOTFS/src/.venv" | cut -f1); $(grep -m1 '^decision:' "$WORK/make-demo.log" | cut -c1-60)"
+# As a user (before root installs anything): uv installs into the user's cache; the
+# Debian packages cannot, and system-deps must say what to run instead of failing obscurely.
+step "as-user" 'useradd -m dev && mkdir ~dev/src &&
+  tar -C /src --exclude=./.venv --exclude=./artifacts --exclude=./reports -c . | tar -C ~dev/src -x &&
+  chown -R dev: ~dev/src && cd ~dev/src &&
+  setpriv --reuid=dev --regid=dev --init-groups env HOME=/home/dev bash -c "make uv &&
+    if make system-deps >/tmp/as-user.out 2>&1; then echo system-deps passed as a user; exit 1; fi
+    cat /tmp/as-user.out; grep -q \"sudo apt-get install\" /tmp/as-user.out"'
 step "make-system-deps" "make system-deps"
 report "  explicitly: $(in_chroot 'bash scripts/system-deps.sh --list test' | tr '\n' ' ')"
 report "  go for k8s-tools.sh: $(in_chroot 'g=$(bash scripts/system-deps.sh --go) && echo "$g: $($g version)"' 2>&1)"
