@@ -32,8 +32,10 @@ uv: ## install uv (the workspace's package manager) when it is missing
 env: uv ## create .venv from uv.lock with every workspace package
 	@$(UV) sync --locked --all-packages --quiet
 
+# The groups of scripts/system-deps.sh that `make test` needs (test; real-node when its tests join)
+SYSTEM_DEPS ?= test
 system-deps: ## what the tests need from the system: Prometheus, Java, Maven (Debian, as root), Go >= 1.26
-	@bash scripts/system-deps.sh test
+	@bash scripts/system-deps.sh $(SYSTEM_DEPS)
 
 models: env ## train v1 (linear), v2 (gradient boosting) and a deliberately bad model
 	@test -f $(ARTIFACTS)/v1/model.json || $(UV) run python -m understudy_model train --algorithm linear --version 1.0.0 --out $(ARTIFACTS)/v1

@@ -7,6 +7,7 @@
 #   scripts/system-deps.sh --list [GROUP...]  the Debian packages of the groups, one a line
 #   scripts/system-deps.sh --go              path of a Go >= GO_MIN on stdout (the only stdout
 #                                            line), fetching the pinned toolchain if there is none
+#                                            (and, as root, golang-go to fetch it with)
 #
 # Groups (the table REQUIREMENTS below):
 #   test       Prometheus + promtool (started by the operator tests), Java >= 11 and Maven
@@ -50,6 +51,24 @@ real-node   iptables                      cmd:iptables file:/usr/sbin/iptables
 '
 
 log() { printf 'system-deps: %s\n' "$*" >&2; }
+
+apt_install() { # Debian packages: as root with apt-get, as a user say what to run
+  if [[ $(id -u) -ne 0 ]]; then
+    log "please install: $*"
+    log "  sudo apt-get install --no-install-recommends $*"
+    return 1
+  fi
+  log "installing Debian packages: $*"
+  local start=$SECONDS
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+  log "installed in $((SECONDS - start)) s"
+  if [[ " $* " == *" prometheus "* ]]; then
+    # The package starts a system service on :9090; the tests start their own.
+    systemctl disable --now prometheus >/dev/null 2>&1 || service prometheus stop >/dev/null 2>&1 || true
+  fi
+}
 
 version_ge() { # a b: is dotted version a >= b?
   [[ $(printf '%s\n%s\n' "$2" "$1" | sort -V | head -1) == "$2" ]]
@@ -116,10 +135,11 @@ install_go_toolchain() { # fetch golang.org/toolchain@v0.0.1-go$GO_VERSION.<os>-
     aarch64 | arm64) arch=arm64 ;;
     *) log "no Go toolchain rule for $(uname -m): set GO=/path/to/go (>= $GO_MIN)"; return 1 ;;
   esac
-  boot=$(any_go) || {
-    log "no go to fetch the Go $GO_VERSION toolchain with: apt-get install golang-go (or set GO=/path/to/go >= $GO_MIN)"
-    return 1
-  }
+  if ! boot=$(any_go); then
+    # Debian's go only bootstraps; as root install it, as a user say so
+    apt_install golang-go >&2 || return 1
+    boot=$(any_go) || { log "golang-go installed but no go runs"; return 1; }
+  fi
   module=golang.org/toolchain@v0.0.1-go$GO_VERSION.linux-$arch
   mkdir -p "$CACHE/go"
   exec 8>"$CACHE/go/.lock"
@@ -191,21 +211,7 @@ if [[ $mode == check ]]; then
 fi
 
 if ((${#need[@]})); then
-  if [[ $(id -u) -ne 0 ]]; then
-    log "please install: ${need[*]}"
-    log "  sudo apt-get install --no-install-recommends ${need[*]}"
-    exit 1
-  fi
-  log "installing Debian packages: ${need[*]}"
-  start=$SECONDS
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
-  log "installed in $((SECONDS - start)) s"
-  if [[ " ${need[*]} " == *" prometheus "* ]]; then
-    # The package starts a system service on :9090; the tests start their own.
-    systemctl disable --now prometheus >/dev/null 2>&1 || service prometheus stop >/dev/null 2>&1 || true
-  fi
+  apt_install "${need[@]}" || exit 1
 fi
 if ((wants_go)); then
   ensure_go >/dev/null
