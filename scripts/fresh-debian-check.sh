@@ -126,7 +126,7 @@ in_chroot() { # command line, run by bash in /src
       mount --rbind /dev "$R/dev"
       mount -t sysfs sysfs "$R/sys"
       exec chroot "$R" /usr/bin/env -i "$@"' \
-    _ "$ROOTFS" "${ENV[@]}" nice -n 10 /bin/bash -c "cd /src && $1" &
+    _ "$ROOTFS" "${ENV[@]}" nice -n 19 /bin/bash -c "cd /src && $1" &
   child=$!
   local rc=0
   wait "$child" || rc=$?
