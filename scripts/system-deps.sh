@@ -13,8 +13,8 @@
 #   test       Prometheus + promtool (started by the operator tests), Java >= 11 and Maven
 #              (the Elasticsearch node, scripts/elasticsearch.sh), Go >= GO_MIN (builds the
 #              Kubernetes tools, scripts/k8s-tools.sh)
-#   real-node  podman, buildah, containerd, runc, skopeo, mmdebstrap, umoci, the CNI plugins
-#              and iptables: images and a real kubelet node (see REAL-NODE.md)
+#   real-node  podman, buildah, containerd, runc, skopeo, mmdebstrap, umoci, the CNI plugins,
+#              iptables, conntrack and uidmap: images and a real kubelet node (REAL-NODE.md)
 #
 # Debian packages come from apt-get (as root; as a user this prints the command to run and
 # fails). Go is not taken from Debian (bookworm ships 1.19): Debian's `go` (golang-go) only
@@ -48,6 +48,8 @@ real-node   mmdebstrap                    cmd:mmdebstrap
 real-node   umoci                         cmd:umoci
 real-node   containernetworking-plugins   file:/usr/lib/cni/bridge
 real-node   iptables                      cmd:iptables file:/usr/sbin/iptables
+real-node   conntrack                     cmd:conntrack file:/usr/sbin/conntrack
+real-node   uidmap                        file:/usr/bin/newuidmap
 '
 
 log() { printf 'system-deps: %s\n' "$*" >&2; }
@@ -64,10 +66,13 @@ apt_install() { # Debian packages: as root with apt-get, as a user say what to r
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "$@" >/dev/null
   log "installed in $((SECONDS - start)) s"
-  if [[ " $* " == *" prometheus "* ]]; then
-    # The package starts a system service on :9090; the tests start their own.
-    systemctl disable --now prometheus >/dev/null 2>&1 || service prometheus stop >/dev/null 2>&1 || true
-  fi
+  # These packages start a system service (prometheus on :9090, the host's containerd); the
+  # tests start their own.
+  local svc
+  for svc in prometheus containerd; do
+    [[ " $* " == *" $svc "* ]] || continue
+    systemctl disable --now "$svc" >/dev/null 2>&1 || service "$svc" stop >/dev/null 2>&1 || true
+  done
 }
 
 version_ge() { # a b: is dotted version a >= b?
