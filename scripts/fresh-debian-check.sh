@@ -134,9 +134,9 @@ in_chroot() { # command line, run by bash in /src
   return "$rc"
 }
 
-cache_size() { # what is in the caches outside the work tree (~/.cache/understudy/*, ~/.cache/*, ~/.m2)
+cache_size() { # the caches outside the work tree (~/.cache/understudy/*, ~/.cache/*, ~/.m2, ~/go)
   local r=$ROOTFS/root
-  (cd "$r" && du -sh --one-file-system -- .cache/understudy/* .cache/!(understudy) .m2 2>/dev/null |
+  (cd "$r" && du -sh --one-file-system -- .cache/understudy/* .cache/!(understudy) .m2 go 2>/dev/null |
     awk '{printf "%s %s, ", $2, $1}' | sed 's/, $//')
 }
 
