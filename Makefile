@@ -7,9 +7,15 @@ SHELL := /bin/bash
 
 export UV_PYTHON_DOWNLOADS := never
 UV_VERSION := 0.13.9
-# uv on PATH, else the one `make uv` installs into this Python (run as a module, so
-# it does not matter where pip puts scripts).
-UV := $(shell command -v uv 2>/dev/null || echo python3 -m uv)
+# Build caches live outside git (the scripts use the same default).
+UNDERSTUDY_CACHE ?= $(HOME)/.cache/understudy
+# uv on PATH wins; else `make uv` puts the pinned uv into the cache and the cache
+# folder goes on PATH for every recipe (the tests look uv up on PATH too).
+UV_DIR := $(UNDERSTUDY_CACHE)/uv/$(UV_VERSION)
+ifeq ($(shell command -v uv 2>/dev/null),)
+export PATH := $(UV_DIR):$(PATH)
+endif
+UV := uv
 ARTIFACTS ?= artifacts
 PYTEST_ARGS ?=
 
@@ -19,15 +25,17 @@ help: ## show the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
 
 uv: ## install uv (the workspace's package manager) when it is missing
-	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 || \
-		python3 -m pip install --quiet "uv==$(UV_VERSION)" || \
-		python3 -m pip install --quiet --user "uv==$(UV_VERSION)"
+	@command -v uv >/dev/null 2>&1 || { \
+		echo "uv is not on PATH: installing uv $(UV_VERSION) from its PyPI wheel into $(UV_DIR) (used by make only)" >&2; \
+		python3 scripts/install_uv.py $(UV_VERSION) $(UV_DIR); }
 
 env: uv ## create .venv from uv.lock with every workspace package
 	@$(UV) sync --locked --all-packages --quiet
 
-system-deps: ## Debian packages the tests start for real (Prometheus)
-	@bash scripts/system-deps.sh
+# The groups of scripts/system-deps.sh that `make test` needs (test; real-node when its tests join)
+SYSTEM_DEPS ?= test
+system-deps: ## what the tests need from the system: Prometheus, Java, Maven (Debian, as root), Go >= 1.26
+	@bash scripts/system-deps.sh $(SYSTEM_DEPS)
 
 models: env ## train v1 (linear), v2 (gradient boosting) and a deliberately bad model
 	@test -f $(ARTIFACTS)/v1/model.json || $(UV) run python -m understudy_model train --algorithm linear --version 1.0.0 --out $(ARTIFACTS)/v1

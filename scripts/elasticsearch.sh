@@ -24,7 +24,7 @@ if [[ -f $STAMP ]] && cmp -s "$STAMP" "$HERE/elasticsearch/pom.xml"; then
   exit 0
 fi
 for tool in java mvn; do
-  command -v "$tool" >/dev/null 2>&1 || { log "$tool not found: the Elasticsearch tests need a JDK and Maven"; exit 1; }
+  command -v "$tool" >/dev/null 2>&1 || { log "$tool not found: the Elasticsearch tests need Java and Maven (make system-deps)"; exit 1; }
 done
 log "fetching Elasticsearch $VERSION jars from Maven Central into $LIB"
 rm -rf "$LIB"

@@ -11,7 +11,8 @@
 #   1. the cache (a binary plus a stamp file recording the pinned version it was made for);
 #   2. a pre-supplied binary of the right version in $UNDERSTUDY_K8S_BIN, $KUBEBUILDER_ASSETS
 #      or on $PATH (symlinked into the cache);
-#   3. built from source through the Go module proxy (needs Go >= 1.26; nothing else is
+#   3. built from source through the Go module proxy (needs Go >= 1.26: $GO, else one on the
+#      machine, else the pinned toolchain `system-deps.sh --go` fetches; nothing else is
 #      downloaded). k8s.io/kubernetes cannot be `go install`ed (its go.mod replaces the
 #      k8s.io staging modules with ./staging paths), nor can etcd's server module, so a
 #      throwaway wrapper module is generated under the cache that requires the release and
@@ -111,8 +112,9 @@ if [[ ${UNDERSTUDY_K8S_TOOLS_NO_BUILD:-0} == 1 ]]; then
   log "missing: ${missing[*]} and UNDERSTUDY_K8S_TOOLS_NO_BUILD=1"
   exit 1
 fi
-GO=${GO:-$(command -v go || echo /usr/local/go/bin/go)}
-[[ -x $GO ]] || { log "no Go toolchain found (set GO=/path/to/go)"; exit 1; }
+# $GO if set, else a go >= 1.26 on the machine, else the pinned toolchain system-deps fetches
+GO=${GO:-$("$HERE/system-deps.sh" --go)} || { log "no Go >= 1.26 (set GO=/path/to/go)"; exit 1; }
+[[ -x $GO ]] || { log "no Go toolchain at $GO (set GO=/path/to/go)"; exit 1; }
 export CGO_ENABLED=0 GOFLAGS="-mod=mod -buildvcs=false"
 P=${UNDERSTUDY_GO_BUILD_P:-2}
 log "building ${missing[*]} with $("$GO" version) (-p $P); the first build takes a while"
