@@ -210,8 +210,10 @@ def test_successful_runs_in_a_row_promote_automatically() -> None:
     d = run(shadowing(runs=2, successful=2, consecutive_successful=2), good())
     assert d.status.phase == Phase.PROMOTING
     assert d.actions == (Action(ActionKind.PROMOTE, "2.0.0"),)
-    assert "3 consecutive passing runs" in d.message
-    assert "agreement-rate 0.97" in d.message
+    assert d.message == (
+        "promoting 2.0.0 (automatic): 3 consecutive passing runs, 500 samples "
+        "(agreement-rate 0.97, prediction-ks 0.04)"
+    )
 
 
 def test_promotion_completes_when_live_serves_the_candidate_and_removes_it() -> None:
@@ -602,6 +604,7 @@ def test_an_approval_given_before_the_last_passing_run_promotes_at_once() -> Non
     )
     assert d.status.phase == Phase.PROMOTING
     assert (d.reason, d.run_verdict, d.consumed) == ("Approved", Verdict.PASS, {Signal.APPROVE})
+    assert d.message.startswith("promoting 2.0.0 (approved): 3 consecutive passing runs")
 
 
 # -- transitions no other test takes ------------------------------------------------------------
