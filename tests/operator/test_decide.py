@@ -738,15 +738,15 @@ def test_an_action_reads_as_kind_and_version() -> None:
 
 def test_action_kinds_are_the_documented_verbs() -> None:
     # core/README.md's table, the events and the logs use these words.
-    assert [str(k) for k in ActionKind] == [
-        "deploy_live",
-        "deploy_candidate",
-        "start_shadow",
-        "promote",
-        "finish_promotion",
-        "rollback",
-        "pause",
-        "await_approval",
+    assert [str(Action(k, "v")) for k in ActionKind] == [
+        "deploy_live(v)",
+        "deploy_candidate(v)",
+        "start_shadow(v)",
+        "promote(v)",
+        "finish_promotion(v)",
+        "rollback(v)",
+        "pause(v)",
+        "await_approval(v)",
     ]
 
 

@@ -102,13 +102,13 @@ def run(
     results: list[Result] = []
     pending: deque[Mutant] = deque()
     for mutant in mutants:
-        if coverage.tests_for(mutant.file, mutant.line):
+        if _tests(config, coverage, mutant):
             pending.append(mutant)
         else:
             results.append(Result(mutant, NO_COVERAGE, 0, 0.0))
             on_result(results[-1])
     if pending:
-        _check_clean_run(sorted({t for m in pending for t in coverage.tests_for(m.file, m.line)}))
+        _check_clean_run(sorted({t for m in pending for t in _tests(config, coverage, m)}))
     running: dict[int, _Running] = {}
     while pending or running:
         while pending and len(running) < workers:
@@ -141,6 +141,11 @@ def _check_clean_run(tests: list[str]) -> None:
         raise SystemExit(f"mutation: the clean run failed (pytest exit {code}): {tests}")
 
 
+def _tests(config: Config, coverage: CoverageMap, mutant: Mutant) -> list[str]:
+    group = config.groups[config.group_of(mutant.file)]
+    return coverage.tests_for(mutant.file, mutant.line, group=group)
+
+
 def _status(code: int) -> str:
     # pytest: 0 passed, 1 a test failed, 2 interrupted (an import error), 3 internal error,
     # 4 usage error (a conftest that fails to import: the node ids passed the clean run);
@@ -151,7 +156,7 @@ def _status(code: int) -> str:
 
 
 def _start(config: Config, mutant: Mutant, coverage: CoverageMap) -> tuple[int, _Running]:
-    tests = coverage.tests_for(mutant.file, mutant.line)
+    tests = _tests(config, coverage, mutant)
     budget = sum(coverage.durations.get(t, 0.0) for t in tests)
     timeout = config.timeout_factor * budget + config.timeout_seconds
     folder = Path(tempfile.mkdtemp(prefix="mutant-"))
