@@ -137,6 +137,7 @@ def test_new_version_deploys_a_candidate_beside_the_stable() -> None:
     assert d.status.candidate_version == "2.0.0"
     assert d.actions == (Action(ActionKind.DEPLOY_CANDIDATE, "2.0.0"),)
     assert d.reason == "RolloutStarted"
+    assert d.status.analysis.started_at is None  # the warmup starts with the shadow
 
 
 def test_shadow_starts_when_the_candidate_is_ready_and_the_warmup_clock_starts() -> None:
@@ -491,11 +492,15 @@ def test_a_run_is_due_at_exactly_ninety_percent_of_the_interval() -> None:
 
 @pytest.mark.parametrize("phase", [Phase.DEPLOYING, Phase.PAUSED, Phase.AWAITING_APPROVAL])
 def test_no_run_is_due_outside_shadowing(phase: Phase) -> None:
-    assert not analysis_due(SPEC, replace(shadowing(), phase=phase), AFTER_WARMUP)
+    assert analysis_due(SPEC, replace(shadowing(), phase=phase), AFTER_WARMUP) is False
 
 
 def test_no_run_is_due_before_the_shadow_started() -> None:
-    assert not analysis_due(SPEC, shadowing(started_at=None), AFTER_WARMUP)
+    assert analysis_due(SPEC, shadowing(started_at=None), AFTER_WARMUP) is False
+
+
+def test_no_run_is_due_during_the_warmup_says_false_not_none() -> None:
+    assert analysis_due(SPEC, shadowing(), T0 + timedelta(seconds=19)) is False
 
 
 def test_a_run_with_exactly_min_samples_counts() -> None:
