@@ -89,7 +89,9 @@ def test_null_in_a_categorical_field_that_never_was_empty(schema):
 def test_missing_field(schema):
     record = good()
     del record["Zone"]
-    assert codes(validate_records([record], schema)) == [(0, "Zone", "missing")]
+    result = validate_records([record], schema)
+    assert codes(result) == [(0, "Zone", "missing")]
+    assert result.errors[0].message == "field required"
 
 
 def test_null_where_training_had_no_empty_values(schema):

@@ -95,6 +95,7 @@ def test_new_version_deploys_a_candidate_beside_the_stable() -> None:
     assert d.status.candidate_version == "2.0.0"
     assert d.actions == (Action(ActionKind.DEPLOY_CANDIDATE, "2.0.0"),)
     assert d.reason == "RolloutStarted"
+    assert d.status.analysis.started_at is None  # the warmup starts with the shadow
 
 
 def test_shadow_starts_when_the_candidate_is_ready_and_the_warmup_clock_starts() -> None:
@@ -168,8 +169,10 @@ def test_successful_runs_in_a_row_promote_automatically() -> None:
     d = run(shadowing(runs=2, successful=2, consecutive_successful=2), good())
     assert d.status.phase == Phase.PROMOTING
     assert d.actions == (Action(ActionKind.PROMOTE, "2.0.0"),)
-    assert "3 consecutive passing runs" in d.message
-    assert "agreement-rate 0.97" in d.message
+    assert d.message == (
+        "promoting 2.0.0 (automatic): 3 consecutive passing runs, 500 samples "
+        "(agreement-rate 0.97, prediction-ks 0.04)"
+    )
 
 
 def test_promotion_completes_when_live_serves_the_candidate_and_removes_it() -> None:
@@ -447,11 +450,15 @@ def test_a_run_is_due_at_exactly_ninety_percent_of_the_interval() -> None:
 
 @pytest.mark.parametrize("phase", [Phase.DEPLOYING, Phase.PAUSED, Phase.AWAITING_APPROVAL])
 def test_no_run_is_due_outside_shadowing(phase: Phase) -> None:
-    assert not analysis_due(SPEC, replace(shadowing(), phase=phase), AFTER_WARMUP)
+    assert analysis_due(SPEC, replace(shadowing(), phase=phase), AFTER_WARMUP) is False
 
 
 def test_no_run_is_due_before_the_shadow_started() -> None:
-    assert not analysis_due(SPEC, shadowing(started_at=None), AFTER_WARMUP)
+    assert analysis_due(SPEC, shadowing(started_at=None), AFTER_WARMUP) is False
+
+
+def test_no_run_is_due_during_the_warmup_says_false_not_none() -> None:
+    assert analysis_due(SPEC, shadowing(), T0 + timedelta(seconds=19)) is False
 
 
 def test_a_run_with_exactly_min_samples_counts() -> None:
@@ -560,6 +567,7 @@ def test_an_approval_given_before_the_last_passing_run_promotes_at_once() -> Non
     )
     assert d.status.phase == Phase.PROMOTING
     assert (d.reason, d.run_verdict, d.consumed) == ("Approved", Verdict.PASS, {Signal.APPROVE})
+    assert d.message.startswith("promoting 2.0.0 (approved): 3 consecutive passing runs")
 
 
 # -- transitions no other test takes ------------------------------------------------------------
@@ -693,15 +701,15 @@ def test_an_action_reads_as_kind_and_version() -> None:
 
 def test_action_kinds_are_the_documented_verbs() -> None:
     # core/README.md's table, the events and the logs use these words.
-    assert [str(k) for k in ActionKind] == [
-        "deploy_live",
-        "deploy_candidate",
-        "start_shadow",
-        "promote",
-        "finish_promotion",
-        "rollback",
-        "pause",
-        "await_approval",
+    assert [str(Action(k, "v")) for k in ActionKind] == [
+        "deploy_live(v)",
+        "deploy_candidate(v)",
+        "start_shadow(v)",
+        "promote(v)",
+        "finish_promotion(v)",
+        "rollback(v)",
+        "pause(v)",
+        "await_approval(v)",
     ]
 
 

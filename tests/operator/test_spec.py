@@ -100,6 +100,7 @@ def test_format_duration_is_prometheus_syntax(seconds: float, text: str) -> None
     [
         ({}, "spec.model: is required"),
         ({"model": {"name": "house-prices"}}, "spec.model.version: is required"),
+        ({"model": {"version": "2.0.0"}}, "spec.model.name: is required"),
         ({"model": {"name": "House_Prices", "version": "1"}}, "must be a DNS label"),
         ({"model": {"name": "m", "version": "1 0"}}, "is not a version"),
         (

@@ -68,8 +68,10 @@ def test_the_status_dict_has_exactly_the_crds_fields() -> None:
 
 def test_phases_and_verdicts_are_the_crds_enums() -> None:
     crd = _crd_status()
-    assert crd["phase"]["enum"] == [str(p) for p in Phase]
-    assert crd["analysis"]["properties"]["lastVerdict"]["enum"] == [str(v) for v in Verdict]
+    phases = [RolloutStatus(phase=p).to_dict()["phase"] for p in Phase]
+    verdicts = [AnalysisStatus(last_verdict=v).to_dict()["lastVerdict"] for v in Verdict]
+    assert crd["phase"]["enum"] == phases
+    assert crd["analysis"]["properties"]["lastVerdict"]["enum"] == verdicts
 
 
 def test_every_field_survives_the_round_trip() -> None:

@@ -1,7 +1,7 @@
 """Which tests reach which line: one coverage run of the fast tests, with a context per test.
 
 Lines that only run at import time (module constants, class bodies, default arguments) have
-no test of their own; a mutant there gets every test that reaches the file.
+no test of their own; a mutant there gets every test that reaches a file of its group.
 """
 
 from __future__ import annotations
@@ -26,11 +26,16 @@ class CoverageMap:
     imported: dict[str, list[int]]  # file -> lines run outside any test (at import)
     durations: dict[str, float]  # node id -> seconds in the coverage run
 
-    def tests_for(self, file: str, line: int) -> list[str]:
-        """The node ids that reach `line` of `file`, fastest first; [] when none does."""
+    def tests_for(self, file: str, line: int, *, group: tuple[str, ...] = ()) -> list[str]:
+        """The node ids that reach `line` of `file`, fastest first; [] when none does.
+
+        A line that only runs at import (a constant, a class body, a default argument) is
+        data that any module of its group may read: it gets every test that reaches a file
+        of `group` (default: `file` alone).
+        """
         tests = self.lines.get(file, {}).get(line)
         if tests is None and line in self.imported.get(file, ()):
-            tests = self.files.get(file, [])
+            tests = sorted({t for f in group or (file,) for t in self.files.get(f, [])})
         return sorted(tests or [], key=lambda t: (self.durations.get(t, 0.0), t))
 
 
