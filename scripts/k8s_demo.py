@@ -64,32 +64,49 @@ class Cluster:
     def run(self, tool: str, *args: str, input: str | None = None) -> str:
         r = subprocess.run(
             [f"{self.bin_dir}/{tool}", "--kubeconfig", self.kubeconfig, *args],
-            input=input, capture_output=True, text=True, check=False, timeout=900,
-        )  # fmt: skip
+            input=input,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=900,
+        )
         if r.returncode != 0:
             raise SystemExit(f"{tool} {' '.join(args)} failed:\n{r.stderr}")
         return r.stdout
 
     def rollout(self, namespace: str, name: str) -> dict[str, Any]:
-        return dict(json.loads(self.run("kubectl", "get", "mr", name, "-n", namespace, "-o", "json")))
+        return dict(
+            json.loads(self.run("kubectl", "get", "mr", name, "-n", namespace, "-o", "json"))
+        )
 
 
 def tools() -> str:
-    out = subprocess.run(["bash", str(REPO / "scripts" / "k8s-tools.sh"), "node"],
-                         capture_output=True, text=True, check=True)  # fmt: skip
+    out = subprocess.run(
+        ["bash", str(REPO / "scripts" / "k8s-tools.sh"), "node"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return out.stdout.strip().splitlines()[-1]
 
 
 def start_node() -> str:
-    status = subprocess.run(["bash", str(REPO / "scripts" / "realnode.sh"), "status", "realnode"],
-                            capture_output=True, check=False)  # fmt: skip
+    status = subprocess.run(
+        ["bash", str(REPO / "scripts" / "realnode.sh"), "status", "realnode"],
+        capture_output=True,
+        check=False,
+    )
     cache = Path(os.environ.get("UNDERSTUDY_CACHE") or Path.home() / ".cache" / "understudy")
     if status.returncode == 0:
         say("the real node runs already")
         return str(cache / "kubeconfig-realnode")
     say("starting the control plane and the real node (scripts/realnode.sh up)")
-    up = subprocess.run(["bash", str(REPO / "scripts" / "realnode.sh"), "up", "realnode"],
-                        stdout=subprocess.PIPE, text=True, check=False)  # fmt: skip
+    up = subprocess.run(
+        ["bash", str(REPO / "scripts" / "realnode.sh"), "up", "realnode"],
+        stdout=subprocess.PIPE,
+        text=True,
+        check=False,
+    )
     if up.returncode != 0:
         raise SystemExit("scripts/realnode.sh up failed (see above)")
     return up.stdout.strip().splitlines()[-1]
@@ -105,9 +122,23 @@ def install(cluster: Cluster, namespace: str) -> None:
     with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as f:
         yaml.safe_dump(values, f)
     say(f"helm install {RELEASE} (kind values, no log pipeline) in namespace {namespace}")
-    cluster.run("helm", "upgrade", "--install", RELEASE, str(CHART), "-n", namespace,
-                "--create-namespace", "-f", str(CHART / "ci" / "kind-values.yaml"), "-f", f.name,
-                "--wait", "--timeout", "5m")  # fmt: skip
+    cluster.run(
+        "helm",
+        "upgrade",
+        "--install",
+        RELEASE,
+        str(CHART),
+        "-n",
+        namespace,
+        "--create-namespace",
+        "-f",
+        str(CHART / "ci" / "kind-values.yaml"),
+        "-f",
+        f.name,
+        "--wait",
+        "--timeout",
+        "5m",
+    )
     os.unlink(f.name)
 
 
@@ -146,9 +177,15 @@ def start_traffic(cluster: Cluster, namespace: str) -> None:
                         "name": "client",
                         "image": CLIENT_IMAGE,
                         "imagePullPolicy": "Never",
-                        "command": ["python", "/client/traffic.py", f"--url={url}",
-                                    "--records=/client/records.json", "--requests=100000",
-                                    "--max-seconds=900", "--workers=4"],  # fmt: skip
+                        "command": [
+                            "python",
+                            "/client/traffic.py",
+                            f"--url={url}",
+                            "--records=/client/records.json",
+                            "--requests=100000",
+                            "--max-seconds=900",
+                            "--workers=4",
+                        ],
                         "securityContext": {
                             "readOnlyRootFilesystem": True,
                             "allowPrivilegeEscalation": False,
@@ -206,16 +243,24 @@ def main(argv: list[str] | None = None) -> int:
     name = rollout["metadata"]["name"]
     say(f"kubectl apply {EXAMPLE.relative_to(REPO)} (1.0.0 goes live; demo-length analysis)")
     cluster.run("kubectl", "apply", "-f", "-", input=yaml.safe_dump(rollout))
-    wait_for(lambda: cluster.rollout(ns, name).get("status", {}).get("stableVersion") == "1.0.0"
-             and cluster.rollout(ns, name)["status"].get("phase") == "Promoted",
-             timeout=300, what="1.0.0 live")  # fmt: skip
+    wait_for(
+        lambda: (
+            cluster.rollout(ns, name).get("status", {}).get("stableVersion") == "1.0.0"
+            and cluster.rollout(ns, name)["status"].get("phase") == "Promoted"
+        ),
+        timeout=300,
+        what="1.0.0 live",
+    )
     say("1.0.0 is live")
     start_traffic(cluster, ns)
     rollout["spec"]["model"].update(version=version, image=f"understudy/model-api:{version}")
     say(f"bump the ModelRollout to {version}: shadow rollout starts")
     cluster.run("kubectl", "apply", "-f", "-", input=yaml.safe_dump(rollout))
-    wait_for(lambda: cluster.rollout(ns, name).get("status", {}).get("candidateVersion") == version,
-             timeout=120, what=f"{version} taken up")  # fmt: skip
+    wait_for(
+        lambda: cluster.rollout(ns, name).get("status", {}).get("candidateVersion") == version,
+        timeout=120,
+        what=f"{version} taken up",
+    )
 
     deadline, last = time.monotonic() + args.timeout, ""
     status: dict[str, Any] = {}

@@ -49,6 +49,11 @@ SYSCTLS=(net.ipv4.ip_forward net.bridge.bridge-nf-call-iptables net.bridge.bridg
   kernel.keys.root_maxkeys kernel.keys.root_maxbytes net.ipv4.conf.all.route_localnet
   net.netfilter.nf_conntrack_max net.netfilter.nf_conntrack_tcp_timeout_established
   net.netfilter.nf_conntrack_tcp_timeout_close_wait)
+# Host paths the node's components may create outside their configured folders (the
+# kubelet's hard-wired /var/log/containers, CNI's cache, ...): removed by `down` only if
+# `up` found them absent.
+HOST_PATHS=(/var/log/containers /var/log/pods /var/lib/kubelet /var/lib/cni /run/netns
+  /run/containerd /var/lib/containerd /opt/cni /etc/cni /var/run/netns)
 if [[ $NAME == understudy ]]; then KUBECONFIG_OUT=$CACHE/kubeconfig; else KUBECONFIG_OUT=$CACHE/kubeconfig-$NAME; fi
 
 log() { printf '[realnode] %s\n' "$*" >&2; }
@@ -97,8 +102,11 @@ record_host() {
   for s in "${SYSCTLS[@]}"; do
     [[ -e /proc/sys/${s//./\/} ]] && echo "$s=$(<"/proc/sys/${s//./\/}")" >>"$RUN/state/sysctls"
   done
-  [[ -d /var/lib/cni ]] && touch "$RUN/state/had-var-lib-cni"
+  : >"$RUN/state/absent-paths"
+  local p
+  for p in "${HOST_PATHS[@]}"; do [[ -e $p || -L $p ]] || echo "$p" >>"$RUN/state/absent-paths"; done
   ls /run/netns 2>/dev/null >"$RUN/state/netns-before" || true
+  ls /var/log/containers 2>/dev/null >"$RUN/state/logs-before" || true
 }
 
 setup_network() {
@@ -277,6 +285,7 @@ authorization: {mode: AlwaysAllow}
 clusterDomain: cluster.local
 clusterDNS: [$NODE_IP]
 resolvConf: $RUN/resolv.conf
+podLogsDir: $DATA/pod-logs
 failSwapOn: false
 maxPods: 40
 serializeImagePulls: false
@@ -401,10 +410,24 @@ teardown() {
   if [[ -f $RUN/state/sysctls ]]; then
     while IFS= read -r kv; do sysctl -qw "$kv" 2>/dev/null; done <"$RUN/state/sysctls"
   fi
-  [[ -f $RUN/state/had-var-lib-cni || ! -d /var/lib/cni ]] || rm -rf /var/lib/cni
-  [[ -f $RUN/state/had-var-lib-cni ]] && rm -f /var/lib/cni/results/understudy-* 2>/dev/null
+  rm -f /var/lib/cni/results/understudy-* 2>/dev/null
+  # the kubelet's links to our pods' logs, then whatever folder was not there before
+  for p in /var/log/containers/*; do
+    [[ -L $p ]] || continue
+    grep -qxF "$(basename "$p")" "$RUN/state/logs-before" 2>/dev/null && continue
+    [[ $(readlink "$p") == "$DATA/"* ]] && rm -f "$p"
+  done
+  if [[ -f $RUN/state/absent-paths ]]; then
+    while IFS= read -r p; do
+      case $p in
+        # shared folders: removed only when nothing but ours was in them
+        /run/netns | /var/run/netns | /var/log/*) rmdir "$p" 2>/dev/null ;;
+        ?*) unmount_under "$p"; rm -rf "$p" ;;
+      esac
+    done <"$RUN/state/absent-paths"
+  fi
   remove_cgroups
-  rm -rf "$RUN" "$KUBELET_ROOT"
+  rm -rf "$RUN" "$KUBELET_ROOT" "$DATA/pod-logs"
   set -e
 }
 

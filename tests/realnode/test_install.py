@@ -32,6 +32,10 @@ from tests.support.realnode import (
 pytestmark = [pytest.mark.realnode, pytest.mark.cluster, pytest.mark.slow]
 
 RELEASE = "understudy"
+# Prints the user id and the errno of writing to / (30: EROFS, a read-only root).
+PROBE_WRITE = (
+    "import os\ntry:\n open('/probe','w')\nexcept OSError as e:\n print(os.getuid(), e.errno)"
+)
 LIVE = "app.kubernetes.io/name=model-api,app.kubernetes.io/component=live"
 
 
@@ -79,19 +83,29 @@ def test_each_understudy_container_runs_as_non_root_on_a_read_only_root(install:
         for container in pod["spec"]["containers"]:
             if "understudy/" not in container["image"]:
                 continue
-            uid = ok(install.cluster.kubectl(
-                "exec", "-n", install.namespace, pod["metadata"]["name"], "-c", container["name"],
-                "--", "python", "-c",
-                "import os\ntry:\n open('/probe','w')\nexcept OSError as e:\n print(os.getuid(), e.errno)",
-            ))  # fmt: skip
+            uid = ok(
+                install.cluster.kubectl(
+                    "exec",
+                    "-n",
+                    install.namespace,
+                    pod["metadata"]["name"],
+                    "-c",
+                    container["name"],
+                    "--",
+                    "python",
+                    "-c",
+                    PROBE_WRITE,
+                )
+            )
             user, errno = uid.split()
             assert user != "0", f"{pod['metadata']['name']} runs as root"
             assert errno == "30", f"{pod['metadata']['name']}: root filesystem is writable"  # EROFS
 
 
 def test_helm_test_passes(install: Install) -> None:
-    out = ok(install.cluster.helm("test", RELEASE, "--namespace", install.namespace,
-                                  "--timeout", "3m"))  # fmt: skip
+    out = ok(
+        install.cluster.helm("test", RELEASE, "--namespace", install.namespace, "--timeout", "3m")
+    )
     assert "Phase:          Succeeded" in out or "Succeeded" in out, out
 
 
@@ -104,8 +118,15 @@ def test_a_prediction_through_the_router_service_answers_from_the_live_model(
     install: Install,
 ) -> None:
     url = f"http://{install.router}.{install.namespace}.svc.cluster.local"
-    pod = start_traffic(install.cluster, namespace=install.namespace, url=url, requests=20,
-                        max_seconds=120, workers=1, name="one-client")  # fmt: skip
+    pod = start_traffic(
+        install.cluster,
+        namespace=install.namespace,
+        url=url,
+        requests=20,
+        max_seconds=120,
+        workers=1,
+        name="one-client",
+    )
     summary = traffic_summary(install.cluster, install.namespace, pod, timeout=180)
     assert summary["status"] == {"200": 20}, summary
     assert summary["versions"] == {"1.0.0": 20}, summary
@@ -113,11 +134,19 @@ def test_a_prediction_through_the_router_service_answers_from_the_live_model(
 
 def test_prometheus_scrapes_the_router(install: Install) -> None:
     def router_up() -> list[Any] | None:
-        result = prometheus_query(install.cluster, install.namespace, install.prometheus,
-                                  "up == 1 and on(instance) understudy_router_requests_total")  # fmt: skip
+        result = prometheus_query(
+            install.cluster,
+            install.namespace,
+            install.prometheus,
+            "up == 1 and on(instance) understudy_router_requests_total",
+        )
         return result or None
 
     wait_until(router_up, timeout=120, what="Prometheus to scrape the router", poll=2)
-    count = prometheus_query(install.cluster, install.namespace, install.prometheus,
-                             "sum(understudy_router_requests_total)")  # fmt: skip
+    count = prometheus_query(
+        install.cluster,
+        install.namespace,
+        install.prometheus,
+        "sum(understudy_router_requests_total)",
+    )
     assert count and float(count[0]["value"][1]) >= 1

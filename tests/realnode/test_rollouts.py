@@ -67,16 +67,34 @@ class Release:
         return str(self.rollout().get("status", {}).get("phase", ""))
 
     def ready_pods(self, role: str) -> list[dict[str, Any]]:
-        return [p for p in pods(self.cluster, self.namespace, ROLE.format(role=role)) if pod_ready(p)]
+        return [
+            p for p in pods(self.cluster, self.namespace, ROLE.format(role=role)) if pod_ready(p)
+        ]
 
     def shadow(self, tag: str) -> None:
         patch = {"spec": {"model": {"version": tag, "image": f"understudy/model-api:{tag}"}}}
-        ok(self.cluster.kubectl("patch", "mr", ROLLOUT, "-n", self.namespace, "--type=merge",
-                                "-p", json.dumps(patch)))  # fmt: skip
+        ok(
+            self.cluster.kubectl(
+                "patch",
+                "mr",
+                ROLLOUT,
+                "-n",
+                self.namespace,
+                "--type=merge",
+                "-p",
+                json.dumps(patch),
+            )
+        )
         # 1.0.0 went live as "Promoted": wait until the operator has taken the new version up
-        wait_until(lambda: self.rollout().get("status", {}).get("candidateVersion") == tag
-                   and self.phase() in ("Deploying", "Shadowing"),
-                   timeout=120, what=f"{tag} deploying or shadowing", poll=1)  # fmt: skip
+        wait_until(
+            lambda: (
+                self.rollout().get("status", {}).get("candidateVersion") == tag
+                and self.phase() in ("Deploying", "Shadowing")
+            ),
+            timeout=120,
+            what=f"{tag} deploying or shadowing",
+            poll=1,
+        )
 
     def wait_phase(self, *phases: str, timeout: float = 600) -> dict[str, Any]:
         def reached() -> dict[str, Any] | None:
@@ -91,9 +109,7 @@ class Release:
 
 
 @pytest.fixture
-def release(
-    real_node: K8sCluster, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Release]:
+def release(real_node: K8sCluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Release]:
     namespace = new_namespace(real_node, "rollout")
     helm_install(
         real_node,
@@ -103,19 +119,28 @@ def release(
         values={"rollout": {"create": True, "replicas": 1, "analysis": ANALYSIS}},
     )
     r = Release(real_node, namespace)
-    wait_until(lambda: r.ready_pods("live") and r.phase() == "Promoted",
-               timeout=180, what="1.0.0 live and Ready")  # fmt: skip
+    wait_until(
+        lambda: r.ready_pods("live") and r.phase() == "Promoted",
+        timeout=180,
+        what="1.0.0 live and Ready",
+    )
     yield r
     real_node.kubectl("delete", "pod", "traffic", "-n", namespace, "--wait=false")
-    done = real_node.helm("uninstall", RELEASE, "--namespace", namespace, "--wait",
-                          "--timeout", "3m")  # fmt: skip
+    done = real_node.helm(
+        "uninstall", RELEASE, "--namespace", namespace, "--wait", "--timeout", "3m"
+    )
     assert done.returncode == 0, done.stderr
     real_node.kubectl("delete", "namespace", namespace, "--wait=false")
 
 
 def _traffic(r: Release, *, requests: int = 200_000, max_seconds: float = 540) -> str:
-    return start_traffic(r.cluster, namespace=r.namespace, url=r.router_url,
-                         requests=requests, max_seconds=max_seconds)  # fmt: skip
+    return start_traffic(
+        r.cluster,
+        namespace=r.namespace,
+        url=r.router_url,
+        requests=requests,
+        max_seconds=max_seconds,
+    )
 
 
 def _client_saw(r: Release) -> dict[str, Any]:
@@ -126,8 +151,9 @@ def _client_saw(r: Release) -> dict[str, Any]:
 
 
 def _live_outcomes(r: Release) -> dict[str, float]:
-    rows = prometheus_query(r.cluster, r.namespace, r.prometheus,
-                            "sum by (outcome) (understudy_router_requests_total)")  # fmt: skip
+    rows = prometheus_query(
+        r.cluster, r.namespace, r.prometheus, "sum by (outcome) (understudy_router_requests_total)"
+    )
     return {row["metric"]["outcome"]: float(row["value"][1]) for row in rows}
 
 
@@ -142,11 +168,15 @@ def test_good_candidate_is_promoted_with_in_cluster_traffic(release: Release) ->
     assert status["analysis"]["samples"] >= 100
     assert "2.0.0" in status["message"], status["message"]
     # 2.0.0 serves live, the candidate Deployment is gone
-    wait_until(lambda: not pods(release.cluster, release.namespace, ROLE.format(role="candidate")),
-               timeout=120, what="the candidate pods removed")  # fmt: skip
+    wait_until(
+        lambda: not pods(release.cluster, release.namespace, ROLE.format(role="candidate")),
+        timeout=120,
+        what="the candidate pods removed",
+    )
     live = release.ready_pods("live")
-    assert live and all(p["metadata"]["labels"].get("understudy.dev/version") in (None, "2.0.0")
-                        for p in live)  # fmt: skip
+    assert live and all(
+        p["metadata"]["labels"].get("understudy.dev/version") in (None, "2.0.0") for p in live
+    )
     outcomes = _live_outcomes(release)
     assert outcomes.get("live_ok", 0) > 100, outcomes
     seen = _client_saw(release)
@@ -171,13 +201,19 @@ def _kill_container(pod: dict[str, Any]) -> None:
     """SIGKILL the model-api container through the node's containerd (as an OOM kill or a
     crash would end it); the kubelet must restart it."""
     cid = pod["status"]["containerStatuses"][0]["containerID"].removeprefix("containerd://")
-    subprocess.run(["ctr", "--address", CONTAINERD, "-n", "k8s.io", "tasks", "kill", "-s",
-                    "SIGKILL", cid], check=True, capture_output=True, timeout=60)  # fmt: skip
+    subprocess.run(
+        ["ctr", "--address", CONTAINERD, "-n", "k8s.io", "tasks", "kill", "-s", "SIGKILL", cid],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
 
 
 def _restarts(r: Release, role: str) -> int:
     found = pods(r.cluster, r.namespace, ROLE.format(role=role))
-    return sum(s.get("restartCount", 0) for p in found for s in p["status"].get("containerStatuses", []))
+    return sum(
+        s.get("restartCount", 0) for p in found for s in p["status"].get("containerStatuses", [])
+    )
 
 
 def test_killed_model_api_containers_restart_and_the_analysis_counts_the_errors(
@@ -185,23 +221,38 @@ def test_killed_model_api_containers_restart_and_the_analysis_counts_the_errors(
 ) -> None:
     _traffic(release)
     release.shadow("2.0.0")
-    wait_until(lambda: release.phase() == "Shadowing" and release.ready_pods("candidate"),
-               timeout=300, what="shadowing with a Ready candidate")  # fmt: skip
+    wait_until(
+        lambda: release.phase() == "Shadowing" and release.ready_pods("candidate"),
+        timeout=300,
+        what="shadowing with a Ready candidate",
+    )
     (candidate,) = release.ready_pods("candidate")
     _kill_container(candidate)
-    wait_until(lambda: _restarts(release, "candidate") >= 1 and release.ready_pods("candidate"),
-               timeout=180, what="the kubelet to restart the candidate")  # fmt: skip
+    wait_until(
+        lambda: _restarts(release, "candidate") >= 1 and release.ready_pods("candidate"),
+        timeout=180,
+        what="the kubelet to restart the candidate",
+    )
     (live,) = release.ready_pods("live")
     _kill_container(live)
-    wait_until(lambda: _restarts(release, "live") >= 1 and release.ready_pods("live"),
-               timeout=180, what="the kubelet to restart the live model-api")  # fmt: skip
+    wait_until(
+        lambda: _restarts(release, "live") >= 1 and release.ready_pods("live"),
+        timeout=180,
+        what="the kubelet to restart the live model-api",
+    )
 
     def candidate_errors() -> float:
-        rows = prometheus_query(release.cluster, release.namespace, release.prometheus,
-                                'sum(understudy_router_mirror_total{outcome=~"candidate_error|candidate_timeout"})')  # fmt: skip
+        rows = prometheus_query(
+            release.cluster,
+            release.namespace,
+            release.prometheus,
+            'sum(understudy_router_mirror_total{outcome=~"candidate_error|candidate_timeout"})',
+        )
         return float(rows[0]["value"][1]) if rows else 0.0
 
-    errors = wait_until(candidate_errors, timeout=60, what="the candidate's errors in Prometheus", poll=2)
+    errors = wait_until(
+        candidate_errors, timeout=60, what="the candidate's errors in Prometheus", poll=2
+    )
     assert errors > 0
     rollout = release.wait_phase("Promoted", "RolledBack", "Paused", "Failed")
     analysis = rollout["status"]["analysis"]

@@ -54,9 +54,7 @@ def script_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     return {**os.environ, **(extra or {})}
 
 
-def run_script(
-    *args: str, env: dict[str, str], timeout: float
-) -> subprocess.CompletedProcess[str]:
+def run_script(*args: str, env: dict[str, str], timeout: float) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         ["bash", *args], capture_output=True, text=True, env=env, timeout=timeout, check=False
     )
@@ -157,9 +155,17 @@ def helm_install(
         path.write_text(yaml.safe_dump(extra))
         files += ["-f", str(path)]
     r = cluster.helm(
-        "install", release, str(CHART), "--namespace", namespace, *files,
-        "--wait", "--timeout", timeout, timeout=600,
-    )  # fmt: skip
+        "install",
+        release,
+        str(CHART),
+        "--namespace",
+        namespace,
+        *files,
+        "--wait",
+        "--timeout",
+        timeout,
+        timeout=600,
+    )
     if r.returncode != 0:
         pods = cluster.kubectl("get", "pods", "-n", namespace, "-o", "wide").stdout
         events = cluster.kubectl("get", "events", "-n", namespace).stdout
@@ -266,8 +272,9 @@ def traffic_summary(cluster: K8sCluster, namespace: str, pod: str, timeout: floa
     """Wait for the client pod to finish; its last stdout line (JSON)."""
 
     def finished() -> str | None:
-        phase = ok(cluster.kubectl("get", "pod", pod, "-n", namespace, "-o",
-                                   "jsonpath={.status.phase}"))  # fmt: skip
+        phase = ok(
+            cluster.kubectl("get", "pod", pod, "-n", namespace, "-o", "jsonpath={.status.phase}")
+        )
         return phase if phase in ("Succeeded", "Failed") else None
 
     wait_until(finished, timeout=timeout, what=f"client pod {pod}")

@@ -75,9 +75,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except config.ConfigException:
         config.load_kube_config()
     namespaces: list[str | None] = list(json.loads(args.namespaces)) if args.namespaces else [None]
-    left = remove_rollouts(
-        client.CustomObjectsApi(), namespaces=namespaces, timeout_s=args.timeout
-    )
+    left = remove_rollouts(client.CustomObjectsApi(), namespaces=namespaces, timeout_s=args.timeout)
     if left:
         log.error("ModelRollouts still present after %ss: %s", args.timeout, left)
         return 1

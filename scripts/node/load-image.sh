@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# skaffold's after-build hook in the "realnode" profile: copy the image it just built
+# (SKAFFOLD_IMAGE) from podman's storage into the real node's containerd, under the
+# built tag and under the image id (skaffold deploys local images by either).
+set -euo pipefail
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source-path=SCRIPTDIR
+source "$HERE/../podman-env.sh"
+SOCK=${UNDERSTUDY_CONTAINERD_SOCK:-/run/understudy/realnode/containerd/containerd.sock}
+image=${SKAFFOLD_IMAGE:?the hook runs from skaffold}
+repo=${image%:*}
+id=$(podman image inspect --format '{{.Id}}' "$image")
+podman tag "$image" "$repo:${id:0:12}" "$repo:$id"
+archive=$(mktemp --suffix=.tar)
+trap 'rm -f "$archive"' EXIT
+podman save --quiet --multi-image-archive --format docker-archive -o "$archive" \
+  "$image" "$repo:${id:0:12}" "$repo:$id"
+ctr --address "$SOCK" -n k8s.io images import "$archive" >/dev/null
+echo "[load-image] $image imported into the node" >&2
