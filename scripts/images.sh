@@ -149,7 +149,7 @@ build() {
   done
   timed "$ROUTER_REF" build_one "$ROUTER_REF" services/shadow-router/Dockerfile
   timed "$OPERATOR_REF" build_one "$OPERATOR_REF" operator/Dockerfile
-  podman image prune --force >/dev/null # dangling layers of earlier builds
+  podman image prune --force >/dev/null || true # dangling layers of earlier builds
   podman images --format '{{.Repository}}:{{.Tag}} {{.Size}}' | grep understudy >&2
 }
 

@@ -316,7 +316,12 @@ up() {
     teardown
   fi
   mkdir -p "$RUN/state" "$RUN/log"
-  trap 'log "start failed; tearing down (logs were in $RUN/log)"; tail -n 20 "$RUN"/log/*.log >&2 || true; teardown' ERR
+  # Any failure from here on (set -e) ends the script: the EXIT trap tears everything down.
+  trap 'if [[ -z ${UP_DONE:-} ]]; then
+          log "start failed; tearing down"
+          tail -n 25 "$RUN"/log/*.log >&2 2>/dev/null
+          teardown
+        fi' EXIT
   record_host
   setup_network
   setup_cgroups
@@ -328,7 +333,7 @@ up() {
   start_kubelet
   wait_for "node $NODE_NAME Ready" "$TIMEOUT" node_ready
   wait_for "CoreDNS" 60 bash -c "exec 3<>/dev/tcp/$NODE_IP/53"
-  trap - ERR
+  UP_DONE=1
   log "real node $NODE_NAME Ready in $((SECONDS - start)) s; kubeconfig: $KUBECONFIG_OUT"
   echo "$KUBECONFIG_OUT"
 }
