@@ -9,7 +9,7 @@ node-deps: ## Debian packages for images and the real node (podman, buildah, con
 	@bash $(REALNODE_ROOT)/scripts/node-deps.sh
 
 node-tools: node-deps ## build (or reuse) kubelet, kube-proxy, CoreDNS and skaffold besides the k8s tools
-	@bash $(REALNODE_ROOT)/scripts/k8s-tools.sh node >/dev/null
+	@bash $(REALNODE_ROOT)/scripts/k8s-tools.sh node skaffold >/dev/null
 
 images: env node-deps system-deps ## build the model-api (1.0.0, 2.0.0, 2.0.0-bad, bare), shadow-router and operator images with podman
 	bash $(REALNODE_ROOT)/scripts/images.sh build

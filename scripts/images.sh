@@ -13,7 +13,8 @@
 #                                (3.11), /usr/local/bin/python{,3} -> /usr/bin/python3
 #   ghcr.io/astral-sh/uv:X       /uv and /uvx from uv's musllinux wheel on PyPI (static)
 #   curlimages/curl              minbase + Debian's curl (the chart's `helm test` pod)
-#   quay.io/prometheus/prometheus the Debian prometheus binary on that curl stand-in
+#   quay.io/prometheus/prometheus Prometheus at that version built from the Go module proxy
+#                                (scripts/k8s-tools.sh) on that curl stand-in
 #   registry.k8s.io/pause        scripts/node/pause.go, static (the pod sandbox)
 # so the Dockerfiles stay exactly what a user builds with Docker.
 # Storage lives in ${UNDERSTUDY_CACHE:-~/.cache/understudy}/containers (scripts/podman-env.sh).
@@ -98,13 +99,16 @@ make_curl() {
 }
 
 make_prometheus() {
+  # Debian's Prometheus is built without Kubernetes service discovery, which the chart's
+  # scrape config uses: the chart's own version is built from the Go module proxy instead.
   local bin c
-  bin=$(command -v prometheus || echo /usr/bin/prometheus)
-  [[ -x $bin ]] || { log "no prometheus binary (make system-deps)"; exit 1; }
+  bin=$("$HERE/k8s-tools.sh" --no-base prometheus)/prometheus
   c=$(buildah from --pull=never "$CURL_REF")
   buildah copy --quiet --chmod 755 "$c" "$bin" /bin/prometheus >/dev/null
-  buildah run --user 0:0 "$c" -- sh -c "mkdir -p /prometheus /etc/prometheus && chown 65534:65534 /prometheus"
-  buildah config --user 65534 --workingdir /prometheus --entrypoint '["/bin/prometheus"]' \
+  buildah run --network none --user 0:0 "$c" -- \
+    sh -c "mkdir -p /prometheus /etc/prometheus && chown 65534:65534 /prometheus"
+  buildah config --label dev.understudy.stand-in=go-module \
+    --user 65534 --workingdir /prometheus --entrypoint '["/bin/prometheus"]' \
     --cmd '--config.file=/etc/prometheus/prometheus.yml --storage.tsdb.path=/prometheus' "$c"
   buildah commit --quiet --rm "$c" "$PROMETHEUS_REF" >/dev/null
 }
@@ -122,7 +126,8 @@ bases() {
   exists "${PYTHON_REFS[0]}" || timed "stand-in ${PYTHON_REFS[0]}" make_python
   exists "$UV_REF" || timed "stand-in $UV_REF" make_uv
   exists "$CURL_REF" || timed "stand-in $CURL_REF" make_curl
-  exists "$PROMETHEUS_REF" || timed "stand-in $PROMETHEUS_REF" make_prometheus
+  [[ $(podman image inspect --format '{{index .Labels "dev.understudy.stand-in"}}' "$PROMETHEUS_REF" 2>/dev/null) == go-module ]] ||
+    timed "stand-in $PROMETHEUS_REF" make_prometheus
   exists "$PAUSE_REF" || timed "stand-in $PAUSE_REF" make_pause
 }
 

@@ -199,7 +199,15 @@ def start_traffic(cluster: Cluster, namespace: str) -> None:
         },
     ]
     cluster.run("kubectl", "delete", "pod", "demo-traffic", "-n", namespace, "--ignore-not-found")
-    cluster.run("kubectl", "apply", "-f", "-", input=yaml.safe_dump_all(docs))
+    cluster.run(
+        "kubectl",
+        "apply",
+        "--server-side",
+        "--force-conflicts",
+        "-f",
+        "-",
+        input=yaml.safe_dump_all(docs),
+    )
     say(f"client pod demo-traffic sends predictions to {url}")
 
 

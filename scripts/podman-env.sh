@@ -4,6 +4,8 @@
 #   - this machine lacks CAP_SYS_RESOURCE, so no runtime may raise an rlimit: the
 #     default ulimits are set below the current hard limits;
 #   - crun refuses the hybrid cgroup layout: runc;
+#   - containers (build steps) share the host's network: podman creates no bridge and no
+#     iptables rules (the real node's tests own the host's network state);
 #   - storage (images, build cache) in ${UNDERSTUDY_CACHE}/containers (outside git).
 # shellcheck disable=SC2034
 UNDERSTUDY_CACHE=${UNDERSTUDY_CACHE:-$HOME/.cache/understudy}
@@ -12,6 +14,8 @@ mkdir -p "$PODMAN_DIR" "$UNDERSTUDY_CACHE/containers/storage"
 cat >"$PODMAN_DIR/containers.conf.new" <<CONF
 [containers]
 default_ulimits = ["nofile=1024:1024", "nproc=1024:1024"]
+# Build steps use the host's network: no podman bridge, no iptables rules of podman's.
+netns = "host"
 [engine]
 runtime = "runc"
 cgroup_manager = "cgroupfs"

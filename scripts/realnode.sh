@@ -333,6 +333,8 @@ up() {
   start_kubelet
   wait_for "node $NODE_NAME Ready" "$TIMEOUT" node_ready
   wait_for "CoreDNS" 60 bash -c "exec 3<>/dev/tcp/$NODE_IP/53"
+  # kube-proxy put its FORWARD rules first; ours goes back on top (it only drops).
+  iptables -w -D FORWARD -j "$CHAIN" && iptables -w -I FORWARD 1 -j "$CHAIN"
   UP_DONE=1
   log "real node $NODE_NAME Ready in $((SECONDS - start)) s; kubeconfig: $KUBECONFIG_OUT"
   echo "$KUBECONFIG_OUT"

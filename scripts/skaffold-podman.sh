@@ -15,7 +15,7 @@ ROOT=$(cd "$HERE/.." && pwd)
 # shellcheck source-path=SCRIPTDIR
 source "$HERE/podman-env.sh"
 CACHE=$UNDERSTUDY_CACHE
-BIN=$("$HERE/k8s-tools.sh" node)
+BIN=$("$HERE/k8s-tools.sh" node skaffold)
 export PATH=$BIN:$PATH
 export KUBECONFIG=${KUBECONFIG:-$CACHE/kubeconfig-realnode}
 SOCK=/run/understudy/podman-$$.sock

@@ -93,7 +93,7 @@ def real_node_session(helm_home: Path) -> Iterator[K8sCluster]:
         }
     )
     build_images(env)
-    tools = ok(run_script(str(SCRIPTS / "k8s-tools.sh"), "node", env=env, timeout=3600))
+    tools = ok(run_script(str(SCRIPTS / "k8s-tools.sh"), "node", "skaffold", env=env, timeout=3600))
     bin_dir = Path(tools.strip().splitlines()[-1])
     with SessionLock():
         up = run_script(str(SCRIPTS / "realnode.sh"), "up", CLUSTER_NAME, env=env, timeout=900)
@@ -264,7 +264,7 @@ def start_traffic(
         },
     }
     docs = yaml.safe_dump_all([config, pod])
-    ok(cluster.kubectl("apply", "-f", "-", input=docs))
+    ok(cluster.kubectl("apply", "--server-side", "--force-conflicts", "-f", "-", input=docs))
     return name
 
 
