@@ -20,7 +20,8 @@
 # pods have no route off it. CoreDNS answers only cluster names (no upstream).
 #
 # env: UNDERSTUDY_CACHE (default ~/.cache/understudy), UNDERSTUDY_REALNODE_NO_IMPORT=1
-#      (skip importing images), UNDERSTUDY_REALNODE_TIMEOUT (seconds, default 180)
+#      (skip importing images), UNDERSTUDY_REALNODE_TIMEOUT (seconds, default 180),
+#      UNDERSTUDY_REALNODE_FORCE=1 (down even when the lock cannot be taken: recovery)
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -74,7 +75,8 @@ alive() { [[ -f $1 ]] && kill -0 "$(<"$1")" 2>/dev/null; }
 start_bg() { # name cmd... : a daemon with its log and pid under $RUN
   local name=$1
   shift
-  setsid "$@" >"$RUN/log/$name.log" 2>&1 </dev/null &
+  # 9>&-: the daemons must not inherit the lock (it is held only while starting/stopping)
+  setsid "$@" >"$RUN/log/$name.log" 2>&1 </dev/null 9>&- &
   echo $! >"$RUN/$name.pid"
 }
 
@@ -106,6 +108,11 @@ record_host() {
   local p
   for p in "${HOST_PATHS[@]}"; do [[ -e $p || -L $p ]] || echo "$p" >>"$RUN/state/absent-paths"; done
   ls /run/netns 2>/dev/null >"$RUN/state/netns-before" || true
+  # the kubelet's and kube-proxy's iptables chains (KUBE-*) are removed by `down` only if
+  # there were none before
+  if ! { iptables-save; ip6tables-save; } 2>/dev/null | grep -q '^:KUBE-'; then
+    touch "$RUN/state/no-kube-chains"
+  fi
   ls /var/log/containers 2>/dev/null >"$RUN/state/logs-before" || true
 }
 
@@ -173,7 +180,7 @@ componentsPatches:
 EOF
   UNDERSTUDY_CLUSTER_NODES=0 \
     UNDERSTUDY_KWOKCTL_ARGS="--config $RUN/kwokctl.yaml --disable kwok-controller" \
-    bash "$HERE/cluster.sh" up "$NAME" >/dev/null
+    bash "$HERE/cluster.sh" up "$NAME" >/dev/null 9>&-
   echo "$NAME" >"$RUN/state/cluster"
 }
 
@@ -215,20 +222,26 @@ EOF
 
 import_images() {
   [[ ${UNDERSTUDY_REALNODE_NO_IMPORT:-0} == 1 ]] && return 0
-  local archive=$DATA/images.tar start=$SECONDS ids
-  # Re-import only when an image changed since the last import (the content store is kept).
-  # shellcheck source-path=SCRIPTDIR
-  ids=$(source "$HERE/podman-env.sh" && bash "$HERE/images.sh" list | xargs podman image inspect --format '{{.Id}}')
-  if [[ -f $DATA/imported && "$(<"$DATA/imported")" == "$ids" ]] &&
-    ctr --address "$SOCK" -n k8s.io images ls -q | grep -q understudy/operator; then
+  local archive=$DATA/images.tar start=$SECONDS ref id have changed=() lines
+  # Import only the images that changed since the last import (the content store is kept):
+  # $DATA/imported records "ref image-id" per line.
+  lines=$(source "$HERE/podman-env.sh" && bash "$HERE/images.sh" list |
+    while read -r ref; do echo "$ref $(podman image inspect --format '{{.Id}}' "$ref")"; done)
+  have=$(ctr --address "$SOCK" -n k8s.io images ls -q)
+  while read -r ref id; do
+    if grep -qxF "$ref $id" "$DATA/imported" 2>/dev/null && grep -qxF "$ref" <<<"$have"; then continue; fi
+    changed+=("$ref")
+  done <<<"$lines"
+  if ((${#changed[@]} == 0)); then
     log "images already imported"
     return 0
   fi
-  bash "$HERE/images.sh" save "$archive"
-  ctr --address "$SOCK" -n k8s.io images import --no-unpack=false "$archive" >/dev/null
+  (source "$HERE/podman-env.sh" &&
+    podman save --quiet --multi-image-archive --format docker-archive -o "$archive" "${changed[@]}")
+  ctr --address "$SOCK" -n k8s.io images import "$archive" >/dev/null
   rm -f "$archive"
-  echo "$ids" >"$DATA/imported"
-  log "images imported in $((SECONDS - start)) s"
+  echo "$lines" >"$DATA/imported"
+  log "${#changed[@]} images imported in $((SECONDS - start)) s"
 }
 
 start_coredns() {
@@ -295,7 +308,7 @@ imageGCLowThresholdPercent: 99
 evictionHard: {memory.available: 100Mi, nodefs.available: 1%, imagefs.available: 1%, nodefs.inodesFree: 1%}
 EOF
   start_bg kubelet kubelet --config "$RUN/kubelet.yaml" --kubeconfig "$KUBECONFIG_OUT" \
-    --root-dir "$KUBELET_ROOT" --hostname-override "$NODE_NAME" --node-ip "$NODE_IP" --v 1
+    --root-dir "$KUBELET_ROOT" --cert-dir "$KUBELET_ROOT/pki" --hostname-override "$NODE_NAME" --node-ip "$NODE_IP" --v 1
 }
 
 node_ready() {
@@ -345,7 +358,7 @@ our_pids() { # every process whose command line names our folders (shims, leftov
   local p
   for p in /proc/[0-9]*; do
     [[ ${p#/proc/} == "$$" ]] && continue
-    tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -qF -e "$RUN/" -e "$DATA/" && echo "${p#/proc/}"
+    { tr '\0' ' ' <"$p/cmdline"; } 2>/dev/null | grep -qF -e "$RUN/" -e "$DATA/" && echo "${p#/proc/}"
   done
   return 0
 }
@@ -368,6 +381,27 @@ unmount_under() { # dir...: unmount every mount point below them, deepest first
     awk '{print $2}' /proc/self/mounts | grep -E "^${d//./\\.}(/|$)" | sort -r |
       while read -r m; do umount -l "$m" 2>/dev/null || true; done
   done
+}
+
+remove_kube_chains() { # what kube-proxy --cleanup leaves: the kubelet's KUBE-FIREWALL, canaries
+  local ipt table rule chain
+  for ipt in iptables ip6tables; do
+    for table in filter nat mangle; do
+      # jumps from the built-in chains first, then the chains themselves
+      "$ipt-save" -t "$table" 2>/dev/null | grep -E '^-A (INPUT|OUTPUT|FORWARD|PREROUTING|POSTROUTING) .*-j KUBE-' |
+        while read -r rule; do
+          # iptables-save quotes comments: eval keeps them one argument
+          eval "$ipt -w -t $table ${rule/-A /-D }" 2>/dev/null
+        done
+      for chain in $("$ipt-save" -t "$table" 2>/dev/null | sed -n 's/^:\(KUBE-[^ ]*\).*/\1/p'); do
+        "$ipt" -w -t "$table" -F "$chain" 2>/dev/null
+      done
+      for chain in $("$ipt-save" -t "$table" 2>/dev/null | sed -n 's/^:\(KUBE-[^ ]*\).*/\1/p'); do
+        "$ipt" -w -t "$table" -X "$chain" 2>/dev/null
+      done
+    done
+  done
+  return 0
 }
 
 kill_cgroup_tasks() { # pod processes whose shim died with containerd
@@ -408,6 +442,7 @@ teardown() {
     bash "$HERE/cluster.sh" down "$(<"$RUN/state/cluster")" >/dev/null 2>&1
   fi
   command -v kube-proxy >/dev/null && kube-proxy --cleanup >/dev/null 2>&1
+  [[ -f $RUN/state/no-kube-chains ]] && remove_kube_chains
   while iptables -w -D FORWARD -j "$CHAIN" 2>/dev/null; do :; done
   iptables -w -F "$CHAIN" 2>/dev/null && iptables -w -X "$CHAIN" 2>/dev/null
   ip link show "$BRIDGE" >/dev/null 2>&1 && ip link delete "$BRIDGE"
@@ -442,7 +477,10 @@ down() {
   local start=$SECONDS
   mkdir -p /run/understudy
   exec 9>"$LOCK"
-  flock -w 600 9 || die "another real node is starting or stopping (lock $LOCK)"
+  if ! flock -w "${UNDERSTUDY_REALNODE_LOCK_WAIT:-600}" 9; then
+    [[ ${UNDERSTUDY_REALNODE_FORCE:-0} == 1 ]] || die "another real node is starting or stopping (lock $LOCK); UNDERSTUDY_REALNODE_FORCE=1 tears down anyway"
+    log "lock held; tearing down anyway (UNDERSTUDY_REALNODE_FORCE=1)"
+  fi
   if [[ ! -d $RUN ]] && ! ip -o -4 addr show dev lo | grep -qF " $NODE_IP/32"; then
     log "no real node"
     return 0
