@@ -12,6 +12,7 @@ import os
 import signal
 import subprocess
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -63,7 +64,7 @@ def _skaffold(cluster: K8sCluster, *args: str, timeout: float) -> subprocess.Com
 
 
 @pytest.fixture
-def skaffold_cleanup(real_node: K8sCluster):  # type: ignore[no-untyped-def]
+def skaffold_cleanup(real_node: K8sCluster) -> Iterator[None]:
     yield
     _skaffold(real_node, "delete", timeout=600)
     real_node.kubectl("delete", "namespace", NAMESPACE, "--wait=true", "--timeout=180s")

@@ -19,6 +19,7 @@ import logging
 import sys
 import time
 from collections.abc import Sequence
+from typing import Any
 
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
@@ -31,6 +32,7 @@ POLL_S = 1.0
 
 
 def _names(api: client.CustomObjectsApi, namespace: str | None) -> list[tuple[str, str]]:
+    found: Any
     if namespace is None:
         found = api.list_cluster_custom_object(GROUP, VERSION, PLURAL)
     else:

@@ -134,7 +134,7 @@ def deployment(
                                 "periodSeconds": 10,
                             },
                         }
-                    ]
+                    ],
                 },
             },
         },
