@@ -29,7 +29,13 @@ from tests.support.realnode import (
     wait_until,
 )
 
-pytestmark = [pytest.mark.realnode, pytest.mark.cluster, pytest.mark.slow]
+# The first test also waits for the session's node (image import included) on two busy cores.
+pytestmark = [
+    pytest.mark.realnode,
+    pytest.mark.cluster,
+    pytest.mark.slow,
+    pytest.mark.timeout(1800),
+]
 
 RELEASE = "understudy"
 # Prints the user id and the errno of writing to / (30: EROFS, a read-only root).

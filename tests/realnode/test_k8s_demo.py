@@ -13,7 +13,13 @@ import pytest
 from tests.cluster_fixtures import K8sCluster
 from tests.support.realnode import SCRIPTS
 
-pytestmark = [pytest.mark.realnode, pytest.mark.cluster, pytest.mark.slow]
+# The first test also waits for the session's node (image import included) on two busy cores.
+pytestmark = [
+    pytest.mark.realnode,
+    pytest.mark.cluster,
+    pytest.mark.slow,
+    pytest.mark.timeout(1800),
+]
 
 
 def test_k8s_demo_promotes_the_good_candidate(real_node: K8sCluster) -> None:

@@ -29,7 +29,13 @@ from tests.support.realnode import (
     wait_until,
 )
 
-pytestmark = [pytest.mark.realnode, pytest.mark.cluster, pytest.mark.slow]
+# The first test also waits for the session's node (image import included) on two busy cores.
+pytestmark = [
+    pytest.mark.realnode,
+    pytest.mark.cluster,
+    pytest.mark.slow,
+    pytest.mark.timeout(1800),
+]
 
 RELEASE = "understudy"
 ROLLOUT = "house-prices"

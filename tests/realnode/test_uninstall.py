@@ -11,7 +11,13 @@ import pytest
 from tests.cluster_fixtures import K8sCluster
 from tests.support.realnode import helm_install, new_namespace, ok, pod_ready, pods, wait_until
 
-pytestmark = [pytest.mark.realnode, pytest.mark.cluster, pytest.mark.slow]
+# The first test also waits for the session's node (image import included) on two busy cores.
+pytestmark = [
+    pytest.mark.realnode,
+    pytest.mark.cluster,
+    pytest.mark.slow,
+    pytest.mark.timeout(1800),
+]
 
 LIVE = "app.kubernetes.io/name=model-api,app.kubernetes.io/component=live"
 
