@@ -131,12 +131,33 @@ bases() {
   exists "$PAUSE_REF" || timed "stand-in $PAUSE_REF" make_pause
 }
 
+inputs_digest() { # dockerfile [args...]: the build's inputs, "" when unknown (no git)
+  # The context as git sees it (tracked + untracked, not git-ignored) minus what
+  # .dockerignore leaves out, plus the Dockerfile and the build arguments. Approximate in the
+  # safe direction: an extra file only costs a (cached) rebuild.
+  local files
+  files=$(cd "$ROOT" && git ls-files -co --exclude-standard 2>/dev/null) || { echo ""; return; }
+  {
+    grep -vE '^(tests|docs|bench|reports|helm|k8s|mk|scripts|seed|\.ci|artifacts)/|\.md$|(^|/)Dockerfile$|^(skaffold\.yaml|Makefile|\.dockerignore|\.gitignore)$' <<<"$files" |
+      (cd "$ROOT" && xargs -d '\n' sha256sum 2>/dev/null)
+    sha256sum "$ROOT/$1"
+    echo "${@:2}"
+  } | sha256sum | cut -c1-32
+}
+
+BUILT=0
 build_one() { # ref dockerfile [podman build args...]
-  local ref=$1 dockerfile=$2
+  local ref=$1 dockerfile=$2 digest
   shift 2
+  digest=$(inputs_digest "$dockerfile" "$@")
+  if [[ -n $digest && $(podman image inspect --format '{{index .Labels "dev.understudy.inputs"}}' "$ref" 2>/dev/null) == "$digest" ]]; then
+    return 0 # same inputs as the image there
+  fi
   # --network=host: the RUN steps reach the package index as this machine does (no
   # bridge, no iptables changes for a build).
-  podman build --quiet --pull=never --network=host --layers -f "$ROOT/$dockerfile" -t "$ref" "$@" "$ROOT" >/dev/null
+  podman build --quiet --pull=never --network=host --layers --label "dev.understudy.inputs=$digest" \
+    -f "$ROOT/$dockerfile" -t "$ref" "$@" "$ROOT" >/dev/null
+  BUILT=1
 }
 
 build() {
@@ -154,7 +175,7 @@ build() {
   done
   timed "$ROUTER_REF" build_one "$ROUTER_REF" services/shadow-router/Dockerfile
   timed "$OPERATOR_REF" build_one "$OPERATOR_REF" operator/Dockerfile
-  podman image prune --force >/dev/null || true # dangling layers of earlier builds
+  if ((BUILT)); then podman image prune --force >/dev/null || true; fi # earlier builds' layers
   podman images --format '{{.Repository}}:{{.Tag}} {{.Size}}' | grep understudy >&2
 }
 

@@ -61,7 +61,16 @@ def run_script(*args: str, env: dict[str, str], timeout: float) -> subprocess.Co
 
 
 def build_images(env: dict[str, str]) -> None:
-    """scripts/images.sh build: a no-op for each image whose inputs did not change."""
+    """scripts/images.sh build, unless every image is there (`make test` has just run
+    `make images`; after a code change outside `make test`, run `make images`)."""
+    listed = run_script(str(SCRIPTS / "images.sh"), "list", env=env, timeout=60)
+    refs = listed.stdout.split()
+    check = (
+        f"source {SCRIPTS}/podman-env.sh && podman image exists "
+        + " && podman image exists ".join(refs)
+    )
+    if refs and subprocess.run(["bash", "-c", check], env=env, check=False).returncode == 0:
+        return
     r = run_script(str(SCRIPTS / "images.sh"), "build", env=env, timeout=3600)
     if r.returncode != 0:
         raise RuntimeError(f"scripts/images.sh build failed:\n{r.stderr[-4000:]}")
