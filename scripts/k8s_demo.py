@@ -113,6 +113,8 @@ def start_node() -> str:
 
 
 def install(cluster: Cluster, namespace: str) -> None:
+    """helm install without --wait: the router is Ready only once a ModelRollout has put a
+    version live, which happens after the install (the example is applied next)."""
     values = {
         "logging": {"enabled": False},
         "operator": {"image": {"pullPolicy": "Never"}},
@@ -135,9 +137,6 @@ def install(cluster: Cluster, namespace: str) -> None:
         str(CHART / "ci" / "kind-values.yaml"),
         "-f",
         f.name,
-        "--wait",
-        "--timeout",
-        "5m",
     )
     os.unlink(f.name)
 
@@ -258,6 +257,18 @@ def main(argv: list[str] | None = None) -> int:
         ),
         timeout=300,
         what="1.0.0 live",
+    )
+    cluster.run(
+        "kubectl", "rollout", "status", f"deployment/{RELEASE}-router", "-n", ns, "--timeout=300s"
+    )
+    cluster.run(
+        "kubectl",
+        "rollout",
+        "status",
+        f"deployment/{RELEASE}-prometheus",
+        "-n",
+        ns,
+        "--timeout=300s",
     )
     say("1.0.0 is live")
     start_traffic(cluster, ns)
