@@ -35,4 +35,4 @@ for _ in $(seq 1 100); do [[ -S $SOCK ]] && break; sleep 0.1; done
 export DOCKER_HOST=unix://$SOCK DOCKER_BUILDKIT=0 SKAFFOLD_UPDATE_CHECK=false
 cd "$ROOT"
 skaffold "$1" --profile realnode --kubeconfig "$KUBECONFIG" --interactive=false \
-  --collect-metrics=false "${@:2}"
+  "${@:2}"
