@@ -8,12 +8,16 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 source "$HERE/../podman-env.sh"
 SOCK=${UNDERSTUDY_CONTAINERD_SOCK:-/run/understudy/realnode/containerd/containerd.sock}
 image=${SKAFFOLD_IMAGE:?the hook runs from skaffold}
-repo=${image%:*}
+# podman's Docker API stores short names as localhost/NAME; the kubelet looks for
+# docker.io/NAME (how Kubernetes normalises a short name): tag it so.
+name=${image%:*}
+name=${name#localhost/}
+name=docker.io/${name#docker.io/}
 id=$(podman image inspect --format '{{.Id}}' "$image")
-podman tag "$image" "$repo:${id:0:12}" "$repo:$id"
+tags=("$name:${image##*:}" "$name:${id:0:12}" "$name:$id")
+podman tag "$image" "${tags[@]}"
 archive=$(mktemp --suffix=.tar)
 trap 'rm -f "$archive"' EXIT
-podman save --quiet --multi-image-archive --format docker-archive -o "$archive" \
-  "$image" "$repo:${id:0:12}" "$repo:$id"
+podman save --quiet --multi-image-archive --format docker-archive -o "$archive" "${tags[@]}"
 ctr --address "$SOCK" -n k8s.io images import "$archive" >/dev/null
 echo "[load-image] $image imported into the node" >&2
