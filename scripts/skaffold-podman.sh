@@ -34,5 +34,26 @@ for _ in $(seq 1 100); do [[ -S $SOCK ]] && break; sleep 0.1; done
 
 export DOCKER_HOST=unix://$SOCK DOCKER_BUILDKIT=0 SKAFFOLD_UPDATE_CHECK=false
 cd "$ROOT"
-skaffold "$1" --profile realnode --kubeconfig "$KUBECONFIG" --interactive=false \
-  "${@:2}"
+common=(--profile realnode --kubeconfig "$KUBECONFIG" --interactive=false)
+
+build_and_import() { # artifacts-file: skaffold build, then every built image into the node
+  # (skaffold skips its build - and the after-build hook - for images it finds already
+  # built, so the import cannot rely on the hook alone)
+  skaffold build "${common[@]}" --file-output "$1"
+  python3 -c 'import json,sys; [print(b["tag"].split("@")[0]) for b in json.load(open(sys.argv[1]))["builds"]]' "$1" |
+    while read -r tag; do SKAFFOLD_IMAGE=$tag bash "$HERE/node/load-image.sh"; done
+}
+
+artifacts=$(mktemp --suffix=.json)
+trap 'cleanup; rm -f "$artifacts"' EXIT
+case $1 in
+  run)
+    build_and_import "$artifacts"
+    skaffold deploy "${common[@]}" --build-artifacts "$artifacts" "${@:2}"
+    ;;
+  dev)
+    build_and_import "$artifacts" # the first deploy of dev finds its images on the node
+    skaffold dev "${common[@]}" "${@:2}"
+    ;;
+  *) skaffold "$1" "${common[@]}" "${@:2}" ;;
+esac
