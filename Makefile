@@ -22,7 +22,7 @@ PYTEST_ARGS ?=
 .PHONY: help uv env models test test-fast lint format clean system-deps
 
 help: ## show the targets
-	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
+	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
 
 uv: ## install uv (the workspace's package manager) when it is missing
 	@command -v uv >/dev/null 2>&1 || { \
@@ -32,7 +32,8 @@ uv: ## install uv (the workspace's package manager) when it is missing
 env: uv ## create .venv from uv.lock with every workspace package
 	@$(UV) sync --locked --all-packages --quiet
 
-# The groups of scripts/system-deps.sh that `make test` needs (test; real-node when its tests join)
+# The groups of scripts/system-deps.sh that `make test` needs (test; the real-node group
+# comes through `node-deps`, mk/realnode.mk)
 SYSTEM_DEPS ?= test
 system-deps: ## what the tests need from the system: Prometheus, Java, Maven (Debian, as root), Go >= 1.26
 	@bash scripts/system-deps.sh $(SYSTEM_DEPS)

@@ -9,11 +9,11 @@ UNDERSTUDY_ROOT := $(abspath $(dir $(lastword $(MAKEFILE_LIST)))/..)
 k8s-tools: ## build (or reuse) pinned kube-apiserver/etcd/kwok/helm/kubectl binaries
 	bash $(UNDERSTUDY_ROOT)/scripts/k8s-tools.sh
 
-cluster-up: ## start the local kwok cluster "understudy" and print its kubeconfig path
-	bash $(UNDERSTUDY_ROOT)/scripts/cluster.sh up
+cluster-up: $(if $(filter 1,$(REAL_NODE)),images node-tools) ## start the local kwok cluster "understudy" (REAL_NODE=1: the real node "realnode") and print its kubeconfig path
+	$(if $(filter 1,$(REAL_NODE)),bash $(UNDERSTUDY_ROOT)/scripts/realnode.sh up realnode,bash $(UNDERSTUDY_ROOT)/scripts/cluster.sh up)
 
-cluster-down: ## delete the local kwok cluster
-	bash $(UNDERSTUDY_ROOT)/scripts/cluster.sh down
+cluster-down: ## delete the local kwok cluster (REAL_NODE=1: the real node and its control plane)
+	$(if $(filter 1,$(REAL_NODE)),bash $(UNDERSTUDY_ROOT)/scripts/realnode.sh down realnode,bash $(UNDERSTUDY_ROOT)/scripts/cluster.sh down)
 
 cluster-kubeconfig: ## print the kubeconfig path of the local kwok cluster
 	@bash $(UNDERSTUDY_ROOT)/scripts/cluster.sh kubeconfig

@@ -16,6 +16,8 @@
 #   UNDERSTUDY_CACHE          cache root (default ~/.cache/understudy)
 #   UNDERSTUDY_CLUSTER_NAME   cluster name when NAME is not given (default "understudy")
 #   UNDERSTUDY_CLUSTER_NODES  number of fake nodes (default 2)
+#   UNDERSTUDY_KWOKCTL_ARGS  extra `kwokctl create cluster` arguments (scripts/realnode.sh
+#               passes a --config with the API server flags a real node needs)
 #   UNDERSTUDY_KWOK_DOWNLOAD=1  on a machine with internet: skip scripts/k8s-tools.sh for the
 #               control-plane binaries and let kwokctl download the pinned release binaries
 #               itself (kwokctl must then be on PATH, e.g.
@@ -99,6 +101,7 @@ up() {
     "$KWOKCTL" create cluster --name "$NAME" --runtime binary \
       --kubeconfig "$KUBECONFIG_OUT" \
       --disable-qps-limits \
+      ${UNDERSTUDY_KWOKCTL_ARGS:-} \
       --wait 3m \
       --quiet-pull >&2
   fi

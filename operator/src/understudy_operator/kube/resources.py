@@ -106,10 +106,20 @@ def deployment(
                     },
                 },
                 "spec": {
+                    # The image's user (10001) on a read-only root: model-api writes nothing.
+                    "securityContext": {
+                        "runAsNonRoot": True,
+                        "seccompProfile": {"type": "RuntimeDefault"},
+                    },
                     "containers": [
                         {
                             "name": "model-api",
                             "image": image,
+                            "securityContext": {
+                                "readOnlyRootFilesystem": True,
+                                "allowPrivilegeEscalation": False,
+                                "capabilities": {"drop": ["ALL"]},
+                            },
                             "env": [
                                 {"name": "UNDERSTUDY_MODEL_API_HOST", "value": "0.0.0.0"},
                                 {"name": "UNDERSTUDY_MODEL_API_PORT", "value": str(port)},
@@ -124,7 +134,7 @@ def deployment(
                                 "periodSeconds": 10,
                             },
                         }
-                    ]
+                    ],
                 },
             },
         },

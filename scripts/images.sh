@@ -1,0 +1,201 @@
+#!/usr/bin/env bash
+# Builds Understudy's images from the repository's own Dockerfiles with podman, offline.
+#
+# usage: scripts/images.sh [build|bases|list|save FILE]
+#   build      the stand-in bases (if missing), then every Understudy image (default)
+#   bases      only the stand-in base and third-party images
+#   list       the image references the real node needs, one a line
+#   save FILE  every image of `list` into one docker-archive (for `ctr images import`)
+#
+# Nothing can be pulled on these machines, so the images the Dockerfiles and the chart name
+# are made here under those exact names (stand-ins; the README says so):
+#   python:3.11-slim[-bookworm]  mmdebstrap --variant=minbase bookworm + Debian's python3
+#                                (3.11), /usr/local/bin/python{,3} -> /usr/bin/python3
+#   ghcr.io/astral-sh/uv:X       /uv and /uvx from uv's musllinux wheel on PyPI (static)
+#   curlimages/curl              minbase + Debian's curl (the chart's `helm test` pod)
+#   quay.io/prometheus/prometheus Prometheus at that version built from the Go module proxy
+#                                (scripts/k8s-tools.sh) on that curl stand-in
+#   registry.k8s.io/pause        scripts/node/pause.go, static (the pod sandbox)
+# so the Dockerfiles stay exactly what a user builds with Docker.
+# Storage lives in ${UNDERSTUDY_CACHE:-~/.cache/understudy}/containers (scripts/podman-env.sh).
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(cd "$HERE/.." && pwd)
+# shellcheck source-path=SCRIPTDIR
+source "$HERE/podman-env.sh"
+CACHE=$UNDERSTUDY_CACHE
+WORK=$CACHE/images
+mkdir -p "$WORK"
+
+# The names the Dockerfiles and the chart use (tests/install checks they still do).
+UV_VERSION=0.13.9
+PYTHON_REFS=(docker.io/library/python:3.11-slim docker.io/library/python:3.11-slim-bookworm)
+UV_REF=ghcr.io/astral-sh/uv:$UV_VERSION
+CURL_REF=docker.io/curlimages/curl:8.12.1
+PROMETHEUS_REF=quay.io/prometheus/prometheus:v3.2.1
+PAUSE_REF=registry.k8s.io/pause:3.10
+APP_VERSION=$(sed -n 's/^appVersion: *"\{0,1\}\([^"]*\)"\{0,1\}$/\1/p' "$ROOT/helm/understudy/Chart.yaml")
+MODEL_API=docker.io/understudy/model-api
+ROUTER_REF=docker.io/understudy/shadow-router:$APP_VERSION
+OPERATOR_REF=docker.io/understudy/operator:$APP_VERSION
+MODEL_TAGS=(1.0.0 2.0.0 2.0.0-bad bare)
+DEBIAN_SOURCES=(
+  "deb http://deb.debian.org/debian bookworm main"
+  "deb http://deb.debian.org/debian bookworm-updates main"
+  "deb http://deb.debian.org/debian-security bookworm-security main"
+)
+
+log() { printf '[images] %s\n' "$*" >&2; }
+exists() { podman image exists "$1"; }
+timed() { # label cmd...
+  local start=$SECONDS
+  "${@:2}"
+  log "$1: $((SECONDS - start)) s"
+}
+
+rootfs() { # out.tar package,... : a minimal Debian bookworm root filesystem
+  mmdebstrap --quiet --variant=minbase --include="$2" \
+    --dpkgopt='path-exclude=/usr/share/doc/*' --dpkgopt='path-exclude=/usr/share/man/*' \
+    --dpkgopt='path-exclude=/usr/share/locale/*' --dpkgopt='path-exclude=/usr/share/info/*' \
+    --customize-hook='mkdir -p "$1/etc/ssl/certs" && cp /etc/ssl/certs/ca-certificates.crt "$1/etc/ssl/certs/ca-certificates.crt"' \
+    --customize-hook='rm -rf "$1"/var/cache/apt/* "$1"/var/lib/apt/lists/* "$1"/var/log/*' \
+    --customize-hook='ln -sf /usr/bin/python3 "$1/usr/local/bin/python3" 2>/dev/null; ln -sf /usr/bin/python3 "$1/usr/local/bin/python" 2>/dev/null; true' \
+    bookworm "$1" "${DEBIAN_SOURCES[@]}"
+}
+
+# The machine's CA bundle is copied in and named by SSL_CERT_FILE so that uv inside a build
+# reaches the package index through whatever the machine trusts.
+BASE_ENV=(--change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'
+  --change 'ENV LANG=C.UTF-8' --change 'ENV SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt')
+
+make_python() {
+  rootfs "$WORK/python.tar" python3,ca-certificates
+  podman import --quiet "${BASE_ENV[@]}" --change 'CMD ["python3"]' "$WORK/python.tar" "${PYTHON_REFS[0]}" >/dev/null
+  local r
+  for r in "${PYTHON_REFS[@]:1}"; do podman tag "${PYTHON_REFS[0]}" "$r"; done
+  rm -f "$WORK/python.tar"
+}
+
+make_uv() {
+  # The musllinux binary is static; the manylinux one needs a libc the scratch image lacks.
+  local d=$WORK/uv-wheel c
+  rm -rf "$d"
+  (cd "$ROOT" && ${UV:-uv} pip install --quiet --python-platform x86_64-unknown-linux-musl \
+    --only-binary :all: --no-deps --target "$d" "uv==$UV_VERSION")
+  c=$(buildah from scratch)
+  buildah copy --quiet --chmod 755 "$c" "$d/bin/uv" /uv >/dev/null
+  buildah copy --quiet --chmod 755 "$c" "$d/bin/uvx" /uvx >/dev/null
+  buildah config --entrypoint '["/uv"]' "$c"
+  buildah commit --quiet --rm "$c" "$UV_REF" >/dev/null
+  rm -rf "$d"
+}
+
+make_curl() {
+  rootfs "$WORK/curl.tar" curl,ca-certificates
+  podman import --quiet "${BASE_ENV[@]}" --change 'USER 100' --change 'ENTRYPOINT ["curl"]' \
+    "$WORK/curl.tar" "$CURL_REF" >/dev/null
+  rm -f "$WORK/curl.tar"
+}
+
+make_prometheus() {
+  # Debian's Prometheus is built without Kubernetes service discovery, which the chart's
+  # scrape config uses: the chart's own version is built from the Go module proxy instead.
+  local bin c
+  bin=$("$HERE/k8s-tools.sh" --no-base prometheus)/prometheus
+  c=$(buildah from --pull=never "$CURL_REF")
+  buildah copy --quiet --chmod 755 "$c" "$bin" /bin/prometheus >/dev/null
+  buildah run --network none --user 0:0 "$c" -- \
+    sh -c "mkdir -p /prometheus /etc/prometheus && chown 65534:65534 /prometheus"
+  buildah config --label dev.understudy.stand-in=go-module \
+    --user 65534 --workingdir /prometheus --entrypoint '["/bin/prometheus"]' \
+    --cmd '--config.file=/etc/prometheus/prometheus.yml --storage.tsdb.path=/prometheus' "$c"
+  buildah commit --quiet --rm "$c" "$PROMETHEUS_REF" >/dev/null
+}
+
+make_pause() {
+  local c out=$WORK/pause
+  CGO_ENABLED=0 ${GO:-go} build -trimpath -ldflags "-s -w" -o "$out" "$HERE/node/pause.go"
+  c=$(buildah from scratch)
+  buildah copy --quiet --chmod 755 "$c" "$out" /pause >/dev/null
+  buildah config --entrypoint '["/pause"]' "$c"
+  buildah commit --quiet --rm "$c" "$PAUSE_REF" >/dev/null
+}
+
+bases() {
+  exists "${PYTHON_REFS[0]}" || timed "stand-in ${PYTHON_REFS[0]}" make_python
+  exists "$UV_REF" || timed "stand-in $UV_REF" make_uv
+  exists "$CURL_REF" || timed "stand-in $CURL_REF" make_curl
+  [[ $(podman image inspect --format '{{index .Labels "dev.understudy.stand-in"}}' "$PROMETHEUS_REF" 2>/dev/null) == go-module ]] ||
+    timed "stand-in $PROMETHEUS_REF" make_prometheus
+  exists "$PAUSE_REF" || timed "stand-in $PAUSE_REF" make_pause
+}
+
+inputs_digest() { # dockerfile [args...]: the build's inputs, "" when unknown (no git)
+  # The context as git sees it (tracked + untracked, not git-ignored) minus what
+  # .dockerignore leaves out, plus the Dockerfile and the build arguments. Approximate in the
+  # safe direction: an extra file only costs a (cached) rebuild.
+  local files
+  files=$(cd "$ROOT" && git ls-files -co --exclude-standard 2>/dev/null) || { echo ""; return; }
+  {
+    grep -vE '^(tests|docs|bench|reports|helm|k8s|mk|scripts|seed|\.ci|artifacts)/|\.md$|(^|/)Dockerfile$|^(skaffold\.yaml|Makefile|\.dockerignore|\.gitignore)$' <<<"$files" |
+      (cd "$ROOT" && xargs -d '\n' sha256sum 2>/dev/null)
+    sha256sum "$ROOT/$1"
+    echo "${@:2}"
+  } | sha256sum | cut -c1-32
+}
+
+BUILT=0
+build_one() { # ref dockerfile [podman build args...]
+  local ref=$1 dockerfile=$2 digest
+  shift 2
+  digest=$(inputs_digest "$dockerfile" "$@")
+  if [[ -n $digest && $(podman image inspect --format '{{index .Labels "dev.understudy.inputs"}}' "$ref" 2>/dev/null) == "$digest" ]]; then
+    return 0 # same inputs as the image there
+  fi
+  # --network=host: the RUN steps reach the package index as this machine does (no
+  # bridge, no iptables changes for a build).
+  podman build --quiet --pull=never --network=host --layers --label "dev.understudy.inputs=$digest" \
+    -f "$ROOT/$dockerfile" -t "$ref" "$@" "$ROOT" >/dev/null
+  BUILT=1
+}
+
+build() {
+  bases
+  local tag args
+  for tag in "${MODEL_TAGS[@]}"; do
+    case $tag in
+      1.0.0) args=(--build-arg MODEL_VERSION=1.0.0 --build-arg MODEL_ALGORITHM=linear) ;;
+      2.0.0) args=(--build-arg MODEL_VERSION=2.0.0 --build-arg MODEL_ALGORITHM=gbr) ;;
+      2.0.0-bad) args=(--build-arg MODEL_VERSION=2.0.0-bad --build-arg MODEL_ALGORITHM=gbr
+        --build-arg MODEL_TRAIN_ARGS=--shuffle-target) ;;
+      bare) args=(--build-arg MODEL_VERSION=) ;;
+    esac
+    timed "$MODEL_API:$tag" build_one "$MODEL_API:$tag" services/model-api/Dockerfile "${args[@]}"
+  done
+  timed "$ROUTER_REF" build_one "$ROUTER_REF" services/shadow-router/Dockerfile
+  timed "$OPERATOR_REF" build_one "$OPERATOR_REF" operator/Dockerfile
+  if ((BUILT)); then podman image prune --force >/dev/null || true; fi # earlier builds' layers
+  podman images --format '{{.Repository}}:{{.Tag}} {{.Size}}' | grep understudy >&2
+}
+
+list() {
+  local tag
+  for tag in "${MODEL_TAGS[@]}"; do echo "$MODEL_API:$tag"; done
+  printf '%s\n' "$ROUTER_REF" "$OPERATOR_REF" "$CURL_REF" "$PROMETHEUS_REF" "$PAUSE_REF"
+}
+
+save() { # file
+  local refs
+  mapfile -t refs < <(list)
+  rm -f "$1"
+  podman save --quiet --multi-image-archive --format docker-archive -o "$1" "${refs[@]}"
+}
+
+case ${1:-build} in
+  build) build ;;
+  bases) bases ;;
+  list) list ;;
+  save) save "${2:?usage: images.sh save FILE}" ;;
+  *) sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//' >&2; exit 2 ;;
+esac

@@ -1,0 +1,61 @@
+"""`helm uninstall --wait` with a live ModelRollout on real pods: the chart's pre-delete
+hook deletes the rollouts while the operator still runs (kopf's finalizer is released), so
+the uninstall completes and the namespace can go."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.cluster_fixtures import K8sCluster
+from tests.support.realnode import helm_install, new_namespace, ok, pod_ready, pods, wait_until
+
+# The first test also waits for the session's node (image import included) on two busy cores.
+pytestmark = [
+    pytest.mark.realnode,
+    pytest.mark.cluster,
+    pytest.mark.slow,
+    pytest.mark.timeout(1800),
+]
+
+LIVE = "app.kubernetes.io/name=model-api,app.kubernetes.io/component=live"
+
+
+def test_helm_uninstall_wait_completes_with_a_live_rollout(
+    real_node: K8sCluster, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    namespace = new_namespace(real_node, "uninstall")
+    helm_install(
+        real_node,
+        release="understudy",
+        namespace=namespace,
+        values_dir=tmp_path_factory.mktemp("values"),
+        values={"rollout": {"create": True, "replicas": 1}},
+    )
+    wait_until(
+        lambda: [p for p in pods(real_node, namespace, LIVE) if pod_ready(p)],
+        timeout=180,
+        what="1.0.0 live",
+    )
+    rollout = json.loads(ok(real_node.kubectl("get", "mr", "-n", namespace, "-o", "json")))
+    (item,) = rollout["items"]
+    assert item["metadata"].get("finalizers"), "the operator holds a finalizer on the rollout"
+
+    r = real_node.helm(
+        "uninstall",
+        "understudy",
+        "--namespace",
+        namespace,
+        "--wait",
+        "--timeout",
+        "4m",
+        timeout=400,
+    )
+    assert r.returncode == 0, r.stderr
+    assert (
+        json.loads(ok(real_node.kubectl("get", "mr", "-n", namespace, "-o", "json")))["items"] == []
+    )
+    ok(real_node.kubectl("delete", "namespace", namespace, "--wait=true", "--timeout=180s"))
+    gone = real_node.kubectl("get", "namespace", namespace)
+    assert gone.returncode != 0 and "NotFound" in gone.stderr
