@@ -68,6 +68,12 @@ def test_a_long_unknown_field_name_is_cut_in_the_error(schema):
     assert error.field == "N" * MAX_STRING_LENGTH + "… (1000000 characters)"
 
 
+def test_an_unknown_field_name_at_the_length_limit_is_kept_whole(schema):
+    name = "N" * MAX_STRING_LENGTH
+    [error] = validate_records([{**good(), name: 1}], schema).errors
+    assert error.field == name
+
+
 def test_a_categorical_value_over_the_length_limit_is_too_long(schema):
     result = validate_records([{**good(), "Zone": "z" * (MAX_STRING_LENGTH + 1)}], schema)
     assert codes(result) == [(0, "Zone", "too_long")]
