@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.cluster_fixtures import K8sCluster
+from tests.support.cluster import K8sCluster
 from tests.support.realnode import real_node_session
 
 

@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from tests.cluster_fixtures import K8sCluster
+from tests.support.cluster import K8sCluster
 from tests.support.realnode import SCRIPTS
 
 # The first test also waits for the session's node (image import included) on two busy cores.

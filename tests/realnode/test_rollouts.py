@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from tests.cluster_fixtures import K8sCluster
+from tests.support.cluster import K8sCluster
 from tests.support.realnode import (
     helm_install,
     new_namespace,

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.cluster_fixtures import K8sCluster
+from tests.support.cluster import K8sCluster
 from tests.support.realnode import REPO, SCRIPTS, pod_ready, pods, wait_until
 
 # The first test also waits for the session's node (image import included) on two busy cores.

@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from tests.cluster_fixtures import K8sCluster
+from tests.support.cluster import K8sCluster
 from tests.support.realnode import helm_install, new_namespace, ok, pod_ready, pods, wait_until
 
 # The first test also waits for the session's node (image import included) on two busy cores.

@@ -22,7 +22,7 @@ from typing import Any
 
 import yaml
 
-from tests.cluster_fixtures import K8sCluster
+from tests.support.cluster import K8sCluster
 
 REPO = Path(__file__).resolve().parents[2]
 SCRIPTS = REPO / "scripts"
