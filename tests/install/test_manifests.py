@@ -207,3 +207,15 @@ def test_base_routing_is_what_the_operator_writes_for_the_example() -> None:
     )
     have = _one("ConfigMap", name)["data"]["router.json"]
     assert parse_config(have) == parse_config(json.dumps(want))
+
+
+def test_base_model_pods_drain_like_the_operators() -> None:
+    resources, ref, spec, settings = _operator_view()
+    deployment = resources.deployment(
+        ref=ref, role="live", spec=spec, version=spec.model.version, image="x", settings=settings
+    )
+    want = deployment["spec"]["template"]["spec"]
+    have_pod = _one("Deployment", deployment["metadata"]["name"])["spec"]["template"]["spec"]
+    assert have_pod["containers"][0]["lifecycle"] == want["containers"][0]["lifecycle"]
+    assert have_pod["terminationGracePeriodSeconds"] == want["terminationGracePeriodSeconds"]
+    assert want["terminationGracePeriodSeconds"] > resources.PRE_STOP_SECONDS + 25
