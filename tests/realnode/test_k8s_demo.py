@@ -8,18 +8,10 @@ from __future__ import annotations
 import subprocess
 import sys
 
-import pytest
-
 from tests.support.cluster import K8sCluster
-from tests.support.realnode import SCRIPTS
+from tests.support.realnode import REAL_NODE_MARKS, SCRIPTS
 
-# The first test also waits for the session's node (image import included) on two busy cores.
-pytestmark = [
-    pytest.mark.realnode,
-    pytest.mark.cluster,
-    pytest.mark.slow,
-    pytest.mark.timeout(1800),
-]
+pytestmark = [*REAL_NODE_MARKS]
 
 
 def test_k8s_demo_promotes_the_good_candidate(real_node: K8sCluster) -> None:

@@ -18,6 +18,7 @@ import pytest
 
 from tests.support.cluster import K8sCluster
 from tests.support.realnode import (
+    REAL_NODE_MARKS,
     helm_install,
     new_namespace,
     ok,
@@ -29,13 +30,7 @@ from tests.support.realnode import (
     wait_until,
 )
 
-# The first test also waits for the session's node (image import included) on two busy cores.
-pytestmark = [
-    pytest.mark.realnode,
-    pytest.mark.cluster,
-    pytest.mark.slow,
-    pytest.mark.timeout(1800),
-]
+pytestmark = [*REAL_NODE_MARKS]
 
 RELEASE = "understudy"
 ROLLOUT = "house-prices"

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.cluster import K8sCluster
-from tests.support.realnode import REPO, SCRIPTS, pod_ready, pods, wait_until
+from tests.support.realnode import REAL_NODE_MARKS, REPO, SCRIPTS, pod_ready, pods, wait_until
 
 # The first test also waits for the session's node (image import included) on two busy cores.
 # Not passing yet (found on the last day, 2026-11-30): skaffold skips building an image it
@@ -30,13 +30,7 @@ from tests.support.realnode import REPO, SCRIPTS, pod_ready, pods, wait_until
 # the deployed ids.
 SKIP_REASON = "skaffold through podman: deployed image ids not yet imported reliably (see top)"
 
-pytestmark = [
-    pytest.mark.skip(reason=SKIP_REASON),
-    pytest.mark.realnode,
-    pytest.mark.cluster,
-    pytest.mark.slow,
-    pytest.mark.timeout(1800),
-]
+pytestmark = [pytest.mark.skip(reason=SKIP_REASON), *REAL_NODE_MARKS]
 
 NAMESPACE = "understudy"  # skaffold.yaml's release namespace
 

@@ -9,15 +9,17 @@ import json
 import pytest
 
 from tests.support.cluster import K8sCluster
-from tests.support.realnode import helm_install, new_namespace, ok, pod_ready, pods, wait_until
+from tests.support.realnode import (
+    REAL_NODE_MARKS,
+    helm_install,
+    new_namespace,
+    ok,
+    pod_ready,
+    pods,
+    wait_until,
+)
 
-# The first test also waits for the session's node (image import included) on two busy cores.
-pytestmark = [
-    pytest.mark.realnode,
-    pytest.mark.cluster,
-    pytest.mark.slow,
-    pytest.mark.timeout(1800),
-]
+pytestmark = [*REAL_NODE_MARKS]
 
 LIVE = "app.kubernetes.io/name=model-api,app.kubernetes.io/component=live"
 

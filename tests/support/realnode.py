@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 from tests.support.cluster import K8sCluster
@@ -32,6 +33,14 @@ TRAFFIC_SCRIPT = SCRIPTS / "node" / "traffic.py"
 SESSION_LOCK = Path("/run/understudy/realnode-session.lock")
 NODE_NAME = "realnode"
 CLUSTER_NAME = "realnode"
+# Every real-node test module's marks. The first test also waits for the session's node
+# (image import included) on two busy cores, hence the long timeout.
+REAL_NODE_MARKS = (
+    pytest.mark.realnode,
+    pytest.mark.cluster,
+    pytest.mark.slow,
+    pytest.mark.timeout(1800),
+)
 # The images scripts/images.sh builds (docker.io/ is what the kubelet normalises to).
 MODEL_API = "understudy/model-api"
 CLIENT_IMAGE = f"{MODEL_API}:bare"  # has Python: runs the in-cluster client scripts
