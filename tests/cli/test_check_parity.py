@@ -34,6 +34,7 @@ from understudy_operator.core import (
 from understudy_operator.providers.prometheus import PrometheusProvider
 from understudy_operator.providers.promql import PromQLSource
 from understudy_router.metrics import RouterMetrics
+from understudy_router.settings import RouterSettings
 
 pytestmark = pytest.mark.integration
 
@@ -51,7 +52,11 @@ class Exporter:
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
-        self.metrics = RouterMetrics(registry=self.registry, model=MODEL)
+        self.metrics = RouterMetrics(
+            registry=self.registry,
+            model=MODEL,
+            prediction_edges=RouterSettings().prediction_edges,
+        )
         self.ks = Gauge(
             "understudy_router_prediction_ks_statistic",
             "KS",

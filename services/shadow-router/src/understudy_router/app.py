@@ -15,7 +15,6 @@ from prometheus_client import CollectorRegistry
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from understudy_common.body import BodyError, read_body
-from understudy_common.histogram import log_spaced_edges
 from understudy_common.logging import request_id_var
 from understudy_common.metrics import CONTENT_TYPE_LATEST, new_registry, render
 from understudy_common.request_id import REQUEST_ID_HEADER, request_id_from
@@ -70,11 +69,7 @@ def create_app(settings: RouterSettings, registry: CollectorRegistry | None = No
     metrics = RouterMetrics(
         registry=registry,
         model=settings.model_name,
-        prediction_edges=log_spaced_edges(
-            settings.prediction_buckets_low,
-            settings.prediction_buckets_high,
-            settings.prediction_buckets,
-        ),
+        prediction_edges=settings.prediction_edges,
     )
     windows = ComparisonWindows(size=settings.window_size)
     registry.register(WindowCollector(windows=windows, model=settings.model_name))

@@ -42,7 +42,7 @@ class RouterMetrics:
         *,
         registry: CollectorRegistry,
         model: str,
-        prediction_edges: tuple[float, ...] = log_spaced_edges(10_000.0, 2_000_000.0, 200),
+        prediction_edges: tuple[float, ...],
     ) -> None:
         self.model = model
         # Mergeable evidence for the distribution and bias checks (understudy_common.histogram):

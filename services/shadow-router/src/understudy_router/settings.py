@@ -7,6 +7,8 @@ from pathlib import Path
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from understudy_common.histogram import log_spaced_edges
+
 
 class RouterSettings(BaseSettings):
     """Process settings; the routing itself (upstreams, mirror share) is the routing config."""
@@ -58,6 +60,13 @@ class RouterSettings(BaseSettings):
     prediction_buckets_low: float = Field(default=10_000.0, gt=0)
     prediction_buckets_high: float = Field(default=2_000_000.0, gt=0)
     prediction_buckets: int = Field(default=200, ge=2, le=2_000)
+
+    @property
+    def prediction_edges(self) -> tuple[float, ...]:
+        """The prediction histograms' upper bucket edges (the one edge rule)."""
+        return log_spaced_edges(
+            self.prediction_buckets_low, self.prediction_buckets_high, self.prediction_buckets
+        )
 
     @model_validator(mode="after")
     def _prediction_edges(self) -> RouterSettings:
