@@ -19,6 +19,7 @@ from tests.support.cluster import K8sCluster
 from tests.support.realnode import (
     REAL_NODE_MARKS,
     helm_install,
+    model_api_pods,
     new_namespace,
     ok,
     pod_ready,
@@ -37,7 +38,6 @@ RELEASE = "understudy"
 PROBE_WRITE = (
     "import os\ntry:\n open('/probe','w')\nexcept OSError as e:\n print(os.getuid(), e.errno)"
 )
-LIVE = "app.kubernetes.io/name=model-api,app.kubernetes.io/component=live"
 
 
 class Install:
@@ -58,7 +58,7 @@ def install(real_node: K8sCluster, tmp_path_factory: pytest.TempPathFactory) -> 
     )
     # The chart's ModelRollout (1.0.0) goes live: the operator makes its Deployment.
     wait_until(
-        lambda: [p for p in pods(real_node, namespace, LIVE) if pod_ready(p)],
+        lambda: [p for p in pods(real_node, namespace, model_api_pods("live")) if pod_ready(p)],
         timeout=180,
         what="the live model-api pod Ready",
     )

@@ -20,6 +20,7 @@ from tests.support.cluster import K8sCluster
 from tests.support.realnode import (
     REAL_NODE_MARKS,
     helm_install,
+    model_api_pods,
     new_namespace,
     ok,
     pod_ready,
@@ -49,7 +50,6 @@ ANALYSIS = {
         {"name": "latency-p99-ratio", "max": 20},
     ],
 }
-ROLE = "app.kubernetes.io/name=model-api,app.kubernetes.io/component={role}"
 
 
 class Release:
@@ -68,9 +68,7 @@ class Release:
         return str(self.rollout().get("status", {}).get("phase", ""))
 
     def ready_pods(self, role: str) -> list[dict[str, Any]]:
-        return [
-            p for p in pods(self.cluster, self.namespace, ROLE.format(role=role)) if pod_ready(p)
-        ]
+        return [p for p in pods(self.cluster, self.namespace, model_api_pods(role)) if pod_ready(p)]
 
     def shadow(self, tag: str) -> None:
         patch = {"spec": {"model": {"version": tag, "image": f"understudy/model-api:{tag}"}}}
@@ -170,7 +168,7 @@ def test_good_candidate_is_promoted_with_in_cluster_traffic(release: Release) ->
     assert "2.0.0" in status["message"], status["message"]
     # 2.0.0 serves live, the candidate Deployment is gone
     wait_until(
-        lambda: not pods(release.cluster, release.namespace, ROLE.format(role="candidate")),
+        lambda: not pods(release.cluster, release.namespace, model_api_pods("candidate")),
         timeout=120,
         what="the candidate pods removed",
     )
@@ -210,8 +208,18 @@ def _kill_container(pod: dict[str, Any]) -> None:
     )
 
 
+def _kill_and_wait_for_restart(r: Release, role: str) -> None:
+    (pod,) = r.ready_pods(role)
+    _kill_container(pod)
+    wait_until(
+        lambda: _restarts(r, role) >= 1 and r.ready_pods(role),
+        timeout=180,
+        what=f"the kubelet to restart the {role} model-api",
+    )
+
+
 def _restarts(r: Release, role: str) -> int:
-    found = pods(r.cluster, r.namespace, ROLE.format(role=role))
+    found = pods(r.cluster, r.namespace, model_api_pods(role))
     return sum(
         s.get("restartCount", 0) for p in found for s in p["status"].get("containerStatuses", [])
     )
@@ -232,20 +240,8 @@ def test_killed_model_api_containers_restart_and_the_analysis_counts_the_errors(
         timeout=300,
         what="a first passing analysis run",
     )
-    (candidate,) = release.ready_pods("candidate")
-    _kill_container(candidate)
-    wait_until(
-        lambda: _restarts(release, "candidate") >= 1 and release.ready_pods("candidate"),
-        timeout=180,
-        what="the kubelet to restart the candidate",
-    )
-    (live,) = release.ready_pods("live")
-    _kill_container(live)
-    wait_until(
-        lambda: _restarts(release, "live") >= 1 and release.ready_pods("live"),
-        timeout=180,
-        what="the kubelet to restart the live model-api",
-    )
+    _kill_and_wait_for_restart(release, "candidate")
+    _kill_and_wait_for_restart(release, "live")
 
     def candidate_errors() -> float:
         rows = prometheus_query(

@@ -12,6 +12,7 @@ from tests.support.cluster import K8sCluster
 from tests.support.realnode import (
     REAL_NODE_MARKS,
     helm_install,
+    model_api_pods,
     new_namespace,
     ok,
     pod_ready,
@@ -20,8 +21,6 @@ from tests.support.realnode import (
 )
 
 pytestmark = [*REAL_NODE_MARKS]
-
-LIVE = "app.kubernetes.io/name=model-api,app.kubernetes.io/component=live"
 
 
 def test_helm_uninstall_wait_completes_with_a_live_rollout(
@@ -36,7 +35,7 @@ def test_helm_uninstall_wait_completes_with_a_live_rollout(
         values={"rollout": {"create": True, "replicas": 1}},
     )
     wait_until(
-        lambda: [p for p in pods(real_node, namespace, LIVE) if pod_ready(p)],
+        lambda: [p for p in pods(real_node, namespace, model_api_pods("live")) if pod_ready(p)],
         timeout=180,
         what="1.0.0 live",
     )

@@ -33,6 +33,13 @@ TRAFFIC_SCRIPT = SCRIPTS / "node" / "traffic.py"
 SESSION_LOCK = Path("/run/understudy/realnode-session.lock")
 NODE_NAME = "realnode"
 CLUSTER_NAME = "realnode"
+
+
+def model_api_pods(role: str) -> str:
+    """The label selector of the chart's or operator's model-api pods in ``role``."""
+    return f"app.kubernetes.io/name=model-api,app.kubernetes.io/component={role}"
+
+
 # Every real-node test module's marks. The first test also waits for the session's node
 # (image import included) on two busy cores, hence the long timeout.
 REAL_NODE_MARKS = (
