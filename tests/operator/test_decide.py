@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from tests.support.rollouts import AFTER_WARMUP, SPEC, T0, make_spec, shadowing
+from tests.support.rollouts import AFTER_WARMUP, SPEC, T0, agreement, ks, make_spec, shadowing
 from understudy_operator.core import (
     Action,
     ActionKind,
@@ -35,14 +35,14 @@ from understudy_operator.core import (
 def good(samples: float = 500) -> Measurements:
     return Measurements(
         samples=Value(samples),
-        checks={"agreement-rate": Value(0.97), "prediction-ks": Value(0.04)},
+        checks={"agreement-rate": agreement(0.97), "prediction-ks": ks(0.04)},
     )
 
 
 def bad(samples: float = 500) -> Measurements:
     return Measurements(
         samples=Value(samples),
-        checks={"agreement-rate": Value(0.41), "prediction-ks": Value(0.04)},
+        checks={"agreement-rate": agreement(0.41), "prediction-ks": ks(0.04)},
     )
 
 
@@ -193,7 +193,7 @@ def test_a_failed_run_resets_the_success_streak() -> None:
     assert d.run_verdict == Verdict.FAIL
     assert d.status.analysis.consecutive_successful == 0
     assert d.status.phase == Phase.SHADOWING
-    assert "agreement-rate 0.41 outside >= 0.9" in d.message
+    assert "agreement-rate 0.41 [0.3248, 0.4989] (95%, 1000 samples) outside >= 0.9" in d.message
 
 
 def test_failure_limit_rolls_back_and_says_which_check_failed() -> None:
@@ -201,7 +201,7 @@ def test_failure_limit_rolls_back_and_says_which_check_failed() -> None:
     assert d.status.phase == Phase.ROLLED_BACK
     assert d.actions == (Action(ActionKind.ROLLBACK, "2.0.0"),)
     assert d.status.stable_version == "1.0.0"
-    assert "agreement-rate 0.41 outside >= 0.9" in d.message
+    assert "agreement-rate 0.41 [0.3248, 0.4989] (95%, 1000 samples) outside >= 0.9" in d.message
     assert "2 failed runs (limit 2)" in d.message
     assert d.reason == "AnalysisFailed"
 
@@ -216,7 +216,7 @@ def test_prometheus_down_is_inconclusive_never_a_pass() -> None:
 
 def test_missing_check_data_with_enough_samples_is_inconclusive() -> None:
     measurements = replace(
-        good(), checks={"agreement-rate": Value(0.97), "prediction-ks": NoData()}
+        good(), checks={"agreement-rate": agreement(0.97), "prediction-ks": NoData()}
     )
     d = run(shadowing(consecutive_successful=2), measurements)
     assert d.run_verdict == Verdict.INCONCLUSIVE
@@ -224,7 +224,7 @@ def test_missing_check_data_with_enough_samples_is_inconclusive() -> None:
 
 
 def test_a_failing_check_wins_over_missing_data() -> None:
-    measurements = replace(bad(), checks={"agreement-rate": Value(0.2), "prediction-ks": NoData()})
+    measurements = replace(bad(), checks={"agreement-rate": agreement(0.2), "prediction-ks": NoData()})
     assert run(shadowing(), measurements).run_verdict == Verdict.FAIL
 
 
@@ -522,7 +522,7 @@ def test_an_inconclusive_run_updates_every_counter_and_keeps_the_last_sample_cou
 
 
 def test_a_check_the_source_did_not_measure_is_inconclusive() -> None:
-    d = run(shadowing(), replace(good(), checks={"agreement-rate": Value(0.97)}))
+    d = run(shadowing(), replace(good(), checks={"agreement-rate": agreement(0.97)}))
     assert d.run_verdict == Verdict.INCONCLUSIVE
     assert d.status.analysis.checks[1].message == "no data: not measured"
 
@@ -683,15 +683,21 @@ def test_phase_since_moves_only_when_the_phase_changes() -> None:
     assert run(unset, good()).status.phase_since == AFTER_WARMUP
 
 
-def test_query_context_names_the_versions_and_the_checks_own_interval() -> None:
+def test_query_context_names_the_versions_the_checks_own_interval_and_the_analysis_age() -> None:
     own = Check(name="p50", max=1, query="x", interval_seconds=120)
-    assert query_context(spec=SPEC, status=shadowing(), namespace="ml", check=own) == (
+    now = AFTER_WARMUP + timedelta(milliseconds=200)  # 25.2 s after the analysis started
+    assert query_context(spec=SPEC, status=shadowing(), namespace="ml", check=own, now=now) == (
         QueryContext(
-            model="house-prices", namespace="ml", stable="1.0.0", candidate="2.0.0", interval="2m"
+            model="house-prices",
+            namespace="ml",
+            stable="1.0.0",
+            candidate="2.0.0",
+            interval="2m",
+            analysis_window="26s",  # whole seconds, rounded up: never short of a sample
         )
     )
     builtin = Check(name="agreement-rate", min=0.9)
-    ctx = query_context(spec=SPEC, status=RolloutStatus(), namespace="ml", check=builtin)
+    ctx = query_context(spec=SPEC, status=RolloutStatus(), namespace="ml", check=builtin, now=now)
     assert (ctx.stable, ctx.candidate, ctx.interval) == ("", "", "10s")
 
 
@@ -731,11 +737,12 @@ def test_an_abort_says_it_was_asked_for() -> None:
 
 def test_every_failing_check_is_named() -> None:
     both = Measurements(
-        samples=Value(500), checks={"agreement-rate": Value(0.41), "prediction-ks": Value(0.5)}
+        samples=Value(500), checks={"agreement-rate": agreement(0.41), "prediction-ks": ks(0.5)}
     )
     d = run(shadowing(), both)
     assert d.message.endswith(
-        "(1/2 failures): agreement-rate 0.41 outside >= 0.9; prediction-ks 0.5 outside <= 0.1"
+        "(1/2 failures): agreement-rate 0.41 [0.3248, 0.4989] (95%, 1000 samples) outside >= 0.9; "
+        "prediction-ks 0.5 outside <= 0.1"
     )
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,12 +10,14 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, start_http_serv
 
 from tests.support.prometheus import PrometheusServer
 from understudy_operator.core import (
-    BUILTIN_QUERIES,
+    BUILTINS,
     Check,
+    Judging,
     NoData,
     QueryContext,
     QueryFailed,
-    Value,
+    SliceSettings,
+    Vector,
 )
 from understudy_operator.providers.base import NoDataError, QueryError
 from understudy_operator.providers.prometheus import PrometheusProvider
@@ -68,6 +69,13 @@ def other_namespace_exporter() -> Iterator[str]:
         registry=registry,
     )
     ks.labels("elsewhere", "house-prices", "1.0.0", "2.0.0").set(0.9)
+    compared = Counter(
+        "understudy_router_compared_records",
+        "records compared",
+        ["namespace", "model", "candidate_version", "agree"],
+        registry=registry,
+    )
+    compared.labels("elsewhere", "house-prices", "2.0.0", "true").inc(1000)
     server, thread = start_http_server(0, addr="127.0.0.1", registry=registry)
     yield f"127.0.0.1:{server.server_port}"
     server.shutdown()
@@ -102,18 +110,24 @@ def test_scalar_results_are_values(provider: PrometheusProvider) -> None:
     assert provider.query("scalar(vector(2.5))") == 2.5
 
 
-def test_builtin_sample_count_sums_the_counters(provider: PrometheusProvider) -> None:
+def _samples(ctx: QueryContext, provider: PrometheusProvider) -> dict[str, object]:
     source = PromQLSource(provider)
-    assert source.measure(Check(name="sample-count"), CTX) == Value(100.0)
+    parts = BUILTINS["sample-count"].parts(Check("sample-count"), Judging())
+    return {name: source.fetch(query, ctx) for name, query in parts.items()}
 
 
-def test_builtin_ks_through_the_source(provider: PrometheusProvider) -> None:
-    assert PromQLSource(provider).measure(Check(name="prediction-ks", max=0.1), CTX) == Value(0.04)
+def test_builtin_evidence_sums_the_counters(provider: PrometheusProvider) -> None:
+    assert _samples(CTX, provider) == {"compared": Vector({(): 100.0}), "failed": Vector({})}
+
+
+def test_evidence_is_keyed_by_its_labels(provider: PrometheusProvider) -> None:
+    promql = 'sum by (agree) (understudy_router_compared_records_total{namespace=""})'
+    assert provider.vector(promql, ("agree",)) == {("true",): 90.0, ("false",): 10.0}
 
 
 def test_another_namespaces_series_do_not_count(provider: PrometheusProvider) -> None:
-    # Without the namespace matcher, max() would see the other namespace's 0.9.
-    assert PromQLSource(provider).measure(Check(name="prediction-ks", max=0.1), CTX) == Value(0.04)
+    # Without the namespace matcher, "t"'s sum would take the other namespace's 1000; the
+    # other namespace's takes its own series and the unlabelled ones (a local Prometheus).
     elsewhere = QueryContext(
         model="house-prices",
         namespace="elsewhere",
@@ -121,31 +135,27 @@ def test_another_namespaces_series_do_not_count(provider: PrometheusProvider) ->
         candidate="2.0.0",
         interval="1m",
     )
-    assert PromQLSource(provider).measure(Check(name="prediction-ks", max=0.1), elsewhere) == (
-        Value(0.9)
-    )
+    assert _samples(elsewhere, provider)["compared"] == Vector({(): 1100.0})
+    assert _samples(CTX, provider)["compared"] == Vector({(): 100.0})
 
 
 def test_no_series_is_no_data(provider: PrometheusProvider) -> None:
     with pytest.raises(NoDataError, match="no series"):
         provider.query('understudy_router_prediction_ks_statistic{model="nobody"}')
     measured = PromQLSource(provider).measure(
-        Check(name="prediction-ks", max=0.1), QueryContext("nobody", "t", "1", "2", "1m")
+        Check(name="x", query='sum(understudy_router_x{model="nobody"})', max=0.1), CTX
     )
     assert isinstance(measured, NoData)
+    # Evidence with no series is an empty vector: the check decides how to read it.
+    assert _samples(QueryContext("nobody", "t", "1", "2", "1m"), provider) == {
+        "compared": Vector({}),
+        "failed": Vector({}),
+    }
 
 
 def test_nan_is_no_data(provider: PrometheusProvider) -> None:
     with pytest.raises(NoDataError, match="NaN"):
         provider.query("vector(0) / vector(0)")
-
-
-def test_an_agreement_rate_without_traffic_in_the_range_is_no_data(
-    provider: PrometheusProvider,
-) -> None:
-    # The counters never moved: increase() is 0 for both, 0/0 is NaN.
-    measured = PromQLSource(provider).measure(Check(name="agreement-rate", min=0.9), CTX)
-    assert isinstance(measured, NoData)
 
 
 def test_bad_promql_is_a_query_error(provider: PrometheusProvider) -> None:
@@ -172,17 +182,16 @@ def test_prometheus_down_is_a_query_error(tmp_path: Path, exporter: str) -> None
     assert not prom.running
     with pytest.raises(QueryError, match="unreachable"):
         provider.query("vector(1)")
-    measured = PromQLSource(provider).measure(Check(name="agreement-rate", min=0.9), CTX)
-    assert isinstance(measured, QueryFailed)
+    assert all(isinstance(e, QueryFailed) for e in _samples(CTX, provider).values())
     provider.close()
 
 
-def test_every_builtin_query_is_valid_promql(provider: PrometheusProvider) -> None:
-    from understudy_operator.core import render
-
-    for name, template in BUILTIN_QUERIES.items():
-        try:
-            value = provider.query(render(template, CTX))
-        except NoDataError:
-            continue
-        assert not math.isnan(value), name
+def test_every_builtin_evidence_query_is_valid_promql(provider: PrometheusProvider) -> None:
+    source = PromQLSource(provider)
+    for name, builtin in BUILTINS.items():
+        for method in builtin.methods:
+            for judging in (Judging(), Judging(slices=SliceSettings(field="Neighborhood"))):
+                check = Check(name=name, max=1, method=method)
+                for part, query in builtin.parts(check, judging).items():
+                    answer = source.fetch(query, CTX)
+                    assert isinstance(answer, Vector), (name, method, part, answer)

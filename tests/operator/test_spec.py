@@ -21,7 +21,10 @@ from understudy_operator.core.spec import DEFAULT_CHECKS
 MINIMAL = {"model": {"name": "house-prices", "version": "2.0.0"}}
 # Its analysis fingerprint. A new setting changes it, on purpose: then update it here,
 # knowing that rollouts in flight restart their analysis after the upgrade.
-FINGERPRINT_OF_MINIMAL = "ff4e3655ac0e7014"
+# Changed once on purpose: the default checks changed (bias, slice-bias, latency-p90-ratio)
+# and the analysis gained alpha, giveUpAfter, slices and detect, so an analysis in flight
+# under the old defaults restarts under the new ones after the upgrade.
+FINGERPRINT_OF_MINIMAL = "cd04ba04c0bcdacc"
 
 
 def test_minimal_spec_gets_the_design_defaults() -> None:
@@ -43,8 +46,10 @@ def test_the_default_checks_are_the_documented_ones() -> None:
     checks = [(c.name, c.min, c.max, c.query) for c in parse_spec(MINIMAL).analysis.checks]
     assert checks == [
         ("candidate-error-rate", None, 0.01, None),
-        ("latency-p99-ratio", None, 1.5, None),
+        ("latency-p90-ratio", None, 1.5, None),
         ("agreement-rate", 0.90, None, None),
+        ("bias", -0.05, 0.05, None),
+        ("slice-bias", -0.10, 0.10, None),
         ("prediction-ks", None, 0.10, None),
     ]
 

@@ -37,10 +37,14 @@ FULL = RolloutStatus(
         failed=6,
         inconclusive=7,
         consecutive_inconclusive=8,
+        undecided=11,
+        resumed_at=T0 + timedelta(seconds=3),
         samples=9,
         last_verdict=Verdict.FAIL,
         checks=(
-            CheckResult("agreement-rate", 0.5, ">= 0.9", Verdict.FAIL, "too low"),
+            CheckResult(
+                "agreement-rate", 0.5, ">= 0.9", Verdict.FAIL, "too low", 0.4, 0.6, samples=12
+            ),
             CheckResult("prediction-ks", None, "<= 0.1", Verdict.INCONCLUSIVE, "no data"),
         ),
         spec_fingerprint="abc123",

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from tests.support.rollouts import AFTER_WARMUP, SPEC, T0, shadowing
+from tests.support.rollouts import AFTER_WARMUP, SPEC, T0, agreement, ks, shadowing
 from understudy_operator.core import (
     Check,
+    Evidence,
+    EvidenceQuery,
+    Vector,
     Measurement,
     Observed,
     Phase,
@@ -32,10 +35,20 @@ class RecordingSource:
         self.calls.append("begin_run")
 
     def measure(self, check: Check, context: QueryContext) -> Measurement:
-        self.calls.append(check.name)
+        raise AssertionError("SPEC has only built-in checks: they fetch evidence")
+
+    def fetch(self, query: EvidenceQuery, context: QueryContext) -> Evidence:
+        self.calls.append(query.metric)
         self.contexts.append(context)
-        values = {"sample-count": 500.0, "agreement-rate": 0.97, "prediction-ks": 0.04}
-        return Value(values[check.name])
+        if query.metric == "understudy_router_prediction_value_bucket":
+            return ks(0.04)[query.matchers[1].value]  # role="live" / role="candidate"
+        if query.metric == "understudy_router_compared_records_total" and query.by:
+            return agreement(0.97)["compared"]
+        totals = {
+            "understudy_router_compared_records_total": Vector({(): 500.0}),
+            "understudy_router_mirror_total": Vector({}),
+        }
+        return totals[query.metric]
 
 
 def _advance(source: RecordingSource, now: datetime) -> Step:
@@ -61,7 +74,16 @@ def test_no_run_due_asks_the_source_nothing() -> None:
 def test_a_due_run_begins_once_then_measures_samples_and_every_check() -> None:
     source = RecordingSource()
     result = _advance(source, AFTER_WARMUP)
-    assert source.calls == ["begin_run", "sample-count", "agreement-rate", "prediction-ks"]
+    assert source.calls == [
+        "begin_run",
+        # the sample count: records compared and mirrors the candidate failed
+        "understudy_router_compared_records_total",
+        "understudy_router_mirror_total",
+        # agreement-rate, then prediction-ks (live and candidate histograms)
+        "understudy_router_compared_records_total",
+        "understudy_router_prediction_value_bucket",
+        "understudy_router_prediction_value_bucket",
+    ]
     assert {c.namespace for c in source.contexts} == {"team-a"}
     assert {(c.stable, c.candidate) for c in source.contexts} == {("1.0.0", "2.0.0")}
     assert result.measurements is not None

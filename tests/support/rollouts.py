@@ -5,7 +5,14 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
-from understudy_operator.core import AnalysisStatus, Phase, RolloutSpec, RolloutStatus, parse_spec
+from understudy_operator.core import (
+    AnalysisStatus,
+    Phase,
+    RolloutSpec,
+    RolloutStatus,
+    Vector,
+    parse_spec,
+)
 
 T0 = datetime(2025, 1, 1, 12, 0, 0, tzinfo=UTC)
 
@@ -48,3 +55,22 @@ def shadowing(**analysis: object) -> RolloutStatus:
 
 # The first moment a run is due: the warmup (20s) is over.
 AFTER_WARMUP = T0 + timedelta(seconds=25)
+
+
+# Evidence as a metrics source hands it to the core (core/evidence.py), for SPEC's checks.
+
+
+def agreement(rate: float, records: int = 1000) -> dict[str, Vector]:
+    """agreement-rate evidence: ``records`` compared, ``rate`` of them agreeing."""
+    agreed = round(rate * records)
+    return {"compared": Vector({("true",): agreed, ("false",): records - agreed})}
+
+
+def ks(distance: float, records: int = 1000) -> dict[str, Vector]:
+    """prediction-ks evidence whose KS distance is exactly ``distance`` (one edge at 1.0:
+    half the live predictions below it, half plus ``distance`` of the candidate's)."""
+    half = records / 2
+    return {
+        "live": Vector({("1.0",): half, ("+Inf",): records}),
+        "candidate": Vector({("1.0",): half + distance * records, ("+Inf",): records}),
+    }

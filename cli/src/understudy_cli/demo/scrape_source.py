@@ -1,11 +1,17 @@
 """A MetricsSource for the local demo without Prometheus: it scrapes the router's
-``/metrics`` once per analysis run and computes each built-in check the way its
-PromQL in ``understudy_operator.core.checks`` does. ``increase(...[interval])``
-becomes the increase since the newest kept scrape that is at least ``interval``
-old (or the oldest kept one), so a check's own longer interval works here too.
+``/metrics`` once per analysis run and answers each built-in check's evidence queries
+(core/evidence.py) from the scrapes, as Prometheus would from the same counters.
 
-Custom PromQL checks need Prometheus: here they are QueryFailed (inconclusive,
-never a pass), and the message says so.
+An evidence query is "the increase of the matching series over a window, summed by some
+labels": here, the series of this run's scrape that the query's matchers accept (the one
+matching rule, ``EvidenceQuery.matches``), minus the same series in an earlier scrape —
+the newest one at least the window old (``interval``); for the analysis window, none (the
+candidate's series were born when its analysis started, so their values are the increase);
+``total`` windows take the values as they are. A series that went down (a restarted router)
+counts from zero, as PromQL's ``increase`` does.
+
+Custom PromQL checks need Prometheus: here they are QueryFailed (inconclusive, never a
+pass), and the message says so.
 """
 
 from __future__ import annotations
@@ -16,27 +22,18 @@ from collections.abc import Callable
 
 import httpx
 
-from understudy_cli.demo.scrape import Filter, Snapshot, increase, quantile_from_buckets
+from understudy_cli.demo.scrape import Snapshot
 from understudy_operator.core import (
-    AGREEMENT_RATE,
-    CANDIDATE_ERROR_RATE,
-    LATENCY_P99_RATIO,
-    PREDICTION_KS,
-    SAMPLE_COUNT,
     Check,
+    Evidence,
+    EvidenceQuery,
     Measurement,
-    NoData,
     QueryContext,
     QueryFailed,
-    Value,
+    Vector,
+    Window,
     parse_duration,
 )
-
-MIRROR = "understudy_router_mirror_total"
-COMPARED = "understudy_router_compared_records_total"
-LATENCY = "understudy_router_upstream_duration_seconds"
-KS = "understudy_router_prediction_ks_statistic"
-FAILURES = {"candidate_error", "candidate_timeout"}
 
 
 class ScrapeSource:
@@ -75,82 +72,42 @@ class ScrapeSource:
         return chosen
 
     def measure(self, check: Check, context: QueryContext) -> Measurement:
+        return QueryFailed(
+            f"custom check {check.name!r} needs Prometheus (PromQL); install the "
+            "Debian package prometheus and run the demo again"
+        )
+
+    def fetch(self, query: EvidenceQuery, context: QueryContext) -> Evidence:
         if self.error is not None:
             return QueryFailed(self.error)
         if self.current is None:
             return QueryFailed("no scrape yet")
-        if not check.builtin:
-            return QueryFailed(
-                f"custom check {check.name!r} needs Prometheus (PromQL); install the "
-                "Debian package prometheus and run the demo again"
-            )
-        compute = BUILTINS.get(check.name)
-        if compute is None:
-            return QueryFailed(f"unknown built-in check {check.name!r}")
-        return compute(context, self._baseline(self.current, context.interval), self.current)
+        before = (
+            self._baseline(self.current, context.interval)
+            if query.window is Window.INTERVAL
+            else None
+        )
+        return Vector(increases(query, context, before, self.current))
 
 
-# -- the built-ins: (context, baseline scrape or None, this run's scrape) -> measurement ----
-
-
-def _delta(before: Snapshot | None, after: Snapshot, name: str, **match: Filter) -> float | None:
-    return increase(before.total(name, **match) if before else None, after.total(name, **match))
-
-
-def _error_rate(ctx: QueryContext, before: Snapshot | None, after: Snapshot) -> Measurement:
-    labels = {"model": ctx.model, "candidate_version": ctx.candidate}
-    mirrored = _delta(before, after, MIRROR, **labels, outcome=lambda o: o != "dropped")
-    if not mirrored:
-        return NoData("nothing was mirrored to the candidate in this interval")
-    failed = _delta(before, after, MIRROR, **labels, outcome=lambda o: o in FAILURES) or 0.0
-    return Value(failed / mirrored)
-
-
-def _agreement(ctx: QueryContext, before: Snapshot | None, after: Snapshot) -> Measurement:
-    labels = {"model": ctx.model, "candidate_version": ctx.candidate}
-    compared = _delta(before, after, COMPARED, **labels)
-    if not compared:
-        return NoData("no records were compared in this interval")
-    agreed = _delta(before, after, COMPARED, **labels, agree="true") or 0.0
-    return Value(agreed / compared)
-
-
-def _latency_ratio(ctx: QueryContext, before: Snapshot | None, after: Snapshot) -> Measurement:
-    p99 = {}
-    for role, version in (("candidate", ctx.candidate), ("live", ctx.stable)):
-        labels = {"model": ctx.model, "role": role, "version": version}
-        old = before.buckets(LATENCY, **labels) if before else {}
-        value = quantile_from_buckets(0.99, old, after.buckets(LATENCY, **labels))
-        if value is None:
-            return NoData(f"no {role} latency observations in this interval")
-        p99[role] = value
-    if p99["live"] <= 0:
-        return NoData("live p99 latency is 0")
-    return Value(p99["candidate"] / p99["live"])
-
-
-def _ks(ctx: QueryContext, before: Snapshot | None, after: Snapshot) -> Measurement:
-    series = after.select(
-        KS, model=ctx.model, live_version=ctx.stable, candidate_version=ctx.candidate
-    )
-    if not series:
-        return NoData("the router has no KS statistic for this pair yet")
-    return Value(max(s.value for s in series))
-
-
-def _samples(ctx: QueryContext, before: Snapshot | None, after: Snapshot) -> Measurement:
-    labels = {"model": ctx.model, "candidate_version": ctx.candidate}
-    compared = after.total(COMPARED, **labels)
-    failed = after.total(MIRROR, **labels, outcome=lambda o: o in FAILURES)
-    if compared is None and failed is None:
-        return NoData("no comparisons yet")
-    return Value((compared or 0.0) + (failed or 0.0))
-
-
-BUILTINS: dict[str, Callable[[QueryContext, Snapshot | None, Snapshot], Measurement]] = {
-    CANDIDATE_ERROR_RATE: _error_rate,
-    LATENCY_P99_RATIO: _latency_ratio,
-    AGREEMENT_RATE: _agreement,
-    PREDICTION_KS: _ks,
-    SAMPLE_COUNT: _samples,
-}
+def increases(
+    query: EvidenceQuery, context: QueryContext, before: Snapshot | None, after: Snapshot
+) -> dict[tuple[str, ...], float]:
+    """Per ``by`` key: Σ over matching series of (after − before), a series that went down
+    counting from zero (PromQL's reset rule)."""
+    earlier = {}
+    if before is not None:
+        earlier = {
+            (s.name, tuple(sorted(s.labels.items()))): s.value
+            for s in before.samples
+            if query.matches(s.name, s.labels, context)
+        }
+    out: dict[tuple[str, ...], float] = {}
+    for s in after.samples:
+        if not query.matches(s.name, s.labels, context):
+            continue
+        old = earlier.get((s.name, tuple(sorted(s.labels.items()))), 0.0)
+        delta = s.value - old if s.value >= old else s.value
+        key = query.key(s.labels)
+        out[key] = out.get(key, 0.0) + delta
+    return out

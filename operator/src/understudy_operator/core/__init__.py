@@ -4,16 +4,24 @@ See README.md beside this file for how to drive it.
 """
 
 from understudy_operator.core.assess import RunAssessment, assess_run, run_verdict
+from understudy_operator.core.builtins import BUILTINS, judge
 from understudy_operator.core.checks import (
     AGREEMENT_RATE,
+    BIAS,
     BUILTIN_CHECKS,
-    BUILTIN_QUERIES,
     CANDIDATE_ERROR_RATE,
+    LATENCY_P50_RATIO,
+    LATENCY_P90_RATIO,
     LATENCY_P99_RATIO,
     PREDICTION_KS,
+    PREDICTION_PSI,
+    PREDICTION_WASSERSTEIN,
     SAMPLE_COUNT,
+    SLICE_AGREEMENT,
+    SLICE_BIAS,
     Check,
     CheckResult,
+    Method,
     QueryContext,
     Verdict,
     evaluate,
@@ -21,13 +29,18 @@ from understudy_operator.core.checks import (
 )
 from understudy_operator.core.decide import decide
 from understudy_operator.core.durations import format_duration, parse_duration
+from understudy_operator.core.evidence import EvidenceQuery, Matcher, Op, Window
 from understudy_operator.core.formatting import format_number
+from understudy_operator.core.judging import Judging, SliceSettings
 from understudy_operator.core.measurements import (
+    CheckMeasurement,
+    Evidence,
     Measurement,
     Measurements,
     NoData,
     QueryFailed,
     Value,
+    Vector,
 )
 from understudy_operator.core.ports import Actuator, MetricsSource
 from understudy_operator.core.routing import router_document
@@ -54,29 +67,43 @@ from understudy_operator.core.types import Action, ActionKind, Decision, Observe
 
 __all__ = [
     "AGREEMENT_RATE",
+    "BIAS",
+    "BUILTINS",
     "BUILTIN_CHECKS",
-    "BUILTIN_QUERIES",
     "CANDIDATE_ERROR_RATE",
     "IN_FLIGHT",
+    "LATENCY_P50_RATIO",
+    "LATENCY_P90_RATIO",
     "LATENCY_P99_RATIO",
     "PREDICTION_KS",
+    "PREDICTION_PSI",
+    "PREDICTION_WASSERSTEIN",
     "SAMPLES_CHECK",
     "SAMPLE_COUNT",
+    "SLICE_AGREEMENT",
+    "SLICE_BIAS",
     "Action",
     "ActionKind",
     "Actuator",
     "AnalysisSpec",
     "AnalysisStatus",
     "Check",
+    "CheckMeasurement",
     "CheckResult",
     "Condition",
     "Decision",
+    "Evidence",
+    "EvidenceQuery",
+    "Judging",
+    "Matcher",
     "Measurement",
     "Measurements",
+    "Method",
     "MetricsSource",
     "ModelRef",
     "NoData",
     "Observed",
+    "Op",
     "Phase",
     "Promotion",
     "QueryContext",
@@ -87,11 +114,14 @@ __all__ = [
     "ShadowSpec",
     "Signal",
     "Signals",
+    "SliceSettings",
     "SpecError",
     "Step",
     "Tolerance",
     "Value",
+    "Vector",
     "Verdict",
+    "Window",
     "advance",
     "analysis_due",
     "assess_run",
@@ -99,6 +129,7 @@ __all__ = [
     "evaluate",
     "format_duration",
     "format_number",
+    "judge",
     "measure_all",
     "parse_duration",
     "parse_spec",

@@ -2,10 +2,12 @@
 
 The rules (core/README.md): a run whose sample count is below ``minSamples`` (no series
 counts as 0) gets no verdict and is not counted; otherwise it fails if any check fails,
-is inconclusive if any check (or the sample count query) has no data or an error, and
-passes only when every check passes. Counters: a pass extends the streak of consecutive
-passes; a fail or an inconclusive run resets it; an inconclusive run extends the streak of
-consecutive inconclusive runs, which anything else resets.
+is inconclusive if any check (or the sample count query) has no data or an error, is "not
+yet" if any check's evidence does not settle it yet, and passes only when every check
+passes. Counters: a pass extends the streak of consecutive passes; anything else resets it;
+an inconclusive run extends the streak of consecutive inconclusive runs, which anything else
+resets; a not-yet run counts in ``undecided`` (the give-up time, not inconclusiveLimit,
+bounds how long it may go on).
 """
 
 from __future__ import annotations
@@ -14,8 +16,16 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from understudy_operator.core.checks import SAMPLE_COUNT, CheckResult, Verdict, evaluate
-from understudy_operator.core.measurements import Measurements, NoData, QueryFailed, Value
+from understudy_operator.core import builtins
+from understudy_operator.core.checks import SAMPLE_COUNT, Check, CheckResult, Verdict, evaluate
+from understudy_operator.core.judging import Judging
+from understudy_operator.core.measurements import (
+    CheckMeasurement,
+    Measurements,
+    NoData,
+    QueryFailed,
+    Value,
+)
 from understudy_operator.core.spec import AnalysisSpec
 from understudy_operator.core.status import AnalysisStatus
 
@@ -31,8 +41,10 @@ class RunAssessment:
 def assess_run(
     *, spec: AnalysisSpec, analysis: AnalysisStatus, measurements: Measurements, now: datetime
 ) -> RunAssessment:
+    judging = spec.judging
     results = tuple(
-        evaluate(c, measurements.checks.get(c.name, NoData("not measured"))) for c in spec.checks
+        judge_check(c, measurements.checks.get(c.name, NoData("not measured")), judging)
+        for c in spec.checks
     )
     samples = measurements.samples
     if isinstance(samples, QueryFailed):
@@ -73,6 +85,13 @@ def assess_run(
         run = replace(
             run, failed=analysis.failed + 1, consecutive_successful=0, consecutive_inconclusive=0
         )
+    elif verdict == Verdict.NOT_YET:
+        run = replace(
+            run,
+            undecided=analysis.undecided + 1,
+            consecutive_successful=0,
+            consecutive_inconclusive=0,
+        )
     else:
         run = replace(
             run,
@@ -83,11 +102,26 @@ def assess_run(
     return RunAssessment(analysis=run, verdict=verdict)
 
 
+def judge_check(check: Check, measured: CheckMeasurement, judging: Judging) -> CheckResult:
+    """A built-in check decides on its evidence (core/builtins.py); a custom one compares
+    its number with its bounds (the threshold rule)."""
+    if isinstance(measured, Value | NoData | QueryFailed):
+        if check.builtin:  # a source that could not even fetch the parts
+            return evaluate(check, measured if not isinstance(measured, Value) else NoData())
+        return evaluate(check, measured)
+    if not check.builtin:
+        return evaluate(check, NoData("a custom check needs one number"))
+    return builtins.judge(check, measured, judging)
+
+
 def run_verdict(results: Iterable[CheckResult]) -> Verdict:
-    """Fail if any check failed; else inconclusive if any was (or there were none); else pass."""
+    """Fail if any check failed; else inconclusive if any was (or there were none); else
+    not yet if any was; else pass."""
     verdicts = {r.verdict for r in results}
     if Verdict.FAIL in verdicts:
         return Verdict.FAIL
     if Verdict.INCONCLUSIVE in verdicts or not verdicts:
         return Verdict.INCONCLUSIVE
+    if Verdict.NOT_YET in verdicts:
+        return Verdict.NOT_YET
     return Verdict.PASS

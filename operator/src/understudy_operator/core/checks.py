@@ -1,37 +1,10 @@
-"""Analysis checks: the built-in ones as PromQL over the metrics of docs/contracts.md,
-custom PromQL with ``{{ variable }}`` templates, and ``evaluate`` (measurement → verdict).
+"""Analysis checks: the names of the built-ins, custom PromQL with ``{{ variable }}``
+templates, the check and result types, and ``evaluate`` for a plain number (the threshold
+rule of a custom check).
 
-Every built-in check is identified by its name; a metrics source that does not speak
-PromQL (the local demo scrapes ``/metrics`` itself) implements the semantics below.
-``c`` is the candidate version, ``s`` the stable (live) version, ``m`` the model name,
-``[i]`` the check's range (its ``interval``, default the analysis interval):
-
-``candidate-error-rate``
-    Share of mirrored requests the candidate failed, over the last ``i``:
-    increase of ``understudy_router_mirror_total{model=m, candidate_version=c,
-    outcome=~"candidate_error|candidate_timeout"}`` / increase of the same counter over
-    all outcomes except ``dropped``. 0 when there were mirrors but no failures; no data
-    when nothing was mirrored.
-``latency-p99-ratio``
-    p99 of ``understudy_router_upstream_duration_seconds{role="candidate", version=c}``
-    divided by p99 of the same histogram for ``{role="live", version=s}``, both from the
-    bucket rates over the last ``i``. Latency as the router saw it.
-``agreement-rate``
-    increase of ``understudy_router_compared_records_total{model=m, candidate_version=c,
-    agree="true"}`` / increase of ``understudy_router_compared_records_total{model=m,
-    candidate_version=c}`` over the last ``i`` (0 when nothing agreed; no data when
-    nothing was compared).
-``prediction-ks``
-    ``understudy_router_prediction_ks_statistic{model=m, live_version=s,
-    candidate_version=c}``: the router's KS statistic over its rolling windows (max over
-    router replicas). No data until both windows have predictions.
-``sample-count``
-    Evidence about the candidate so far (counter totals, not a range): records compared
-    (``understudy_router_compared_records_total{model=m, candidate_version=c}``, both
-    ``agree`` values) plus mirrored requests the candidate failed (``mirror_total``
-    outcomes ``candidate_error``/``candidate_timeout``). The analysis always measures it
-    for the ``minSamples`` gate; counting failures means a candidate that fails every
-    request still reaches ``minSamples`` and is judged (by ``candidate-error-rate``).
+What each built-in measures and how it decides lives in core/builtins.py (evidence queries
+and statistics); docs/operator.md explains each with its formula. ``c`` is the candidate
+version, ``s`` the stable (live) version, ``m`` the model name.
 """
 
 from __future__ import annotations
@@ -48,7 +21,26 @@ from understudy_operator.core.measurements import Measurement, NoData, QueryFail
 class Verdict(StrEnum):
     PASS = "Pass"
     FAIL = "Fail"
+    # The evidence is there but does not settle it yet (the confidence interval still
+    # contains the threshold): neither pass nor fail; counts toward giveUpAfter.
+    NOT_YET = "NotYet"
+    # No evidence (no data, a failed query): counts toward inconclusiveLimit.
     INCONCLUSIVE = "Inconclusive"
+
+
+class Method(StrEnum):
+    """How a built-in check decides (docs/operator.md).
+
+    ``confidence``: on a confidence interval — pass when it lies wholly on the good side of
+    the bounds, fail when wholly on the bad side, otherwise "not yet". For rates and biases
+    it is an anytime-valid confidence sequence over everything since the analysis started
+    (valid however often one looks); for latency quantiles a per-interval order-statistic
+    interval. ``threshold``: today's rule — the point value over the check's interval
+    against the bounds, at every run.
+    """
+
+    CONFIDENCE = "confidence"
+    THRESHOLD = "threshold"
 
 
 CANDIDATE_ERROR_RATE = "candidate-error-rate"
@@ -57,53 +49,30 @@ AGREEMENT_RATE = "agreement-rate"
 PREDICTION_KS = "prediction-ks"
 SAMPLE_COUNT = "sample-count"
 
-# Every selector names the rollout's namespace, or no namespace at all: in a cluster the
-# scrape config adds a `namespace` label (so two rollouts of one model in two namespaces
-# never share evidence); a local Prometheus scraping static targets adds none.
-_NS = 'namespace=~"{{ namespace }}|"'
-_MIRROR = (
-    "understudy_router_mirror_total{" + _NS + ',model="{{ model }}",'
-    'candidate_version="{{ candidate }}"'
+LATENCY_P50_RATIO = "latency-p50-ratio"
+LATENCY_P90_RATIO = "latency-p90-ratio"
+PREDICTION_PSI = "prediction-psi"
+PREDICTION_WASSERSTEIN = "prediction-wasserstein"
+BIAS = "bias"
+SLICE_BIAS = "slice-bias"
+SLICE_AGREEMENT = "slice-agreement"
+
+BUILTIN_CHECKS = frozenset(
+    {
+        CANDIDATE_ERROR_RATE,
+        LATENCY_P50_RATIO,
+        LATENCY_P90_RATIO,
+        LATENCY_P99_RATIO,
+        AGREEMENT_RATE,
+        PREDICTION_KS,
+        PREDICTION_PSI,
+        PREDICTION_WASSERSTEIN,
+        BIAS,
+        SLICE_BIAS,
+        SLICE_AGREEMENT,
+        SAMPLE_COUNT,
+    }
 )
-_COMPARED = (
-    "understudy_router_compared_records_total{" + _NS + ',model="{{ model }}",'
-    'candidate_version="{{ candidate }}"'
-)
-_LATENCY = (
-    "understudy_router_upstream_duration_seconds_bucket{" + _NS + ',model="{{ model }}",'
-    'role="ROLE",version="VERSION"}'
-)
-
-
-def _p99(role: str, version: str) -> str:
-    series = _LATENCY.replace("ROLE", role).replace("VERSION", version)
-    return f"histogram_quantile(0.99, sum by (le) (rate({series}[{{{{ interval }}}}])))"
-
-
-# PromQL of each built-in check. ``or vector(0)`` on numerators only: a missing
-# numerator series means "none of those", a missing denominator means "no data".
-BUILTIN_QUERIES: dict[str, str] = {
-    CANDIDATE_ERROR_RATE: (
-        f'(sum(increase({_MIRROR},outcome=~"candidate_error|candidate_timeout"}}'
-        "[{{ interval }}])) or vector(0))"
-        f' / sum(increase({_MIRROR},outcome!="dropped"}}[{{{{ interval }}}}]))'
-    ),
-    LATENCY_P99_RATIO: (f"{_p99('candidate', '{{ candidate }}')} / {_p99('live', '{{ stable }}')}"),
-    AGREEMENT_RATE: (
-        f'(sum(increase({_COMPARED},agree="true"}}[{{{{ interval }}}}])) or vector(0))'
-        f" / sum(increase({_COMPARED}}}[{{{{ interval }}}}]))"
-    ),
-    PREDICTION_KS: (
-        "max(understudy_router_prediction_ks_statistic{" + _NS + ',model="{{ model }}",'
-        'live_version="{{ stable }}",candidate_version="{{ candidate }}"})'
-    ),
-    SAMPLE_COUNT: (
-        f"(sum({_COMPARED}}}) or vector(0))"
-        f' + (sum({_MIRROR},outcome=~"candidate_error|candidate_timeout"}}) or vector(0))'
-    ),
-}
-
-BUILTIN_CHECKS = frozenset(BUILTIN_QUERIES)
 TEMPLATE_VARIABLES = ("model", "namespace", "stable", "candidate", "interval")
 _VARIABLE = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 
@@ -122,15 +91,12 @@ class Check:
     max: float | None = None
     query: str | None = None
     interval_seconds: float | None = None
+    # None: the built-in's default method (core/builtins.py); custom checks: threshold.
+    method: Method | None = None
 
     @property
     def builtin(self) -> bool:
         return self.query is None
-
-    @property
-    def template(self) -> str:
-        """The PromQL template of this check, ``{{ }}`` variables not yet filled in."""
-        return self.query if self.query is not None else BUILTIN_QUERIES[self.name]
 
     @property
     def threshold(self) -> str:
@@ -154,6 +120,9 @@ class QueryContext:
     candidate: str
     # The range in Prometheus syntax ("30s", "2m"), the check's own or the analysis interval.
     interval: str
+    # Since the analysis started (the candidate began shadowing), as a Prometheus range:
+    # the window of confidence-sequence checks (core/evidence.py). Not a template variable.
+    analysis_window: str = "1s"
 
 
 @dataclass(frozen=True)
@@ -163,6 +132,11 @@ class CheckResult:
     threshold: str
     verdict: Verdict
     message: str
+    # The confidence interval of ``value`` (method confidence), when there is one.
+    lower: float | None = None
+    upper: float | None = None
+    # Records the check's statistic rests on (0: unknown / not applicable).
+    samples: int = 0
 
     def to_dict(self) -> dict[str, object]:
         out: dict[str, object] = {
@@ -171,8 +145,13 @@ class CheckResult:
             "verdict": str(self.verdict),
             "message": self.message,
         }
-        if self.value is not None:  # absent, not null: no data
-            out["value"] = self.value
+        # Absent, not null, when unknown; infinities (an open interval) are left out too:
+        # JSON and the CRD's number type have no inf.
+        for key, number in (("value", self.value), ("lower", self.lower), ("upper", self.upper)):
+            if number is not None and math.isfinite(number):
+                out[key] = number
+        if self.samples:
+            out["samples"] = self.samples
         return out
 
     @classmethod
@@ -184,7 +163,14 @@ class CheckResult:
             threshold=str(data.get("threshold", "")),
             verdict=Verdict(str(data.get("verdict", Verdict.INCONCLUSIVE))),
             message=str(data.get("message", "")),
+            lower=_number(data.get("lower")),
+            upper=_number(data.get("upper")),
+            samples=int(samples) if isinstance(samples := data.get("samples"), int) else 0,
         )
+
+
+def _number(value: object) -> float | None:
+    return float(value) if isinstance(value, int | float) else None
 
 
 def template_variables(template: str) -> set[str]:

@@ -280,7 +280,10 @@ class _Decider:
         if not self.signals.resume:
             return self._stay()
         analysis = replace(
-            self.status.analysis, consecutive_inconclusive=0, consecutive_successful=0
+            self.status.analysis,
+            consecutive_inconclusive=0,
+            consecutive_successful=0,
+            resumed_at=self.now,
         )
         return self._decision(
             phase=Phase.SHADOWING,
@@ -332,6 +335,8 @@ class _Decider:
             return self._failed(run.analysis)
         if run.verdict == Verdict.INCONCLUSIVE:
             return self._inconclusive(run.analysis)
+        if run.verdict == Verdict.NOT_YET:
+            return self._not_yet(run.analysis)
         return self._decision(
             phase=Phase.SHADOWING,
             reason="WaitingForSamples",
@@ -377,11 +382,7 @@ class _Decider:
 
     def _failed(self, run: AnalysisStatus) -> Decision:
         a = self.spec.analysis
-        failing = "; ".join(
-            f"{c.name} {format_number(c.value)} outside {c.threshold}"
-            for c in run.checks
-            if c.verdict == Verdict.FAIL
-        )
+        failing = "; ".join(c.message for c in run.checks if c.verdict == Verdict.FAIL)
         if run.failed >= a.failure_limit:
             decision = self._rollback(
                 reason="AnalysisFailed",
@@ -399,6 +400,36 @@ class _Decider:
             ),
             analysis=run,
             run_verdict=Verdict.FAIL,
+        )
+
+    def _not_yet(self, run: AnalysisStatus) -> Decision:
+        a = self.spec.analysis
+        why = "; ".join(c.message for c in run.checks if c.verdict == Verdict.NOT_YET)
+        clock = max(t for t in (run.started_at, run.resumed_at) if t is not None)
+        elapsed = (self.now - clock).total_seconds()
+        budget = format_duration(a.give_up_after_seconds)
+        if elapsed >= a.give_up_after_seconds:
+            return self._decision(
+                phase=Phase.PAUSED,
+                actions=[Action(ActionKind.PAUSE, self.desired)],
+                reason="AnalysisUndecided",
+                message=(
+                    f"paused {self.desired}: not decided after {budget} (giveUpAfter): {why}; "
+                    "nothing is promoted until the annotation rollouts.understudy.dev/resume=true "
+                    "(more traffic, or wider bounds, settles it sooner)"
+                ),
+                analysis=run,
+                run_verdict=Verdict.NOT_YET,
+            )
+        return self._decision(
+            phase=Phase.SHADOWING,
+            reason="AnalysisRunUndecided",
+            message=(
+                f"shadowing {self.desired}: run {run.runs} not decided yet "
+                f"({format_duration(max(1, round(elapsed)))} of {budget}): {why}"
+            ),
+            analysis=run,
+            run_verdict=Verdict.NOT_YET,
         )
 
     def _inconclusive(self, run: AnalysisStatus) -> Decision:

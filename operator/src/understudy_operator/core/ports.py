@@ -15,7 +15,8 @@ from __future__ import annotations
 from typing import Protocol
 
 from understudy_operator.core.checks import Check, QueryContext
-from understudy_operator.core.measurements import Measurement
+from understudy_operator.core.evidence import EvidenceQuery
+from understudy_operator.core.measurements import Evidence, Measurement
 from understudy_operator.core.status import RolloutStatus
 from understudy_operator.core.types import Action, Observed
 
@@ -27,7 +28,14 @@ class MetricsSource(Protocol):
         ...
 
     def measure(self, check: Check, context: QueryContext) -> Measurement:
-        """Measure ``check`` for ``context``; never raises for backend trouble (QueryFailed)."""
+        """A custom check's PromQL for ``context``: one number; never raises for backend
+        trouble (QueryFailed)."""
+        ...
+
+    def fetch(self, query: EvidenceQuery, context: QueryContext) -> Evidence:
+        """One part of a built-in check's evidence: the increase over the query's window,
+        summed by its ``by`` labels (core/evidence.py); an empty ``Vector`` when no series
+        matches; never raises for backend trouble (QueryFailed)."""
         ...
 
 

@@ -7,6 +7,7 @@ measurements out of turn.
 
 from __future__ import annotations
 
+import math
 from datetime import datetime, timedelta
 
 from understudy_operator.core.checks import SAMPLE_COUNT, Check, QueryContext
@@ -33,15 +34,19 @@ def analysis_due(spec: RolloutSpec, status: RolloutStatus, now: datetime) -> boo
 
 
 def query_context(
-    *, spec: RolloutSpec, status: RolloutStatus, namespace: str, check: Check
+    *, spec: RolloutSpec, status: RolloutStatus, namespace: str, check: Check, now: datetime
 ) -> QueryContext:
     """The template variables of ``check`` for this rollout; its range is the check's own
-    ``interval`` or the analysis interval."""
+    ``interval`` or the analysis interval; the analysis window reaches back to when the
+    analysis started (whole seconds, at least one)."""
     seconds = check.interval_seconds or spec.analysis.interval_seconds
+    started = status.analysis.started_at
+    age = (now - started).total_seconds() if started is not None else seconds
     return QueryContext(
         model=spec.model.name,
         namespace=namespace,
         stable=status.stable_version or "",
         candidate=status.candidate_version or "",
         interval=format_duration(seconds),
+        analysis_window=format_duration(max(1, math.ceil(age))),
     )

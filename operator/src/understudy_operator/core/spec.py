@@ -10,6 +10,7 @@ one for the local demo).
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import math
 import re
@@ -20,17 +21,29 @@ from typing import Any
 
 # The one agreement tolerance (router, difftest, spec): same fields as router.json's.
 from understudy_common.compare import Tolerance
+from understudy_operator.core.builtins import BUILTINS, RATE_CHECKS
 from understudy_operator.core.checks import (
     AGREEMENT_RATE,
+    BIAS,
     BUILTIN_CHECKS,
     CANDIDATE_ERROR_RATE,
-    LATENCY_P99_RATIO,
+    LATENCY_P90_RATIO,
     PREDICTION_KS,
+    SAMPLE_COUNT,
+    SLICE_BIAS,
     TEMPLATE_VARIABLES,
     Check,
+    Method,
     template_variables,
 )
 from understudy_operator.core.durations import parse_duration
+from understudy_operator.core.judging import (
+    DEFAULT_ALPHA,
+    DEFAULT_MIN_SAMPLES_PER_SLICE,
+    Judging,
+    SliceSettings,
+)
+from understudy_operator.core.statistics import Direction, rate_samples_needed
 
 
 class SpecError(ValueError):
@@ -46,6 +59,8 @@ class Promotion(StrEnum):
 _VERSION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,62}$")
 _NAME = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
+# An input field to slice by (the router's rule for slice_field, docs/contracts.md).
+_FIELD = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 
 
 @dataclass(frozen=True)
@@ -64,12 +79,18 @@ class ShadowSpec:
     candidate_timeout_seconds: float = 2.0
 
 
+# The defaults (docs/operator.md explains each). The latency default is p90, not p99: a
+# p99 with confidence bounds needs 368 requests per role in every interval, and on a shared
+# CPU it rests on a handful of scheduler stalls; latency-p99-ratio stays available.
 DEFAULT_CHECKS: tuple[Check, ...] = (
     Check(name=CANDIDATE_ERROR_RATE, max=0.01),
-    Check(name=LATENCY_P99_RATIO, max=1.5),
+    Check(name=LATENCY_P90_RATIO, max=1.5),
     Check(name=AGREEMENT_RATE, min=0.90),
+    Check(name=BIAS, min=-0.05, max=0.05),
+    Check(name=SLICE_BIAS, min=-0.10, max=0.10),
     Check(name=PREDICTION_KS, max=0.10),
 )
+DEFAULT_GIVE_UP_SECONDS = 1800.0
 
 
 @dataclass(frozen=True)
@@ -81,6 +102,18 @@ class AnalysisSpec:
     failure_limit: int = 2
     inconclusive_limit: int = 10
     checks: tuple[Check, ...] = DEFAULT_CHECKS
+    # Error rate of each confidence decision (a wrong pass or fail has probability <= alpha).
+    alpha: float = DEFAULT_ALPHA
+    # Runs that are "not yet" decided count toward this time since the analysis started;
+    # past it with the verdict still open, the rollout pauses.
+    give_up_after_seconds: float = DEFAULT_GIVE_UP_SECONDS
+    slices: SliceSettings = field(default_factory=SliceSettings)
+    # Minimum detectable effect per rate check (``detect``), for the derived minSamples.
+    detect: tuple[tuple[str, float], ...] = ()
+
+    @property
+    def judging(self) -> Judging:
+        return Judging(alpha=self.alpha, slices=self.slices)
 
 
 @dataclass(frozen=True)
@@ -158,6 +191,57 @@ def _parse_shadow(obj: _Obj) -> ShadowSpec:
     return shadow
 
 
+def _parse_slices(obj: _Obj) -> SliceSettings:
+    edges = obj.numbers("predictionEdges")
+    if any(b <= a for a, b in itertools.pairwise(edges)):
+        raise SpecError(f"{obj.path}.predictionEdges: must be strictly increasing, got {edges}")
+    field_name = obj.text("field", default=None)
+    if field_name is not None and not _FIELD.match(field_name):
+        raise SpecError(
+            f"{obj.path}.field: {field_name!r} is not an input field name (1-64 letters, "
+            "digits, '_', '.', '-')"
+        )
+    if field_name is not None and edges:
+        raise SpecError(f"{obj.path}: give predictionEdges or field, not both")
+    settings = SliceSettings(
+        prediction_edges=tuple(edges),
+        field=field_name,
+        min_samples=obj.integer("minSamplesPerSlice", default=DEFAULT_MIN_SAMPLES_PER_SLICE, low=1),
+    )
+    obj.reject_unknown()
+    return settings
+
+
+def _derived_min_samples(
+    detect: Mapping[str, float], checks: tuple[Check, ...], alpha: float, path: str
+) -> int:
+    """The largest sample size any rate check needs to detect its effect (median case)."""
+    by_name = {c.name: c for c in checks}
+    needed = 0
+    for name, effect in detect.items():
+        check = by_name.get(name)
+        if check is None or name not in RATE_CHECKS:
+            raise SpecError(
+                f"{path}.{name}: detect names a rate check of this analysis "
+                f"({', '.join(sorted(RATE_CHECKS))})"
+            )
+        if (check.min is None) == (check.max is None):
+            raise SpecError(f"{path}.{name}: detect needs a check with exactly one of min, max")
+        direction = Direction.MAX if check.max is not None else Direction.MIN
+        threshold = check.max if check.max is not None else check.min
+        assert threshold is not None
+        try:
+            needed = max(
+                needed,
+                rate_samples_needed(
+                    threshold=threshold, effect=effect, direction=direction, alpha=alpha
+                ),
+            )
+        except ValueError as exc:
+            raise SpecError(f"{path}.{name}: {exc}") from None
+    return needed
+
+
 def _parse_router(obj: _Obj) -> RouterSpec:
     name = obj.text("configMapName", default=None)
     if name is not None and not _DNS_SUBDOMAIN.match(name):
@@ -178,14 +262,34 @@ def _parse_analysis(obj: _Obj) -> AnalysisSpec:
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
         raise SpecError(f"{obj.path}.checks: duplicate check names {', '.join(duplicates)}")
+    alpha = obj.number("alpha", default=DEFAULT_ALPHA, low=0.0001, high=0.5)
+    detect_obj = obj.obj("detect")
+    detect: dict[str, float] = {}
+    for key in detect_obj.keys():  # noqa: SIM118 (an _Obj, not a dict)
+        effect = detect_obj.number(key, default=None)
+        if effect is None or not 0.0 < effect < 1.0:
+            raise SpecError(f"{detect_obj.path}.{key}: the effect must be inside (0, 1)")
+        detect[key] = effect
+    explicit_min = obj.integer("minSamples", default=-1, low=0)
+    if detect and explicit_min >= 0:
+        raise SpecError(f"{obj.path}: give minSamples or detect (which derives it), not both")
+    min_samples = (
+        _derived_min_samples(detect, checks, alpha, detect_obj.path)
+        if detect
+        else (explicit_min if explicit_min >= 0 else 500)
+    )
     analysis = AnalysisSpec(
         interval_seconds=obj.duration("interval", default=30.0),
         warmup_seconds=obj.duration("warmup", default=60.0, allow_zero=True),
-        min_samples=obj.integer("minSamples", default=500, low=0),
+        min_samples=min_samples,
         successful_runs=obj.integer("successfulRuns", default=5, low=1),
         failure_limit=obj.integer("failureLimit", default=2, low=1),
         inconclusive_limit=obj.integer("inconclusiveLimit", default=10, low=1),
         checks=checks,
+        alpha=alpha,
+        give_up_after_seconds=obj.duration("giveUpAfter", default=DEFAULT_GIVE_UP_SECONDS),
+        slices=_parse_slices(obj.obj("slices")),
+        detect=tuple(sorted(detect.items())),
     )
     obj.reject_unknown()
     return analysis
@@ -195,10 +299,25 @@ def _parse_check(item: _Obj) -> Check:
     name = item.text("name", required=True)
     query = item.text("query", default=None)
     where = f"{item.path} ({name})"
-    if query is None and name not in BUILTIN_CHECKS:
+    if query is None and (name not in BUILTIN_CHECKS or name == SAMPLE_COUNT):
         raise SpecError(
             f"{where}: unknown built-in check {name!r}; built-ins are "
-            f"{', '.join(sorted(BUILTIN_CHECKS))}, or give a custom 'query'"
+            f"{', '.join(sorted(BUILTIN_CHECKS - {SAMPLE_COUNT}))}, or give a custom 'query'"
+        )
+    allowed = BUILTINS[name].methods if query is None else (Method.THRESHOLD,)
+    given = item.text("method", default=None)
+    if given is not None and given not in [m.value for m in Method]:
+        raise SpecError(
+            f"{where}.method: {given!r} must be one of {', '.join(m.value for m in Method)}"
+        )
+    # None: the built-in's default (its first method); kept unresolved so that a spec
+    # built in code and a parsed one are equal.
+    method = Method(given) if given is not None else None
+    if method is not None and method not in allowed:
+        kind = "a custom query" if query is not None else f"built-in {name}"
+        raise SpecError(
+            f"{where}.method: {kind} supports {', '.join(m.value for m in allowed)}, "
+            f"not {method.value}"
         )
     if query is not None:
         if not query.strip():
@@ -221,6 +340,7 @@ def _parse_check(item: _Obj) -> Check:
         max=high,
         query=query,
         interval_seconds=item.duration("interval", default=None),
+        method=method,
     )
     item.reject_unknown()
     return check
@@ -249,6 +369,22 @@ class _Obj:
         unknown = sorted(set(self.data) - self.seen)
         if unknown:
             raise SpecError(f"{self.path}: unknown field(s) {', '.join(unknown)}")
+
+    def keys(self) -> list[str]:
+        return [str(k) for k in self.data]
+
+    def numbers(self, key: str) -> list[float]:
+        value = self._get(key, False)
+        if value is None:
+            return []
+        if not isinstance(value, list) or not value:
+            raise SpecError(f"{self.path}.{key}: must be a non-empty list of numbers")
+        out = []
+        for i, v in enumerate(value):
+            if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
+                raise SpecError(f"{self.path}.{key}[{i}]: must be a finite number, got {v!r}")
+            out.append(float(v))
+        return out
 
     def obj(self, key: str, required: bool = False) -> _Obj:
         return _Obj(self._get(key, required), f"{self.path}.{key}")

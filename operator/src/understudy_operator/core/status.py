@@ -52,6 +52,7 @@ class AnalysisStatus:
     """Counters of the analysis of the current candidate (reset when a new one starts)."""
 
     started_at: datetime | None = None  # candidate ready and mirrored since; warmup from here
+    resumed_at: datetime | None = None  # last resume of a paused analysis (give-up clock)
     last_run_at: datetime | None = None  # last time the metrics were looked at
     runs: int = 0  # runs that reached a verdict (minSamples met)
     successful: int = 0
@@ -59,6 +60,7 @@ class AnalysisStatus:
     failed: int = 0
     inconclusive: int = 0
     consecutive_inconclusive: int = 0
+    undecided: int = 0  # runs with evidence that did not settle a check yet ("not yet")
     samples: int = 0  # last measured sample count
     last_verdict: Verdict | None = None
     checks: tuple[CheckResult, ...] = ()
@@ -67,6 +69,7 @@ class AnalysisStatus:
     def to_dict(self) -> dict[str, Any]:
         return {
             "startedAt": _ts(self.started_at),
+            "resumedAt": _ts(self.resumed_at),
             "lastRunAt": _ts(self.last_run_at),
             "runs": self.runs,
             "successful": self.successful,
@@ -74,6 +77,7 @@ class AnalysisStatus:
             "failed": self.failed,
             "inconclusive": self.inconclusive,
             "consecutiveInconclusive": self.consecutive_inconclusive,
+            "undecided": self.undecided,
             "samples": self.samples,
             "lastVerdict": str(self.last_verdict) if self.last_verdict else None,
             "checks": [c.to_dict() for c in self.checks],
@@ -86,6 +90,7 @@ class AnalysisStatus:
         verdict = data.get("lastVerdict")
         return cls(
             started_at=_parse_ts(data.get("startedAt")),
+            resumed_at=_parse_ts(data.get("resumedAt")),
             last_run_at=_parse_ts(data.get("lastRunAt")),
             runs=_int(data.get("runs")),
             successful=_int(data.get("successful")),
@@ -93,6 +98,7 @@ class AnalysisStatus:
             failed=_int(data.get("failed")),
             inconclusive=_int(data.get("inconclusive")),
             consecutive_inconclusive=_int(data.get("consecutiveInconclusive")),
+            undecided=_int(data.get("undecided")),
             samples=_int(data.get("samples")),
             last_verdict=Verdict(verdict) if verdict else None,
             checks=tuple(CheckResult.from_dict(c) for c in data.get("checks") or ()),

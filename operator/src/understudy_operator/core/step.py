@@ -13,9 +13,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from understudy_operator.core.builtins import BUILTINS, sample_count
 from understudy_operator.core.checks import Check
 from understudy_operator.core.decide import decide
-from understudy_operator.core.measurements import Measurement, Measurements
+from understudy_operator.core.measurements import (
+    CheckMeasurement,
+    Evidence,
+    Measurement,
+    Measurements,
+    NoData,
+    QueryFailed,
+)
 from understudy_operator.core.ports import Actuator, MetricsSource
 from understudy_operator.core.schedule import SAMPLES_CHECK, analysis_due, query_context
 from understudy_operator.core.spec import RolloutSpec
@@ -30,18 +38,40 @@ class Step:
 
 
 def measure_all(
-    *, spec: RolloutSpec, status: RolloutStatus, source: MetricsSource, namespace: str
+    *,
+    spec: RolloutSpec,
+    status: RolloutStatus,
+    source: MetricsSource,
+    namespace: str,
+    now: datetime,
 ) -> Measurements:
-    """One analysis run: the sample count and every check of ``spec``, from ``source``."""
+    """One analysis run: the sample count and every check of ``spec``, from ``source`` (a
+    custom check's number; each part of a built-in's evidence)."""
     source.begin_run()
+    judging = spec.analysis.judging
 
-    def one(check: Check) -> Measurement:
-        ctx = query_context(spec=spec, status=status, namespace=namespace, check=check)
+    def evidence(check: Check) -> dict[str, Evidence]:
+        ctx = query_context(spec=spec, status=status, namespace=namespace, check=check, now=now)
+        parts = BUILTINS[check.name].parts(check, judging)
+        return {part: source.fetch(query, ctx) for part, query in parts.items()}
+
+    def one(check: Check) -> CheckMeasurement:
+        if check.builtin:
+            return evidence(check)
+        ctx = query_context(spec=spec, status=status, namespace=namespace, check=check, now=now)
         return source.measure(check, ctx)
 
     return Measurements(
-        samples=one(SAMPLES_CHECK), checks={c.name: one(c) for c in spec.analysis.checks}
+        samples=_samples(evidence(SAMPLES_CHECK)),
+        checks={c.name: one(c) for c in spec.analysis.checks},
     )
+
+
+def _samples(evidence: dict[str, Evidence]) -> Measurement:
+    for answer in evidence.values():
+        if isinstance(answer, QueryFailed | NoData):
+            return answer
+    return sample_count(evidence)  # type: ignore[arg-type]
 
 
 def advance(
@@ -56,7 +86,7 @@ def advance(
 ) -> Step:
     """Measure if a run is due, then decide; carries out nothing (see :func:`run_step`)."""
     measurements = (
-        measure_all(spec=spec, status=status, source=source, namespace=namespace)
+        measure_all(spec=spec, status=status, source=source, namespace=namespace, now=now)
         if analysis_due(spec, status, now)
         else None
     )

@@ -1,4 +1,5 @@
-"""The tiny provider interface: one query in, one number out, or a named error."""
+"""The tiny provider interface: a query in, one number (or a vector keyed by labels) out,
+or a named error."""
 
 from __future__ import annotations
 
@@ -20,4 +21,9 @@ class QueryError(ProviderError):
 class MetricProvider(Protocol):
     def query(self, promql: str) -> float:
         """The single value of ``promql`` now; NoDataError / QueryError otherwise."""
+        ...
+
+    def vector(self, promql: str, by: tuple[str, ...]) -> dict[tuple[str, ...], float]:
+        """Every series of ``promql`` now, keyed by the values of its ``by`` labels; empty
+        when nothing matched; QueryError when it cannot be answered."""
         ...

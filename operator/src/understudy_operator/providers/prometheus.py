@@ -29,6 +29,28 @@ class PrometheusProvider:
         self._client.close()
 
     def query(self, promql: str) -> float:
+        return _single_value(self._data(promql), promql)
+
+    def vector(self, promql: str, by: tuple[str, ...]) -> dict[tuple[str, ...], float]:
+        """Every series of ``promql`` keyed by its ``by`` label values (NaN samples left
+        out); empty when nothing matched. QueryError as for ``query``."""
+        data = self._data(promql)
+        if data.get("resultType") != "vector":
+            raise QueryError(
+                f"expected an instant vector for {promql}, got {data.get('resultType')!r}"
+            )
+        out: dict[tuple[str, ...], float] = {}
+        for series in data.get("result") or []:
+            labels = series.get("metric") or {}
+            try:
+                value = float(series["value"][1])
+            except (KeyError, TypeError, ValueError, IndexError) as exc:
+                raise QueryError(f"unreadable sample {series!r} for {promql}") from exc
+            if not math.isnan(value):
+                out[tuple(str(labels.get(label, "")) for label in by)] = value
+        return out
+
+    def _data(self, promql: str) -> dict[str, Any]:
         try:
             response = self._client.get(
                 self._url, params={"query": promql, "timeout": f"{self._timeout:g}s"}
@@ -42,7 +64,8 @@ class PrometheusProvider:
             detail = body.get("error") or response.text[:200]
             kind = body.get("errorType", f"HTTP {response.status_code}")
             raise QueryError(f"Prometheus rejected the query ({kind}): {detail}")
-        return _single_value(body.get("data") or {}, promql)
+        data = body.get("data") or {}
+        return data if isinstance(data, dict) else {}
 
 
 def _json(response: httpx.Response) -> dict[str, Any]:
