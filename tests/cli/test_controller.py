@@ -13,12 +13,14 @@ from understudy_cli.demo.controller import LocalController
 from understudy_operator.core import (
     Action,
     Check,
+    Evidence,
+    EvidenceQuery,
     Measurement,
     Observed,
     Phase,
     QueryContext,
     RolloutStatus,
-    Value,
+    Vector,
     parse_spec,
 )
 
@@ -86,7 +88,15 @@ class ScriptedSource:
         self.runs += 1
 
     def measure(self, check: Check, context: QueryContext) -> Measurement:
-        return Value(1000.0 if check.name == "sample-count" else self.agreement)
+        raise AssertionError("SPEC has only built-in checks: they fetch evidence")
+
+    def fetch(self, query: EvidenceQuery, context: QueryContext) -> Evidence:
+        if query.metric == "understudy_router_mirror_total":
+            return Vector({})  # no failed mirrors
+        if not query.by:  # the sample count
+            return Vector({(): 1000.0})
+        agreed = round(1000 * self.agreement)
+        return Vector({("true",): agreed, ("false",): 1000 - agreed})
 
 
 class Clock:

@@ -31,20 +31,24 @@ CTX = QueryContext(
 
 
 def test_every_builtin_named_in_the_contract_has_evidence_and_a_judge() -> None:
-    assert {
-        "candidate-error-rate",
-        "latency-p50-ratio",
-        "latency-p90-ratio",
-        "latency-p99-ratio",
-        "agreement-rate",
-        "bias",
-        "slice-agreement",
-        "slice-bias",
-        "prediction-ks",
-        "prediction-psi",
-        "prediction-wasserstein",
-        "sample-count",
-    } == BUILTIN_CHECKS == set(BUILTINS)
+    assert (
+        {
+            "candidate-error-rate",
+            "latency-p50-ratio",
+            "latency-p90-ratio",
+            "latency-p99-ratio",
+            "agreement-rate",
+            "bias",
+            "slice-agreement",
+            "slice-bias",
+            "prediction-ks",
+            "prediction-psi",
+            "prediction-wasserstein",
+            "sample-count",
+        }
+        == BUILTIN_CHECKS
+        == set(BUILTINS)
+    )
 
 
 def _all_promql(name: str, method: Method | None) -> Iterator[str]:

@@ -224,7 +224,9 @@ def test_missing_check_data_with_enough_samples_is_inconclusive() -> None:
 
 
 def test_a_failing_check_wins_over_missing_data() -> None:
-    measurements = replace(bad(), checks={"agreement-rate": agreement(0.2), "prediction-ks": NoData()})
+    measurements = replace(
+        bad(), checks={"agreement-rate": agreement(0.2), "prediction-ks": NoData()}
+    )
     assert run(shadowing(), measurements).run_verdict == Verdict.FAIL
 
 

@@ -9,7 +9,6 @@ from understudy_operator.core import (
     Check,
     Evidence,
     EvidenceQuery,
-    Vector,
     Measurement,
     Observed,
     Phase,
@@ -17,6 +16,7 @@ from understudy_operator.core import (
     Signals,
     Step,
     Value,
+    Vector,
     Verdict,
     advance,
 )

@@ -14,9 +14,20 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from understudy_operator.core import format_estimate
 from understudy_operator.core import format_number as fmt
 
-VERDICT_STYLE = {"pass": "green", "fail": "bold red", "inconclusive": "yellow"}
+# By verdict, lower-cased (the status says "Pass", "NotYet"): green settled good, red
+# settled bad, blue "not yet" (evidence, but not enough), yellow no evidence.
+VERDICT_STYLE = {"pass": "green", "fail": "bold red", "notyet": "blue", "inconclusive": "yellow"}
+
+
+def _style(verdict: object) -> str:
+    return VERDICT_STYLE.get(str(verdict or "").lower(), "")
+
+
+def _estimate(check: dict[str, Any]) -> str:
+    return format_estimate(check.get("value"), check.get("lower"), check.get("upper"))
 
 
 @dataclass
@@ -65,15 +76,10 @@ def _render(view: View, max_runs: int = 8) -> Group:
             if check is None:
                 cells.append(Text("—"))
             else:
-                cells.append(
-                    Text(
-                        f"{fmt(check.get('value'))}",
-                        style=VERDICT_STYLE.get(check.get("verdict", ""), ""),
-                    )
-                )
+                cells.append(Text(_estimate(check), style=_style(check.get("verdict"))))
         runs.add_row(
             str(run["number"]),
-            Text(run["verdict"], style=VERDICT_STYLE.get(run["verdict"], "")),
+            Text(run["verdict"], style=_style(run["verdict"])),
             *cells,
         )
     return Group(
@@ -118,8 +124,7 @@ class Display:
         # that came with it, so it reads after that run.
         for run in self.view.runs[self._printed_runs :]:
             checks = ", ".join(
-                f"{c['name']}={fmt(c.get('value'))} {c.get('verdict')}"
-                for c in run.get("checks", [])
+                f"{c['name']}={_estimate(c)} {c.get('verdict')}" for c in run.get("checks", [])
             )
             self._line(
                 f"run {run['number']} {run['verdict']} samples={fmt(run.get('samples'))}: {checks}"

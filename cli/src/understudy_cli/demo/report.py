@@ -13,6 +13,7 @@ import matplotlib
 import numpy as np
 import yaml
 
+from understudy_operator.core import format_estimate
 from understudy_operator.core import format_number as fmt
 
 matplotlib.use("Agg")  # files only; no display on servers or in CI
@@ -164,7 +165,7 @@ def write_report(
                     [
                         *head,
                         check.get("name", "—"),
-                        fmt(check.get("value")),
+                        format_estimate(check.get("value"), check.get("lower"), check.get("upper")),
                         fmt(check.get("threshold")),
                         check.get("verdict", "—"),
                     ]

@@ -30,7 +30,7 @@ from understudy_operator.core.checks import (
 from understudy_operator.core.decide import decide
 from understudy_operator.core.durations import format_duration, parse_duration
 from understudy_operator.core.evidence import EvidenceQuery, Matcher, Op, Window
-from understudy_operator.core.formatting import format_number
+from understudy_operator.core.formatting import format_estimate, format_number
 from understudy_operator.core.judging import Judging, SliceSettings
 from understudy_operator.core.measurements import (
     CheckMeasurement,
@@ -128,6 +128,7 @@ __all__ = [
     "decide",
     "evaluate",
     "format_duration",
+    "format_estimate",
     "format_number",
     "judge",
     "measure_all",

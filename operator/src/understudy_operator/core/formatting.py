@@ -15,3 +15,13 @@ def format_number(value: object, *, missing: str = MISSING) -> str:
     if isinstance(value, float):
         return f"{value:.4g}"
     return str(value)
+
+
+def format_estimate(value: object, lower: object = None, upper: object = None) -> str:
+    """A value with its confidence interval when it has one: ``0.871 [0.85, 0.89]``; an
+    open end reads ``inf`` (the key is absent from a status when the bound is infinite)."""
+    if lower is None and upper is None:
+        return format_number(value)
+    low = format_number(lower, missing="-inf")
+    high = format_number(upper, missing="inf")
+    return f"{format_number(value)} [{low}, {high}]"
