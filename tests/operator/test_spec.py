@@ -8,9 +8,11 @@ import pytest
 
 from understudy_operator.core import (
     Check,
+    Method,
     ModelRef,
     Promotion,
     RolloutSpec,
+    SliceSettings,
     SpecError,
     parse_duration,
     parse_spec,
@@ -231,6 +233,63 @@ def test_format_duration_is_prometheus_syntax(seconds: float, text: str) -> None
         ),
         ({**MINIMAL, "shadow": {"timeouts": {"stable": "1s"}}}, "spec.shadow.timeouts: unknown"),
         ({**MINIMAL, "router": {"name": "x"}}, "spec.router: unknown field(s) name"),
+        (
+            {
+                **MINIMAL,
+                "analysis": {
+                    "checks": [{"name": "prediction-ks", "max": 1, "method": "confidence"}]
+                },
+            },
+            "spec.analysis.checks[0] (prediction-ks).method: built-in prediction-ks supports "
+            "threshold, not confidence",
+        ),
+        (
+            {
+                **MINIMAL,
+                "analysis": {
+                    "checks": [{"name": "x", "query": "up", "max": 1, "method": "confidence"}]
+                },
+            },
+            "(x).method: a custom query supports threshold, not confidence",
+        ),
+        (
+            {**MINIMAL, "analysis": {"checks": [{"name": "bias", "max": 1, "method": "bayes"}]}},
+            "(bias).method: 'bayes' must be one of confidence, threshold",
+        ),
+        (
+            {**MINIMAL, "analysis": {"checks": [{"name": "sample-count", "min": 1}]}},
+            "unknown built-in check 'sample-count'",
+        ),
+        ({**MINIMAL, "analysis": {"alpha": 0.7}}, "spec.analysis.alpha: must be <= 0.5"),
+        ({**MINIMAL, "analysis": {"giveUpAfter": "0s"}}, "spec.analysis.giveUpAfter: must be"),
+        (
+            {**MINIMAL, "analysis": {"slices": {"predictionEdges": [200000, 100000]}}},
+            "spec.analysis.slices.predictionEdges: must be strictly increasing",
+        ),
+        (
+            {**MINIMAL, "analysis": {"slices": {"predictionEdges": [1e5], "field": "Zone"}}},
+            "spec.analysis.slices: give predictionEdges or field, not both",
+        ),
+        (
+            {**MINIMAL, "analysis": {"slices": {"field": "a b"}}},
+            "spec.analysis.slices.field: 'a b' is not an input field name",
+        ),
+        (
+            {**MINIMAL, "analysis": {"slices": {"minSamplesPerSlice": 0}}},
+            "spec.analysis.slices.minSamplesPerSlice: must be >= 1",
+        ),
+        (
+            {**MINIMAL, "analysis": {"detect": {"bias": 0.01}}},
+            "spec.analysis.detect.bias: detect names a rate check of this analysis",
+        ),
+        (
+            {**MINIMAL, "analysis": {"detect": {"agreement-rate": 1.5}}},
+            "spec.analysis.detect.agreement-rate: the effect must be inside (0, 1)",
+        ),
+        (
+            {**MINIMAL, "analysis": {"minSamples": 10, "detect": {"agreement-rate": 0.05}}},
+            "spec.analysis: give minSamples or detect (which derives it), not both",
+        ),
     ],
 )
 def test_invalid_specs_are_rejected_with_the_field_and_the_reason(spec: dict, message: str) -> None:
@@ -328,3 +387,31 @@ def test_fingerprint_changes_with_analysis_settings_but_not_replicas() -> None:
     )
     other = parse_spec({**MINIMAL, "analysis": {"minSamples": 1}})
     assert base.analysis_fingerprint() != other.analysis_fingerprint()
+
+
+def test_detect_derives_min_samples_from_the_detectable_effect() -> None:
+    # agreement-rate >= 0.9 (a default check); a true 0.95 must pass about half the time at
+    # n: core/statistics/README.md gives 262 for this case, 55 for 0.99.
+    spec = parse_spec({**MINIMAL, "analysis": {"detect": {"agreement-rate": 0.05}}})
+    assert spec.analysis.min_samples == 262
+    spec = parse_spec({**MINIMAL, "analysis": {"detect": {"agreement-rate": 0.09}}})
+    assert spec.analysis.min_samples == 55
+
+
+def test_slices_and_methods_are_typed() -> None:
+    spec = parse_spec(
+        {
+            **MINIMAL,
+            "analysis": {
+                "alpha": 0.01,
+                "giveUpAfter": "10m",
+                "slices": {"predictionEdges": [150000, 300000], "minSamplesPerSlice": 80},
+                "checks": [{"name": "bias", "min": -0.05, "max": 0.05, "method": "threshold"}],
+            },
+        }
+    )
+    a = spec.analysis
+    assert (a.alpha, a.give_up_after_seconds) == (0.01, 600.0)
+    assert a.slices == SliceSettings(prediction_edges=(150000.0, 300000.0), min_samples=80)
+    assert a.checks[0].method is Method.THRESHOLD
+    assert a.judging.alpha == 0.01

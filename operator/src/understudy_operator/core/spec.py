@@ -43,7 +43,11 @@ from understudy_operator.core.judging import (
     Judging,
     SliceSettings,
 )
-from understudy_operator.core.statistics import Direction, rate_samples_needed
+from understudy_operator.core.statistics import (
+    Direction,
+    prior_for_threshold,
+    rate_samples_needed,
+)
 
 
 class SpecError(ValueError):
@@ -233,8 +237,13 @@ def _derived_min_samples(
         try:
             needed = max(
                 needed,
+                # the same prior the check decides with (paired.rate_result)
                 rate_samples_needed(
-                    threshold=threshold, effect=effect, direction=direction, alpha=alpha
+                    threshold=threshold,
+                    effect=effect,
+                    direction=direction,
+                    alpha=alpha,
+                    prior=prior_for_threshold(threshold),
                 ),
             )
         except ValueError as exc:
