@@ -45,8 +45,10 @@ DEMO_ANALYSIS = {
     "inconclusiveLimit": 20,
     "checks": [
         {"name": "candidate-error-rate", "max": 0.01},
-        # two shared cores: the latency ratio is noise here
-        {"name": "latency-p99-ratio", "max": 5.0},
+        # two shared cores: p90 with confidence bounds over 12 s of requests
+        {"name": "latency-p90-ratio", "max": 3.0, "interval": "12s"},
+        {"name": "bias", "min": -0.05, "max": 0.05},
+        {"name": "slice-bias", "min": -0.10, "max": 0.10},
         {"name": "agreement-rate", "min": 0.80},
         {"name": "prediction-ks", "max": 0.10},
     ],

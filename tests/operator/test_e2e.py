@@ -33,7 +33,9 @@ CHECKS = [
     {"name": "candidate-error-rate", "max": 0.05},
     {"name": "agreement-rate", "min": 0.6},  # v2 agrees with v1 on ~79% of houses, bad ~18%
     {"name": "prediction-ks", "max": 0.5},
-    {"name": "latency-p99-ratio", "max": 20},  # two busy cores: latency is noise here
+    # two busy cores and 2 s intervals: too few requests for a p99 bound, latency is noise
+    # here; the old point rule keeps the check in the loop
+    {"name": "latency-p99-ratio", "max": 20, "method": "threshold"},
     {
         "name": "router-traffic",  # a custom query: requests per second through the router
         "query": 'sum(rate(understudy_router_requests_total{model="{{ model }}"}[{{ interval }}]))',
