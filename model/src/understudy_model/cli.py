@@ -125,6 +125,47 @@ def _run_difftest(args: argparse.Namespace) -> int:
     return 0 if report.passed else 1
 
 
+def _add_shift(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser(
+        "shift",
+        help="write a deliberately wrong candidate: a model shifted on one segment of houses",
+        description="For demos and tests of the slice checks: the model of --base with its "
+        "predictions multiplied by 1 + SHIFT where the segment holds (understudy_model.faults).",
+    )
+    parser.add_argument("--base", type=Path, required=True, help="artifact directory to wrap")
+    parser.add_argument("--version", required=True, help="the new artifact's version")
+    parser.add_argument("--out", type=Path, required=True, help="artifact directory to write")
+    parser.add_argument("--shift", type=float, required=True, help="e.g. 0.2 for +20%%")
+    segment = parser.add_mutually_exclusive_group(required=True)
+    segment.add_argument("--above", type=float, help="segment: the model's prediction > dollars")
+    segment.add_argument(
+        "--where", metavar="FIELD=VALUE", help="segment: an input field equals a value"
+    )
+    parser.set_defaults(func=_run_shift)
+
+
+def _run_shift(args: argparse.Namespace) -> int:
+    from understudy_model.faults import write_segment_shift
+
+    column, value = None, None
+    if args.where is not None:
+        column, _, value = args.where.partition("=")
+        if not column or not value:
+            print(f"--where needs FIELD=VALUE, got {args.where!r}", file=sys.stderr)
+            return 2
+    write_segment_shift(
+        args.base,
+        args.out,
+        version=args.version,
+        shift=args.shift,
+        above=args.above,
+        column=column,
+        value=value,
+    )
+    print(f"{args.version}: {args.base} shifted {args.shift:+.0%} on one segment -> {args.out}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m understudy_model",
@@ -133,6 +174,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     _add_train(sub)
     _add_difftest(sub)
+    _add_shift(sub)
     return parser
 
 

@@ -64,6 +64,7 @@ class DemoOutcome:
 
 def ensure_artifacts(root: Path, versions: list[ModelVersion], log: Any) -> dict[str, Path]:
     from understudy_model.artifact import ArtifactError, load_artifact
+    from understudy_model.faults import write_segment_shift
     from understudy_model.train import train
 
     found: dict[str, Path] = {}
@@ -74,13 +75,27 @@ def ensure_artifacts(root: Path, versions: list[ModelVersion], log: Any) -> dict
             if model.version != mv.version:
                 raise ArtifactError(f"{path} holds version {model.version}, not {mv.version}")
         except ArtifactError as exc:
-            log(f"training {mv.version} ({mv.algorithm}) into {path}: {exc}")
-            train(
-                algorithm=mv.algorithm,
-                version=mv.version,
-                out_dir=path,
-                shuffle_target=mv.shuffle_target,
-            )
+            if mv.shifted is not None:
+                s = mv.shifted
+                base = ensure_artifacts(root, [s.base], log)[s.base.version]
+                log(f"writing {mv.version} ({s.base.version} shifted {s.shift:+.0%}) into {path}")
+                write_segment_shift(
+                    base,
+                    path,
+                    version=mv.version,
+                    shift=s.shift,
+                    above=s.above,
+                    column=s.field,
+                    value=s.value,
+                )
+            else:
+                log(f"training {mv.version} ({mv.algorithm}) into {path}: {exc}")
+                train(
+                    algorithm=mv.algorithm,
+                    version=mv.version,
+                    out_dir=path,
+                    shuffle_target=mv.shuffle_target,
+                )
         found[mv.version] = path
     return found
 
@@ -95,7 +110,11 @@ def traffic_records(seed: int = 7) -> list[dict[str, Any]]:
 
 def run_demo(options: DemoOptions) -> DemoOutcome:
     scenario = SCENARIOS[options.scenario]
-    overrides = {"model.version": scenario.candidate.version, **options.overrides}
+    overrides = {
+        "model.version": scenario.candidate.version,
+        **scenario.overrides,
+        **options.overrides,
+    }
     spec_mapping = effective_mapping(options.config, overrides)
     spec = parse(spec_mapping)
     started_at = datetime.now()
@@ -109,7 +128,11 @@ def run_demo(options: DemoOptions) -> DemoOutcome:
     supervisor = Supervisor(run_dir)
     traffic: TrafficDriver | None = None
     workloads = LocalWorkloads(
-        supervisor=supervisor, spec=spec, artifacts=artifacts, router_port=options.router_port
+        supervisor=supervisor,
+        spec=spec,
+        artifacts=artifacts,
+        router_port=options.router_port,
+        predictors={mv.version: mv.predictor for mv in (scenario.live, scenario.candidate)},
     )
     source = ScrapeSource(workloads.router_url)
     prometheus_binary = find_prometheus() if options.metrics != "router" else None

@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # scikit-learn is not needed to name a scenario
     from understudy_model.pipeline import Algorithm
+
+
+@dataclass(frozen=True)
+class Shift:
+    """A deliberately wrong candidate (understudy_model.faults): ``base`` shifted by
+    ``shift`` where its prediction is above ``above`` dollars or ``field`` == ``value``."""
+
+    base: ModelVersion
+    shift: float
+    above: float | None = None
+    field: str | None = None
+    value: str | None = None
 
 
 @dataclass(frozen=True)
@@ -15,6 +27,12 @@ class ModelVersion:
     folder: str  # under the artifacts directory
     algorithm: Algorithm
     shuffle_target: bool = False
+    shifted: Shift | None = None
+
+    @property
+    def predictor(self) -> str:
+        """model-api's predictor: the fast path compiles plain pipelines only."""
+        return "reference" if self.shifted is not None else "fast"
 
 
 @dataclass(frozen=True)
@@ -23,14 +41,17 @@ class Scenario:
     live: ModelVersion
     candidate: ModelVersion
     summary: str
+    # Settings this scenario needs on top of the rollout config (dotted keys).
+    overrides: dict[str, object] = field(default_factory=dict)
 
 
 V1 = ModelVersion("1.0.0", "v1", "linear")
+V2 = ModelVersion("2.0.0", "v2", "gbr")
 SCENARIOS = {
     "good": Scenario(
         "good",
         V1,
-        ModelVersion("2.0.0", "v2", "gbr"),
+        V2,
         "v2 (gradient boosting) shadows v1 (ridge) and should be promoted",
     ),
     "bad-candidate": Scenario(
@@ -38,5 +59,35 @@ SCENARIOS = {
         V1,
         ModelVersion("2.0.0-bad", "bad", "gbr", shuffle_target=True),
         "a candidate trained on shuffled prices shadows v1 and should be rolled back",
+    ),
+    # v2 made 20% too expensive on the houses it prices above $300k (about a tenth): it
+    # still agrees with v1 on ~81% of houses and is +2% on average, so only the slice
+    # check on the live price's top decile catches it (and names it).
+    "segment-off": Scenario(
+        "segment-off",
+        V1,
+        ModelVersion(
+            "2.0.1-top20",
+            "v2-top20",
+            "gbr",
+            shifted=Shift(V2, 0.20, above=300_000),
+        ),
+        "v2 made 20% too expensive above $300k shadows v1 and should be rolled back, "
+        "the top price decile named",
+    ),
+    # v2 made 25% too cheap in one neighbourhood (Old Town, ~5% of houses), judged with
+    # slices by the Neighborhood input field.
+    "neighborhood-off": Scenario(
+        "neighborhood-off",
+        V1,
+        ModelVersion(
+            "2.0.1-oldtown",
+            "v2-oldtown",
+            "gbr",
+            shifted=Shift(V2, -0.25, field="Neighborhood", value="Old_Town"),
+        ),
+        "v2 made 25% too cheap in Old Town shadows v1 and should be rolled back, "
+        "Neighborhood=Old_Town named",
+        overrides={"analysis.slices": {"field": "Neighborhood", "minSamplesPerSlice": 100}},
     ),
 }

@@ -1,0 +1,96 @@
+"""Deliberately wrong models for demos and tests: a good model made systematically off on
+one segment of houses.
+
+A candidate can agree with live on most houses and still be badly off on one kind of
+house; the slice checks exist to catch that (operator core/slices.py). To show and test it
+we need such candidates, built from a real model: :class:`SegmentShift` wraps a fitted
+pipeline and multiplies its predictions by ``1 + shift`` where the segment holds — where
+the model's own prediction is above ``above`` dollars, or where the input field ``column``
+equals ``value``. Its artifact records the fault in ``model.json`` (``fault``), so nobody
+mistakes it for a trained model. It serves through model-api's reference predictor (the
+fast path compiles plain pipelines only).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from understudy_model.artifact import load_artifact, save_artifact
+
+
+class SegmentShift:
+    """``inner``'s predictions, times ``1 + shift`` on the segment."""
+
+    def __init__(
+        self,
+        inner: Any,
+        *,
+        shift: float,
+        above: float | None = None,
+        column: str | None = None,
+        value: object = None,
+    ) -> None:
+        if (above is None) == (column is None):
+            raise ValueError("give exactly one segment: above (dollars) or column (+ value)")
+        self.inner, self.shift, self.above, self.column, self.value = (
+            inner,
+            shift,
+            above,
+            column,
+            value,
+        )
+
+    def segment(self, frame: pd.DataFrame, predictions: np.ndarray) -> np.ndarray:
+        if self.above is not None:
+            return np.asarray(predictions > self.above)
+        assert self.column is not None
+        return np.asarray(frame[self.column] == self.value)
+
+    def predict(self, frame: pd.DataFrame) -> np.ndarray:
+        predictions = np.asarray(self.inner.predict(frame), dtype=float)
+        mask = self.segment(frame, predictions)
+        return np.where(mask, predictions * (1.0 + self.shift), predictions)
+
+    def describe(self) -> str:
+        where = (
+            f"prediction > ${self.above:,.0f}"
+            if self.above is not None
+            else f"{self.column} == {self.value!r}"
+        )
+        return f"{self.shift:+.0%} where {where}"
+
+
+def write_segment_shift(
+    base_dir: Path,
+    out_dir: Path,
+    *,
+    version: str,
+    shift: float,
+    above: float | None = None,
+    column: str | None = None,
+    value: object = None,
+) -> Path:
+    """An artifact at ``out_dir``: the model of ``base_dir`` shifted on one segment."""
+    base = load_artifact(base_dir)
+    if column is not None and column not in base.schema.names:
+        raise ValueError(f"{column!r} is not an input field of {base_dir}")
+    model = SegmentShift(base.pipeline, shift=shift, above=above, column=column, value=value)
+    keep = {
+        k: v
+        for k, v in base.metadata.items()
+        if k not in ("format_version", "libraries", "artifact")
+    }
+    metadata = {
+        **keep,
+        "version": version,
+        "fault": {
+            "kind": "segment_shift",
+            "base_version": base.version,
+            "description": model.describe(),
+        },
+    }
+    return save_artifact(out_dir, pipeline=model, metadata=metadata)
