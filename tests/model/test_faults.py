@@ -89,3 +89,19 @@ def test_bad_segments_are_refused(artifacts: Artifacts, tmp_path: Path) -> None:
         )
         == 2
     )
+
+
+def test_the_fast_path_shifts_like_the_pipeline(artifacts: Artifacts, tmp_path: Path) -> None:
+    from understudy_model.fast import compile_fast_predictor, probe_rows, verify_against_reference
+
+    for name, kwargs in (
+        ("top", {"above": 200_000}),
+        ("field", {"column": "Neighborhood", "value": "Old_Town"}),
+    ):
+        out = write_segment_shift(artifacts.v2, tmp_path / name, version="x", shift=0.3, **kwargs)
+        model = load_artifact(out)
+        fast = compile_fast_predictor(model)
+        assert "shifted +30%" in fast.regressor_kind
+        probes = probe_rows(model.schema)
+        rows = [*probes, {**probes[0], "Neighborhood": "Old_Town"}]
+        assert verify_against_reference(fast, model, rows) < 1e-9

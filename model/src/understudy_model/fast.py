@@ -25,7 +25,7 @@ guard the service applies at start-up.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from operator import itemgetter
 from typing import Any
 
@@ -201,7 +201,12 @@ def _regressor(model: object) -> _Regressor:
 
 def compile_fast_predictor(model: LoadedModel) -> FastPredictor:
     """Read the fitted parameters out of ``model.pipeline``; fail loudly if unsure."""
+    from understudy_model.faults import SegmentShift, ShiftedPredictor
+
     pipeline = model.pipeline
+    if isinstance(pipeline, SegmentShift):  # a deliberately wrong model (faults.py)
+        inner = compile_fast_predictor(replace(model, pipeline=pipeline.inner))
+        return ShiftedPredictor(inner, pipeline)  # type: ignore[return-value]
     if type(pipeline) is not Pipeline or [n for n, _ in pipeline.steps] != ["preprocess", "model"]:
         raise _fail("expected Pipeline([('preprocess', ...), ('model', ...)])")
     scaler, encoder = _preprocess_parts(pipeline.named_steps["preprocess"], model.schema)

@@ -7,12 +7,14 @@ we need such candidates, built from a real model: :class:`SegmentShift` wraps a 
 pipeline and multiplies its predictions by ``1 + shift`` where the segment holds — where
 the model's own prediction is above ``above`` dollars, or where the input field ``column``
 equals ``value``. Its artifact records the fault in ``model.json`` (``fault``), so nobody
-mistakes it for a trained model. It serves through model-api's reference predictor (the
-fast path compiles plain pipelines only).
+mistakes it for a trained model. model-api's fast path compiles the inner model and shifts
+its answers (``ShiftedPredictor``), checked against the wrapped pipeline like any other.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +57,14 @@ class SegmentShift:
         mask = self.segment(frame, predictions)
         return np.where(mask, predictions * (1.0 + self.shift), predictions)
 
+    def apply_to_rows(self, rows: Sequence[dict[str, Any]], predictions: np.ndarray) -> np.ndarray:
+        """The same shift on the inner model's predictions of raw rows (the fast path)."""
+        if self.above is not None:
+            mask = predictions > self.above
+        else:
+            mask = np.array([row.get(str(self.column)) == self.value for row in rows], dtype=bool)
+        return np.where(mask, predictions * (1.0 + self.shift), predictions)
+
     def describe(self) -> str:
         where = (
             f"prediction > ${self.above:,.0f}"
@@ -62,6 +72,23 @@ class SegmentShift:
             else f"{self.column} == {self.value!r}"
         )
         return f"{self.shift:+.0%} where {where}"
+
+
+@dataclass(frozen=True)
+class ShiftedPredictor:
+    """The fast path of a SegmentShift: the inner model's compiled predictor, shifted, so a
+    faulty candidate is as fast as the model it was made from (else the latency check,
+    not the slice check, would catch it)."""
+
+    inner: Any  # understudy_model.fast.FastPredictor
+    shift: SegmentShift
+
+    @property
+    def regressor_kind(self) -> str:
+        return f"{self.inner.regressor_kind}, shifted {self.shift.describe()}"
+
+    def predict_rows(self, rows: Sequence[dict[str, Any]]) -> np.ndarray:
+        return self.shift.apply_to_rows(rows, self.inner.predict_rows(rows))
 
 
 def write_segment_shift(

@@ -132,7 +132,6 @@ def run_demo(options: DemoOptions) -> DemoOutcome:
         spec=spec,
         artifacts=artifacts,
         router_port=options.router_port,
-        predictors={mv.version: mv.predictor for mv in (scenario.live, scenario.candidate)},
     )
     source = ScrapeSource(workloads.router_url)
     prometheus_binary = find_prometheus() if options.metrics != "router" else None

@@ -29,11 +29,6 @@ class ModelVersion:
     shuffle_target: bool = False
     shifted: Shift | None = None
 
-    @property
-    def predictor(self) -> str:
-        """model-api's predictor: the fast path compiles plain pipelines only."""
-        return "reference" if self.shifted is not None else "fast"
-
 
 @dataclass(frozen=True)
 class Scenario:

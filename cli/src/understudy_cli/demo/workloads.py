@@ -21,12 +21,10 @@ class LocalWorkloads:
         artifacts: Mapping[str, Path],
         router_port: int | None = None,
         on_router_started: Callable[[str], None] | None = None,
-        predictors: Mapping[str, str] | None = None,
     ) -> None:
         self.supervisor = supervisor
         self.artifacts = dict(artifacts)
-        # model-api's predictor per version ("fast" unless said otherwise)
-        self.predictors = dict(predictors or {})
+
         self.router_port = router_port or free_port()
         self.router_url = f"http://127.0.0.1:{self.router_port}"
         self.on_router_started = on_router_started or (lambda url: None)
@@ -53,7 +51,6 @@ class LocalWorkloads:
                 "UNDERSTUDY_MODEL_API_ARTIFACT_DIR": str(self.artifacts[version]),
                 "UNDERSTUDY_MODEL_API_HOST": "127.0.0.1",
                 "UNDERSTUDY_MODEL_API_PORT": str(port),
-                "UNDERSTUDY_MODEL_API_PREDICTOR": self.predictors.get(version, "fast"),
             },
             url=f"http://127.0.0.1:{port}",
             ready_path="/readyz",
