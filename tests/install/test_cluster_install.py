@@ -375,7 +375,8 @@ def test_helm_test_pod_asks_the_router_readyz(
     )
     assert pod["metadata"]["annotations"]["helm.sh/hook"] == "test"
     (container,) = pod["spec"]["containers"]
-    assert container["command"][-1] == f"http://{name}-router.{namespace}.svc:80/readyz"
+    base = f"http://{name}-router.{namespace}.svc:80"
+    assert container["command"][-2:] == [f"{base}/readyz", f"{base}/v1/routing"]
     assert "--fail-with-body" in container["command"]
     k8s_cluster.kubectl("delete", "pod", f"{name}-test-router", "-n", namespace, "--wait=false")
 
