@@ -1,4 +1,4 @@
-"""Checking a Prometheus configuration with Debian's promtool."""
+"""Checking a Prometheus configuration and alert rules with Debian's promtool."""
 
 from __future__ import annotations
 
@@ -29,16 +29,16 @@ def prometheus_config_for_promtool(text: str) -> str:
     return yaml.safe_dump(config)
 
 
-def promtool_check(config_text: str, tmp_path: Path) -> None:
-    promtool = shutil.which("promtool")
-    if promtool is None:
+def promtool(*args: str) -> subprocess.CompletedProcess[str]:
+    """Run promtool (skip the test when it is not installed); never raises on failure."""
+    binary = shutil.which("promtool")
+    if binary is None:
         pytest.skip("promtool not installed (Debian package prometheus: make system-deps)")
+    return subprocess.run([binary, *args], capture_output=True, text=True, check=False)
+
+
+def promtool_check(config_text: str, tmp_path: Path) -> None:
     config = tmp_path / "prometheus.yml"
     config.write_text(prometheus_config_for_promtool(config_text))
-    r = subprocess.run(
-        [promtool, "check", "config", "--syntax-only", str(config)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    r = promtool("check", "config", "--syntax-only", str(config))
     assert r.returncode == 0, r.stdout + r.stderr
