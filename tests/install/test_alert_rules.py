@@ -58,7 +58,9 @@ ROUTER_ERR = 'understudy_router_requests_total{model="m",live_version="1.0.0",ou
 
 
 def mirror(outcome: str) -> str:
-    return f'understudy_router_mirror_total{{model="m",candidate_version="2.0.0",outcome="{outcome}"}}'
+    return (
+        f'understudy_router_mirror_total{{model="m",candidate_version="2.0.0",outcome="{outcome}"}}'
+    )
 
 
 def phase(name: str) -> str:
@@ -184,7 +186,9 @@ CASES = [
             }
         ],
     ),
-    Case("UnderstudyMirrorDrops", {mirror("agreed"): "0+99x20", mirror("dropped"): "0+1x20"}, "15m"),
+    Case(
+        "UnderstudyMirrorDrops", {mirror("agreed"): "0+99x20", mirror("dropped"): "0+1x20"}, "15m"
+    ),
     Case(
         "UnderstudyMirrorDrops",
         {mirror("agreed"): "0+90x20", mirror("dropped"): "0+10x20"},
