@@ -293,7 +293,11 @@ def test_monitors_select_the_router_the_operator_and_the_operators_model_pods(
 def test_model_monitors_follow_the_operators_namespaces(k8s_cluster: K8sCluster) -> None:
     def models(*args: str) -> dict[str, Any]:
         docs = rendered(k8s_cluster, "--set", "metrics.podMonitor.enabled=true", *args)
-        (monitor,) = [d for d in docs if d["metadata"]["name"] == "it-understudy-models"]
+        (monitor,) = [
+            d
+            for d in docs
+            if d["kind"] == "PodMonitor" and d["metadata"]["name"] == "it-understudy-models"
+        ]
         return dict(monitor["spec"]["namespaceSelector"])
 
     assert models("--set", "operator.watchNamespaces={a,b}") == {"matchNames": ["a", "b"]}
@@ -376,12 +380,14 @@ def test_the_api_server_accepts_the_monitors_and_rules(
         )["items"]
         names = sorted((d["kind"], d["metadata"]["name"]) for d in got)
         kind = "ServiceMonitor" if flag == "serviceMonitor" else "PodMonitor"
-        assert names == [
-            (kind, "it-understudy-models"),
-            (kind, "it-understudy-operator"),
-            (kind, "it-understudy-router"),
-            ("PrometheusRule", "it-understudy-alerts"),
-        ]
+        assert names == sorted(
+            [
+                (kind, "it-understudy-models"),
+                (kind, "it-understudy-operator"),
+                (kind, "it-understudy-router"),
+                ("PrometheusRule", "it-understudy-alerts"),
+            ]
+        )
         for d in got:
             assert d["metadata"]["labels"].get("release") == (
                 None if d["kind"] == "PrometheusRule" else "kube-prometheus-stack"
