@@ -424,7 +424,7 @@ class ShadowRouter:
             "candidate_version": config.candidate.version if config.candidate else None,
             # Requests are copied to a candidate (one is configured and mirror_percent > 0).
             "mirroring": config.mirroring,
-            "mirror_percent": config.mirror_percent if config.candidate else 0,
+            "mirror_percent": config.mirror_percent if config.candidate else 0.0,
             "config": config.model_dump(mode="json") if route.generation else None,
             "generation": route.generation,
             "source": route.source,
