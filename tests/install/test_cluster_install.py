@@ -23,7 +23,7 @@ import pytest
 import yaml
 
 from tests.support.layout import ALERT_RULES, CHART, CHART_CI_VALUES, K8S, OPERATOR_CRD, REPO
-from tests.support.promtool import promtool_check
+from tests.support.promtool import promtool_check, promtool_check_with_rules
 
 if TYPE_CHECKING:
     from tests.support.cluster import K8sCluster
@@ -136,6 +136,12 @@ def test_rendered_prometheus_config_passes_promtool(
         for doc in docs:
             if doc["kind"] == "ConfigMap" and "prometheus.yml" in doc.get("data", {}):
                 promtool_check(doc["data"]["prometheus.yml"], tmp_path)
+                # and with the alert rules file it mounts beside it, read and checked
+                out = promtool_check_with_rules(
+                    doc["data"]["prometheus.yml"], doc["data"], tmp_path
+                )
+                rules = yaml.safe_load(ALERT_RULES.read_text())["groups"]
+                assert f"SUCCESS: {sum(len(g['rules']) for g in rules)} rules found" in out
 
 
 def test_optional_components_follow_their_toggles(k8s_cluster: K8sCluster) -> None:

@@ -42,3 +42,22 @@ def promtool_check(config_text: str, tmp_path: Path) -> None:
     config.write_text(prometheus_config_for_promtool(config_text))
     r = promtool("check", "config", "--syntax-only", str(config))
     assert r.returncode == 0, r.stdout + r.stderr
+
+
+def promtool_check_with_rules(config_text: str, files: dict[str, str], tmp_path: Path) -> str:
+    """Full `promtool check config` (rule files read and checked too): the config's
+    ``rule_files`` must name keys of ``files`` (a ConfigMap's data, mounted beside it), which
+    are written to ``tmp_path`` and pointed at. Returns promtool's output."""
+    config = yaml.safe_load(prometheus_config_for_promtool(config_text))
+    rule_files = []
+    for path in config.get("rule_files", []):
+        name = Path(path).name
+        assert name in files, f"rule file {path} is not in the ConfigMap"
+        (tmp_path / name).write_text(files[name])
+        rule_files.append(str(tmp_path / name))
+    config["rule_files"] = rule_files
+    target = tmp_path / "prometheus-with-rules.yml"
+    target.write_text(yaml.safe_dump(config))
+    r = promtool("check", "config", str(target))
+    assert r.returncode == 0, r.stdout + r.stderr
+    return r.stdout
