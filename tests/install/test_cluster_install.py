@@ -5,8 +5,11 @@ What this proves: the chart lints and renders with every ci/*-values.yaml, every
 renders (and every raw manifest) is accepted by the API server, `helm install` brings every
 Deployment and the DaemonSet to Available, RBAC lets each service account do what its
 process does and no more, a bad values file is refused with a readable message, and
-`helm uninstall` leaves nothing behind. What it cannot prove: that the containers work (no
-images run here).
+`helm uninstall` leaves nothing behind; the ServiceMonitors, PodMonitors and PrometheusRule
+are accepted against the Prometheus Operator's published CRDs and select what the operator
+creates; the NetworkPolicies select the operator's model pods and let only the router and
+Prometheus in. What it cannot prove: that the containers work (no images run here), or that
+a CNI enforces the NetworkPolicies (kwok has none).
 """
 
 from __future__ import annotations
