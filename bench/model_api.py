@@ -113,6 +113,8 @@ def service(artifact: Path, settings: dict[str, str], log_path: Path) -> Iterato
         "UNDERSTUDY_MODEL_API_ARTIFACT_DIR": str(artifact),
         "UNDERSTUDY_MODEL_API_HOST": "127.0.0.1",
         "UNDERSTUDY_MODEL_API_PORT": str(port),
+        # The worst case (and the recorded results): every request's inputs logged.
+        "UNDERSTUDY_MODEL_API_LOG_INPUTS": "true",
         **{f"UNDERSTUDY_MODEL_API_{k}": v for k, v in settings.items()},
     }
     with log_path.open("w") as log:

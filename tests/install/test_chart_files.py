@@ -94,6 +94,11 @@ BAD_VALUES = [
     ({"logging": {"elasticsearch": {"external": {"scheme": "ftp"}}}}, "/logging/elasticsearch"),
     ({"logging": {"fluentBit": {"namespaces": ["Bad Namespace"]}}}, "/logging/fluentBit"),
     ({"prometheusEnabled": True}, "/"),
+    ({"metrics": {"serviceMonitor": {"interval": "often"}}}, "/metrics/serviceMonitor/interval"),
+    ({"metrics": {"podMonitor": {"labels": {"release": 1}}}}, "/metrics/podMonitor/labels"),
+    ({"metrics": {"prometheusRules": {"enabled": True}}}, "/metrics"),
+    ({"networkPolicy": {"prometheusFrom": [{}]}}, "/networkPolicy/prometheusFrom"),
+    ({"networkPolicy": {"models": True}}, "/networkPolicy/models"),
 ]
 
 

@@ -5,13 +5,17 @@ What this proves: the chart lints and renders with every ci/*-values.yaml, every
 renders (and every raw manifest) is accepted by the API server, `helm install` brings every
 Deployment and the DaemonSet to Available, RBAC lets each service account do what its
 process does and no more, a bad values file is refused with a readable message, and
-`helm uninstall` leaves nothing behind. What it cannot prove: that the containers work (no
-images run here).
+`helm uninstall` leaves nothing behind; the ServiceMonitors, PodMonitors and PrometheusRule
+are accepted against the Prometheus Operator's published CRDs and select what the operator
+creates; the NetworkPolicies select the operator's model pods and let only the router and
+Prometheus in. What it cannot prove: that the containers work (no images run here), or that
+a CNI enforces the NetworkPolicies (kwok has none).
 """
 
 from __future__ import annotations
 
 import json
+import subprocess
 import time
 import uuid
 from collections.abc import Iterator
@@ -21,8 +25,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 import yaml
 
-from tests.support.layout import CHART, CHART_CI_VALUES, K8S, OPERATOR_CRD, REPO
-from tests.support.promtool import promtool_check
+from tests.support.layout import ALERT_RULES, CHART, CHART_CI_VALUES, K8S, OPERATOR_CRD, REPO
+from tests.support.promtool import promtool_check, promtool_check_with_rules
 
 if TYPE_CHECKING:
     from tests.support.cluster import K8sCluster
@@ -75,15 +79,33 @@ def kwok_values(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+def install_crd(cluster: K8sCluster, path: Path) -> None:
+    ok(cluster.kubectl("apply", "--server-side", "-f", str(path)))
+    crd = yaml.safe_load(path.read_text())["metadata"]["name"]
+    ok(cluster.kubectl("wait", "--for=condition=Established", f"crd/{crd}", "--timeout=60s"))
+
+
 @pytest.fixture(scope="module")
 def crd_installed(k8s_cluster: K8sCluster) -> Iterator[None]:
-    """The operator's CRD, installed for real (a dry run cannot create a CRD and an object of
-    it at once). Left in place: Helm never deletes CRDs either."""
+    """The operator's CRD and the Prometheus Operator's ServiceMonitor, PodMonitor and
+    PrometheusRule CRDs (their published YAML, scripts/prometheus-operator-crds.sh), installed
+    for real (a dry run cannot create a CRD and an object of it at once). Left in place: Helm
+    never deletes CRDs either."""
     if not OPERATOR_CRD.is_file():
         pytest.fail(f"{OPERATOR_CRD.relative_to(REPO)} does not exist yet")
-    ok(k8s_cluster.kubectl("apply", "--server-side", "-f", str(OPERATOR_CRD)))
-    crd = yaml.safe_load(OPERATOR_CRD.read_text())["metadata"]["name"]
-    ok(k8s_cluster.kubectl("wait", "--for=condition=Established", f"crd/{crd}", "--timeout=60s"))
+    install_crd(k8s_cluster, OPERATOR_CRD)
+    fetched = subprocess.run(
+        ["bash", str(REPO / "scripts" / "prometheus-operator-crds.sh")],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=600,
+    )
+    assert fetched.returncode == 0, fetched.stderr
+    crds = sorted(Path(fetched.stdout.strip()).glob("monitoring.coreos.com_*.yaml"))
+    assert len(crds) == 3, crds
+    for path in crds:
+        install_crd(k8s_cluster, path)
     yield
 
 
@@ -117,6 +139,12 @@ def test_rendered_prometheus_config_passes_promtool(
         for doc in docs:
             if doc["kind"] == "ConfigMap" and "prometheus.yml" in doc.get("data", {}):
                 promtool_check(doc["data"]["prometheus.yml"], tmp_path)
+                # and with the alert rules file it mounts beside it, read and checked
+                out = promtool_check_with_rules(
+                    doc["data"]["prometheus.yml"], doc["data"], tmp_path
+                )
+                rules = yaml.safe_load(ALERT_RULES.read_text())["groups"]
+                assert f"SUCCESS: {sum(len(g['rules']) for g in rules)} rules found" in out
 
 
 def test_optional_components_follow_their_toggles(k8s_cluster: K8sCluster) -> None:
@@ -199,6 +227,282 @@ def test_every_rendered_object_passes_server_side_validation(
     finally:
         for ns in [namespace, *made]:
             k8s_cluster.kubectl("delete", "namespace", ns, "--wait=false")
+
+
+# -- monitors and alert rules for a Prometheus Operator ---------------------------------------
+
+MONITORS = ("--set", "metrics.prometheusRule.enabled=true")
+
+
+def _labels_match(selector: dict[str, str], labels: dict[str, str]) -> bool:
+    return selector.items() <= labels.items()
+
+
+def _operator_made(namespace: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A model Deployment and Service exactly as the operator makes them."""
+    from understudy_operator.core.spec import parse_spec
+    from understudy_operator.kube import resources
+    from understudy_operator.settings import OperatorSettings
+
+    example = yaml.safe_load((K8S / "examples" / "automatic.yaml").read_text())
+    ref = resources.RolloutRef(namespace=namespace, name=example["metadata"]["name"], uid="u")
+    spec, settings = parse_spec(example["spec"]), OperatorSettings()
+    deployment = resources.deployment(
+        ref=ref, role="candidate", spec=spec, version="2.0.0", image="x", settings=settings
+    )
+    service = resources.service(ref=ref, role="candidate", spec=spec, port=settings.model_port)
+    return deployment, service
+
+
+@pytest.mark.parametrize("kind", ["ServiceMonitor", "PodMonitor"])
+def test_monitors_select_the_router_the_operator_and_the_operators_model_pods(
+    k8s_cluster: K8sCluster, kind: str
+) -> None:
+    """Each monitor's selector and port name what it scrapes: the chart's router and operator,
+    and the Deployment and Service the operator creates (its own manifest code)."""
+    flag = "serviceMonitor" if kind == "ServiceMonitor" else "podMonitor"
+    docs = rendered(k8s_cluster, "--set", f"metrics.{flag}.enabled=true", "-n", "ns1")
+    monitors = {
+        d["metadata"]["name"].removeprefix("it-understudy-"): d for d in docs if d["kind"] == kind
+    }
+    assert set(monitors) == {"router", "operator", "models"}
+    deployments = {
+        d["metadata"]["labels"]["app.kubernetes.io/component"]: d
+        for d in docs
+        if d["kind"] == "Deployment"
+    }
+    services = [d for d in docs if d["kind"] == "Service"]
+    model_deployment, model_service = _operator_made("ns1")
+    for name, monitor in monitors.items():
+        spec = monitor["spec"]
+        selector = spec["selector"]["matchLabels"]
+        assert spec["namespaceSelector"] == {"matchNames": ["ns1"]}, name
+        (endpoint,) = spec["endpoints" if kind == "ServiceMonitor" else "podMetricsEndpoints"]
+        assert endpoint["relabelings"] == [
+            {
+                "sourceLabels": ["__meta_kubernetes_pod_label_app_kubernetes_io_component"],
+                "targetLabel": "component",
+            }
+        ]
+        if kind == "ServiceMonitor":
+            candidates = [model_service] if name == "models" else services
+            chosen = [s for s in candidates if _labels_match(selector, s["metadata"]["labels"])]
+            assert len(chosen) == 1, (name, [s["metadata"]["name"] for s in chosen])
+            assert endpoint["port"] in {p["name"] for p in chosen[0]["spec"]["ports"]}, name
+        else:
+            pod = (model_deployment if name == "models" else deployments[name])["spec"]["template"]
+            assert _labels_match(selector, pod["metadata"]["labels"]), name
+            ports = {p["name"] for c in pod["spec"]["containers"] for p in c.get("ports", [])}
+            assert endpoint["port"] in ports, name
+    # the router's ServiceMonitor must not also pick the operator's metrics Service up
+    router_selector = monitors["router"]["spec"]["selector"]["matchLabels"]
+    assert router_selector["app.kubernetes.io/component"] == "router"
+
+
+def test_model_monitors_follow_the_operators_namespaces(k8s_cluster: K8sCluster) -> None:
+    def models(*args: str) -> dict[str, Any]:
+        docs = rendered(k8s_cluster, "--set", "metrics.podMonitor.enabled=true", *args)
+        (monitor,) = [
+            d
+            for d in docs
+            if d["kind"] == "PodMonitor" and d["metadata"]["name"] == "it-understudy-models"
+        ]
+        return dict(monitor["spec"]["namespaceSelector"])
+
+    assert models("--set", "operator.watchNamespaces={a,b}") == {"matchNames": ["a", "b"]}
+    assert models("--set", "operator.clusterWide=true") == {"any": True}
+
+
+def test_service_and_pod_monitors_together_are_refused(k8s_cluster: K8sCluster) -> None:
+    r = k8s_cluster.helm(
+        "template",
+        "it",
+        str(CHART),
+        "--set",
+        "metrics.serviceMonitor.enabled=true",
+        "--set",
+        "metrics.podMonitor.enabled=true",
+    )
+    assert r.returncode != 0
+    assert "enable one of metrics.serviceMonitor and metrics.podMonitor" in r.stderr
+
+
+def test_alert_rules_are_one_source_rendered_two_ways(k8s_cluster: K8sCluster) -> None:
+    """The PrometheusRule and the bundled Prometheus' rules file hold files/alert-rules.yaml."""
+    source = yaml.safe_load(ALERT_RULES.read_text())
+    docs = rendered(k8s_cluster, *MONITORS)
+    (rule,) = [d for d in docs if d["kind"] == "PrometheusRule"]
+    assert rule["spec"] == source
+    (config,) = [
+        d for d in docs if d["kind"] == "ConfigMap" and "prometheus.yml" in d.get("data", {})
+    ]
+    assert config["data"]["alert-rules.yml"].strip() == ALERT_RULES.read_text().strip()
+    prometheus_yml = yaml.safe_load(config["data"]["prometheus.yml"])
+    assert prometheus_yml["rule_files"] == ["/etc/prometheus/alert-rules.yml"]
+    off = rendered(k8s_cluster, "--set", "prometheus.alertRules.enabled=false")
+    (config,) = [d for d in off if d["kind"] == "ConfigMap" and "prometheus.yml" in d["data"]]
+    assert "alert-rules.yml" not in config["data"]
+    assert "rule_files" not in yaml.safe_load(config["data"]["prometheus.yml"])
+    assert not [d for d in off if d["kind"] == "PrometheusRule"]
+
+
+@pytest.mark.parametrize("flag", ["serviceMonitor", "podMonitor"])
+def test_the_api_server_accepts_the_monitors_and_rules(
+    k8s_cluster: K8sCluster, crd_installed: None, flag: str
+) -> None:
+    """Applied for real (not only a dry run) against the Prometheus Operator's published CRDs,
+    with a watched namespace of its own; then read back."""
+    namespace = new_namespace(k8s_cluster, "mon")
+    try:
+        manifest = ok(
+            k8s_cluster.helm(
+                "template",
+                "it",
+                str(CHART),
+                "-n",
+                namespace,
+                "--set",
+                f"metrics.{flag}.enabled=true",
+                "--set",
+                f"metrics.{flag}.interval=30s",
+                "--set",
+                f"metrics.{flag}.labels.release=kube-prometheus-stack",
+                *MONITORS,
+                "--show-only",
+                f"templates/monitoring/{flag.lower()}.yaml",
+                "--show-only",
+                "templates/monitoring/prometheusrule.yaml",
+            )
+        )
+        ok(
+            k8s_cluster.kubectl(
+                "apply", "--server-side", "--validate=strict", "-f", "-", input=manifest
+            )
+        )
+        kinds = "servicemonitors" if flag == "serviceMonitor" else "podmonitors"
+        got = json.loads(
+            ok(
+                k8s_cluster.kubectl(
+                    "get", f"{kinds},prometheusrules", "-n", namespace, "-o", "json"
+                )
+            )
+        )["items"]
+        names = sorted((d["kind"], d["metadata"]["name"]) for d in got)
+        kind = "ServiceMonitor" if flag == "serviceMonitor" else "PodMonitor"
+        assert names == sorted(
+            [
+                (kind, "it-understudy-models"),
+                (kind, "it-understudy-operator"),
+                (kind, "it-understudy-router"),
+                ("PrometheusRule", "it-understudy-alerts"),
+            ]
+        )
+        for d in got:
+            assert d["metadata"]["labels"].get("release") == (
+                None if d["kind"] == "PrometheusRule" else "kube-prometheus-stack"
+            )
+        (rule,) = [d for d in got if d["kind"] == "PrometheusRule"]
+        assert rule["spec"] == yaml.safe_load(ALERT_RULES.read_text())
+    finally:
+        k8s_cluster.kubectl("delete", "namespace", namespace, "--wait=false")
+
+
+# -- NetworkPolicies --------------------------------------------------------------------------
+
+
+def _policies(cluster: K8sCluster, *args: str) -> dict[tuple[str, str], dict[str, Any]]:
+    docs = rendered(cluster, "-n", "rel", *args)
+    return {
+        (d["metadata"]["namespace"], d["metadata"]["name"]): d
+        for d in docs
+        if d["kind"] == "NetworkPolicy"
+    }
+
+
+def _pod_labels(docs: list[dict[str, Any]], component: str) -> dict[str, str]:
+    (workload,) = [
+        d
+        for d in docs
+        if d["kind"] in ("Deployment", "DaemonSet")
+        and d["metadata"]["labels"]["app.kubernetes.io/component"] == component
+    ]
+    return dict(workload["spec"]["template"]["metadata"]["labels"])
+
+
+def test_model_pods_accept_only_the_router_and_prometheus(k8s_cluster: K8sCluster) -> None:
+    docs = rendered(k8s_cluster, "-n", "rel")
+    (policy,) = [
+        d for d in docs if d["kind"] == "NetworkPolicy" and "models" in d["metadata"]["name"]
+    ]
+    assert policy["metadata"]["namespace"] == "rel"
+    deployment, _ = _operator_made("rel")
+    pod = deployment["spec"]["template"]
+    spec = policy["spec"]
+    assert _labels_match(spec["podSelector"]["matchLabels"], pod["metadata"]["labels"])
+    assert spec["policyTypes"] == ["Ingress"]
+    (rule,) = spec["ingress"]
+    assert rule["ports"] == [{"port": "http", "protocol": "TCP"}]
+    assert "http" in {p["name"] for p in pod["spec"]["containers"][0]["ports"]}
+    allowed = []
+    for peer in rule["from"]:
+        assert peer["namespaceSelector"] == {"matchLabels": {"kubernetes.io/metadata.name": "rel"}}
+        allowed += [
+            c
+            for c in ("router", "prometheus", "operator", "kibana", "fluent-bit")
+            if _labels_match(peer["podSelector"]["matchLabels"], _pod_labels(docs, c))
+        ]
+    assert sorted(allowed) == ["prometheus", "router"]
+
+
+def test_elasticsearch_accepts_only_fluent_bit_and_kibana(k8s_cluster: K8sCluster) -> None:
+    docs = rendered(k8s_cluster, "-n", "rel")
+    (policy,) = [
+        d for d in docs if d["kind"] == "NetworkPolicy" and "elasticsearch" in d["metadata"]["name"]
+    ]
+    spec = policy["spec"]
+    assert _labels_match(spec["podSelector"]["matchLabels"], _pod_labels(docs, "elasticsearch"))
+    (rule,) = spec["ingress"]
+    allowed = [
+        c
+        for peer in rule["from"]
+        for c in ("router", "prometheus", "operator", "kibana", "fluent-bit")
+        if _labels_match(peer["podSelector"]["matchLabels"], _pod_labels(docs, c))
+    ]
+    assert sorted(allowed) == ["fluent-bit", "kibana"]
+    assert rule["ports"] == [{"port": "http", "protocol": "TCP"}]
+
+
+MONITORING_PEER = {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "mon"}}}
+
+
+def test_network_policies_are_on_where_the_chart_knows_every_client(
+    k8s_cluster: K8sCluster, tmp_path: Path
+) -> None:
+    default = _policies(k8s_cluster)
+    assert set(default) == {("rel", "it-understudy-models"), ("rel", "it-understudy-elasticsearch")}
+    watched = _policies(k8s_cluster, "--set", "operator.watchNamespaces={a,b}")
+    assert {ns for ns, name in watched if name.endswith("models")} == {"a", "b"}
+    # someone else's Prometheus scrapes the models: without its address, no model policy
+    external = (
+        "--set",
+        "prometheus.enabled=false",
+        "--set",
+        "operator.prometheusUrl=http://p:9090",
+    )
+    assert ("rel", "it-understudy-models") not in _policies(k8s_cluster, *external)
+    values = tmp_path / "peer-values.yaml"
+    values.write_text(yaml.safe_dump({"networkPolicy": {"prometheusFrom": [MONITORING_PEER]}}))
+    with_peer = _policies(k8s_cluster, *external, "-f", str(values))
+    peers = with_peer[("rel", "it-understudy-models")]["spec"]["ingress"][0]["from"]
+    assert peers[-1] == MONITORING_PEER and len(peers) == 2  # the router and that Prometheus
+    assert not any(
+        n.endswith("models")
+        for _, n in _policies(k8s_cluster, "--set", "operator.clusterWide=true")
+    )
+    assert _policies(k8s_cluster, "--set", "networkPolicy.enabled=false") == {}
+    assert set(_policies(k8s_cluster, "--set", "logging.elasticsearch.external.host=es")) == {
+        ("rel", "it-understudy-models")
+    }
 
 
 # -- values that break the schema ------------------------------------------------------------
@@ -375,7 +679,8 @@ def test_helm_test_pod_asks_the_router_readyz(
     )
     assert pod["metadata"]["annotations"]["helm.sh/hook"] == "test"
     (container,) = pod["spec"]["containers"]
-    assert container["command"][-1] == f"http://{name}-router.{namespace}.svc:80/readyz"
+    base = f"http://{name}-router.{namespace}.svc:80"
+    assert container["command"][-2:] == [f"{base}/readyz", f"{base}/v1/routing"]
     assert "--fail-with-body" in container["command"]
     k8s_cluster.kubectl("delete", "pod", f"{name}-test-router", "-n", namespace, "--wait=false")
 
@@ -447,6 +752,7 @@ def test_uninstall_leaves_nothing_behind(
             "roles",
             "rolebindings",
             "poddisruptionbudgets",
+            "networkpolicies",
             "modelrollouts",
         ]
     )

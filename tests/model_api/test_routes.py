@@ -168,7 +168,7 @@ class TestMetrics:
 
 
 class TestRequestLog:
-    def test_one_event_per_prediction_request(
+    def test_one_event_per_prediction_request_without_its_inputs_by_default(
         self, service: Service, records: list[dict[str, Any]]
     ) -> None:
         response = service.post({"records": records[:2]}, headers={"x-request-id": "log-1"})
@@ -179,19 +179,28 @@ class TestRequestLog:
         assert event["model.version"] == "1.0.0"
         assert event["records"] == 2
         assert event["predictions"] == response.json()["predictions"]
-        assert event["inputs"] == records[:2]
+        assert "inputs" not in event  # inputs can be personal data: opt-in only
         assert event["event.duration"] > 0 and event["latency_ms"] > 0
 
+    def test_inputs_are_logged_when_switched_on(
+        self, service_factory: Callable[..., Any], records: list[dict[str, Any]]
+    ) -> None:
+        with service_factory("v1", log_inputs=True) as svc:
+            svc.post({"records": records[:2]})
+            [event] = svc.request_events()
+        assert event["inputs"] == records[:2]
+
     def test_failed_requests_are_logged_with_their_errors(
-        self, service: Service, records: list[dict[str, Any]]
+        self, service_factory: Callable[..., Any], records: list[dict[str, Any]]
     ) -> None:
         bad = {**records[0], "Lot_Area": float("nan")}
-        service.client.post(
-            "/v1/predictions",
-            content=json.dumps({"records": [bad]}),
-            headers={"content-type": "application/json"},
-        )
-        [event] = service.request_events()
+        with service_factory("v1", log_inputs=True) as service:
+            service.client.post(
+                "/v1/predictions",
+                content=json.dumps({"records": [bad]}),
+                headers={"content-type": "application/json"},
+            )
+            [event] = service.request_events()
         assert event["http.response.status_code"] == 422
         assert event["error.code"] == "validation_failed"
         assert event["validation.errors"][0]["code"] == "not_finite"

@@ -6,6 +6,7 @@ import functools
 import gzip
 import json
 import logging
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -31,19 +32,38 @@ def offer(client: TestClient, app: Any, raw: str | None, source: str) -> bool:
     return result
 
 
-def test_without_live_the_router_is_not_ready_and_answers_503() -> None:
+def test_without_live_the_router_is_ready_and_predictions_answer_503() -> None:
+    """Readiness means serving: no ModelRollout yet must not hold `helm install --wait`."""
     registry = new_registry()
     with TestClient(create_app(RouterSettings(), registry=registry)) as client:
         assert client.get("/healthz").status_code == 200
         ready = client.get("/readyz")
-        assert ready.status_code == 503
+        assert ready.status_code == 200
+        assert ready.json() == {"status": "ready", "routing_configured": False}
         response = client.post("/v1/predictions", json={"records": [{}]})
         assert response.status_code == 503
         assert response.json()["error"] == "upstream_unavailable"
         assert len(response.headers["x-request-id"]) == 32
-        assert client.get("/v1/routing").json()["generation"] == 0
+        view = client.get("/v1/routing").json()
         text = client.get("/metrics").text
+    assert view["generation"] == 0 and view["configured"] is False
+    assert view["live_version"] is None and view["mirroring"] is False
+    assert view["last_reload"] is None and view["waiting_for"] is None
     assert metric(text, "understudy_router_requests_total", outcome="live_error") == 1
+    assert metric(text, "understudy_router_routing_configured") == 0
+
+
+def test_a_configmap_source_not_read_yet_keeps_readyz_503() -> None:
+    """Until the first list of its ConfigMap the router cannot know the live model."""
+    settings = RouterSettings(
+        configmap="ns/house-prices-router", kubeconfig=Path("/nonexistent/kubeconfig")
+    )
+    with TestClient(create_app(settings, registry=new_registry())) as client:
+        ready = client.get("/readyz")
+        view = client.get("/v1/routing").json()
+    assert ready.status_code == 503
+    assert "configmap:ns/house-prices-router" in ready.json()["message"]
+    assert view["waiting_for"] == "configmap:ns/house-prices-router"
 
 
 def test_request_id_is_taken_from_the_client_and_echoed() -> None:
@@ -99,9 +119,14 @@ def test_config_from_environment_is_in_force_and_published() -> None:
     with TestClient(create_app(settings, registry=registry)) as client:
         view = client.get("/v1/routing").json()
         text = client.get("/metrics").text
-        assert client.get("/readyz").status_code == 200
+        assert client.get("/readyz").json() == {"status": "ready", "routing_configured": True}
     assert view["generation"] == 1 and view["source"] == "env"
     assert view["config"]["mirror_percent"] == 25
+    assert view["configured"] is True and view["mirroring"] is True
+    assert (view["live_version"], view["candidate_version"]) == ("1.0.0", "2.0.0")
+    assert view["mirror_percent"] == 25
+    assert view["last_reload"]["outcome"] == "applied" and view["last_reload"]["source"] == "env"
+    assert metric(text, "understudy_router_routing_configured") == 1
     [info] = [
         s
         for s in (
@@ -149,6 +174,8 @@ def test_bad_reload_is_rejected_with_one_line_and_a_metric(
     assert "rejected routing config from file:/etc/router.json" in errors[0].getMessage()
     assert view["generation"] == 1 and view["config"]["mirror_percent"] == 25
     assert view["last_rejection"].startswith("file:/etc/router.json")
+    assert view["last_reload"]["outcome"] == "rejected" and view["last_reload"]["error"]
+    assert view["configured"] is True  # the last good config stays in force
     assert (
         metric(text, "understudy_router_config_reloads_total", source="file", outcome="rejected")
         == 1
@@ -160,7 +187,9 @@ def test_same_config_again_is_unchanged_and_a_new_candidate_is_applied() -> None
     app = create_app(RouterSettings(config_json=json.dumps(GOOD)), registry=registry)
     with TestClient(app) as client:
         assert offer(client, app, json.dumps(GOOD), "file:/x")
-        assert client.get("/v1/routing").json()["generation"] == 1
+        unchanged = client.get("/v1/routing").json()
+        assert unchanged["generation"] == 1
+        assert unchanged["last_reload"]["outcome"] == "unchanged"
         changed = {**GOOD, "candidate": {"url": "http://127.0.0.1:11", "version": "3.0.0"}}
         assert offer(client, app, json.dumps(changed), "file:/x")
         view = client.get("/v1/routing").json()

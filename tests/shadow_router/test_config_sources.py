@@ -209,3 +209,39 @@ def test_configmap_missing_key_and_deletion_are_delivered_as_missing() -> None:
     make_source(api, watch, seen).run()
     # Absent at list time: nothing delivered; key missing: None; re-added after delete: again.
     assert [raw for raw, _ in seen.docs] == [None, DOC, DOC]
+
+
+def test_configmap_reports_each_list_after_its_document_absent_or_not() -> None:
+    """on_listed comes after the listed document: readiness never precedes the routing."""
+    order: list[str] = []
+    api = FakeApi([listed([], "5"), ConnectionError("api server restarting"), listed([], "7")])
+    watch = FakeWatch([[ApiError(410)]])
+    source = ConfigMapSource(
+        namespace="understudy",
+        name="house-prices-router",
+        key="router.json",
+        on_document=lambda raw, *, source: order.append("document") is None,
+        api_factory=lambda: api,
+        watch_factory=watch,
+        max_backoff=0.01,
+        on_listed=lambda: order.append("listed"),
+    )
+    watch.source = source
+    source.run()
+    assert order == ["listed", "listed"]  # the ConfigMap is absent: no document, still listed
+
+    order.clear()
+    api = FakeApi([listed([configmap(DOC, "10")], "10")])
+    watch = FakeWatch([])
+    source = ConfigMapSource(
+        namespace="understudy",
+        name="house-prices-router",
+        key="router.json",
+        on_document=lambda raw, *, source: order.append("document") is None,
+        api_factory=lambda: api,
+        watch_factory=watch,
+        on_listed=lambda: order.append("listed"),
+    )
+    watch.source = source
+    source.run()
+    assert order == ["document", "listed"]

@@ -60,7 +60,7 @@ def test_router_follows_the_operators_configmap(
         "UNDERSTUDY_ROUTER_CONFIGMAP": f"{namespace}/{NAME}",
         "UNDERSTUDY_ROUTER_KUBECONFIG": str(k8s_cluster.kubeconfig),
     }
-    # /readyz turns 200 only once the config was read from the API server.
+    # /readyz turns 200 only once the ConfigMap was read from the API server.
     with start_service("understudy_router", env=env) as router, httpx.Client() as client:
         view = routing(client, router.url)
         assert view["source"] == f"configmap:{namespace}/{NAME}"
@@ -106,3 +106,41 @@ def test_router_follows_the_operators_configmap(
             == 200
         )
         assert "rejected routing config from configmap:" in router.logs()
+
+
+def test_router_is_ready_before_any_rollout_and_routes_once_the_configmap_appears(
+    k8s_cluster: K8sCluster,
+    namespace: str,
+    live_api: ServiceProcess,
+    records: list[dict[str, object]],
+) -> None:
+    """What `helm install --wait` sees on default values: no ModelRollout, no ConfigMap."""
+    env = {
+        "UNDERSTUDY_ROUTER_CONFIGMAP": f"{namespace}/{NAME}",
+        "UNDERSTUDY_ROUTER_KUBECONFIG": str(k8s_cluster.kubeconfig),
+    }
+    with start_service("understudy_router", env=env) as router, httpx.Client() as client:
+        assert client.get(f"{router.url}/readyz").json()["routing_configured"] is False
+        view = routing(client, router.url)
+        assert view["configured"] is False and view["waiting_for"] is None
+        assert (
+            metric(client.get(f"{router.url}/metrics").text, "understudy_router_routing_configured")
+            == 0
+        )
+        refused = client.post(f"{router.url}/v1/predictions", json={"records": records[:1]})
+        assert refused.status_code == 503
+        assert refused.json()["error"] == "upstream_unavailable"
+
+        put_configmap(k8s_cluster, namespace, json.dumps(routing_config(live_api, None)))
+        view = wait_for(
+            lambda: (v := routing(client, router.url))["configured"] and v,
+            what="the router to pick the new ConfigMap up",
+        )
+        assert view["live_version"] == "1.0.0" and view["mirroring"] is False
+        assert view["last_reload"]["outcome"] == "applied"
+        assert (
+            metric(client.get(f"{router.url}/metrics").text, "understudy_router_routing_configured")
+            == 1
+        )
+        answered = client.post(f"{router.url}/v1/predictions", json={"records": records[:1]})
+        assert answered.status_code == 200

@@ -237,7 +237,9 @@ def test_live_failures_are_clear_json_errors_within_the_timeout(
     none = router.predict(records[:1], "none")
     assert none.status_code == 503
     assert none.json()["error"] == "upstream_unavailable"
-    assert router.client.get(f"{router.url}/readyz").status_code == 503
+    # Still serving (ready), but routing nothing: that is /v1/routing's and the gauge's news.
+    assert router.client.get(f"{router.url}/readyz").status_code == 200
+    assert router.client.get(f"{router.url}/v1/routing").json()["configured"] is False
 
     text = router.metrics()
     assert metric(text, "understudy_router_requests_total", outcome="live_error") == 3

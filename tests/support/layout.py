@@ -20,6 +20,8 @@ K8S_BASE = K8S / "base"
 SKAFFOLD = REPO / "skaffold.yaml"
 KIBANA_OBJECTS = K8S_BASE / "kibana" / "saved-objects.ndjson"
 CHART_KIBANA_OBJECTS = CHART / "files" / "kibana-saved-objects.ndjson"
+# The one source of the alert rules (PrometheusRule and the bundled Prometheus alike).
+ALERT_RULES = CHART / "files" / "alert-rules.yaml"
 # The three images: workspace package → Dockerfile (build context: the repository root).
 IMAGES = {
     "understudy-model-api": REPO / "services" / "model-api" / "Dockerfile",

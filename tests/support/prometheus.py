@@ -10,6 +10,7 @@ import json
 import shutil
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -21,9 +22,13 @@ PROMETHEUS = shutil.which("prometheus") or "/usr/bin/prometheus"
 class PrometheusServer(LoggedServer):
     name = "prometheus"
 
-    def __init__(self, workdir: Path, *, scrape_interval: str = "500ms") -> None:
+    def __init__(
+        self, workdir: Path, *, scrape_interval: str = "500ms", rule_files: Iterable[Path] = ()
+    ) -> None:
         super().__init__(workdir)
         self.scrape_interval = scrape_interval
+        # Rule files loaded at start, evaluated every scrape interval.
+        self.rule_files = [str(p) for p in rule_files]
         self.port = 0
         self.url = ""
         self._targets = workdir / "targets.json"
@@ -37,6 +42,7 @@ class PrometheusServer(LoggedServer):
             "global:\n"
             f"  scrape_interval: {self.scrape_interval}\n"
             f"  evaluation_interval: {self.scrape_interval}\n"
+            f"rule_files: {json.dumps(self.rule_files)}\n"
             "scrape_configs:\n"
             "  - job_name: understudy\n"
             "    file_sd_configs:\n"
@@ -65,9 +71,23 @@ class PrometheusServer(LoggedServer):
 
     def set_targets(self, targets: Iterable[str]) -> None:
         """Scrape exactly these host:port targets (written atomically for inotify)."""
+        self.set_target_groups([(sorted(targets), {})])
+
+    def set_target_groups(self, groups: Iterable[tuple[Iterable[str], dict[str, str]]]) -> None:
+        """Scrape these host:port targets, each group with its target labels (e.g. the
+        ``component`` label the chart's scrape jobs add)."""
         tmp = self._targets.with_suffix(".tmp")
-        tmp.write_text(json.dumps([{"targets": sorted(targets)}]))
+        tmp.write_text(
+            json.dumps([{"targets": sorted(t), "labels": labels} for t, labels in groups])
+        )
         tmp.replace(self._targets)
+
+    def api(self, path: str, **params: str) -> dict[str, Any]:
+        """GET /api/v1/<path>; the answer's JSON (status "success" asserted)."""
+        r = httpx.get(f"{self.url}/api/v1/{path}", params=params, timeout=10)
+        body: dict[str, Any] = r.json()
+        assert body.get("status") == "success", f"{path} {params}: {body}"
+        return body
 
     def wait_until_scraped(self, targets: Iterable[str], timeout: float = 30) -> None:
         """Wait until every target has been scraped successfully at least once.

@@ -18,9 +18,10 @@ class Settings(BaseSettings):
     max_records: int = Field(default=1000, ge=1)
     # Largest request body in bytes, enforced while reading (413 past it).
     max_body_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
-    # Log every request's input records in its model-api.request event (for
-    # replay and audits); turn off where inputs are sensitive or too large.
-    log_inputs: bool = True
+    # Log every request's input records in its model-api.request event (for replay
+    # and audits). Off by default: inputs can be personal data; turn it on only where
+    # the log store may hold them.
+    log_inputs: bool = False
     # "fast": the numpy predictor compiled from the pipeline (checked against the
     # pipeline at start-up); "reference": the scikit-learn pipeline on a pandas frame.
     predictor: Literal["fast", "reference"] = "fast"

@@ -11,12 +11,12 @@ from typing import Any
 
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
-from prometheus_client import CollectorRegistry
+from prometheus_client import CollectorRegistry, Gauge
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from understudy_common.body import BodyError, read_body
 from understudy_common.logging import request_id_var
-from understudy_common.metrics import CONTENT_TYPE_LATEST, new_registry, render
+from understudy_common.metrics import CONTENT_TYPE_LATEST, metric_name, new_registry, render
 from understudy_common.request_id import REQUEST_ID_HEADER, request_id_from
 
 from .comparison import ComparisonWindows
@@ -74,6 +74,13 @@ def create_app(settings: RouterSettings, registry: CollectorRegistry | None = No
     windows = ComparisonWindows(size=settings.window_size)
     registry.register(WindowCollector(windows=windows, model=settings.model_name))
     router = ShadowRouter(settings=settings, metrics=metrics, windows=windows)
+    # Routing state apart from readiness (a router with no live model is still serving).
+    Gauge(
+        metric_name("router", "routing_configured"),
+        "1 when a live model is configured (predictions are routed), 0 while they get 503.",
+        ["model"],
+        registry=registry,
+    ).labels(settings.model_name).set_function(lambda: float(router.configured))
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -101,7 +108,11 @@ def create_app(settings: RouterSettings, registry: CollectorRegistry | None = No
                 key=settings.configmap_key,
                 on_document=router.offer_document,
                 api_factory=lambda: core_v1_api(kubeconfig),
+                on_listed=lambda: setattr(router, "pending_source", None),
             )
+            # Not ready before the first list: a new replica of a rolling update must not
+            # take traffic before it knows the live model.
+            router.pending_source = configmap.source
             configmap.start(asyncio.get_running_loop())
         try:
             yield
@@ -169,10 +180,16 @@ def create_app(settings: RouterSettings, registry: CollectorRegistry | None = No
 
     @app.get("/readyz")
     async def readyz() -> Response:
+        # Serving once its config source has been read, live model or not: readiness gates
+        # `helm install --wait` and rollouts; routing state is /v1/routing and a gauge.
         if router.ready:
-            return JSONResponse({"status": "ready"})
+            return JSONResponse({"status": "ready", "routing_configured": router.configured})
         return JSONResponse(
-            {"status": "not_ready", "message": "no live model is configured"}, status_code=503
+            {
+                "status": "not_ready",
+                "message": f"routing config source {router.pending_source} not read yet",
+            },
+            status_code=503,
         )
 
     @app.get("/metrics")

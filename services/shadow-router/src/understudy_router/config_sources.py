@@ -117,6 +117,7 @@ class ConfigMapSource:
         watch_factory: Callable[[], Any] = _new_watch,
         watch_seconds: int = 300,
         max_backoff: float = 30.0,
+        on_listed: Callable[[], None] | None = None,
     ) -> None:
         self.namespace = namespace
         self.name = name
@@ -127,6 +128,9 @@ class ConfigMapSource:
         self._watch_factory = watch_factory
         self._watch_seconds = watch_seconds
         self._max_backoff = max_backoff
+        # Called (on the loop, after the listed document) once each list has been read:
+        # the router knows its routing, present or not.
+        self._on_listed = on_listed
         self._stop = threading.Event()
         self._watch: Any = None
         self._thread: threading.Thread | None = None
@@ -187,6 +191,8 @@ class ConfigMapSource:
             self._deliver(listed.items[0])
         else:
             logger.warning("ConfigMap %s not found; keeping the current config", self.source)
+        if self._on_listed is not None:
+            self._call(self._on_listed)
 
     def _watch_once(self, api: Any) -> None:
         self._watch = self._watch_factory()
@@ -220,7 +226,11 @@ class ConfigMapSource:
         if raw is not None and raw == self._last_raw:
             return
         self._last_raw = raw
+        self._call(lambda: self._on_document(raw, source=self.source))
+
+    def _call(self, fn: Callable[[], object]) -> None:
+        # In order on the event loop (a listed document is applied before on_listed runs).
         if self._loop is None:
-            self._on_document(raw, source=self.source)
+            fn()
         else:
-            self._loop.call_soon_threadsafe(lambda: self._on_document(raw, source=self.source))
+            self._loop.call_soon_threadsafe(fn)

@@ -118,6 +118,10 @@ class ShadowRouter:
         self.route = _NO_ROUTE
         # The last rejected document's error, shown on GET /v1/routing.
         self.last_rejection: str | None = None
+        # The last document offered: outcome (applied, unchanged, rejected), source, time.
+        self.last_reload: dict[str, str | None] | None = None
+        # A config source not read yet (the ConfigMap before its first list): not ready.
+        self.pending_source: str | None = None
         model = metrics.model
         metrics.mirror_inflight.labels(model).set_function(lambda: self._mirror.inflight)
         metrics.mirror_queue_depth.labels(model).set_function(lambda: self._mirror.depth)
@@ -142,6 +146,7 @@ class ShadowRouter:
             config = parse_config(raw)
         except ConfigError as exc:
             self.last_rejection = f"{source}: {exc}"
+            self._note_reload("rejected", source, error=str(exc))
             self._metrics.config_reloads.labels(
                 self._metrics.model, source_kind(source), "rejected"
             ).inc()
@@ -161,6 +166,7 @@ class ShadowRouter:
         kind = source_kind(source)
         if config == old.config and old.generation > 0:
             self._metrics.config_reloads.labels(self._metrics.model, kind, "unchanged").inc()
+            self._note_reload("unchanged", source)
             return
         live = self._pool.get(config.live.url) if config.live else None
         candidate = self._pool.get(config.candidate.url) if config.candidate else None
@@ -184,6 +190,7 @@ class ShadowRouter:
         self._metrics.set_config(config)
         self._metrics.config_reloads.labels(self._metrics.model, kind, "applied").inc()
         self.last_rejection = None
+        self._note_reload("applied", source)
         logger.info(
             "routing config generation %d from %s: live %s, candidate %s, mirror %s%%",
             self.route.generation,
@@ -193,6 +200,10 @@ class ShadowRouter:
             config.mirror_percent,
             extra={"understudy.config": config.model_dump(mode="json")},
         )
+
+    def _note_reload(self, outcome: str, source: str, *, error: str | None = None) -> None:
+        at = datetime.now(UTC).isoformat(timespec="milliseconds")
+        self.last_reload = {"outcome": outcome, "source": source, "at": at, "error": error}
 
     # -- the request path ------------------------------------------------------------------
 
@@ -403,12 +414,24 @@ class ShadowRouter:
     # -- read-only views ---------------------------------------------------------------------
 
     def routing_view(self) -> dict[str, Any]:
+        """``GET /v1/routing``: what the router routes to, and how its config got there."""
         route = self.route
+        config = route.config
         return {
-            "config": route.config.model_dump(mode="json") if route.generation else None,
+            # A live model is configured: predictions are answered (else 503).
+            "configured": self.configured,
+            "live_version": config.live.version if config.live else None,
+            "candidate_version": config.candidate.version if config.candidate else None,
+            # Requests are copied to a candidate (one is configured and mirror_percent > 0).
+            "mirroring": config.mirroring,
+            "mirror_percent": config.mirror_percent if config.candidate else 0.0,
+            "config": config.model_dump(mode="json") if route.generation else None,
             "generation": route.generation,
             "source": route.source,
             "applied_at": route.applied_at or None,
+            # The configured source not read yet, e.g. "configmap:ns/name" (readyz is 503).
+            "waiting_for": self.pending_source,
+            "last_reload": self.last_reload,
             "last_rejection": self.last_rejection,
             "mirror": {
                 "workers": self._settings.mirror_workers,
@@ -419,8 +442,14 @@ class ShadowRouter:
         }
 
     @property
-    def ready(self) -> bool:
+    def configured(self) -> bool:
+        """A live model is configured (predictions are routed, not answered 503)."""
         return self.route.live is not None
+
+    @property
+    def ready(self) -> bool:
+        """Serving: every config source has been read once, whatever it held."""
+        return self.pending_source is None
 
 
 def source_kind(source: str) -> str:
