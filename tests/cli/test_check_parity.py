@@ -52,10 +52,13 @@ class Exporter:
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
+        settings = RouterSettings()
         self.metrics = RouterMetrics(
             registry=self.registry,
             model=MODEL,
-            prediction_edges=RouterSettings().prediction_edges,
+            prediction_edges=settings.prediction_edges,
+            slice_edges=settings.slice_edges,
+            slice_field_max_values=settings.slice_field_max_values,
         )
         self.ks = Gauge(
             "understudy_router_prediction_ks_statistic",

@@ -5,7 +5,11 @@ Shape (docs/contracts.md)::
     {"live": {"url": "http://127.0.0.1:8001", "version": "1.0.0"},
      "candidate": {"url": "http://127.0.0.1:8002", "version": "2.0.0"},
      "mirror_percent": 100, "tolerance": {"relative": 0.10, "absolute": 10000},
-     "timeouts": {"live_seconds": 2.0, "candidate_seconds": 2.0}}
+     "timeouts": {"live_seconds": 2.0, "candidate_seconds": 2.0},
+     "slice_field": "Neighborhood"}
+
+``slice_field`` (optional, null by default) names an input field whose value slices the
+paired evidence (understudy_router.slices).
 
 Parsing is strict (unknown keys, strings for numbers and booleans for numbers are
 errors) because the operator writes this document and a typo must be loud, not
@@ -16,6 +20,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
@@ -78,6 +83,12 @@ class TimeoutsConfig(BaseModel):
     candidate_seconds: Seconds = 2.0
 
 
+# A slice field's name: short and label-safe (it becomes the slice_by label value).
+SLICE_FIELD_NAME = re.compile(r"[A-Za-z0-9_.\-]{1,64}")
+# slice_by values the router uses itself (understudy_router.slices).
+RESERVED_SLICE_BY = ("all", "prediction")
+
+
 class RoutingConfig(BaseModel):
     """The whole routing document. ``live`` is required (null: answer 503 to every request)."""
 
@@ -88,6 +99,25 @@ class RoutingConfig(BaseModel):
     mirror_percent: Annotated[float, Field(ge=0, le=100, allow_inf_nan=False)] = 100.0
     tolerance: ToleranceConfig = ToleranceConfig()
     timeouts: TimeoutsConfig = TimeoutsConfig()
+    # The input field whose value slices the paired evidence; None: slices by prediction only.
+    slice_field: str | None = None
+
+    @field_validator("slice_field")
+    @classmethod
+    def _slice_field_name(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if not SLICE_FIELD_NAME.fullmatch(value):
+            raise ValueError(
+                "must be 1-64 letters, digits, '_', '.' or '-' (a record field name), "
+                f"got {value[:80]!r}"
+            )
+        if value in RESERVED_SLICE_BY:
+            raise ValueError(
+                f"{value!r} is a slice the router always exports (slice_by={value!r}); "
+                "name a record field other than " + " or ".join(RESERVED_SLICE_BY)
+            )
+        return value
 
     @property
     def mirroring(self) -> bool:
