@@ -197,8 +197,8 @@ class PairedEvidence(Collector):
                 for key, m in self._moments.items()
             ]
         paired, count, positive, negative, squares = self._families()
-        for key, n in records:
-            paired.add_metric([self._model, *key], n)
+        for counted, n in records:
+            paired.add_metric([self._model, *counted], n)
         for key, n, pos, neg, sq in moments:
             labels = [self._model, *key]
             count.add_metric(labels, n)
