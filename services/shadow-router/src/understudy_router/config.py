@@ -20,13 +20,13 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from understudy_common.compare import Tolerance
+from understudy_common.slicing import slice_field_problem
 
 
 class ConfigError(ValueError):
@@ -83,12 +83,6 @@ class TimeoutsConfig(BaseModel):
     candidate_seconds: Seconds = 2.0
 
 
-# A slice field's name: short and label-safe (it becomes the slice_by label value).
-SLICE_FIELD_NAME = re.compile(r"[A-Za-z0-9_.\-]{1,64}")
-# slice_by values the router uses itself (understudy_router.slices).
-RESERVED_SLICE_BY = ("all", "prediction")
-
-
 class RoutingConfig(BaseModel):
     """The whole routing document. ``live`` is required (null: answer 503 to every request)."""
 
@@ -105,18 +99,9 @@ class RoutingConfig(BaseModel):
     @field_validator("slice_field")
     @classmethod
     def _slice_field_name(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        if not SLICE_FIELD_NAME.fullmatch(value):
-            raise ValueError(
-                "must be 1-64 letters, digits, '_', '.' or '-' (a record field name), "
-                f"got {value[:80]!r}"
-            )
-        if value in RESERVED_SLICE_BY:
-            raise ValueError(
-                f"{value!r} is a slice the router always exports (slice_by={value!r}); "
-                "name a record field other than " + " or ".join(RESERVED_SLICE_BY)
-            )
+        problem = None if value is None else slice_field_problem(value)
+        if problem is not None:
+            raise ValueError(problem)
         return value
 
     @property

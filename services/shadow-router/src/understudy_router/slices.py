@@ -36,12 +36,13 @@ from prometheus_client.registry import Collector
 from understudy_common.compare import RecordComparison
 from understudy_common.histogram import le_label
 from understudy_common.metrics import metric_name
+from understudy_common.slicing import RESERVED_SLICE_BY
 
 from .comparison import signed_rel_diff
 
-# slice_by values of the slices every record is counted under.
-ALL = "all"
-BY_PREDICTION = "prediction"
+# slice_by values of the slices every record is counted under (reserved: no slice field
+# may take these names, understudy_common.slicing).
+ALL, BY_PREDICTION = RESERVED_SLICE_BY
 # Field slices that are not a value: field absent or null; pooled (over the cardinality
 # bound, or a list/object, which has no short stable label).
 MISSING = "__missing__"
