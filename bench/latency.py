@@ -10,7 +10,7 @@ interval in five has a burst in which 8% of one side's requests (chosen at rando
 
 Rules:
     p99-point    today's ``latency-p99-ratio``: Prometheus' histogram_quantile(0.99) of the
-                 interval on the router's latency buckets (understudy_common.metrics),
+                 interval on the coarse LATENCY_BUCKETS_SECONDS (the router's before issue 10),
                  candidate / live ≤ 1.5 passes, else the run fails.
     p90-bounds   ``quantile_ratio_check`` (core/statistics/quantiles.py, α = 0.05) of the
                  p90 on log-spaced buckets 1.1× apart over the interval: PASS / FAIL /
@@ -34,8 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
-from understudy_common.histogram import log_spaced_edges
-from understudy_common.metrics import LATENCY_BUCKETS_SECONDS
+from understudy_common.metrics import FINE_LATENCY_EDGES_SECONDS, LATENCY_BUCKETS_SECONDS
 from understudy_operator.core.spec import AnalysisSpec
 from understudy_operator.core.statistics import (
     Histogram,
@@ -47,7 +46,7 @@ from understudy_operator.core.statistics import (
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "bench" / "results"
 DEFAULTS = AnalysisSpec()
-FINE = log_spaced_edges(0.0001, 10.0, 121)
+FINE = FINE_LATENCY_EDGES_SECONDS  # what the router exports since issue 10
 COARSE = tuple(LATENCY_BUCKETS_SECONDS)
 MAX_RATIO = 1.5
 RULES = ("p99-point", "p90-bounds", "p90-cumul", "p50-bounds")

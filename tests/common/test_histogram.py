@@ -11,7 +11,12 @@ import pytest
 from prometheus_client import CollectorRegistry, Histogram
 from prometheus_client.parser import text_string_to_metric_families
 
-from understudy_common.histogram import BucketHistograms, log_spaced_edges, symmetric_edges
+from understudy_common.histogram import (
+    BucketHistograms,
+    le_label,
+    log_spaced_edges,
+    symmetric_edges,
+)
 from understudy_common.metrics import render
 
 
@@ -47,9 +52,18 @@ def _samples(text: str, name: str) -> dict[tuple[tuple[str, str], ...], float]:
     return out
 
 
-def test_exports_what_prometheus_clients_histogram_exports_for_the_same_values() -> None:
-    edges = (0.5, 1.0, 2.0, 5.0)
-    values = [0.1, 0.5, 0.5000001, 1.0, 3.0, 5.0, 7.5, 1e9, -4.0]
+@pytest.mark.parametrize(
+    "edges",
+    [
+        (0.5, 1.0, 2.0, 5.0),
+        # From 1e6 on prometheus_client writes le like Go ("1.5e+06", not "1500000.0").
+        (0.5, 999_999.0, 1_000_000.0, 1_500_000.0, 2e7),
+    ],
+)
+def test_exports_what_prometheus_clients_histogram_exports_for_the_same_values(
+    edges: tuple[float, ...],
+) -> None:
+    values = [0.1, 0.5, 0.5000001, 1.0, 3.0, 5.0, 7.5, 1e9, -4.0, 1e6, 1.2e6]
     ours = CollectorRegistry()
     mine = BucketHistograms("x_value", "x", labels=["role"], edges=edges)
     ours.register(mine)
@@ -100,3 +114,30 @@ def test_wrong_label_count_and_unsorted_edges_are_errors() -> None:
         h.observe_many(["x"], [1.0])
     with pytest.raises(ValueError, match="strictly increasing"):
         BucketHistograms("p", "p", labels=[], edges=(2.0, 1.0))
+
+
+@pytest.mark.parametrize(
+    ("edge", "label"),
+    [
+        (0.05, "0.05"),
+        (1000.0, "1000.0"),
+        (999_999.0, "999999.0"),
+        (1e6, "1e+06"),
+        (1_234_560.0, "1.23456e+06"),
+        (2e6, "2e+06"),
+        (math.inf, "+Inf"),
+    ],
+)
+def test_le_label(edge: float, label: str) -> None:
+    assert le_label(edge) == label
+
+
+def test_a_single_observation_counts_like_observe_many() -> None:
+    one = BucketHistograms("s", "s", labels=["a"], edges=(1.0, 2.0))
+    many = BucketHistograms("s", "s", labels=["a"], edges=(1.0, 2.0))
+    for value in (0.5, 1.0, 1.5, 3.0):
+        one.observe(["x"], value)
+    many.observe_many(["x"], (0.5, 1.0, 1.5, 3.0))
+    assert [s for f in one.collect() for s in f.samples] == [
+        s for f in many.collect() for s in f.samples
+    ]

@@ -34,3 +34,11 @@ def test_no_candidate_is_no_mirroring() -> None:
     doc = router_document(SHADOW, live=("http://live:8000", "1.0.0"), candidate=None)
     assert doc["candidate"] is None
     assert config_from_dict(doc).candidate is None
+
+
+def test_a_slice_field_is_written_only_when_given_and_the_router_reads_it() -> None:
+    pairs = {"live": ("http://live:8000", "1.0.0"), "candidate": ("http://cand:8000", "2.0.0")}
+    assert "slice_field" not in router_document(SHADOW, **pairs)
+    doc = router_document(SHADOW, **pairs, slice_field="Neighborhood")
+    assert doc["slice_field"] == "Neighborhood"
+    assert config_from_dict(doc).slice_field == "Neighborhood"

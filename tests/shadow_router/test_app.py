@@ -182,6 +182,22 @@ def test_bad_reload_is_rejected_with_one_line_and_a_metric(
     )
 
 
+def test_a_bad_slice_field_is_rejected_with_a_readable_message_and_a_good_one_applied() -> None:
+    registry = new_registry()
+    app = create_app(RouterSettings(config_json=json.dumps(GOOD)), registry=registry)
+    with TestClient(app) as client:
+        assert not offer(client, app, json.dumps({**GOOD, "slice_field": "Sale Type"}), "file:/x")
+        rejected = client.get("/v1/routing").json()
+        assert offer(client, app, json.dumps({**GOOD, "slice_field": "Sale_Type"}), "file:/x")
+        applied = client.get("/v1/routing").json()
+    assert rejected["last_rejection"] == (
+        "file:/x: routing config is invalid: slice_field: Value error, must be 1-64 letters, "
+        "digits, '_', '.' or '-' (a record field name), got 'Sale Type'"
+    )
+    assert rejected["generation"] == 1 and rejected["config"]["slice_field"] is None
+    assert applied["generation"] == 2 and applied["config"]["slice_field"] == "Sale_Type"
+
+
 def test_same_config_again_is_unchanged_and_a_new_candidate_is_applied() -> None:
     registry = new_registry()
     app = create_app(RouterSettings(config_json=json.dumps(GOOD)), registry=registry)

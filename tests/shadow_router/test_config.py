@@ -55,6 +55,11 @@ def test_contract_example_parses() -> None:
         ),
         (with_(tolerance={"relative": 0}), lambda c: c.tolerance.absolute == 10000),
         (json.dumps({"live": LIVE}), lambda c: c.timeouts.live_seconds == 2.0),
+        (json.dumps({"live": LIVE}), lambda c: c.slice_field is None),
+        (with_(slice_field=None), lambda c: c.slice_field is None),
+        (with_(slice_field="Neighborhood"), lambda c: c.slice_field == "Neighborhood"),
+        (with_(slice_field="a.b-c_9"), lambda c: c.slice_field == "a.b-c_9"),
+        (with_(slice_field="x" * 64), lambda c: c.slice_field == "x" * 64),
     ],
 )
 def test_valid_configs(doc: str, check: Any) -> None:
@@ -88,6 +93,15 @@ def test_valid_configs(doc: str, check: Any) -> None:
         (with_(timeouts={"candidate_seconds": -2}), "timeouts.candidate_seconds"),
         (with_(mirror_percents=5), "mirror_percents: Extra inputs are not permitted"),
         (with_(live={**LIVE, "weight": 1}), "live.weight"),
+        (with_(slice_field="Sale Type"), "slice_field: Value error, must be 1-64 letters"),
+        (with_(slice_field=""), "slice_field: Value error, must be 1-64 letters"),
+        (with_(slice_field="x" * 65), "slice_field: Value error, must be 1-64 letters"),
+        (with_(slice_field="Région"), "got 'Région'"),
+        (with_(slice_field='a"b'), "slice_field"),
+        (with_(slice_field="prediction"), "'prediction' is a slice the router always exports"),
+        (with_(slice_field="all"), "slice_field: Value error, 'all' is a slice"),
+        (with_(slice_field=5), "slice_field: Input should be a valid string"),
+        (with_(slice_field=["a"]), "slice_field"),
     ],
 )
 def test_invalid_configs_say_what_is_wrong(doc: str | bytes, message: str) -> None:

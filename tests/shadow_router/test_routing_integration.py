@@ -272,6 +272,16 @@ def _prediction_buckets(text: str, role: str) -> dict[float, float]:
     return out
 
 
+def _paired(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """Every understudy_router_paired_* sample, by name and label set."""
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+        if s.name.startswith("understudy_router_paired_")
+    }
+
+
 def _ks_from_buckets(live: dict[float, float], candidate: dict[float, float]) -> float:
     n_live, n_cand = live[math.inf], candidate[math.inf]
     return max(abs(live[e] / n_live - candidate[e] / n_cand) for e in live)
@@ -283,10 +293,12 @@ def test_three_replicas_sum_to_exactly_what_one_router_counts(
     candidate_api: ServiceProcess,
     records: list[dict[str, object]],
 ) -> None:
-    """Mergeable evidence: the prediction histograms of three routers behind round-robin add
-    up, bucket for bucket, to those of one router fed the same traffic; the per-replica KS
-    gauges (each over its own window) do not combine, and their max is reported beside."""
-    config = routing_config(live_api, (candidate_api.url, CANDIDATE))
+    """Mergeable evidence: the prediction histograms and the paired counters of three routers
+    behind round-robin add up, series for series, to those of one router fed the same
+    traffic; the per-replica KS gauges (each over its own window) do not combine, and their
+    max is reported beside. (Neighborhood has 25 values here, under the bound of 50: with
+    more, which values pool as __other__ could differ between replicas.)"""
+    config = routing_config(live_api, (candidate_api.url, CANDIDATE), slice_field="Neighborhood")
     single = router_factory(config)
     replicas = [router_factory(config) for _ in range(3)]
     batches = [records[i : i + 3] for i in range(0, 300, 3)]
@@ -314,6 +326,21 @@ def test_three_replicas_sum_to_exactly_what_one_router_counts(
     for role in ("live", "candidate"):
         assert merged[role] == _prediction_buckets(one, role)
         assert merged[role][math.inf] == 300
+    # Paired counters: record counts add up exactly; the sums of d, d² up to the order of
+    # floating-point additions (each router adds in the order its mirror workers finish).
+    paired_one = _paired(one)
+    paired_merged: dict[tuple[str, tuple[tuple[str, str], ...]], float] = {}
+    for t in texts:
+        for key, value in _paired(t).items():
+            paired_merged[key] = paired_merged.get(key, 0.0) + value
+    assert paired_merged.keys() == paired_one.keys()
+    slices = {dict(labels)["slice_by"] for _, labels in paired_one}
+    assert slices == {"all", "prediction", "Neighborhood"}
+    for key, value in paired_one.items():
+        if key[0].endswith(("_records_total", "_count_total")):
+            assert paired_merged[key] == value, key
+        else:
+            assert paired_merged[key] == pytest.approx(value, rel=1e-12, abs=1e-15), key
     ks_buckets = _ks_from_buckets(merged["live"], merged["candidate"])
     # The raw KS of all 300 pairs, from the live and candidate answers themselves.
     live_preds, cand_preds = [], []

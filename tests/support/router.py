@@ -33,6 +33,19 @@ def metric(text: str, name: str, **labels: str) -> float:
     return sum(samples(text, name, **labels))
 
 
+def sum_by(
+    text: str, name: str, by: tuple[str, ...], **labels: str
+) -> dict[tuple[str, ...], float]:
+    """PromQL's ``sum by (<by>) (name{labels})`` over one scrape (absent labels: "")."""
+    out: dict[tuple[str, ...], float] = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
+                key = tuple(sample.labels.get(k, "") for k in by)
+                out[key] = out.get(key, 0.0) + sample.value
+    return out
+
+
 def label_sets(text: str, name: str) -> list[dict[str, str]]:
     return [
         dict(sample.labels)
@@ -148,10 +161,13 @@ def routing_config(
     mirror_percent: float = 100,
     live_seconds: float = 2.0,
     candidate_seconds: float = 2.0,
+    slice_field: str | None = None,
 ) -> dict[str, Any]:
     """A routing config document; ``candidate`` is (url, version)."""
     live_url = live.url if isinstance(live, ServiceProcess) else live
+    slicing = {} if slice_field is None else {"slice_field": slice_field}
     return {
+        **slicing,
         "live": None if live_url is None else {"url": live_url, "version": "1.0.0"},
         "candidate": None if candidate is None else {"url": candidate[0], "version": candidate[1]},
         "mirror_percent": mirror_percent,

@@ -23,6 +23,7 @@ from collections.abc import Iterable, Iterator, Sequence
 
 from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
+from prometheus_client.utils import floatToGoString
 
 
 def log_spaced_edges(low: float, high: float, count: int) -> tuple[float, ...]:
@@ -78,9 +79,13 @@ class BucketHistograms(Collector):
         self.labels = tuple(labels)
         self.edges = tuple(float(e) for e in edges)
         self.squares = squares
-        self._le = [_le(e) for e in self.edges] + ["+Inf"]
+        self._le = [le_label(e) for e in self.edges] + ["+Inf"]
         self._lock = threading.Lock()
         self._children: dict[tuple[str, ...], _Counts] = {}
+
+    def observe(self, label_values: Sequence[str], value: float) -> None:
+        """Count one value (if finite) for these label values."""
+        self.observe_many(label_values, (value,))
 
     def observe_many(self, label_values: Sequence[str], values: Iterable[float]) -> None:
         """Count every finite value of ``values`` for these label values."""
@@ -130,6 +135,9 @@ class BucketHistograms(Collector):
         yield HistogramMetricFamily(self.name, self.documentation, labels=self.labels)
 
 
-def _le(edge: float) -> str:
-    """The ``le`` label as prometheus_client writes it (``1000.0``, ``0.05``)."""
-    return repr(float(edge))
+def le_label(edge: float) -> str:
+    """The ``le`` label of an upper edge exactly as prometheus_client writes it (``1000.0``,
+    ``0.05``, ``1.23e+06``, ``+Inf``): Go's float formatting, which switches to an exponent
+    from 1e6 on. Every label that names an edge (histogram buckets, the router's prediction
+    slices) goes through here, so the same edge is the same string in every series."""
+    return floatToGoString(edge)

@@ -12,9 +12,12 @@ import re
 from prometheus_client import CollectorRegistry, Info, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
+from understudy_common.histogram import log_spaced_edges
+
 __all__ = [
     "ABS_DIFF_BUCKETS_DOLLARS",
     "CONTENT_TYPE_LATEST",
+    "FINE_LATENCY_EDGES_SECONDS",
     "LATENCY_BUCKETS_SECONDS",
     "PRICE_BUCKETS_DOLLARS",
     "RELATIVE_DIFF_BUCKETS",
@@ -24,7 +27,8 @@ __all__ = [
     "set_info",
 ]
 
-# Request latencies from sub-millisecond (in-process predict) to a timed-out upstream.
+# Request latencies from sub-millisecond (in-process predict) to a timed-out upstream: coarse
+# (2-2.5x apart), for dashboards of the model-api and the operator.
 LATENCY_BUCKETS_SECONDS = (
     0.0005,
     0.001,
@@ -41,6 +45,11 @@ LATENCY_BUCKETS_SECONDS = (
     5.0,
     10.0,
 )
+# Latencies the rollout decision reads (understudy_router_upstream_duration_seconds):
+# 100 us .. 10 s, 121 log-spaced edges 1.1x apart. With buckets 2-2.5x apart a bounded
+# quantile-ratio rule cannot pass, since one bucket is wider than the ratio it must resolve
+# (measured: operator/src/understudy_operator/core/statistics/README.md, bench/latency.py).
+FINE_LATENCY_EDGES_SECONDS = log_spaced_edges(0.0001, 10.0, 121)
 # Ames sale prices run from about $13k to $755k; finer steps where most houses sell.
 PRICE_BUCKETS_DOLLARS = (
     25_000,

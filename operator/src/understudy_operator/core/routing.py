@@ -16,13 +16,16 @@ def router_document(
     *,
     live: tuple[str, str] | None,
     candidate: tuple[str, str] | None,
+    slice_field: str | None = None,
 ) -> dict[str, Any]:
-    """``live`` and ``candidate`` are ``(url, version)``; no candidate: no mirroring."""
+    """``live`` and ``candidate`` are ``(url, version)``; no candidate: no mirroring.
+    ``slice_field``: the input field the router slices its paired evidence by (the key is
+    written only when set, so documents without it stay as they were)."""
 
     def upstream(pair: tuple[str, str] | None) -> dict[str, str] | None:
         return {"url": pair[0], "version": pair[1]} if pair else None
 
-    return {
+    document: dict[str, Any] = {
         "live": upstream(live),
         "candidate": upstream(candidate),
         "mirror_percent": shadow.mirror_percent,
@@ -32,3 +35,6 @@ def router_document(
             "candidate_seconds": shadow.candidate_timeout_seconds,
         },
     }
+    if slice_field is not None:
+        document["slice_field"] = slice_field
+    return document

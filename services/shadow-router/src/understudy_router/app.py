@@ -70,6 +70,8 @@ def create_app(settings: RouterSettings, registry: CollectorRegistry | None = No
         registry=registry,
         model=settings.model_name,
         prediction_edges=settings.prediction_edges,
+        slice_edges=settings.slice_edges,
+        slice_field_max_values=settings.slice_field_max_values,
     )
     windows = ComparisonWindows(size=settings.window_size)
     registry.register(WindowCollector(windows=windows, model=settings.model_name))

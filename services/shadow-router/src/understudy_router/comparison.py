@@ -56,6 +56,15 @@ def predictions_of(body: bytes) -> tuple[float, ...] | None:
     return tuple(out)
 
 
+def signed_rel_diff(live: float, candidate: float) -> float | None:
+    """(candidate - live) / live, the per-record quantity of the bias evidence; None when
+    live is 0 or the quotient is not finite (no relative difference to count)."""
+    if not live:
+        return None
+    d = (candidate - live) / live
+    return d if math.isfinite(d) else None
+
+
 def judge(*, live: tuple[float, ...], status: int, body: bytes, tolerance: Tolerance) -> Verdict:
     """Compare a candidate's HTTP answer with the live predictions for the same request."""
     if not 200 <= status < 300:

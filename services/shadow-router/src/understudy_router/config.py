@@ -5,7 +5,11 @@ Shape (docs/contracts.md)::
     {"live": {"url": "http://127.0.0.1:8001", "version": "1.0.0"},
      "candidate": {"url": "http://127.0.0.1:8002", "version": "2.0.0"},
      "mirror_percent": 100, "tolerance": {"relative": 0.10, "absolute": 10000},
-     "timeouts": {"live_seconds": 2.0, "candidate_seconds": 2.0}}
+     "timeouts": {"live_seconds": 2.0, "candidate_seconds": 2.0},
+     "slice_field": "Neighborhood"}
+
+``slice_field`` (optional, null by default) names an input field whose value slices the
+paired evidence (understudy_router.slices).
 
 Parsing is strict (unknown keys, strings for numbers and booleans for numbers are
 errors) because the operator writes this document and a typo must be loud, not
@@ -22,6 +26,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from understudy_common.compare import Tolerance
+from understudy_common.slicing import slice_field_problem
 
 
 class ConfigError(ValueError):
@@ -88,6 +93,16 @@ class RoutingConfig(BaseModel):
     mirror_percent: Annotated[float, Field(ge=0, le=100, allow_inf_nan=False)] = 100.0
     tolerance: ToleranceConfig = ToleranceConfig()
     timeouts: TimeoutsConfig = TimeoutsConfig()
+    # The input field whose value slices the paired evidence; None: slices by prediction only.
+    slice_field: str | None = None
+
+    @field_validator("slice_field")
+    @classmethod
+    def _slice_field_name(cls, value: str | None) -> str | None:
+        problem = None if value is None else slice_field_problem(value)
+        if problem is not None:
+            raise ValueError(problem)
+        return value
 
     @property
     def mirroring(self) -> bool:

@@ -15,13 +15,14 @@ from prometheus_client.registry import Collector
 from understudy_common.histogram import BucketHistograms, log_spaced_edges, symmetric_edges
 from understudy_common.metrics import (
     ABS_DIFF_BUCKETS_DOLLARS,
-    LATENCY_BUCKETS_SECONDS,
+    FINE_LATENCY_EDGES_SECONDS,
     RELATIVE_DIFF_BUCKETS,
     metric_name,
 )
 
 from .comparison import ComparisonWindows
 from .config import RoutingConfig
+from .slices import PairedEvidence
 
 SUBSYSTEM = "router"
 
@@ -43,6 +44,8 @@ class RouterMetrics:
         registry: CollectorRegistry,
         model: str,
         prediction_edges: tuple[float, ...],
+        slice_edges: tuple[float, ...],
+        slice_field_max_values: int,
     ) -> None:
         self.model = model
         # Mergeable evidence for the distribution and bias checks (understudy_common.histogram):
@@ -63,6 +66,11 @@ class RouterMetrics:
             squares=True,
         )
         registry.register(self.signed_rel_diff)
+        # The same evidence per slice, as monotone counters (understudy_router.slices).
+        self.paired = PairedEvidence(
+            model=model, edges=slice_edges, max_field_values=slice_field_max_values
+        )
+        registry.register(self.paired)
         self.requests = Counter(
             metric_name(SUBSYSTEM, "requests", "total"),
             "Client prediction requests by the live result (live_error: 5xx, 502, 503, 504).",
@@ -81,13 +89,15 @@ class RouterMetrics:
             ["model", "candidate_version", "agree"],
             registry=registry,
         )
-        self.upstream_duration = Histogram(
+        # 121 buckets 1.1x apart (the quantile-ratio rule needs them; FINE_LATENCY_EDGES_SECONDS),
+        # counted by binary search: prometheus_client's Histogram scans its edges linearly.
+        self.upstream_duration = BucketHistograms(
             metric_name(SUBSYSTEM, "upstream_duration", "seconds"),
             "Upstream request latency as the router saw it.",
-            ["model", "role", "version"],
-            buckets=LATENCY_BUCKETS_SECONDS,
-            registry=registry,
+            labels=["model", "role", "version"],
+            edges=FINE_LATENCY_EDGES_SECONDS,
         )
+        registry.register(self.upstream_duration)
         self.abs_diff = Histogram(
             metric_name(SUBSYSTEM, "abs_diff", "dollars"),
             "Per-record |candidate - live| in dollars.",
@@ -131,7 +141,7 @@ class RouterMetrics:
         self.config.labels(self.model).info(config.info_labels())
 
     def observe_upstream(self, *, role: str, version: str, seconds: float) -> None:
-        self.upstream_duration.labels(self.model, role, version).observe(seconds)
+        self.upstream_duration.observe((self.model, role, version), seconds)
 
 
 class WindowCollector(Collector):

@@ -28,11 +28,13 @@ from .comparison import (
     Verdict,
     judge,
     predictions_of,
+    signed_rel_diff,
 )
 from .config import ConfigError, RoutingConfig, parse_config
 from .metrics import LIVE_ERROR, LIVE_OK, RouterMetrics
 from .mirror import MirrorQueue
 from .settings import RouterSettings
+from .slices import field_values
 from .upstreams import UpstreamClient, UpstreamPool, UpstreamTimeout, UpstreamUnreachable
 
 logger = logging.getLogger("understudy_router")
@@ -68,6 +70,8 @@ class MirrorJob:
     candidate_version: str
     timeout: float
     tolerance: Tolerance
+    # The input field that slices the paired evidence (routing config), or None.
+    slice_field: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -311,6 +315,7 @@ class ShadowRouter:
             candidate_version=candidate_version,
             timeout=route.config.timeouts.candidate_seconds,
             tolerance=route.tolerance,
+            slice_field=route.config.slice_field,
         )
         job.candidate.hold()  # keep the client open while the job waits in the queue
         if self._mirror.offer(job):
@@ -368,12 +373,18 @@ class ShadowRouter:
             candidate = tuple(r.candidate for r in comparison.records)
             m.predictions.observe_many((model, "live", job.live_version), job.live_predictions)
             m.predictions.observe_many((model, "candidate", version), candidate)
+            diffs = (signed_rel_diff(r.live, r.candidate) for r in comparison.records)
             m.signed_rel_diff.observe_many(
-                (model, job.live_version, version),
-                (
-                    (r.candidate - r.live) / r.live if r.live else math.nan
-                    for r in comparison.records
-                ),
+                (model, job.live_version, version), (math.nan if d is None else d for d in diffs)
+            )
+            # Per slice; the request body is parsed here, off the live path, and only if asked.
+            field = job.slice_field
+            m.paired.observe(
+                live_version=job.live_version,
+                candidate_version=version,
+                records=comparison.records,
+                field=field,
+                values=field_values(job.body, field, comparison.count) if field else (),
             )
             self._windows.add(
                 live_version=job.live_version,

@@ -60,12 +60,30 @@ class RouterSettings(BaseSettings):
     prediction_buckets_low: float = Field(default=10_000.0, gt=0)
     prediction_buckets_high: float = Field(default=2_000_000.0, gt=0)
     prediction_buckets: int = Field(default=200, ge=2, le=2_000)
+    # Prediction bands of the paired evidence (understudy_router_paired_*, slice_by=
+    # "prediction"): a record's band is the one its live prediction falls in, `slice_bands`
+    # edges log-spaced over the same low..high. 80 bands (6.9% wide) are fine enough for the
+    # decision core to merge adjacent ones into decile-like slices (~15 bands fall inside the
+    # Ames 10th-90th percentile range of sale prices) and coarse enough that per-band
+    # counters stay few (80 x 2 agree values per version pair). Same-everywhere rule as above.
+    slice_bands: int = Field(default=80, ge=2, le=2_000)
+    # Distinct values of the routing config's slice_field that get their own series; later
+    # new values are counted under "__other__" (bounded label cardinality; the core pools
+    # rare values itself).
+    slice_field_max_values: int = Field(default=50, ge=1, le=10_000)
 
     @property
     def prediction_edges(self) -> tuple[float, ...]:
         """The prediction histograms' upper bucket edges (the one edge rule)."""
         return log_spaced_edges(
             self.prediction_buckets_low, self.prediction_buckets_high, self.prediction_buckets
+        )
+
+    @property
+    def slice_edges(self) -> tuple[float, ...]:
+        """The upper edges of the prediction bands of the paired evidence (the one edge rule)."""
+        return log_spaced_edges(
+            self.prediction_buckets_low, self.prediction_buckets_high, self.slice_bands
         )
 
     @model_validator(mode="after")
