@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from understudy_common.compare import Tolerance
-from understudy_operator.core import ShadowSpec
+from understudy_operator.core import parse_spec
 from understudy_operator.core.routing import router_document
 from understudy_router.config import config_from_dict
 
-SHADOW = ShadowSpec(
-    mirror_percent=25.0,
-    tolerance=Tolerance(relative=0.2, absolute=500.0),
-    live_timeout_seconds=1.5,
-    candidate_timeout_seconds=3.0,
-)
+SPEC = {
+    "model": {"name": "house-prices", "version": "2.0.0"},
+    "shadow": {
+        "mirrorPercent": 25,
+        "tolerance": {"relative": 0.2, "absolute": 500},
+        "timeouts": {"live": "1500ms", "candidate": "3s"},
+    },
+}
+SHADOW = parse_spec(SPEC)
 
 
 def test_the_document_is_the_contracts_router_json() -> None:
@@ -39,6 +41,7 @@ def test_no_candidate_is_no_mirroring() -> None:
 def test_a_slice_field_is_written_only_when_given_and_the_router_reads_it() -> None:
     pairs = {"live": ("http://live:8000", "1.0.0"), "candidate": ("http://cand:8000", "2.0.0")}
     assert "slice_field" not in router_document(SHADOW, **pairs)
-    doc = router_document(SHADOW, **pairs, slice_field="Neighborhood")
+    sliced = parse_spec({**SPEC, "analysis": {"slices": {"field": "Neighborhood"}}})
+    doc = router_document(sliced, **pairs)
     assert doc["slice_field"] == "Neighborhood"
     assert config_from_dict(doc).slice_field == "Neighborhood"

@@ -272,7 +272,11 @@ def test_format_duration_is_prometheus_syntax(seconds: float, text: str) -> None
         ),
         (
             {**MINIMAL, "analysis": {"slices": {"field": "a b"}}},
-            "spec.analysis.slices.field: 'a b' is not an input field name",
+            "spec.analysis.slices.field: must be 1-64 letters, digits",
+        ),
+        (
+            {**MINIMAL, "analysis": {"slices": {"field": "prediction"}}},
+            "spec.analysis.slices.field: 'prediction' is a slice the router always exports",
         ),
         (
             {**MINIMAL, "analysis": {"slices": {"minSamplesPerSlice": 0}}},

@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 
 from understudy_cli.demo.supervisor import Child, Supervisor
-from understudy_operator.core import ShadowSpec, router_document
+from understudy_operator.core import RolloutSpec, router_document
 
 
 @dataclass
@@ -39,18 +39,18 @@ class RouterConfigError(RuntimeError):
 
 class LocalActuator:
     def __init__(
-        self, *, supervisor: Supervisor, config_path: Path, router_url: str, shadow: ShadowSpec
+        self, *, supervisor: Supervisor, config_path: Path, router_url: str, spec: RolloutSpec
     ) -> None:
         self.supervisor = supervisor
         self.config_path = config_path
         self.router_url = router_url
-        self.shadow = shadow
+        self.spec = spec
         self.live: Upstream | None = None
         self.candidate: Upstream | None = None
 
     def routing(self) -> dict[str, Any]:
         return router_document(
-            self.shadow,
+            self.spec,
             live=(self.live.url, self.live.version) if self.live else None,
             candidate=(self.candidate.url, self.candidate.version) if self.candidate else None,
         )

@@ -32,7 +32,7 @@ class LocalWorkloads:
             supervisor=supervisor,
             config_path=supervisor.run_dir / "router.json",
             router_url=self.router_url,
-            shadow=spec.shadow,
+            spec=spec,
         )
         self.router_started = False
         # The candidate process once started, before and while the router mirrors to it.

@@ -8,19 +8,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from understudy_operator.core.spec import ShadowSpec
+from understudy_operator.core.spec import RolloutSpec
 
 
 def router_document(
-    shadow: ShadowSpec,
+    spec: RolloutSpec,
     *,
     live: tuple[str, str] | None,
     candidate: tuple[str, str] | None,
-    slice_field: str | None = None,
 ) -> dict[str, Any]:
     """``live`` and ``candidate`` are ``(url, version)``; no candidate: no mirroring.
-    ``slice_field``: the input field the router slices its paired evidence by (the key is
-    written only when set, so documents without it stay as they were)."""
+    The shadow settings come from ``spec.shadow``; ``slice_field`` from
+    ``spec.analysis.slices.field``, the input field the router slices its paired evidence
+    by (the key is written only when set, so documents without it stay as they were)."""
+    shadow = spec.shadow
+    slice_field = spec.analysis.slices.field
 
     def upstream(pair: tuple[str, str] | None) -> dict[str, str] | None:
         return {"url": pair[0], "version": pair[1]} if pair else None

@@ -21,6 +21,7 @@ from typing import Any
 
 # The one agreement tolerance (router, difftest, spec): same fields as router.json's.
 from understudy_common.compare import Tolerance
+from understudy_common.slicing import slice_field_problem
 from understudy_operator.core.builtins import BUILTINS, RATE_CHECKS
 from understudy_operator.core.checks import (
     AGREEMENT_RATE,
@@ -63,8 +64,6 @@ class Promotion(StrEnum):
 _VERSION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,62}$")
 _NAME = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
-# An input field to slice by (the router's rule for slice_field, docs/contracts.md).
-_FIELD = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 
 
 @dataclass(frozen=True)
@@ -200,11 +199,9 @@ def _parse_slices(obj: _Obj) -> SliceSettings:
     if any(b <= a for a, b in itertools.pairwise(edges)):
         raise SpecError(f"{obj.path}.predictionEdges: must be strictly increasing, got {edges}")
     field_name = obj.text("field", default=None)
-    if field_name is not None and not _FIELD.match(field_name):
-        raise SpecError(
-            f"{obj.path}.field: {field_name!r} is not an input field name (1-64 letters, "
-            "digits, '_', '.', '-')"
-        )
+    problem = slice_field_problem(field_name) if field_name is not None else None
+    if problem is not None:
+        raise SpecError(f"{obj.path}.field: {problem}")
     if field_name is not None and edges:
         raise SpecError(f"{obj.path}: give predictionEdges or field, not both")
     settings = SliceSettings(

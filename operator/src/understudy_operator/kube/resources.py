@@ -178,7 +178,7 @@ def router_config(
         )
 
     return router_document(
-        spec.shadow,
+        spec,
         live=(url("live"), live_version),
         candidate=(url("candidate"), candidate_version) if candidate_version else None,
     )
