@@ -1,39 +1,50 @@
-"""The built-in checks exist twice: as PromQL (understudy_operator.core.checks, what the
-operator asks Prometheus) and in Python (the demo's ScrapeSource, when Prometheus is
-absent). This test holds the two equal: the same router metrics — the router's own
-metric definitions, on a registry served over HTTP — are read by a real Prometheus through
-each check's PromQL and by the ScrapeSource from two scrapes, and every built-in check must
-give the same value (or both no data).
+"""Every built-in check's evidence is answered twice: by Prometheus through the PromQL its
+queries render (what the operator asks), and by the demo's ScrapeSource from two scrapes of
+the router's /metrics (when Prometheus is absent). This test holds the two equal: the same
+router metrics — the router's own metric definitions, on a registry served over HTTP — are
+read both ways, and every built-in check judged on either evidence must give the same value
+(or both no data).
 
 Why the values can be equal exactly: every series comes from one target, so Prometheus'
-``increase`` extrapolates all of them by the same factor, which cancels in each ratio and
-in the quantile; and each counter's baseline is at least twice its increase, so no series is
-cut at its zero point. (Prometheus 2.42 extrapolates a series whose first value is under 1.1x
-its increase only to that series' own zero point when the window holds just two scrapes; the
-factors then differ per bucket and the quantile moves. The 2x-apart coarse latency buckets
-hid that: the p99 ratio of two buckets twice as wide came out 2 whatever the factors.)
-Series exist from the first scrape on, as in a router that has seen its first mirror (a
-series born inside the window is where the two rules differ: Prometheus does not count its
-first value, the ScrapeSource does).
+``increase`` extrapolates all of them by the same factor, which cancels in each ratio, mean,
+quantile and distance; and each counter's baseline is at least twice its increase, so no
+series is cut at its zero point. (Prometheus 2.42 extrapolates a series whose first value is
+under 1.1x its increase only to that series' own zero point when the window holds just two
+scrapes; the factors then differ per bucket and the quantile moves.) Counts themselves are
+not equal (Prometheus' are extrapolated), so the confidence intervals, which depend on how
+many records there are, are compared on the evidence's shape only; and the analysis window
+differs by design: the scrape reads a series' whole life, Prometheus what it saw of it (the
+same when the candidate's series are born with its analysis, as in a rollout).
 """
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import pytest
-from prometheus_client import CollectorRegistry, Gauge, start_http_server
+from prometheus_client import CollectorRegistry, start_http_server
+from prometheus_client.core import Metric
+from prometheus_client.registry import Collector
 
 from tests.support.prometheus import PrometheusServer
 from understudy_cli.demo.scrape_source import ScrapeSource
+from understudy_common.compare import RecordComparison
 from understudy_operator.core import (
     BUILTIN_CHECKS,
+    BUILTINS,
     Check,
-    Measurement,
-    NoData,
+    CheckResult,
+    Judging,
+    Method,
     QueryContext,
-    Value,
+    SliceSettings,
+    Vector,
+    Verdict,
+    Window,
+    judge,
 )
 from understudy_operator.providers.prometheus import PrometheusProvider
 from understudy_operator.providers.promql import PromQLSource
@@ -43,39 +54,54 @@ from understudy_router.settings import RouterSettings
 pytestmark = pytest.mark.integration
 
 MODEL = "house-prices"
-WINDOW = "1m"  # reaches back past the first scrape: the whole test is shorter
-CTX = QueryContext(
-    model=MODEL, namespace="local", stable="1.0.0", candidate="2.0.0", interval=WINDOW
-)
-Readings = tuple[PromQLSource, ScrapeSource]
+BY_FIELD = Judging(slices=SliceSettings(field="Neighborhood", min_samples=5))
+BY_PRICE = Judging(slices=SliceSettings(min_samples=5))
+
+
+class _Served(Collector):
+    """What the HTTP server exports: one of the registries, swapped in one assignment, so
+    a scrape sees a whole phase of traffic or none of it (a scrape in the middle of a
+    phase would give each series its own extrapolation)."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.registry = registry
+
+    def collect(self) -> Iterator[Metric]:
+        yield from self.registry.collect()
+
+
+def _router_metrics(registry: CollectorRegistry) -> RouterMetrics:
+    settings = RouterSettings()
+    return RouterMetrics(
+        registry=registry,
+        model=MODEL,
+        prediction_edges=settings.prediction_edges,
+        slice_edges=settings.slice_edges,
+        slice_field_max_values=settings.slice_field_max_values,
+    )
 
 
 class Exporter:
     """The router's metrics (RouterMetrics: real names, labels and buckets) with values
-    the test sets, plus the KS gauge the router computes on scrape."""
+    the test sets: ``before`` holds the baseline, ``after`` the baseline and one more phase;
+    ``publish_after`` swaps what is served."""
 
     def __init__(self) -> None:
-        self.registry = CollectorRegistry()
-        settings = RouterSettings()
-        self.metrics = RouterMetrics(
-            registry=self.registry,
-            model=MODEL,
-            prediction_edges=settings.prediction_edges,
-            slice_edges=settings.slice_edges,
-            slice_field_max_values=settings.slice_field_max_values,
-        )
-        self.ks = Gauge(
-            "understudy_router_prediction_ks_statistic",
-            "KS",
-            ["model", "live_version", "candidate_version"],
-            registry=self.registry,
-        )
-        self.server, self.thread = start_http_server(0, addr="127.0.0.1", registry=self.registry)
+        self.before_registry, self.after_registry = CollectorRegistry(), CollectorRegistry()
+        self.before = _router_metrics(self.before_registry)
+        self.after = _router_metrics(self.after_registry)
+        self.served = _Served(self.before_registry)
+        registry = CollectorRegistry()
+        registry.register(self.served)
+        self.server, self.thread = start_http_server(0, addr="127.0.0.1", registry=registry)
         self.address = f"127.0.0.1:{self.server.server_port}"
 
-    def traffic(self, *, scale: int) -> None:
+    def publish_after(self) -> None:
+        self.served.registry = self.after_registry
+
+    @staticmethod
+    def traffic(m: RouterMetrics, *, scale: int) -> None:
         """One phase of traffic; the second phase adds less than the first (baselines)."""
-        m = self.metrics
         for candidate, model in (("2.0.0", MODEL), ("3.0.0", MODEL), ("2.0.0", "other")):
             noise = 1 if (candidate, model) == ("2.0.0", MODEL) else 7  # other series differ
             mirror = m.mirror.labels(model, candidate, "agreed")
@@ -92,8 +118,25 @@ class Exporter:
                 m.observe_upstream(role="live", version="1.0.0", seconds=seconds)
                 m.observe_upstream(role="candidate", version="2.0.0", seconds=seconds * 1.7)
                 m.observe_upstream(role="live", version="0.9.0", seconds=seconds * 9)
-        self.ks.labels(MODEL, "1.0.0", "2.0.0").set(0.0625 * scale)
-        self.ks.labels(MODEL, "1.0.0", "3.0.0").set(0.5)
+        # Compared records: predictions on both sides and the paired counters, sliced by
+        # price and by a field; the candidate off by +30% on the expensive houses.
+        records, values = [], []
+        for i in range(40 + 5 * scale):
+            live = 90_000 + 7_919 * ((i * 37) % 60)
+            cand = live * (1.3 if live > 400_000 else 1.0 + ((i % 7) - 3) / 100)
+            records.append(
+                RecordComparison(live, cand, abs(cand - live), abs(cand - live) / live, i % 5 > 0)
+            )
+            values.append(["NAmes", "OldTown", "Edwards"][i % 3])
+            m.predictions.observe([MODEL, "live", "1.0.0"], live)
+            m.predictions.observe([MODEL, "candidate", "2.0.0"], cand)
+        m.paired.observe(
+            live_version="1.0.0",
+            candidate_version="2.0.0",
+            records=records,
+            field="Neighborhood",
+            values=values,
+        )
 
     def stop(self) -> None:
         self.server.shutdown()
@@ -108,95 +151,129 @@ class FakeClock:
         return self.now
 
 
+@dataclass
+class Readings:
+    promql: PromQLSource
+    scrape: ScrapeSource
+    baseline_at: float  # the timestamp of Prometheus' last scrape before the change
+
+    def context(self, candidate: str = "2.0.0") -> QueryContext:
+        """A window reaching back to just after that scrape: Prometheus' value that long ago
+        is the baseline the ScrapeSource subtracts too."""
+        window = f"{math.ceil((time.time() - self.baseline_at - 0.001) * 1000)}ms"
+        return QueryContext(
+            model=MODEL,
+            namespace="local",
+            stable="1.0.0",
+            candidate=candidate,
+            interval=window,
+            analysis_window=window,
+        )
+
+
 @pytest.fixture(scope="module")
-def readings(
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[tuple[PromQLSource, ScrapeSource]]:
+def readings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Readings]:
     exporter = Exporter()
     clock = FakeClock()
     scrape = ScrapeSource(f"http://{exporter.address}", clock=clock)
-    # The baseline, twice: every counter's first sample is then >= 2x its increase.
-    exporter.traffic(scale=3)
-    exporter.traffic(scale=3)
+    # The baseline, twice the second phase, in both registries; the second phase on top.
+    for metrics in (exporter.before, exporter.after):
+        Exporter.traffic(metrics, scale=3)
+        Exporter.traffic(metrics, scale=3)
+    Exporter.traffic(exporter.after, scale=2)
     with PrometheusServer(tmp_path_factory.mktemp("prometheus")) as prom:
         prom.set_targets([exporter.address])
         prom.wait_until_scraped([exporter.address])
-        scrape.begin_run()  # baseline snapshot, at t=0 on the source's clock
-        exporter.traffic(scale=2)
-        changed_at = time.time()
-        # A scrape that began after the second phase was complete: its samples are final.
-        prom.wait_for_series(
-            f'timestamp(up{{instance="{exporter.address}"}}) > {changed_at + 0.05:.3f}'
-        )
-        clock.now = 60.0  # one WINDOW later: the baseline is the snapshot before
-        scrape.begin_run()
         provider = PrometheusProvider(url=prom.url, timeout_seconds=5)
+        up = f'timestamp(up{{instance="{exporter.address}"}})'
+        baseline_at = provider.query(up)  # a scrape that is over: it saw the baseline
+        scrape.begin_run()  # the ScrapeSource's baseline, at t=0 on its clock
+        exporter.publish_after()
+        changed_at = time.time()
+        # A scrape that began after the change: its samples are final.
+        prom.wait_for_series(f"{up} > {changed_at + 0.05:.3f}")
+        clock.now = 60.0  # later than any window of the tests: the baseline is the first
+        scrape.begin_run()
         try:
-            yield PromQLSource(provider), scrape
+            yield Readings(PromQLSource(provider), scrape, baseline_at)
         finally:
             provider.close()
     exporter.stop()
 
 
-def _value(m: Measurement) -> float | None:
-    return m.value if isinstance(m, Value) else None
+def _judge(source: object, check: Check, judging: Judging, ctx: QueryContext) -> CheckResult:
+    parts = BUILTINS[check.name].parts(check, judging)
+    return judge(check, {k: source.fetch(q, ctx) for k, q in parts.items()}, judging)  # type: ignore[attr-defined]
 
 
-@pytest.mark.parametrize("name", sorted(BUILTIN_CHECKS))
+CHECKS = sorted(BUILTIN_CHECKS - {"sample-count"})
+
+
+@pytest.mark.parametrize("judging", [BY_PRICE, BY_FIELD], ids=["by-price", "by-field"])
+@pytest.mark.parametrize("name", CHECKS)
 def test_each_builtin_check_reads_the_same_through_prometheus_and_the_scrape(
+    readings: Readings, name: str, judging: Judging
+) -> None:
+    # interval set: the distances read the check's interval, not the analysis window
+    check = Check(name=name, min=-10, max=10, method=Method.THRESHOLD, interval_seconds=1)
+    via_prometheus = _judge(readings.promql, check, judging, readings.context())
+    via_scrape = _judge(readings.scrape, check, judging, readings.context())
+    assert via_prometheus.value is not None, via_prometheus
+    assert via_scrape.value is not None, via_scrape
+    assert via_scrape.value == pytest.approx(via_prometheus.value, rel=1e-9, abs=1e-12)
+    assert via_scrape.value != 0 or name == "prediction-ks"  # a real value, not 0 = 0
+
+
+@pytest.mark.parametrize("name", [n for n in CHECKS if Method.CONFIDENCE in BUILTINS[n].methods])
+def test_the_confidence_evidence_has_the_same_shape_both_ways(
     readings: Readings, name: str
 ) -> None:
-    promql, scrape = readings
-    check = Check(name=name)
-    via_prometheus = promql.measure(check, CTX)
-    via_scrape = scrape.measure(check, CTX)
-    assert isinstance(via_prometheus, Value), via_prometheus
-    assert isinstance(via_scrape, Value), via_scrape
-    assert via_scrape.value == pytest.approx(via_prometheus.value, rel=1e-9, abs=1e-12)
-    assert via_scrape.value > 0  # a real value, not an empty 0 = 0
+    check = Check(name=name, min=-10, max=10)
+    for judging in (BY_PRICE, BY_FIELD):
+        for part, query in BUILTINS[name].parts(check, judging).items():
+            ctx = readings.context()
+            a, b = readings.promql.fetch(query, ctx), readings.scrape.fetch(query, ctx)
+            assert isinstance(a, Vector) and isinstance(b, Vector), (part, a, b)
+            assert a.values, part
+            if query.window is Window.INTERVAL:  # the analysis window differs by design
+                assert a == b, part
 
 
-def test_the_expected_values_so_the_parity_is_not_vacuous(
-    readings: Readings,
-) -> None:
-    _, scrape = readings
-    values = {name: _value(scrape.measure(Check(name=name), CTX)) for name in BUILTIN_CHECKS}
+def test_the_expected_values_so_the_parity_is_not_vacuous(readings: Readings) -> None:
+    scrape = readings.scrape
+
+    def judged(name: str, judging: Judging = BY_PRICE, bound: float = 10) -> CheckResult:
+        check = Check(name=name, max=bound, method=Method.THRESHOLD)
+        return _judge(scrape, check, judging, readings.context())
+
+    def value(name: str) -> float | None:
+        return judged(name).value
+
     # second phase (scale 2): 80 agreed, 18 disagreed, 6 errors, 2 timeouts, 50 dropped
-    assert values["candidate-error-rate"] == pytest.approx(8 / (80 + 18 + 6 + 2))
-    assert values["agreement-rate"] == pytest.approx(220 / (220 + 34))
-    assert values["prediction-ks"] == pytest.approx(0.125)
-    # totals, not increases: compared records of all three phases plus failed mirrors
-    assert values["sample-count"] == (110 + 17) * 8 + (3 + 1) * 8
-    assert values["latency-p99-ratio"] is not None and values["latency-p99-ratio"] > 1
+    assert value("candidate-error-rate") == pytest.approx(8 / (80 + 18 + 6 + 2))
+    assert value("agreement-rate") == pytest.approx(220 / (220 + 34))
+    assert value("latency-p99-ratio") > 1  # type: ignore[operator]
+    # the expensive houses (live > $400k) are +30%: the worst price slice says so
+    assert value("slice-bias") == pytest.approx(0.3)
+    result = judged("slice-bias", bound=0.1)
+    assert result.verdict is Verdict.FAIL and "[live $" in result.message
+    assert "[Neighborhood=" in judged("slice-bias", BY_FIELD, bound=0.1).message
+    # the sample count reads totals, not increases: all three phases
+    parts = BUILTINS["sample-count"].parts(Check("sample-count"), Judging())
+    counted = {k: scrape.fetch(q, readings.context()) for k, q in parts.items()}
+    assert counted == {
+        "compared": Vector({(): (110 + 17) * 8}),
+        "failed": Vector({(): (3 + 1) * 8}),
+    }
 
 
-@pytest.mark.parametrize("name", sorted(BUILTIN_CHECKS - {"sample-count"}))
+@pytest.mark.parametrize("name", CHECKS)
 def test_a_candidate_without_series_is_no_data_both_ways(readings: Readings, name: str) -> None:
-    promql, scrape = readings
-    ctx = QueryContext(
-        model=MODEL, namespace="local", stable="1.0.0", candidate="9.9.9", interval=WINDOW
-    )
-    assert isinstance(promql.measure(Check(name=name), ctx), NoData)
-    assert isinstance(scrape.measure(Check(name=name), ctx), NoData)
-
-
-def test_no_evidence_at_all_counts_as_zero_samples_both_ways(
-    readings: Readings,
-) -> None:
-    """The one place the two differ in form: for a candidate with no series the PromQL's
-    ``or vector(0)`` gives 0 and the scrape gives no data; the analysis reads both as 0
-    samples (core/assess.py), so the verdict is the same."""
-    promql, scrape = readings
-    ctx = QueryContext(
-        model=MODEL, namespace="local", stable="1.0.0", candidate="9.9.9", interval=WINDOW
-    )
-    check = Check(name="sample-count")
-    assert promql.measure(check, ctx) == Value(0.0)
-    assert isinstance(scrape.measure(check, ctx), NoData)
-
-
-def test_the_scrape_source_is_the_demos_fallback() -> None:
-    """Guard for the premise: the demo's source reads only the built-ins this test covers."""
-    from understudy_cli.demo.scrape_source import BUILTINS
-
-    assert set(BUILTINS) == set(BUILTIN_CHECKS)
+    ctx = readings.context(candidate="9.9.9")
+    check = Check(name=name, max=1)
+    for source in (readings.promql, readings.scrape):
+        assert _judge(source, check, BY_PRICE, ctx).verdict in (
+            Verdict.INCONCLUSIVE,
+            Verdict.NOT_YET,
+        )
+        assert _judge(source, check, BY_PRICE, ctx).value is None

@@ -5,9 +5,11 @@
 An evidence query is "the increase of the matching series over a window, summed by some
 labels": here, the series of this run's scrape that the query's matchers accept (the one
 matching rule, ``EvidenceQuery.matches``), minus the same series in an earlier scrape —
-the newest one at least the window old (``interval``); for the analysis window, none (the
-candidate's series were born when its analysis started, so their values are the increase);
-``total`` windows take the values as they are. A series that went down (a restarted router)
+the newest one at least the window old (``interval``); for the analysis window, the newest
+one taken at or before the analysis started, or none (the candidate's series were born when
+its analysis started, so their values are the increase; a live-side series then counts its
+whole life, which in the demo — one rollout per router — is the same); ``total`` windows
+take the values as they are. A series that went down (a restarted router)
 counts from zero, as PromQL's ``increase`` does.
 
 Custom PromQL checks need Prometheus: here they are QueryFailed (inconclusive, never a
@@ -71,6 +73,20 @@ class ScrapeSource:
                 chosen = snapshot
         return chosen
 
+    def _since(self, current: Snapshot, window: str) -> Snapshot | None:
+        """The newest earlier scrape taken at or before the window's start (PromQL's value
+        ``window`` ago); None when every scrape is younger: the totals then (the
+        candidate's series were born with its analysis)."""
+        try:
+            start = current.taken_at - parse_duration(window)
+        except ValueError:
+            return None
+        chosen = None
+        for snapshot in self.history:
+            if snapshot.taken_at <= start:
+                chosen = snapshot
+        return chosen
+
     def measure(self, check: Check, context: QueryContext) -> Measurement:
         return QueryFailed(
             f"custom check {check.name!r} needs Prometheus (PromQL); install the "
@@ -82,11 +98,12 @@ class ScrapeSource:
             return QueryFailed(self.error)
         if self.current is None:
             return QueryFailed("no scrape yet")
-        before = (
-            self._baseline(self.current, context.interval)
-            if query.window is Window.INTERVAL
-            else None
-        )
+        if query.window is Window.INTERVAL:
+            before = self._baseline(self.current, context.interval)
+        elif query.window is Window.ANALYSIS:
+            before = self._since(self.current, context.analysis_window)
+        else:
+            before = None
         return Vector(increases(query, context, before, self.current))
 
 

@@ -168,7 +168,7 @@ def _bias_parts(check: Check, judging: Judging) -> Parts:
 
 
 def _bias(check: Check, ev: Mapping[str, Vector], judging: Judging) -> CheckResult:
-    return bias_result(check, moments_of(ev), judging)
+    return bias_result(check, moments_of(ev), judging, exact_count=ev["count"].total())
 
 
 # ---------------------------------------------------------------------------------------

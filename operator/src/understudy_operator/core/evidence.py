@@ -8,7 +8,8 @@ increases summed over every series that matches, grouped by a few labels** — o
 router replicas and time ranges, so the statistic is exact for any number of replicas.
 
 Both sources answer the same query: Prometheus through the PromQL that :meth:`promql`
-renders (``sum by (<by>) (increase(<metric>{<matchers>}[<window>]))``), the local demo by
+renders (``sum by (<by>) (((S - S offset <window>) >= 0) or S)`` for the series S; see
+:meth:`EvidenceQuery.promql` for why not ``increase``), the local demo by
 filtering its scrape of ``/metrics`` with :func:`matches` and subtracting an earlier scrape.
 One description, two evaluations; a test holds them equal on the same traffic
 (tests/cli/test_check_parity.py).
@@ -20,9 +21,8 @@ Windows:
 ``analysis``
     Everything since the analysis started (the candidate began shadowing; the warmup
     included): what a confidence sequence needs, since it is valid for the cumulative
-    evidence at every look. The candidate's series are new label values, so in Prometheus
-    this is the increase over the analysis' age (Prometheus' ``increase`` extrapolates to
-    the range's ends: counts may be off by a fraction of one scrape interval's traffic).
+    evidence at every look. In Prometheus: the change over the analysis' age (counts
+    between the newest scrape before the start and the newest scrape now).
 ``total``
     The counters' current values (no range): the sample count of the ``minSamples`` gate.
 """
@@ -103,12 +103,21 @@ class EvidenceQuery:
 
     def promql(self, context: QueryContext, *, range_: str) -> str:
         """The PromQL; ``range_`` is the Prometheus duration of the window (ignored for
-        ``total``)."""
+        ``total``).
+
+        Not ``increase()``: it extrapolates each series to the window's ends by its own
+        factor (a series born inside the window is extrapolated toward its own zero), so
+        counts of different series — the buckets of one histogram, the two sides of a
+        ratio — would not be in proportion. The change is taken as it happened instead:
+        now minus the value ``range_`` ago; a series born since counts from zero
+        (``or``), and one that went down (a restarted router) counts from zero too
+        (``>= 0`` drops the negative difference, ``or`` puts the new value in). The same
+        rule as the demo's scrape (understudy_cli.demo.scrape_source.increases)."""
         grouping = f"sum by ({', '.join(self.by)})" if self.by else "sum"
         series = self.selector(context)
         if self.window is Window.TOTAL:
             return f"{grouping} ({series})"
-        return f"{grouping} (increase({series}[{range_}]))"
+        return f"{grouping} ((({series} - {series} offset {range_}) >= 0) or {series})"
 
     def matches(self, name: str, labels: Mapping[str, str], context: QueryContext) -> bool:
         return name == self.metric and all(

@@ -49,10 +49,12 @@ def rate_result(
     """A rate check: the point rate (threshold) or its beta-binomial confidence sequence,
     with the prior centred on the bound when there is one bound inside (0, 1)."""
     n, k = count(trials), min(count(successes), count(trials))
-    if n == 0:
+    if n == 0 or trials <= 0:
         return undecided(check, Verdict.INCONCLUSIVE, f"no data: no {unit} yet")
     if check.method is Method.THRESHOLD:
-        return point_result(check, k / n, samples=n, what=what)
+        # the ratio of the increases as they came (Prometheus extrapolates them to
+        # fractions; rounding first would move the ratio), as the old PromQL division did
+        return point_result(check, min(1.0, max(0.0, successes / trials)), samples=n, what=what)
     bound = check.max if check.min is None else check.min
     single = (check.min is None) != (check.max is None)
     prior = prior_for_threshold(bound) if single and bound is not None and 0 < bound < 1 else None
@@ -82,14 +84,22 @@ def moments_of(ev: Mapping[str, Vector], key: tuple[str, ...] = ()) -> Moments:
 
 
 def bias_result(
-    check: Check, moments: Moments, judging: Judging, *, what: str = "", alpha: float | None = None
+    check: Check,
+    moments: Moments,
+    judging: Judging,
+    *,
+    what: str = "",
+    alpha: float | None = None,
+    exact_count: float = 0.0,
 ) -> CheckResult:
     """The mean of d: point (threshold) or the asymptotic confidence sequence at ``alpha``
-    (default the analysis' α; slices pass a Bonferroni share)."""
+    (default the analysis' α; slices pass a Bonferroni share). ``exact_count``: the count
+    before rounding (the point mean divides by it, as PromQL would)."""
     if moments.count < 2:
         return undecided(check, Verdict.INCONCLUSIVE, "no data: fewer than 2 paired records")
     if check.method is Method.THRESHOLD:
-        return point_result(check, moments.mean, samples=moments.count, what=what)
+        mean = moments.total / exact_count if exact_count else moments.mean
+        return point_result(check, mean, samples=moments.count, what=what)
     level = judging.alpha if alpha is None else alpha
     interval = mean_confidence_sequence(moments, alpha=level)
     return interval_result(check, interval, samples=moments.count, what=what, alpha=level)

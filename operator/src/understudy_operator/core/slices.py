@@ -161,7 +161,10 @@ def bias(check: Check, ev: Mapping[str, Vector], judging: Judging) -> CheckResul
 
     def judge(s: Slice, alpha: float) -> CheckResult:
         moments = sum((moments_of(ev, (key,)) for key in s.keys), Moments())
-        return bias_result(check, moments, judging, what=f"[{s.name}]", alpha=alpha)
+        exact = sum(mass.get(key, 0.0) for key in s.keys)
+        return bias_result(
+            check, moments, judging, what=f"[{s.name}]", alpha=alpha, exact_count=exact
+        )
 
     return _decide(check, mass, judge, judging)
 
