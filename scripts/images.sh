@@ -218,7 +218,7 @@ skaffold_build() { # dockerfile [NAME=VALUE...]; env from skaffold: IMAGE, PUSH_
   for kv in "$@"; do args+=(--build-arg "$kv"); done
   # skaffold's inputDigest tag names the inputs: if podman has it, those inputs are built.
   if ! exists "$ref"; then
-    exists "${PYTHON_REFS[0]}" && exists "${PYTHON_REFS[1]}" && exists "$UV_REF" || bases
+    if ! { exists "${PYTHON_REFS[0]}" && exists "${PYTHON_REFS[1]}" && exists "$UV_REF"; }; then bases; fi
     # The label keeps these images' ids apart from `build`'s: skaffold dev removes the image
     # it replaces by id (with every tag on it).
     podman build --pull=never --network=host --layers --force-rm --label dev.understudy.built-by=skaffold \

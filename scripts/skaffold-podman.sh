@@ -9,12 +9,15 @@
 # skaffold still asks a Docker API for each built image's id and tags NAME:<id> with it
 # (what it deploys): podman's Docker-compatible API (`podman system service`) answers,
 # on a socket of this run only. Builds do not go through that API.
-# Flags for run|dev|build:
+# Flags it adds:
 #   --cache-artifacts=false  skaffold's cache would skip the builder, and with it the import
 #                            into the node; the builder has its own cache (the inputDigest
 #                            tag in podman's storage), so an unchanged image costs seconds
 #   --no-prune=true          with its cache off skaffold would prune every image named like
 #                            an artifact, scripts/images.sh's among them
+#   --no-prune-children=true (run|dev) `skaffold dev` still removes the image a rebuild
+#                            replaces; without this also its parent layers, podman's build
+#                            cache for the next run (a warm `run` took 140 s instead of 19)
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/.." && pwd)
@@ -42,7 +45,8 @@ export DOCKER_HOST=unix://$SOCK SKAFFOLD_UPDATE_CHECK=false
 cd "$ROOT"
 common=(--profile realnode --kubeconfig "$KUBECONFIG" --interactive=false)
 case ${1:-} in
-  run | dev | build) skaffold "$1" "${common[@]}" --cache-artifacts=false --no-prune=true "${@:2}" ;;
+  run | dev) skaffold "$1" "${common[@]}" --cache-artifacts=false --no-prune=true --no-prune-children=true "${@:2}" ;;
+  build) skaffold build "${common[@]}" --cache-artifacts=false --no-prune=true "${@:2}" ;;
   "") sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//' >&2; exit 2 ;;
   *) skaffold "$1" "${common[@]}" "${@:2}" ;;
 esac

@@ -125,7 +125,9 @@ def test_skaffold_run_builds_with_podman_and_deploys_on_the_real_node(
         check=False,
     )
     print(f"skaffold run: {time.monotonic() - start:.0f} s")
-    assert r.returncode == 0, f"{r.stdout[-4000:]}\n{r.stderr[-4000:]}"
+    if r.returncode != 0:
+        pods_now = real_node.kubectl("get", "pods", "-n", NAMESPACE, "-o", "wide").stdout
+        raise AssertionError(f"{r.stdout[-3000:]}\n{r.stderr[-3000:]}\n{pods_now}")
     tags = _tags_used(r.stdout)
     assert sorted(tags) == sorted(ARTIFACTS.values()), r.stdout[-3000:]
 
