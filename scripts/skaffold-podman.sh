@@ -17,7 +17,7 @@
 #                            an artifact, scripts/images.sh's among them
 #   --no-prune-children=true (run|dev) `skaffold dev` still removes the image a rebuild
 #                            replaces; without this also its parent layers, podman's build
-#                            cache for the next run (a warm `run` took 140 s instead of 19)
+#                            cache: the next `run` of those sources took 140 s, not 93
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/.." && pwd)
