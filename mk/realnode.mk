@@ -11,7 +11,6 @@ node-deps: ## Debian packages for images and the real node (podman, buildah, con
 node-tools: node-deps ## build (or reuse) kubelet, kube-proxy and CoreDNS besides the k8s tools
 	@bash $(REALNODE_ROOT)/scripts/k8s-tools.sh node >/dev/null
 
-# Not part of `make test` while the skaffold tests are skipped (tests/realnode/test_skaffold.py).
 skaffold-tool: node-tools ## build (or reuse) skaffold for the realnode profile (scripts/skaffold-podman.sh)
 	@bash $(REALNODE_ROOT)/scripts/k8s-tools.sh skaffold >/dev/null
 
@@ -29,6 +28,7 @@ k8s-demo: images node-tools ## the Kubernetes path on a local real node: helm in
 
 k8s-down: cluster-down-real ## tear down what `make k8s-demo` left running
 
-# `make test` runs the realnode tests too: their images and node binaries come first (the
-# test fixture would build them otherwise, inside pytest's timeout).
-test: node-tools images
+# `make test` runs the realnode tests too (tests/realnode/test_skaffold.py drives skaffold):
+# their images and node binaries come first (the test fixture would build them otherwise,
+# inside pytest's timeout).
+test: node-tools skaffold-tool images

@@ -6,6 +6,10 @@
 #   bases      only the stand-in base and third-party images
 #   list       the image references the real node needs, one a line
 #   save FILE  every image of `list` into one docker-archive (for `ctr images import`)
+#   skaffold DOCKERFILE [NAME=VALUE...]
+#              skaffold's custom builder (profile "realnode" of skaffold.yaml): build $IMAGE
+#              from DOCKERFILE with those build arguments, then import it into the running
+#              real node (scripts/realnode.sh import) under the names the pods will use
 #
 # Nothing can be pulled on these machines, so the images the Dockerfiles and the chart name
 # are made here under those exact names (stand-ins; the README says so):
@@ -192,8 +196,44 @@ save() { # file
   podman save --quiet --multi-image-archive --format docker-archive -o "$1" "${refs[@]}"
 }
 
+qualified() { # ref: as the kubelet normalises it (docker.io/[library/] for short names)
+  local first=${1%%/*}
+  if [[ $1 != */* ]]; then
+    echo "docker.io/library/$1"
+  elif [[ $first == *.* || $first == *:* || $first == localhost ]]; then
+    echo "$1"
+  else
+    echo "docker.io/$1"
+  fi
+}
+
+skaffold_build() { # dockerfile [NAME=VALUE...]; env from skaffold: IMAGE, PUSH_IMAGE, BUILD_CONTEXT
+  local dockerfile=${1:?usage: images.sh skaffold DOCKERFILE [NAME=VALUE...]} ref id kv args=()
+  shift
+  [[ -n ${IMAGE:-} ]] || { log "IMAGE is not set: skaffold's custom builder sets it"; exit 2; }
+  [[ ${PUSH_IMAGE:-false} == false ]] || { log "cannot push $IMAGE: there is no registry here (local.push: false)"; exit 1; }
+  # The pods reference $IMAGE as skaffold names it; podman would store a short name as
+  # localhost/NAME, so the build is tagged with the name the kubelet looks for instead.
+  ref=$(qualified "$IMAGE")
+  for kv in "$@"; do args+=(--build-arg "$kv"); done
+  # skaffold's inputDigest tag names the inputs: if podman has it, those inputs are built.
+  if ! exists "$ref"; then
+    if ! { exists "${PYTHON_REFS[0]}" && exists "${PYTHON_REFS[1]}" && exists "$UV_REF"; }; then bases; fi
+    # The label keeps these images' ids apart from `build`'s: skaffold dev removes the image
+    # it replaces by id (with every tag on it).
+    podman build --pull=never --network=host --layers --force-rm --label dev.understudy.built-by=skaffold \
+      -f "${BUILD_CONTEXT:-$ROOT}/$dockerfile" -t "$ref" "${args[@]}" "${BUILD_CONTEXT:-$ROOT}"
+  fi
+  # skaffold deploys NAME:<image id> (a tag it then makes through the Docker API, which the
+  # node never sees): the node gets the image under that name.
+  id=$(podman image inspect --format '{{.Id}}' "$ref")
+  podman tag "$ref" "${ref%:*}:$id"
+  bash "$HERE/realnode.sh" import "${ref%:*}:$id"
+}
+
 case ${1:-build} in
   build) build ;;
+  skaffold) skaffold_build "${@:2}" ;;
   bases) bases ;;
   list) list ;;
   save) save "${2:?usage: images.sh save FILE}" ;;

@@ -11,7 +11,10 @@
 UNDERSTUDY_CACHE=${UNDERSTUDY_CACHE:-$HOME/.cache/understudy}
 PODMAN_DIR=$UNDERSTUDY_CACHE/podman
 mkdir -p "$PODMAN_DIR" "$UNDERSTUDY_CACHE/containers/storage"
-cat >"$PODMAN_DIR/containers.conf.new" <<CONF
+# Each file is written to a temporary name of this process and renamed into place only if it
+# changed: several scripts source this at once (skaffold runs three builders in parallel).
+_podman_env_new=$(mktemp -d "$PODMAN_DIR/.new.XXXXXX")
+cat >"$_podman_env_new/containers.conf" <<CONF
 [containers]
 default_ulimits = ["nofile=1024:1024", "nproc=1024:1024"]
 # Build steps use the host's network: no podman bridge, no iptables rules of podman's.
@@ -21,20 +24,22 @@ runtime = "runc"
 cgroup_manager = "cgroupfs"
 events_logger = "file"
 CONF
-cat >"$PODMAN_DIR/storage.conf.new" <<CONF
+cat >"$_podman_env_new/storage.conf" <<CONF
 [storage]
 driver = "overlay"
 graphroot = "$UNDERSTUDY_CACHE/containers/storage"
 runroot = "/run/understudy/containers"
 CONF
-cat >"$PODMAN_DIR/registries.conf.new" <<CONF
+cat >"$_podman_env_new/registries.conf" <<CONF
 # Nothing is pulled: every base image is made locally (scripts/images.sh).
 unqualified-search-registries = ["docker.io"]
 short-name-mode = "permissive"
 CONF
 for f in containers.conf storage.conf registries.conf; do
-  if cmp -s "$PODMAN_DIR/$f.new" "$PODMAN_DIR/$f"; then rm "$PODMAN_DIR/$f.new"; else mv "$PODMAN_DIR/$f.new" "$PODMAN_DIR/$f"; fi
+  cmp -s "$_podman_env_new/$f" "$PODMAN_DIR/$f" || mv "$_podman_env_new/$f" "$PODMAN_DIR/$f"
 done
+rm -rf "$_podman_env_new"
+unset _podman_env_new
 export CONTAINERS_CONF=$PODMAN_DIR/containers.conf
 export CONTAINERS_STORAGE_CONF=$PODMAN_DIR/storage.conf
 export CONTAINERS_REGISTRIES_CONF=$PODMAN_DIR/registries.conf

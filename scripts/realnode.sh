@@ -4,11 +4,13 @@
 # (scripts/cluster.sh) whose fake-node controller is switched off. Pods are real containers
 # made from the images of scripts/images.sh, imported into containerd (nothing is pulled).
 #
-# usage: scripts/realnode.sh up|down|status [NAME]
+# usage: scripts/realnode.sh up|down|status [NAME] | import REF...
 #   up      start the control plane and the node, wait until the node is Ready, print the
 #           kubeconfig path on stdout; on any failure everything is torn down again
 #   down    tear it all down and put the host back as it was (idempotent)
 #   status  exit 0 if the node's cluster answers
+#   import REF...  copy these images from podman's storage into the running node's
+#           containerd, under the same names (skaffold's builder: scripts/images.sh skaffold)
 #
 # Host state it changes, all recorded in $RUN/state and restored by `down`: an address
 # (a /32) on lo, the pod bridge, iptables rules (its own chain + kube-proxy's), sysctls
@@ -353,6 +355,22 @@ up() {
   echo "$KUBECONFIG_OUT"
 }
 
+# ---- import -----------------------------------------------------------------------------
+import_refs() { # ref...: into the running node, skipping those it has under that name already
+  [[ -S $SOCK ]] || die "no real node is running (scripts/realnode.sh up first)"
+  local have ref todo=() archive start=$SECONDS
+  have=$(ctr --address "$SOCK" -n k8s.io images ls -q)
+  for ref in "$@"; do grep -qxF "$ref" <<<"$have" || todo+=("$ref"); done
+  ((${#todo[@]})) || { log "already on the node: $*"; return 0; }
+  archive=$(mktemp --suffix=.tar)
+  # shellcheck disable=SC2064 # expand now: the path is local
+  trap "rm -f '$archive'" EXIT
+  (source "$HERE/podman-env.sh" &&
+    podman save --quiet --multi-image-archive --format docker-archive -o "$archive" "${todo[@]}")
+  ctr --address "$SOCK" -n k8s.io images import "$archive" >/dev/null
+  log "imported into the node in $((SECONDS - start)) s: ${todo[*]}"
+}
+
 # ---- down -------------------------------------------------------------------------------
 our_pids() { # every process whose command line names our folders (shims, leftovers)
   local p
@@ -494,5 +512,6 @@ case $cmd in
   up) setup_bins && up ;;
   down) setup_bins && down ;;
   status) setup_bins && alive "$RUN/kubelet.pid" && node_ready ;;
+  import) import_refs "${@:2}" ;;
   *) usage ;;
 esac

@@ -1,14 +1,23 @@
 #!/usr/bin/env bash
-# skaffold against the local real node, without Docker: podman's Docker-compatible API
-# (`podman system service`) builds the images, the "realnode" profile imports each into the
-# node's containerd and deploys the chart.
+# skaffold against the local real node, without Docker: the "realnode" profile of
+# skaffold.yaml, whose custom builder (scripts/images.sh skaffold) builds each image with
+# podman and imports it into the node's containerd; the chart is deployed with helm.
 #
-# usage: scripts/skaffold-podman.sh run|dev|delete [skaffold args...]
+# usage: scripts/skaffold-podman.sh run|dev|build|delete [skaffold args...]
 # env:   KUBECONFIG (default: the real node's, ${UNDERSTUDY_CACHE}/kubeconfig-realnode)
 #
-# podman 4.3 serves the Docker API only for the legacy builder (DOCKER_BUILDKIT=0; the
-# profile sets useBuildkit: false), and builds through that API leave buildah working
-# containers with their overlay mounts behind: `buildah rm --all` on the way out.
+# skaffold still asks a Docker API for each built image's id and tags NAME:<id> with it
+# (what it deploys): podman's Docker-compatible API (`podman system service`) answers,
+# on a socket of this run only. Builds do not go through that API.
+# Flags it adds:
+#   --cache-artifacts=false  skaffold's cache would skip the builder, and with it the import
+#                            into the node; the builder has its own cache (the inputDigest
+#                            tag in podman's storage), so an unchanged image costs seconds
+#   --no-prune=true          with its cache off skaffold would prune every image named like
+#                            an artifact, scripts/images.sh's among them
+#   --no-prune-children=true (run|dev) `skaffold dev` still removes the image a rebuild
+#                            replaces; without this also its parent layers, podman's build
+#                            cache: the next `run` of those sources took 140 s, not 93
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/.." && pwd)
@@ -19,6 +28,7 @@ BIN=$("$HERE/k8s-tools.sh" node skaffold)
 export PATH=$BIN:$PATH
 export KUBECONFIG=${KUBECONFIG:-$CACHE/kubeconfig-realnode}
 SOCK=/run/understudy/podman-$$.sock
+mkdir -p /run/understudy
 
 podman system service --time=0 "unix://$SOCK" >"$CACHE/podman-service.log" 2>&1 &
 service=$!
@@ -26,34 +36,17 @@ cleanup() {
   kill "$service" 2>/dev/null || true
   wait "$service" 2>/dev/null || true
   rm -f "$SOCK"
-  buildah rm --all >/dev/null 2>&1 || true
 }
 trap cleanup EXIT
 for _ in $(seq 1 100); do [[ -S $SOCK ]] && break; sleep 0.1; done
 [[ -S $SOCK ]] || { echo "podman system service did not start" >&2; exit 1; }
 
-export DOCKER_HOST=unix://$SOCK DOCKER_BUILDKIT=0 SKAFFOLD_UPDATE_CHECK=false
+export DOCKER_HOST=unix://$SOCK SKAFFOLD_UPDATE_CHECK=false
 cd "$ROOT"
 common=(--profile realnode --kubeconfig "$KUBECONFIG" --interactive=false)
-
-build_and_import() { # artifacts-file: skaffold build, then every built image into the node
-  # (skaffold skips its build - and the after-build hook - for images it finds already
-  # built, so the import cannot rely on the hook alone)
-  skaffold build "${common[@]}" --file-output "$1"
-  python3 -c 'import json,sys; [print(b["tag"].split("@")[0]) for b in json.load(open(sys.argv[1]))["builds"]]' "$1" |
-    while read -r tag; do SKAFFOLD_IMAGE=$tag bash "$HERE/node/load-image.sh"; done
-}
-
-artifacts=$(mktemp --suffix=.json)
-trap 'cleanup; rm -f "$artifacts"' EXIT
-case $1 in
-  run)
-    build_and_import "$artifacts"
-    skaffold deploy "${common[@]}" --build-artifacts "$artifacts" "${@:2}"
-    ;;
-  dev)
-    build_and_import "$artifacts" # the first deploy of dev finds its images on the node
-    skaffold dev "${common[@]}" "${@:2}"
-    ;;
+case ${1:-} in
+  run | dev) skaffold "$1" "${common[@]}" --cache-artifacts=false --no-prune=true --no-prune-children=true "${@:2}" ;;
+  build) skaffold build "${common[@]}" --cache-artifacts=false --no-prune=true "${@:2}" ;;
+  "") sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//' >&2; exit 2 ;;
   *) skaffold "$1" "${common[@]}" "${@:2}" ;;
 esac

@@ -69,6 +69,35 @@ def test_skaffold_has_a_kind_profile_for_dev() -> None:
     assert any(re.match(a.get("kubeContext", "x"), "kind-understudy") for a in kind["activation"])
 
 
+def test_skaffold_realnode_profile_builds_what_the_docker_artifacts_build() -> None:
+    """The "realnode" profile swaps each Docker build for the project's own builder
+    (`scripts/images.sh skaffold DOCKERFILE NAME=VALUE...`): same Dockerfile, same build
+    arguments, so it tests what users with Docker build."""
+    (doc,) = [d for d in _skaffold_docs() if "profiles" in d]
+    realnode = {p["name"]: p for p in doc["profiles"]}["realnode"]
+    removed, builders = set(), {}
+    for patch in realnode["patches"]:
+        m = re.fullmatch(r"/build/artifacts/(\d+)/(docker|custom)", patch["path"])
+        if m and patch["op"] == "remove" and m.group(2) == "docker":
+            removed.add(int(m.group(1)))
+        elif m and patch["op"] == "add" and m.group(2) == "custom":
+            builders[int(m.group(1))] = patch["value"]
+    artifacts = doc["build"]["artifacts"]
+    assert removed == set(builders) == set(range(len(artifacts)))
+    for i, artifact in enumerate(artifacts):
+        command = builders[i]["buildCommand"].split()
+        assert command[:4] == [
+            "bash",
+            "scripts/images.sh",
+            "skaffold",
+            artifact["docker"]["dockerfile"],
+        ]
+        build_args = {k: str(v) for k, v in artifact["docker"].get("buildArgs", {}).items()}
+        assert dict(a.split("=", 1) for a in command[4:]) == build_args, artifact["image"]
+        # skaffold watches (and tags by) the files the Dockerfile copies
+        assert builders[i]["dependencies"] == {"dockerfile": {"path": command[3]}}
+
+
 @pytest.mark.parametrize("package", sorted(IMAGES))
 def test_dockerfile_is_multi_stage_and_non_root(package: str) -> None:
     path: Path = IMAGES[package]
