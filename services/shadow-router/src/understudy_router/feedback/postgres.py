@@ -1,0 +1,252 @@
+"""The shared backend: PostgreSQL, for several router replicas (psycopg 3, LGPL, a dependency).
+
+One connection per router, used by one thread at a time (a lock); a broken connection is
+dropped and the next call connects again, so a restarted server is picked up by itself.
+Replicas may store a candidate's prediction and apply its record's label at the same
+moment; a transaction-scoped advisory lock per request id orders the two, so the late join
+of the candidate is counted exactly once (never twice, never lost).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import psycopg
+
+from .store import (
+    APPLIED,
+    CANDIDATE,
+    RECORD_OUT_OF_RANGE,
+    UNKNOWN_REQUEST,
+    Joined,
+    Label,
+    LabelResult,
+    Prediction,
+    RetentionResult,
+    StoreError,
+    StoreUnavailable,
+    joined,
+    label_outcome,
+    redact,
+)
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS understudy_predictions (
+    id BIGSERIAL PRIMARY KEY,
+    request_id TEXT NOT NULL,
+    record INTEGER NOT NULL,
+    role TEXT NOT NULL,
+    version TEXT NOT NULL,
+    model TEXT NOT NULL,
+    prediction DOUBLE PRECISION NOT NULL,
+    created_at DOUBLE PRECISION NOT NULL,
+    UNIQUE (request_id, record, role)
+);
+CREATE INDEX IF NOT EXISTS understudy_predictions_created_at
+    ON understudy_predictions (created_at);
+CREATE TABLE IF NOT EXISTS understudy_labels (
+    request_id TEXT NOT NULL,
+    record INTEGER NOT NULL,
+    actual DOUBLE PRECISION NOT NULL,
+    labelled_at DOUBLE PRECISION NOT NULL,
+    candidate_joined BOOLEAN NOT NULL DEFAULT FALSE,
+    PRIMARY KEY (request_id, record)
+);
+"""
+
+_COLUMNS = "request_id, record, role, version, model, prediction, created_at"
+# Replicas starting together would race on CREATE TABLE IF NOT EXISTS; one lock id orders them.
+_SCHEMA_LOCK = 0x756E6473  # "unds"
+
+
+class PostgresStore:
+    """:class:`~understudy_router.feedback.store.PredictionStore` on PostgreSQL."""
+
+    def __init__(self, url: str, *, connect_timeout: float = 5.0) -> None:
+        self._url = url
+        self._connect_timeout = connect_timeout
+        self._lock = threading.Lock()
+        self._conn: psycopg.Connection[Any] | None = None
+        with self._tx() as cur:
+            cur.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
+            cur.execute(SCHEMA)
+
+    def _connection(self) -> psycopg.Connection[Any]:
+        if self._conn is None or self._conn.closed:
+            self._conn = psycopg.connect(
+                self._url, autocommit=True, connect_timeout=max(1, round(self._connect_timeout))
+            )
+        return self._conn
+
+    @contextmanager
+    def _tx(self) -> Iterator[psycopg.Cursor[Any]]:
+        with self._lock:
+            try:
+                conn = self._connection()
+                with conn.transaction(), conn.cursor() as cur:
+                    yield cur
+            except psycopg.OperationalError as exc:
+                self._drop()
+                raise StoreUnavailable(f"PostgreSQL {redact(self._url)}: {exc}") from exc
+            except psycopg.Error as exc:
+                raise StoreError(f"PostgreSQL {redact(self._url)}: {exc}") from exc
+
+    def _drop(self) -> None:
+        if self._conn is not None:
+            try:
+                self._conn.close()
+            finally:
+                self._conn = None
+
+    def store(self, predictions: Sequence[Prediction]) -> list[Joined]:
+        joins: list[Joined] = []
+        candidates = [p for p in predictions if p.role == CANDIDATE]
+        with self._tx() as cur:
+            _lock_requests(cur, (p.request_id for p in candidates))
+            cur.executemany(
+                f"INSERT INTO understudy_predictions ({_COLUMNS}) "
+                "VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
+                [
+                    (
+                        p.request_id,
+                        p.record,
+                        p.role,
+                        p.version,
+                        p.model,
+                        p.prediction,
+                        p.created_at,
+                    )
+                    for p in predictions
+                ],
+            )
+            if not candidates:
+                return joins
+            # One query finds the labels waiting for these candidates (usually none).
+            cur.execute(
+                "UPDATE understudy_labels l SET candidate_joined = TRUE "
+                "FROM unnest(%s::text[], %s::int[]) AS c(request_id, record) "
+                "WHERE l.request_id = c.request_id AND l.record = c.record "
+                "AND NOT l.candidate_joined RETURNING l.request_id, l.record, l.actual",
+                ([p.request_id for p in candidates], [p.record for p in candidates]),
+            )
+            for request_id, record, actual in cur.fetchall():
+                joins.append(joined(request_id, record, actual, _select(cur, request_id, record)))
+        return joins
+
+    def lookup(self, request_id: str, record: int) -> list[Prediction]:
+        with self._tx() as cur:
+            return _select(cur, request_id, record)
+
+    def apply_labels(self, labels: Sequence[Label], *, now: float) -> list[LabelResult]:
+        results: list[LabelResult] = []
+        with self._tx() as cur:
+            _lock_requests(cur, (label.request_id for label in labels))
+            for label in labels:
+                stored = _select(cur, label.request_id, label.record)
+                if not stored:
+                    cur.execute(
+                        "SELECT 1 FROM understudy_predictions WHERE request_id = %s LIMIT 1",
+                        (label.request_id,),
+                    )
+                    outcome = RECORD_OUT_OF_RANGE if cur.fetchone() else UNKNOWN_REQUEST
+                    results.append(LabelResult(label=label, outcome=outcome))
+                    continue
+                join = joined(label.request_id, label.record, label.actual, stored)
+                cur.execute(
+                    "INSERT INTO understudy_labels (request_id, record, actual, labelled_at, "
+                    "candidate_joined) VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
+                    (
+                        label.request_id,
+                        label.record,
+                        label.actual,
+                        now,
+                        join.candidate is not None,
+                    ),
+                )
+                if cur.rowcount == 1:
+                    results.append(LabelResult(label=label, outcome=APPLIED, joined=join))
+                    continue
+                cur.execute(
+                    "SELECT actual FROM understudy_labels WHERE request_id = %s AND record = %s",
+                    (label.request_id, label.record),
+                )
+                row = cur.fetchone()
+                assert row is not None  # the insert conflicted with it, and we hold the lock
+                results.append(
+                    LabelResult(
+                        label=label,
+                        outcome=label_outcome(existing=row[0], actual=label.actual),
+                        existing=row[0],
+                    )
+                )
+        return results
+
+    def enforce_retention(
+        self, *, max_age_seconds: float, max_rows: int, now: float
+    ) -> RetentionResult:
+        with self._tx() as cur:
+            cur.execute(
+                "DELETE FROM understudy_predictions WHERE created_at < %s",
+                (now - max_age_seconds,),
+            )
+            deleted = cur.rowcount
+            cur.execute("SELECT count(*) FROM understudy_predictions")
+            rows = _scalar(cur)
+            if rows > max_rows:
+                cur.execute(
+                    "DELETE FROM understudy_predictions WHERE id IN "
+                    "(SELECT id FROM understudy_predictions ORDER BY id LIMIT %s)",
+                    (rows - max_rows,),
+                )
+                deleted += cur.rowcount
+                rows -= cur.rowcount
+            cur.execute(
+                "DELETE FROM understudy_labels l WHERE NOT EXISTS (SELECT 1 FROM "
+                "understudy_predictions p WHERE p.request_id = l.request_id "
+                "AND p.record = l.record)"
+            )
+            return RetentionResult(
+                predictions_deleted=deleted, labels_deleted=cur.rowcount, predictions_left=rows
+            )
+
+    def count(self) -> int:
+        with self._tx() as cur:
+            cur.execute("SELECT count(*) FROM understudy_predictions")
+            return _scalar(cur)
+
+    def health(self) -> None:
+        with self._tx() as cur:
+            cur.execute("SELECT 1")
+
+    def close(self) -> None:
+        with self._lock:
+            self._drop()
+
+
+def _lock_requests(cur: psycopg.Cursor[Any], request_ids: Iterator[str] | Any) -> None:
+    """Transaction-scoped advisory locks on these request ids, in one order (no deadlock)."""
+    ids = sorted(set(request_ids))
+    if ids:
+        cur.execute(
+            # unnest keeps the array's (sorted) order
+            "SELECT pg_advisory_xact_lock(hashtext(id)) FROM unnest(%s::text[]) AS id",
+            (ids,),
+        )
+
+
+def _scalar(cur: psycopg.Cursor[Any]) -> int:
+    row = cur.fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def _select(cur: psycopg.Cursor[Any], request_id: str, record: int) -> list[Prediction]:
+    cur.execute(
+        f"SELECT {_COLUMNS} FROM understudy_predictions WHERE request_id = %s AND record = %s "
+        "ORDER BY role DESC",  # 'live' before 'candidate'
+        (request_id, record),
+    )
+    return [Prediction(*row) for row in cur.fetchall()]
