@@ -14,10 +14,13 @@ import pwd
 import shutil
 import signal
 import subprocess
+import tempfile
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
+import pytest
 
 from tests.support.processes import LoggedServer, free_port
 
@@ -68,7 +71,7 @@ class PostgresServer(LoggedServer):
         if not self.data.exists():
             self.data.mkdir()
             self._chown(self.data)
-            subprocess.run(
+            done = subprocess.run(
                 [
                     str(self.bin_dir / "initdb"),
                     "-D",
@@ -80,10 +83,12 @@ class PostgresServer(LoggedServer):
                     "--encoding=UTF8",
                     "--locale=C",
                 ],
-                check=True,
                 capture_output=True,
+                text=True,
                 user=self.user,
             )
+            if done.returncode != 0:
+                raise RuntimeError(f"initdb failed ({done.returncode}):\n{done.stderr[-3000:]}")
         if not self.port:
             self.port = free_port()
         self.workdir.joinpath(f"{self.name}.log").touch()
@@ -142,3 +147,26 @@ class PostgresServer(LoggedServer):
         with psycopg.connect(self.url(), autocommit=True) as conn:
             conn.execute(f'CREATE DATABASE "{name}"')
         return self.url(name)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """One real PostgreSQL for the session; tests take a fresh database with ``new_database``.
+
+    Skipped, with the reason, only when Debian's ``postgresql`` package is not installed
+    (``scripts/system-deps.sh test`` installs it).
+    """
+    bin_dir = postgres_bin_dir()
+    if bin_dir is None:
+        pytest.skip(
+            "PostgreSQL is not installed (no /usr/lib/postgresql/*/bin/initdb): "
+            "run scripts/system-deps.sh test, or apt-get install postgresql"
+        )
+    # Not under pytest's tmp folder: that is private to root, and the server may run as
+    # the postgres user, who must reach its data folder.
+    workdir = Path(tempfile.mkdtemp(prefix="understudy-postgres-"))
+    try:
+        with PostgresServer(workdir, bin_dir=bin_dir) as server:
+            yield server
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
