@@ -69,16 +69,23 @@ class PostgresStore:
         self._url = url
         self._connect_timeout = connect_timeout
         self._lock = threading.Lock()
+        # Connected on first use, so a router starts (and answers from live) while its
+        # database is down; every (re)connection makes sure the tables exist.
         self._conn: psycopg.Connection[Any] | None = None
-        with self._tx() as cur:
-            cur.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
-            cur.execute(SCHEMA)
 
     def _connection(self) -> psycopg.Connection[Any]:
         if self._conn is None or self._conn.closed:
-            self._conn = psycopg.connect(
+            conn = psycopg.connect(
                 self._url, autocommit=True, connect_timeout=max(1, round(self._connect_timeout))
             )
+            try:
+                with conn.transaction():
+                    conn.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
+                    conn.execute(SCHEMA)
+            except BaseException:
+                conn.close()
+                raise
+            self._conn = conn
         return self._conn
 
     @contextmanager
