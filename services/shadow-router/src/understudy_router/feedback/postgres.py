@@ -10,9 +10,9 @@ of the candidate is counted exactly once (never twice, never lost).
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 import psycopg
 
@@ -56,6 +56,8 @@ CREATE TABLE IF NOT EXISTS understudy_labels (
     PRIMARY KEY (request_id, record)
 );
 """
+
+T = TypeVar("T")
 
 _COLUMNS = "request_id, record, role, version, model, prediction, created_at"
 # Replicas starting together would race on CREATE TABLE IF NOT EXISTS; one lock id orders them.
@@ -108,7 +110,7 @@ class PostgresStore:
             finally:
                 self._conn = None
 
-    def store(self, predictions: Sequence[Prediction]) -> list[Joined]:
+    def _store(self, predictions: Sequence[Prediction]) -> list[Joined]:
         joins: list[Joined] = []
         candidates = [p for p in predictions if p.role == CANDIDATE]
         with self._tx() as cur:
@@ -143,11 +145,11 @@ class PostgresStore:
                 joins.append(joined(request_id, record, actual, _select(cur, request_id, record)))
         return joins
 
-    def lookup(self, request_id: str, record: int) -> list[Prediction]:
+    def _lookup(self, request_id: str, record: int) -> list[Prediction]:
         with self._tx() as cur:
             return _select(cur, request_id, record)
 
-    def apply_labels(self, labels: Sequence[Label], *, now: float) -> list[LabelResult]:
+    def _apply_labels(self, labels: Sequence[Label], *, now: float) -> list[LabelResult]:
         results: list[LabelResult] = []
         with self._tx() as cur:
             _lock_requests(cur, (label.request_id for label in labels))
@@ -191,7 +193,7 @@ class PostgresStore:
                 )
         return results
 
-    def enforce_retention(
+    def _enforce_retention(
         self, *, max_age_seconds: float, max_rows: int, now: float
     ) -> RetentionResult:
         with self._tx() as cur:
@@ -219,18 +221,53 @@ class PostgresStore:
                 predictions_deleted=deleted, labels_deleted=cur.rowcount, predictions_left=rows
             )
 
-    def count(self) -> int:
+    def _count(self) -> int:
         with self._tx() as cur:
             cur.execute("SELECT count(*) FROM understudy_predictions")
             return _scalar(cur)
 
-    def health(self) -> None:
+    def _health(self) -> None:
         with self._tx() as cur:
             cur.execute("SELECT 1")
 
     def close(self) -> None:
         with self._lock:
             self._drop()
+
+    # The port's methods: each is one transaction, tried again once on a fresh connection
+    # when a connection that had worked before fails (the server restarted meanwhile).
+    # A transaction either committed or did not, so trying again applies nothing twice.
+
+    def store(self, predictions: Sequence[Prediction]) -> list[Joined]:
+        return self._once_more(self._store, predictions)
+
+    def lookup(self, request_id: str, record: int) -> list[Prediction]:
+        return self._once_more(self._lookup, request_id, record)
+
+    def apply_labels(self, labels: Sequence[Label], *, now: float) -> list[LabelResult]:
+        return self._once_more(self._apply_labels, labels, now=now)
+
+    def enforce_retention(
+        self, *, max_age_seconds: float, max_rows: int, now: float
+    ) -> RetentionResult:
+        return self._once_more(
+            self._enforce_retention, max_age_seconds=max_age_seconds, max_rows=max_rows, now=now
+        )
+
+    def count(self) -> int:
+        return self._once_more(self._count)
+
+    def health(self) -> None:
+        self._once_more(self._health)
+
+    def _once_more(self, work: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        had_connection = self._conn is not None
+        try:
+            return work(*args, **kwargs)
+        except StoreUnavailable:
+            if not had_connection:
+                raise
+            return work(*args, **kwargs)
 
 
 def _lock_requests(cur: psycopg.Cursor[Any], request_ids: Iterator[str] | Any) -> None:
