@@ -72,7 +72,8 @@ class RouterSettings(BaseSettings):
     # Requests whose predictions may wait for the background writer; beyond this they are
     # not stored (counted, understudy_router_predictions_stored_total{outcome="queue_full"}).
     feedback_queue_size: int = Field(default=10_000, ge=1, le=1_000_000)
-    # Most prediction rows written in one transaction.
+    # Most requests whose predictions are written in one transaction (one row per record
+    # and role).
     feedback_batch_size: int = Field(default=500, ge=1, le=100_000)
     # Longest a prediction waits for its batch to fill before it is written anyway (a label
     # sent earlier than this after its request may find it not stored yet: 404, resend).

@@ -136,7 +136,7 @@ class PredictionWriter:
             self._task = None
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._drain(), flush_timeout)
-        rows = sum(len(e.rows(self._metrics.model)) for e in self._pending)
+        rows = len(self._rows(self._pending))
         if rows:
             self._not_stored(SHUTDOWN, rows)
             logger.warning("router stopping: %d predictions not stored", rows)
@@ -156,29 +156,43 @@ class PredictionWriter:
             await self._drain()
 
     async def _drain(self) -> None:
-        model = self._metrics.model
         while self._pending:
-            batch: list[Prediction] = []
-            while self._pending and len(batch) < self._batch_size:
-                batch.extend(self._pending.popleft().rows(model))
-            if batch:
-                await self._write(batch)
+            # Taking entries is all the event loop does; parsing and writing run in a thread.
+            entries = [
+                self._pending.popleft() for _ in range(min(len(self._pending), self._batch_size))
+            ]
+            await self._write(entries)
 
-    async def _write(self, batch: Sequence[Prediction]) -> None:
+    def _rows(self, entries: Sequence[Pending]) -> list[Prediction]:
+        model = self._metrics.model
+        return [row for entry in entries for row in entry.rows(model)]
+
+    def _store_entries(
+        self, entries: Sequence[Pending]
+    ) -> tuple[int, list[Joined], Exception | None]:
+        """In a worker thread: parse the entries, write the rows (count, late joins, error)."""
+        rows = self._rows(entries)
+        if not rows:
+            return 0, [], None
+        try:
+            return len(rows), self._store.store(rows), None
+        except StoreError as exc:
+            return len(rows), [], exc
+
+    async def _write(self, entries: Sequence[Pending]) -> None:
         m = self._metrics
         started = time.perf_counter()
-        try:
-            joins = await asyncio.to_thread(self._store.store, batch)
-        except StoreError as exc:
+        count, joins, error = await asyncio.to_thread(self._store_entries, entries)
+        if error is not None:
             m.store_up.labels(m.model).set(0)
-            self._not_stored(STORE_ERROR, len(batch))
-            self._warning.warn(
-                "feedback store failed: %d predictions not stored: %s", len(batch), exc
-            )
+            self._not_stored(STORE_ERROR, count)
+            self._warning.warn("feedback store failed: %d predictions not stored: %s", count, error)
+            return
+        if not count:
             return
         m.store_duration.labels(m.model, "store").observe(time.perf_counter() - started)
         m.store_up.labels(m.model).set(1)
-        m.predictions_stored.labels(m.model, STORED).inc(len(batch))
+        m.predictions_stored.labels(m.model, STORED).inc(count)
         if joins:
             self._on_joins(joins)
 
