@@ -17,6 +17,7 @@ import subprocess
 import tempfile
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
@@ -149,12 +150,12 @@ class PostgresServer(LoggedServer):
         return self.url(name)
 
 
-@pytest.fixture(scope="session")
-def postgres_server() -> Iterator[PostgresServer]:
-    """One real PostgreSQL for the session; tests take a fresh database with ``new_database``.
+@contextmanager
+def temporary_postgres() -> Iterator[PostgresServer]:
+    """A started PostgreSQL in a fresh temporary folder, removed afterwards.
 
-    Skipped, with the reason, only when Debian's ``postgresql`` package is not installed
-    (``scripts/system-deps.sh test`` installs it).
+    Skips the test, with the reason, only when Debian's ``postgresql`` package is not
+    installed (``scripts/system-deps.sh test`` installs it).
     """
     bin_dir = postgres_bin_dir()
     if bin_dir is None:
@@ -170,3 +171,10 @@ def postgres_server() -> Iterator[PostgresServer]:
             yield server
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """One real PostgreSQL for the session; tests take a fresh database with ``new_database``."""
+    with temporary_postgres() as server:
+        yield server

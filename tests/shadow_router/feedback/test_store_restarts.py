@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
 from tests.support.feedback import STORED, label_outcomes, wait_stored
-from tests.support.postgres import PostgresServer, postgres_bin_dir
+from tests.support.postgres import PostgresServer, temporary_postgres
 from tests.support.processes import ServiceProcess
 from tests.support.router import Router, routing_config, wait_for
 
@@ -22,23 +19,8 @@ pytestmark = pytest.mark.integration
 @pytest.fixture
 def own_postgres() -> Iterator[PostgresServer]:
     """A PostgreSQL of this test's own, to stop and start (the session's one stays up)."""
-    bin_dir = postgres_bin_dir()
-    if bin_dir is None:
-        pytest.skip("PostgreSQL is not installed: run scripts/system-deps.sh test")
-    workdir = Path(tempfile.mkdtemp(prefix="understudy-postgres-"))
-    try:
-        with PostgresServer(workdir, bin_dir=bin_dir) as server:
-            yield server
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'shared.sqlite3'}"
-    server: PostgresServer = request.getfixturevalue("postgres_server")
-    return server.new_database()
+    with temporary_postgres() as server:
+        yield server
 
 
 def labels_for(request_ids: list[str], records: int) -> list[dict[str, Any]]:
