@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -369,7 +368,10 @@ def test_retention_runs_on_its_schedule_and_is_measured(
     assert label_outcomes(response) == ["unknown_request", "applied"]
 
 
-def test_the_default_store_is_a_sqlite_file_in_the_temp_dir(tmp_path: Path) -> None:
+def test_the_default_store_is_a_sqlite_file_in_the_temp_dir(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("UNDERSTUDY_ROUTER_FEEDBACK_STORE")
     from understudy_router.settings import RouterSettings
 
     url = RouterSettings(model_name="m").feedback_store_url
