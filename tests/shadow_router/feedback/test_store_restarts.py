@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 from collections.abc import Iterator
 from typing import Any
 
@@ -59,6 +61,22 @@ def test_a_restarted_router_loses_no_stored_prediction(
     second = router_factory(routing_config(live_api, None), feedback_store=store_url)
     response = second.feedback(labels_for(ids, 2))
     assert label_outcomes(response) == ["applied"] * 40
+
+
+def test_a_killed_router_keeps_what_it_had_stored(
+    router_factory: Any,
+    live_api: ServiceProcess,
+    records: list[dict[str, object]],
+    store_url: str,
+) -> None:
+    first = router_factory(routing_config(live_api, None), feedback_store=store_url)
+    ids = [f"killed-{i}" for i in range(10)]
+    send(first, records[:1], ids)
+    wait_stored(first, 10)
+    os.kill(first.process.pid, signal.SIGKILL)
+    first.process.wait()
+    second = router_factory(routing_config(live_api, None), feedback_store=store_url)
+    assert label_outcomes(second.feedback(labels_for(ids, 1))) == ["applied"] * 10
 
 
 def test_two_replicas_share_postgresql_and_labels_may_reach_either(
