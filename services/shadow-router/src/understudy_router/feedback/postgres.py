@@ -150,46 +150,59 @@ class PostgresStore:
             return _select(cur, request_id, record)
 
     def _apply_labels(self, labels: Sequence[Label], *, now: float) -> list[LabelResult]:
-        results: list[LabelResult] = []
+        # Set-based: three queries per batch, whatever its size. The advisory locks keep
+        # every other writer of these requests' labels out until the commit, so what is read
+        # here is still true when the new labels are inserted.
+        request_ids = sorted({label.request_id for label in labels})
         with self._tx() as cur:
-            _lock_requests(cur, (label.request_id for label in labels))
+            _lock_requests(cur, iter(request_ids))
+            cur.execute(
+                f"SELECT {_COLUMNS} FROM understudy_predictions WHERE request_id = ANY(%s)",
+                (request_ids,),
+            )
+            stored: dict[tuple[str, int], list[Prediction]] = {}
+            for row in cur.fetchall():
+                p = Prediction(*row)
+                stored.setdefault((p.request_id, p.record), []).append(p)
+            known = {request_id for request_id, _ in stored}
+            cur.execute(
+                "SELECT request_id, record, actual FROM understudy_labels "
+                "WHERE request_id = ANY(%s)",
+                (request_ids,),
+            )
+            existing = {(r, n): actual for r, n, actual in cur.fetchall()}
+            results: list[LabelResult] = []
+            new: list[Joined] = []
             for label in labels:
-                stored = _select(cur, label.request_id, label.record)
-                if not stored:
-                    cur.execute(
-                        "SELECT 1 FROM understudy_predictions WHERE request_id = %s LIMIT 1",
-                        (label.request_id,),
-                    )
-                    outcome = RECORD_OUT_OF_RANGE if cur.fetchone() else UNKNOWN_REQUEST
+                key = (label.request_id, label.record)
+                if key not in stored:
+                    outcome = RECORD_OUT_OF_RANGE if label.request_id in known else UNKNOWN_REQUEST
                     results.append(LabelResult(label=label, outcome=outcome))
-                    continue
-                join = joined(label.request_id, label.record, label.actual, stored)
+                elif key in existing:
+                    results.append(
+                        LabelResult(
+                            label=label,
+                            outcome=label_outcome(existing=existing[key], actual=label.actual),
+                            existing=existing[key],
+                        )
+                    )
+                else:
+                    join = joined(label.request_id, label.record, label.actual, stored[key])
+                    existing[key] = label.actual
+                    new.append(join)
+                    results.append(LabelResult(label=label, outcome=APPLIED, joined=join))
+            if new:
                 cur.execute(
                     "INSERT INTO understudy_labels (request_id, record, actual, labelled_at, "
-                    "candidate_joined) VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
+                    "candidate_joined) SELECT r, n, a, %s, c FROM "
+                    "unnest(%s::text[], %s::int[], %s::float8[], %s::bool[]) AS t(r, n, a, c)",
                     (
-                        label.request_id,
-                        label.record,
-                        label.actual,
                         now,
-                        join.candidate is not None,
+                        [j.request_id for j in new],
+                        [j.record for j in new],
+                        [j.actual for j in new],
+                        [j.candidate is not None for j in new],
                     ),
-                )
-                if cur.rowcount == 1:
-                    results.append(LabelResult(label=label, outcome=APPLIED, joined=join))
-                    continue
-                cur.execute(
-                    "SELECT actual FROM understudy_labels WHERE request_id = %s AND record = %s",
-                    (label.request_id, label.record),
-                )
-                row = cur.fetchone()
-                assert row is not None  # the insert conflicted with it, and we hold the lock
-                results.append(
-                    LabelResult(
-                        label=label,
-                        outcome=label_outcome(existing=row[0], actual=label.actual),
-                        existing=row[0],
-                    )
                 )
         return results
 
