@@ -10,7 +10,8 @@
 #                                            (and, as root, golang-go to fetch it with)
 #
 # Groups (the table REQUIREMENTS below):
-#   test       Prometheus + promtool (started by the operator tests), Java >= 11 and Maven
+#   test       Prometheus + promtool (started by the operator tests), PostgreSQL (the router's
+#              shared feedback store, tests/support/postgres.py), Java >= 11 and Maven
 #              (the Elasticsearch node, scripts/elasticsearch.sh), Go >= GO_MIN (builds the
 #              Kubernetes tools, scripts/k8s-tools.sh)
 #   real-node  podman, buildah, containerd, runc, skopeo, mmdebstrap, umoci, the CNI plugins,
@@ -39,6 +40,7 @@ test        prometheus                    cmd:prometheus file:/usr/bin/prometheu
 test        default-jre-headless          java:11
 test        maven                         cmd:mvn
 test        golang-go                     go:boot
+test        postgresql                    file:/usr/lib/postgresql
 real-node   podman                        cmd:podman
 real-node   buildah                       cmd:buildah
 real-node   containerd                    cmd:containerd
@@ -66,10 +68,10 @@ apt_install() { # Debian packages: as root with apt-get, as a user say what to r
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "$@" >/dev/null
   log "installed in $((SECONDS - start)) s"
-  # These packages start a system service (prometheus on :9090, the host's containerd); the
-  # tests start their own.
+  # These packages start a system service (prometheus on :9090, the host's containerd, a
+  # PostgreSQL cluster on :5432); the tests start their own.
   local svc
-  for svc in prometheus containerd; do
+  for svc in prometheus containerd postgresql; do
     [[ " $* " == *" $svc "* ]] || continue
     systemctl disable --now "$svc" >/dev/null 2>&1 || service "$svc" stop >/dev/null 2>&1 || true
   done

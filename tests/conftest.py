@@ -15,8 +15,9 @@ import pytest
 from tests.support.artifacts import Artifacts, ensure_artifact
 from understudy_model.data import Split, load_ames, split_holdout
 
-# The session-scoped `k8s_cluster` fixture (kwok cluster from upstream binaries).
-pytest_plugins = ["tests.support.cluster"]
+# The session-scoped `k8s_cluster` fixture (kwok cluster from upstream binaries) and
+# `postgres_server` (a real PostgreSQL from Debian's package).
+pytest_plugins = ["tests.support.cluster", "tests.support.postgres"]
 
 
 @pytest.fixture(scope="session")

@@ -15,6 +15,15 @@ from tests.support.router import Router, start_router
 from understudy_model.data import Split, holdout_records
 
 
+@pytest.fixture(autouse=True)
+def _own_feedback_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Routers built in process get a feedback store of their own, not the machine-wide
+    default file (routers started as processes get theirs from start_router)."""
+    monkeypatch.setenv(
+        "UNDERSTUDY_ROUTER_FEEDBACK_STORE", f"sqlite:///{tmp_path / 'feedback-inproc.sqlite3'}"
+    )
+
+
 @pytest.fixture(scope="session")
 def live_api(artifacts: Artifacts) -> Iterator[ServiceProcess]:
     """model-api serving v1 (1.0.0), the live model."""

@@ -131,6 +131,9 @@ class Router:
     def metric(self, name: str, **labels: str) -> float:
         return metric(self.metrics(), name, **labels)
 
+    def feedback(self, labels: list[dict[str, object]]) -> httpx.Response:
+        return self.client.post(f"{self.url}/v1/feedback", json={"labels": labels})
+
     def predict(self, records: list[dict[str, object]], request_id: str) -> httpx.Response:
         return self.client.post(
             f"{self.url}/v1/predictions",
@@ -149,6 +152,8 @@ def start_router(
     env = {
         "UNDERSTUDY_ROUTER_CONFIG_FILE": str(path),
         "UNDERSTUDY_ROUTER_CONFIG_POLL_SECONDS": "0.1",
+        # Each test router its own feedback store (the default is one file per machine).
+        "UNDERSTUDY_ROUTER_FEEDBACK_STORE": f"sqlite:///{tmp_path / 'feedback.sqlite3'}",
         **{f"UNDERSTUDY_ROUTER_{k.upper()}": v for k, v in settings.items()},
     }
     return start_service("understudy_router", env=env), path

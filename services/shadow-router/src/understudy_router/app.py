@@ -21,6 +21,8 @@ from understudy_common.request_id import REQUEST_ID_HEADER, request_id_from
 
 from .comparison import ComparisonWindows
 from .config_sources import ConfigMapSource, FileSource, core_v1_api
+from .feedback.routes import add_feedback_route
+from .feedback.setup import feedback_from_settings
 from .metrics import RouterMetrics, WindowCollector
 from .service import Answer, ShadowRouter, error_answer
 from .settings import RouterSettings
@@ -75,7 +77,8 @@ def create_app(settings: RouterSettings, registry: CollectorRegistry | None = No
     )
     windows = ComparisonWindows(size=settings.window_size)
     registry.register(WindowCollector(windows=windows, model=settings.model_name))
-    router = ShadowRouter(settings=settings, metrics=metrics, windows=windows)
+    feedback = feedback_from_settings(settings, registry=registry)
+    router = ShadowRouter(settings=settings, metrics=metrics, windows=windows, feedback=feedback)
     # Routing state apart from readiness (a router with no live model is still serving).
     Gauge(
         metric_name("router", "routing_configured"),
@@ -87,6 +90,8 @@ def create_app(settings: RouterSettings, registry: CollectorRegistry | None = No
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         router.start()
+        if feedback is not None:
+            feedback.start()
         if settings.config_json is not None and not router.offer_document(
             settings.config_json, source="env"
         ):
@@ -125,6 +130,8 @@ def create_app(settings: RouterSettings, registry: CollectorRegistry | None = No
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             await router.stop()
+            if feedback is not None:
+                await feedback.stop()
 
     app = FastAPI(
         title="Understudy shadow router",
@@ -134,6 +141,13 @@ def create_app(settings: RouterSettings, registry: CollectorRegistry | None = No
         openapi_url=None,
     )
     app.state.router = router
+    app.state.feedback = feedback
+    add_feedback_route(
+        app,
+        feedback=feedback,
+        max_labels=settings.feedback_max_labels,
+        max_body_bytes=settings.max_body_bytes,
+    )
     app.state.registry = registry
 
     @app.post("/v1/predictions")

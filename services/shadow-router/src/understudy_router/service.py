@@ -31,6 +31,7 @@ from .comparison import (
     signed_rel_diff,
 )
 from .config import ConfigError, RoutingConfig, parse_config
+from .feedback.service import Feedback
 from .metrics import LIVE_ERROR, LIVE_OK, RouterMetrics
 from .mirror import MirrorQueue
 from .settings import RouterSettings
@@ -108,9 +109,16 @@ class ShadowRouter:
     """Routes prediction requests; owns the upstream clients, mirror workers and windows."""
 
     def __init__(
-        self, *, settings: RouterSettings, metrics: RouterMetrics, windows: ComparisonWindows
+        self,
+        *,
+        settings: RouterSettings,
+        metrics: RouterMetrics,
+        windows: ComparisonWindows,
+        feedback: Feedback | None = None,
     ) -> None:
         self._settings = settings
+        # Ground truth: where the live and compared candidate predictions are recorded.
+        self._feedback = feedback
         self._metrics = metrics
         self._windows = windows
         self._pool = UpstreamPool(max_connections=settings.live_max_connections)
@@ -266,6 +274,10 @@ class ShadowRouter:
         ).inc()
         out_headers = {k: v for k in PASSED_HEADERS if (v := response.headers.get(k)) is not None}
         out_headers["x-model-version"] = live_version
+        if self._feedback is not None and 200 <= status < 300:
+            self._feedback.record_live(
+                request_id=request_id, version=live_version, body=response.content
+            )
         mirrored = False
         if 200 <= status < 300 and route.candidate is not None and config.candidate is not None:
             percent = config.mirror_percent
@@ -351,6 +363,12 @@ class ShadowRouter:
             job.candidate.release()
         seconds = time.perf_counter() - started
         self._record(job, verdict, seconds=seconds, status=status)
+        if self._feedback is not None and verdict.comparison is not None:
+            self._feedback.record_candidate(
+                request_id=job.request_id,
+                version=job.candidate_version,
+                predictions=tuple(r.candidate for r in verdict.comparison.records),
+            )
 
     def _record(
         self, job: MirrorJob, verdict: Verdict, *, seconds: float, status: int | None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
 from pydantic import Field, model_validator
@@ -71,6 +72,53 @@ class RouterSettings(BaseSettings):
     # new values are counted under "__other__" (bounded label cardinality; the core pools
     # rare values itself).
     slice_field_max_values: int = Field(default=50, ge=1, le=10_000)
+
+    # Ground truth (POST /v1/feedback, docs/contracts.md): where predictions wait for their
+    # labels. "sqlite:///relative.db" or "sqlite:////absolute/path.db" (one router, the local
+    # demo), "postgresql://user:password@host:5432/db" (shared by router replicas), or
+    # "none" (feature off: nothing stored, /v1/feedback answers 404). Empty: SQLite in
+    # <system temp dir>/understudy-router/feedback-<model_name>.sqlite3 (kept across restarts
+    # of a local router; set a path on a volume for anything that must outlive the machine).
+    feedback_store: str = ""
+    # Requests whose predictions may wait for the background writer; beyond this they are
+    # not stored (counted, understudy_router_predictions_stored_total{outcome="queue_full"}).
+    feedback_queue_size: int = Field(default=10_000, ge=1, le=1_000_000)
+    # Most requests whose predictions are written in one transaction (one row per record
+    # and role).
+    feedback_batch_size: int = Field(default=500, ge=1, le=100_000)
+    # Longest a prediction waits for its batch to fill before it is written anyway (a label
+    # sent earlier than this after its request may find it not stored yet: 404, resend).
+    feedback_batch_interval_seconds: float = Field(default=0.2, gt=0, le=60)
+    # Most labels in one POST /v1/feedback; more is a 413.
+    feedback_max_labels: int = Field(default=1_000, ge=1, le=100_000)
+    # Predictions older than this are deleted (their requests then get 404 for labels).
+    feedback_retention_seconds: float = Field(default=7 * 24 * 3600.0, gt=0)
+    # At most this many prediction rows are kept; the oldest beyond it are deleted.
+    feedback_retention_rows: int = Field(default=5_000_000, ge=1)
+    # How often retention runs (and the stored row count is measured).
+    feedback_retention_interval_seconds: float = Field(default=60.0, gt=0)
+
+    @property
+    def feedback_store_url(self) -> str | None:
+        """The store's URL, the default filled in; None when the feature is off."""
+        if self.feedback_store.strip().lower() == "none":
+            return None
+        if self.feedback_store:
+            return self.feedback_store
+        path = Path(
+            tempfile.gettempdir(), "understudy-router", f"feedback-{self.model_name}.sqlite3"
+        )
+        return f"sqlite:///{path}"
+
+    @model_validator(mode="after")
+    def _feedback_store(self) -> RouterSettings:
+        url = self.feedback_store
+        off = url.strip().lower() == "none"
+        if url and not off and not url.startswith(("sqlite:///", "postgresql://", "postgres://")):
+            raise ValueError(
+                "UNDERSTUDY_ROUTER_FEEDBACK_STORE must be sqlite:///path, postgresql://... or none"
+            )
+        return self
 
     @property
     def prediction_edges(self) -> tuple[float, ...]:
