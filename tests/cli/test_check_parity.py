@@ -48,6 +48,8 @@ from understudy_operator.core import (
 )
 from understudy_operator.providers.prometheus import PrometheusProvider
 from understudy_operator.providers.promql import PromQLSource
+from understudy_router.feedback.metrics import FeedbackMetrics
+from understudy_router.feedback.store import Joined, Prediction
 from understudy_router.metrics import RouterMetrics
 from understudy_router.settings import RouterSettings
 
@@ -72,13 +74,24 @@ class _Served(Collector):
 
 def _router_metrics(registry: CollectorRegistry) -> RouterMetrics:
     settings = RouterSettings()
-    return RouterMetrics(
+    # the ground-truth counters (understudy_router.feedback) on the same registry
+    FEEDBACK[id(registry)] = FeedbackMetrics(registry=registry, model=MODEL)
+    metrics = RouterMetrics(
         registry=registry,
         model=MODEL,
         prediction_edges=settings.prediction_edges,
         slice_edges=settings.slice_edges,
         slice_field_max_values=settings.slice_field_max_values,
     )
+    metrics.feedback = FEEDBACK[id(registry)]  # type: ignore[attr-defined]
+    return metrics
+
+
+FEEDBACK: dict[int, FeedbackMetrics] = {}
+
+
+def _prediction(role: str, version: str, value: float) -> Prediction:
+    return Prediction("r", 0, role, version, MODEL, value, 0.0)
 
 
 class Exporter:
@@ -137,6 +150,18 @@ class Exporter:
             field="Neighborhood",
             values=values,
         )
+        # Labels for some of those records: the candidate a little closer to the truth.
+        feedback: FeedbackMetrics = m.feedback  # type: ignore[attr-defined]
+        for record in records[: 20 + 3 * scale]:
+            actual = record.live * 1.05
+            joined = Joined(
+                "r",
+                0,
+                actual,
+                _prediction("live", "1.0.0", record.live),
+                _prediction("candidate", "2.0.0", (record.candidate + actual) / 2),
+            )
+            feedback.observe_join(joined)
 
     def stop(self) -> None:
         self.server.shutdown()
@@ -222,6 +247,8 @@ def test_each_builtin_check_reads_the_same_through_prometheus_and_the_scrape(
     assert via_scrape.value is not None, via_scrape
     assert via_scrape.value == pytest.approx(via_prometheus.value, rel=1e-9, abs=1e-12)
     assert via_scrape.value != 0 or name == "prediction-ks"  # a real value, not 0 = 0
+    if name == "label-coverage":
+        assert via_scrape.message == via_prometheus.message  # the share of compared, too
 
 
 @pytest.mark.parametrize("name", [n for n in CHECKS if Method.CONFIDENCE in BUILTINS[n].methods])

@@ -44,6 +44,9 @@ def test_every_builtin_named_in_the_contract_has_evidence_and_a_judge() -> None:
             "prediction-ks",
             "prediction-psi",
             "prediction-wasserstein",
+            "realized-error-ratio",
+            "realized-rmse-ratio",
+            "label-coverage",
             "sample-count",
         }
         == BUILTIN_CHECKS

@@ -261,6 +261,10 @@ def test_format_duration_is_prometheus_syntax(seconds: float, text: str) -> None
             "unknown built-in check 'sample-count'",
         ),
         ({**MINIMAL, "analysis": {"alpha": 0.7}}, "spec.analysis.alpha: must be <= 0.5"),
+        (
+            {**MINIMAL, "analysis": {"checks": [{"name": "label-coverage", "max": 10}]}},
+            "(label-coverage): label-coverage is a gate: give 'min' (labelled records), no 'max'",
+        ),
         ({**MINIMAL, "analysis": {"giveUpAfter": "0s"}}, "spec.analysis.giveUpAfter: must be"),
         (
             {**MINIMAL, "analysis": {"slices": {"predictionEdges": [200000, 100000]}}},

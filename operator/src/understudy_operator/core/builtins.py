@@ -14,6 +14,9 @@ latency-p50/p90/p99-ratio  candidate / live latency quantile           confidenc
 prediction-ks              KS distance of the prediction histograms    threshold
 prediction-psi             PSI over deciles of the live predictions    threshold
 prediction-wasserstein     W1 of the predictions / mean live prediction threshold
+realized-error-ratio       candidate MAE / live MAE on labelled records confidence, threshold
+realized-rmse-ratio        candidate RMSE / live RMSE, labelled records threshold
+label-coverage             labelled pairs since the start (a gate)      threshold
 sample-count               compared records + failed mirrors (totals)  (the minSamples gate)
 =========================  ==========================================  ===================
 
@@ -31,17 +34,20 @@ import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from understudy_operator.core import slices
+from understudy_operator.core import ground_truth, slices
 from understudy_operator.core.checks import (
     AGREEMENT_RATE,
     BIAS,
     CANDIDATE_ERROR_RATE,
+    LABEL_COVERAGE,
     LATENCY_P50_RATIO,
     LATENCY_P90_RATIO,
     LATENCY_P99_RATIO,
     PREDICTION_KS,
     PREDICTION_PSI,
     PREDICTION_WASSERSTEIN,
+    REALIZED_ERROR_RATIO,
+    REALIZED_RMSE_RATIO,
     SAMPLE_COUNT,
     SLICE_AGREEMENT,
     SLICE_BIAS,
@@ -342,6 +348,19 @@ BUILTINS: dict[str, Builtin] = {
         Builtin(PREDICTION_KS, THRESHOLD_ONLY, _prediction_parts, _distance(_ks)),
         Builtin(PREDICTION_PSI, THRESHOLD_ONLY, _prediction_parts, _distance(_psi)),
         Builtin(PREDICTION_WASSERSTEIN, THRESHOLD_ONLY, _prediction_parts, _distance(_wasserstein)),
+        Builtin(
+            REALIZED_ERROR_RATIO,
+            RATE_METHODS,
+            ground_truth.error_ratio_parts,
+            ground_truth.error_ratio,
+        ),
+        Builtin(
+            REALIZED_RMSE_RATIO,
+            THRESHOLD_ONLY,
+            ground_truth.rmse_ratio_parts,
+            ground_truth.rmse_ratio,
+        ),
+        Builtin(LABEL_COVERAGE, THRESHOLD_ONLY, ground_truth.coverage_parts, ground_truth.coverage),
         Builtin(SAMPLE_COUNT, THRESHOLD_ONLY, samples_parts, _no_judge),
     )
 }

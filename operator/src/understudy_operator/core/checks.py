@@ -56,6 +56,9 @@ PREDICTION_WASSERSTEIN = "prediction-wasserstein"
 BIAS = "bias"
 SLICE_BIAS = "slice-bias"
 SLICE_AGREEMENT = "slice-agreement"
+REALIZED_ERROR_RATIO = "realized-error-ratio"
+REALIZED_RMSE_RATIO = "realized-rmse-ratio"
+LABEL_COVERAGE = "label-coverage"
 
 BUILTIN_CHECKS = frozenset(
     {
@@ -70,6 +73,9 @@ BUILTIN_CHECKS = frozenset(
         BIAS,
         SLICE_BIAS,
         SLICE_AGREEMENT,
+        REALIZED_ERROR_RATIO,
+        REALIZED_RMSE_RATIO,
+        LABEL_COVERAGE,
         SAMPLE_COUNT,
     }
 )

@@ -28,6 +28,7 @@ from understudy_operator.core.checks import (
     BIAS,
     BUILTIN_CHECKS,
     CANDIDATE_ERROR_RATE,
+    LABEL_COVERAGE,
     LATENCY_P90_RATIO,
     PREDICTION_KS,
     SAMPLE_COUNT,
@@ -340,6 +341,10 @@ def _parse_check(item: _Obj) -> Check:
         raise SpecError(f"{where}: give 'min', 'max' or both")
     if low is not None and high is not None and low > high:
         raise SpecError(f"{where}: min {low} is greater than max {high}")
+    if name == LABEL_COVERAGE and query is None and (low is None or high is not None):
+        raise SpecError(
+            f"{where}: label-coverage is a gate: give 'min' (labelled records), no 'max'"
+        )
     check = Check(
         name=name,
         min=low,
