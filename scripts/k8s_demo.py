@@ -43,12 +43,16 @@ DEMO_ANALYSIS = {
     "successfulRuns": 3,
     "failureLimit": 2,
     "inconclusiveLimit": 20,
+    "giveUpAfter": "10m",
+    "slices": {"minSamplesPerSlice": 100},
     "checks": [
         {"name": "candidate-error-rate", "max": 0.01},
-        # two shared cores: p90 with confidence bounds over 12 s of requests
-        {"name": "latency-p90-ratio", "max": 3.0, "interval": "12s"},
+        # two shared cores: p90 with confidence bounds over the 15 s interval
+        {"name": "latency-p90-ratio", "max": 3.0},
         {"name": "bias", "min": -0.05, "max": 0.05},
-        {"name": "slice-bias", "min": -0.10, "max": 0.10},
+        # wider than the operator's default: at demo traffic v2's +5% decile would stay
+        # "not yet" against +-10% for minutes (the local demo does the same)
+        {"name": "slice-bias", "min": -0.15, "max": 0.15},
         {"name": "agreement-rate", "min": 0.80},
         {"name": "prediction-ks", "max": 0.10},
     ],
