@@ -50,7 +50,13 @@ def test_groups_list_their_debian_packages() -> None:
     test = system_deps("--list", "test")
     node = system_deps("--list", "real-node")
     assert test.returncode == node.returncode == 0
-    assert test.stdout.split() == ["prometheus", "default-jre-headless", "maven", "golang-go"]
+    assert test.stdout.split() == [
+        "prometheus",
+        "default-jre-headless",
+        "maven",
+        "golang-go",
+        "postgresql",
+    ]
     assert {"podman", "buildah", "containerd", "runc", "containernetworking-plugins"} <= set(
         node.stdout.split()
     )
