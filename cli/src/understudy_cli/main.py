@@ -41,13 +41,37 @@ def build_parser() -> argparse.ArgumentParser:
         choices=sorted(SCENARIOS),
         default="good",
         help="good: v2 should be promoted; bad-candidate: a model trained on "
-        "shuffled prices should be rolled back (default %(default)s)",
+        "shuffled prices should be rolled back; segment-off, neighborhood-off: v2 off on "
+        "one segment; less-accurate: v1 4%% too cheap, rolled back on realized error with "
+        "--ground-truth (default %(default)s)",
     )
-    demo.add_argument(
+    config = demo.add_mutually_exclusive_group()
+    config.add_argument(
         "--config",
         type=Path,
         help="a ModelRollout spec (YAML) with your thresholds, interval, "
         "minSamples; default: the packaged default-rollout.yaml",
+    )
+    config.add_argument(
+        "--ground-truth",
+        action="store_true",
+        help="use the packaged ground-truth-rollout.yaml: promotion needs label-coverage and "
+        "realized-error-ratio (the candidate at least as accurate as live on true prices); "
+        "try it with --scenario good and --scenario less-accurate",
+    )
+    demo.add_argument(
+        "--labels",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="send each house's true price to the router's POST /v1/feedback after "
+        "--label-delay, and show realized MAE; default: on when the config has a "
+        "label-coverage or realized-error-ratio check",
+    )
+    demo.add_argument(
+        "--label-delay",
+        default="5s",
+        help="how long after its answer a house's label arrives: 500ms, 5s, 1m "
+        "(default %(default)s)",
     )
     demo.add_argument(
         "--artifacts",
@@ -159,12 +183,20 @@ def _run_logs(args: argparse.Namespace) -> int:
 
 
 def _run_demo(args: argparse.Namespace) -> int:
-    from understudy_cli.demo.config import ConfigError
+    from understudy_cli.demo.config import GROUND_TRUTH_CONFIG, ConfigError
     from understudy_cli.demo.run import DemoOptions, run_demo
     from understudy_cli.demo.supervisor import StartError, port_is_free
 
     if args.rate <= 0:
         print("understudy demo: --rate must be positive", file=sys.stderr)
+        return EXIT_USAGE
+    label_delay = _seconds(args.label_delay)
+    if label_delay is None:
+        print(
+            f"understudy demo: --label-delay must be a duration like 500ms, 5s or 1m, "
+            f"got {args.label_delay!r}",
+            file=sys.stderr,
+        )
         return EXIT_USAGE
     if args.router_port is not None and not port_is_free(args.router_port):
         print(
@@ -175,7 +207,9 @@ def _run_demo(args: argparse.Namespace) -> int:
         return EXIT_START_FAILED
     options = DemoOptions(
         scenario=args.scenario,
-        config=args.config,
+        config=GROUND_TRUTH_CONFIG if args.ground_truth else args.config,
+        labels=args.labels,
+        label_delay=label_delay,
         artifacts_dir=args.artifacts,
         out_dir=args.out,
         rate=args.rate,
@@ -202,12 +236,28 @@ def _run_demo(args: argparse.Namespace) -> int:
         return EXIT_INTERRUPTED
     print()
     print(f"decision: {outcome.phase} — {outcome.message}")
+    if outcome.realized:
+        print(f"labels:   {outcome.realized}")
     print(f"report:   {outcome.report}")
     if outcome.promoted:
         return EXIT_PROMOTED
     if outcome.phase == "RolledBack":
         return EXIT_ROLLED_BACK
     return EXIT_NO_DECISION
+
+
+def _seconds(text: str) -> float | None:
+    """A duration (``500ms``, ``5s``, ``1m``, or plain seconds) in seconds; None if bad."""
+    from understudy_operator.core import parse_duration
+
+    try:
+        value = float(text)
+    except ValueError:
+        try:
+            value = parse_duration(text)
+        except ValueError:
+            return None
+    return value if value >= 0 else None
 
 
 def main(argv: list[str] | None = None) -> int:
