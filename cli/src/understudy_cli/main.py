@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import Any
 
 EXIT_PROMOTED = 0
 EXIT_ROLLED_BACK = 1
@@ -120,7 +121,8 @@ def _add_logs(sub: argparse._SubParsersAction) -> None:
     logs = sub.add_parser(
         "logs",
         help="search the router's comparison events in Elasticsearch (Kibana's "
-        "disagreements search, from the terminal)",
+        "disagreements search, from the terminal); --worse: labelled records where the "
+        "candidate was worse",
         description=(
             "Search the shadow-router.comparison events that Fluent Bit ships to "
             "Elasticsearch: newest first, with the live and candidate predictions and the "
@@ -136,8 +138,16 @@ def _add_logs(sub: argparse._SubParsersAction) -> None:
         "--since", default="1h", help="how far back: 15m, 1h, 2d (default %(default)s)"
     )
     logs.add_argument("--candidate", help="only this candidate version")
-    logs.add_argument(
+    only = logs.add_mutually_exclusive_group()
+    only.add_argument(
         "--disagreements", action="store_true", help="only events where a record disagreed"
+    )
+    only.add_argument(
+        "--worse",
+        action="store_true",
+        help="ground truth instead of comparisons: the labelled records (shadow-router."
+        "feedback events) where the candidate's absolute error exceeded live's, the "
+        "largest gap first",
     )
     logs.add_argument("--request-id", help="one request (its X-Request-ID)")
     logs.add_argument("--limit", type=int, default=20, help="events shown (default %(default)s)")
@@ -148,10 +158,6 @@ def _add_logs(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_logs(args: argparse.Namespace) -> int:
-    import os
-
-    import httpx
-
     from understudy_cli.logsearch import (
         ComparisonQuery,
         SearchError,
@@ -159,6 +165,8 @@ def _run_logs(args: argparse.Namespace) -> int:
         search_comparisons,
     )
 
+    if args.worse:
+        return _run_worse(args)
     try:
         query = ComparisonQuery(
             since=args.since,
@@ -170,15 +178,51 @@ def _run_logs(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"understudy logs: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    api_key = args.api_key or os.environ.get("UNDERSTUDY_ES_API_KEY")
-    headers = {"authorization": f"ApiKey {api_key}"} if api_key else {}
-    with httpx.Client(headers=headers, timeout=10) as http:
+    with _es_client(args) as http:
         try:
             result = search_comparisons(http, es_url=args.es, index=args.index, query=query)
         except SearchError as exc:
             print(f"understudy logs: {exc}", file=sys.stderr)
             return EXIT_BACKEND_FAILED
     print(format_result(result))
+    return 0
+
+
+def _es_client(args: argparse.Namespace) -> Any:
+    import os
+
+    import httpx
+
+    api_key = args.api_key or os.environ.get("UNDERSTUDY_ES_API_KEY")
+    headers = {"authorization": f"ApiKey {api_key}"} if api_key else {}
+    return httpx.Client(headers=headers, timeout=10)
+
+
+def _run_worse(args: argparse.Namespace) -> int:
+    from understudy_cli.feedbacksearch import (
+        FeedbackQuery,
+        format_feedback_result,
+        search_feedback,
+    )
+    from understudy_cli.logsearch import SearchError
+
+    try:
+        query = FeedbackQuery(
+            since=args.since,
+            candidate_version=args.candidate,
+            request_id=args.request_id,
+            limit=args.limit,
+        )
+    except ValueError as exc:
+        print(f"understudy logs: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    with _es_client(args) as http:
+        try:
+            result = search_feedback(http, es_url=args.es, index=args.index, query=query)
+        except SearchError as exc:
+            print(f"understudy logs: {exc}", file=sys.stderr)
+            return EXIT_BACKEND_FAILED
+    print(format_feedback_result(result))
     return 0
 
 
