@@ -53,3 +53,28 @@ def test_the_table_shows_each_checks_threshold_and_value():
     text = buffer.getvalue()
     assert ">= 0.8" in text and "<= 0.1" in text
     assert "0.1595" in text
+
+
+def test_realized_error_is_printed_after_a_run_when_it_changed_and_shown_in_the_table():
+    out = io.StringIO()
+    view = View(title="t", phase="Shadowing", message="shadowing 2.0.0")
+    with Display(view, stream=out, interactive=False) as display:
+        display.refresh()
+        view.labels = {"sent": 40, "applied": 39, "unknown_request": 1}
+        view.realized = "realized MAE: live 1.0.0 $19.6k (n=39)"
+        display.refresh()  # no new run: not printed yet
+        view.runs = [RUN]
+        display.refresh()
+        view.runs = [RUN, {**RUN, "number": 2}]
+        display.refresh()  # the same realized line: printed once
+    lines = [line.split("] ", 1)[1] for line in out.getvalue().splitlines()]
+    assert lines[1].startswith("run 1") and lines[3].startswith("run 2")
+    assert lines[2] == (
+        "realized MAE: live 1.0.0 $19.6k (n=39) (labels sent=40 applied=39 unknown_request=1)"
+    )
+    assert len(lines) == 4
+    buffer = io.StringIO()
+    Console(file=buffer, width=140).print(_render(view))
+    text = buffer.getvalue()
+    assert "labels sent=40 applied=39 unknown_request=1" in text
+    assert "realized MAE: live 1.0.0 $19.6k (n=39)" in text

@@ -4,7 +4,9 @@ Real model-api processes (v1 live, v2 candidate) and a real router write their J
 lines; the lines are indexed the way the chart's Fluent Bit ships them (one document per
 line, daily ``understudy-logs-YYYY.MM.DD`` indices, ``event.ingested`` and ``kubernetes``
 metadata added) into Elasticsearch with the chart's own index template; then
-``understudy logs`` finds exactly the comparisons the router logged and counted.
+``understudy logs`` finds exactly the comparisons the router logged and counted, and
+(``--worse``) exactly the labelled records where the candidate's error exceeded live's,
+after the true prices were posted to the router's ``POST /v1/feedback``.
 
 What is not real here: Fluent Bit itself (not packaged for Debian; the test's shipper does
 its three documented steps), and the Elasticsearch version — 7.10.2 with the OSS modules
@@ -33,12 +35,13 @@ from tests.support.artifacts import Artifacts
 from tests.support.elasticsearch import ElasticsearchNode
 from tests.support.processes import REPO_ROOT, ServiceProcess, start_model_api, start_service
 from tests.support.router import metric
-from understudy_model.data import Split, holdout_records
+from understudy_model.data import TARGET, Split, holdout_records
 
 pytestmark = pytest.mark.integration
 
 CHART_TEMPLATE = REPO_ROOT / "helm" / "understudy" / "files" / "elasticsearch-index-template.json"
 COMPARISON = "shadow-router.comparison"
+FEEDBACK = "shadow-router.feedback"
 SINGLE_REQUESTS = 40
 # A few requests of several houses: one comparison event each, with arrays per record.
 BATCH_SIZES = (3, 5)
@@ -72,10 +75,14 @@ def elasticsearch(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Elastics
 
 @pytest.fixture(scope="module")
 def shadowed_traffic(
-    artifacts: Artifacts, ames_split: Split
+    artifacts: Artifacts, ames_split: Split, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[ServiceProcess, dict[str, list[float]]]]:
-    """A router that mirrored known requests to v2; and the live answers by request id."""
-    records = holdout_records(ames_split, limit=SINGLE_REQUESTS + sum(BATCH_SIZES))
+    """A router that mirrored known requests to v2 and then got every house's true price;
+    and the live answers by request id."""
+    count = SINGLE_REQUESTS + sum(BATCH_SIZES)
+    records = holdout_records(ames_split, limit=count)
+    actuals = [float(v) for v in ames_split.holdout[TARGET].head(count)]
+    store = tmp_path_factory.mktemp("feedback") / "feedback.sqlite3"
     with start_model_api(artifacts.v1) as live, start_model_api(artifacts.v2) as candidate:
         config = {
             "live": {"url": live.url, "version": "1.0.0"},
@@ -83,9 +90,11 @@ def shadowed_traffic(
             "mirror_percent": 100,
             "tolerance": {"relative": 0.10, "absolute": 10000},
         }
-        with start_service(
-            "understudy_router", env={"UNDERSTUDY_ROUTER_CONFIG_JSON": json.dumps(config)}
-        ) as router:
+        env = {
+            "UNDERSTUDY_ROUTER_CONFIG_JSON": json.dumps(config),
+            "UNDERSTUDY_ROUTER_FEEDBACK_STORE": f"sqlite:///{store}",
+        }
+        with start_service("understudy_router", env=env) as router:
             answers: dict[str, list[float]] = {}
             bodies = [[r] for r in records[:SINGLE_REQUESTS]]
             start = SINGLE_REQUESTS
@@ -101,6 +110,7 @@ def shadowed_traffic(
                     assert r.status_code == 200, r.text
                     answers[rid] = r.json()["predictions"]
             _wait_for_comparisons(router, len(bodies))
+            _label_everything(router, bodies=len(bodies), actuals=actuals)
             yield router, answers
 
 
@@ -113,6 +123,36 @@ def _wait_for_comparisons(router: ServiceProcess, count: int) -> None:
     while len(_comparisons(router)) < count:
         assert time.monotonic() < deadline, f"only {len(_comparisons(router))} of {count} compared"
         time.sleep(0.05)  # the mirror is in the background
+
+
+def _label_everything(router: ServiceProcess, *, bodies: int, actuals: list[float]) -> None:
+    """Post each record's true price (request es-NNN, record j) once both predictions are
+    stored; wait until every label is joined and logged."""
+    deadline = time.monotonic() + 30
+    while True:
+        text = httpx.get(f"{router.url}/metrics").text
+        if metric(text, "understudy_router_predictions_stored_total", outcome="stored") >= 2 * len(
+            actuals
+        ):
+            break
+        assert time.monotonic() < deadline, "predictions not stored"
+        time.sleep(0.05)  # the store's writer flushes every 0.2 s
+    labels, n = [], 0
+    for i in range(bodies):
+        size = 1 if i < SINGLE_REQUESTS else BATCH_SIZES[i - SINGLE_REQUESTS]
+        for j in range(size):
+            labels.append({"request_id": f"es-{i:03d}", "record": j, "actual": actuals[n]})
+            n += 1
+    response = httpx.post(f"{router.url}/v1/feedback", json={"labels": labels}, timeout=30)
+    assert response.status_code == 200, response.text
+    assert response.json()["summary"] == {"applied": len(actuals)}
+    while len(_feedback(router)) < len(actuals):
+        assert time.monotonic() < deadline, "feedback events not logged"
+        time.sleep(0.05)
+
+
+def _feedback(router: ServiceProcess) -> list[dict[str, Any]]:
+    return [e for e in router.json_logs() if e.get("event.dataset") == FEEDBACK]
 
 
 def ship(node: ElasticsearchNode, lines: list[dict[str, Any]], *, pod: str) -> str:
@@ -238,3 +278,50 @@ def test_a_service_that_is_not_elasticsearch_is_named_so(
     result = _logs(router.url)
     assert result.returncode == 5
     assert f"{router.url} does not answer as Elasticsearch (HTTP 404" in result.stderr
+
+
+def test_worse_finds_exactly_the_labelled_records_where_the_candidate_was_further_off(
+    shipped: Any,
+) -> None:
+    node, router, _ = shipped
+    events = _feedback(router)
+    assert all("understudy.candidate.abs_error" in e for e in events)  # labels came after
+    expected = {
+        (e["http.request.id"], e["understudy.record"]): (
+            e["understudy.candidate.abs_error"] - e["understudy.live.abs_error"]
+        )
+        for e in events
+        if e["understudy.candidate.abs_error"] > e["understudy.live.abs_error"]
+    }
+    assert 0 < len(expected) < len(events), "v2 should be worse on some houses, not all"
+    result = _logs(node.url, "--worse", "--candidate", "2.0.0", "--limit", "1000")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[0] == (
+        f"{len(expected)} labelled records where the candidate was worse than live"
+    )
+    found = {}
+    for row in _rows(result.stdout):
+        rid = re.search(r"\bes-\d{3}\b", row)
+        assert rid, row
+        cells = row[row.index(rid.group()) :].split()
+        found[(rid.group(), int(cells[1]))] = float(cells[-1].replace(",", ""))
+    assert set(found) == set(expected)
+    gaps = list(found.values())
+    assert gaps == sorted(gaps, reverse=True)  # the largest gap first
+    worst = max(expected, key=lambda k: expected[k])
+    assert found[worst] == pytest.approx(expected[worst], abs=0.5)
+
+
+def test_worse_for_one_request_of_several_houses(shipped: Any) -> None:
+    node, router, _ = shipped
+    rid = f"es-{SINGLE_REQUESTS + 1:03d}"  # the batch of 5
+    worse = [
+        e["understudy.record"]
+        for e in _feedback(router)
+        if e["http.request.id"] == rid
+        and e["understudy.candidate.abs_error"] > e["understudy.live.abs_error"]
+    ]
+    result = _logs(node.url, "--worse", "--request-id", rid)
+    assert result.returncode == 0, result.stderr
+    rows = _rows(result.stdout)
+    assert sorted(int(r[r.index(rid) :].split()[1]) for r in rows) == sorted(worse)

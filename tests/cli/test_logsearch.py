@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -197,3 +198,103 @@ def test_nested_sources_parse_too():
     }
     (event,) = parse_response(nested).events
     assert (event.request_id, event.outcome, event.max_abs_diff) == ("r1", "agreed", 1.0)
+
+
+# -- --worse: labelled records where the candidate was further off (feedback events) -------
+
+
+def _feedback_hit(rid: str, actual: float, live: float, cand: float) -> dict[str, Any]:
+    return {
+        "_source": {
+            "@timestamp": "2026-11-30T05:00:00.123+00:00",
+            "event.dataset": "shadow-router.feedback",
+            "http.request.id": rid,
+            "understudy.record": 0,
+            "understudy.actual": actual,
+            "understudy.feedback.stage": "label",
+            "understudy.live.version": "1.0.0",
+            "understudy.live.prediction": live,
+            "understudy.live.abs_error": abs(live - actual),
+            "understudy.candidate.version": "1.0.1-minus4",
+            "understudy.candidate.prediction": cand,
+            "understudy.candidate.abs_error": abs(cand - actual),
+        }
+    }
+
+
+WORSE_ANSWER = {
+    "hits": {
+        "total": {"value": 2, "relation": "eq"},
+        "hits": [
+            _feedback_hit("lbl-b", 200_000.0, 201_000.0, 192_960.0),
+            _feedback_hit("lbl-a", 100_000.0, 100_500.0, 96_480.0),
+        ],
+    }
+}
+
+
+def test_worse_searches_feedback_events_with_a_script_filter_largest_gap_first(
+    elasticsearch_stub,
+):
+    _Stub.answer = WORSE_ANSWER
+    result = _logs("--es", elasticsearch_stub, "--worse", "--candidate", "1.0.1-minus4")
+    assert result.returncode == 0, result.stderr
+    ((_, _, body),) = _Stub.requests
+    filters = body["query"]["bool"]["filter"]
+    assert {"term": {"event.dataset": "shadow-router.feedback"}} in filters
+    assert {"term": {"understudy.candidate.version": "1.0.1-minus4"}} in filters
+    assert {"exists": {"field": "understudy.candidate.abs_error"}} in filters
+    (script,) = [f["script"]["script"] for f in filters if "script" in f]
+    assert script["lang"] == "painless"
+    assert (
+        "doc['understudy.candidate.abs_error'].value - doc['understudy.live.abs_error'].value > 0"
+        in script["source"]
+    )
+    assert body["sort"][0]["_script"]["order"] == "desc"
+    lines = result.stdout.splitlines()
+    assert lines[0] == "2 labelled records where the candidate was worse than live"
+    # actual, live, candidate, |e| live, |e| candidate, worse by
+    assert "lbl-b" in lines[2]
+    assert lines[2].split()[-6:] == ["200,000", "201,000", "192,960", "1,000", "7,040", "6,040"]
+    assert lines[3].split()[-1] == "3,020"
+
+
+def test_worse_and_disagreements_exclude_each_other():
+    result = _logs("--es", "http://127.0.0.1:9", "--worse", "--disagreements")
+    assert result.returncode == 2
+    assert "not allowed with argument" in result.stderr
+
+
+def test_every_field_the_worse_search_uses_is_mapped_as_its_type():
+    from understudy_cli.feedbacksearch import FeedbackQuery, build_feedback_search
+
+    template = json.loads(TEMPLATE.read_text())
+    body = build_feedback_search(FeedbackQuery(candidate_version="2", request_id="r"))
+    fields = []
+    for f in body["query"]["bool"]["filter"]:
+        kind, spec = next(iter(f.items()))
+        if kind == "exists":
+            fields.append(spec["field"])
+        elif kind != "script":
+            fields.append(next(iter(spec)))
+    filters = body["query"]["bool"]["filter"]
+    script = next(f["script"]["script"]["source"] for f in filters if "script" in f)
+    fields += re.findall(r"doc\['([^']+)'\]", script)
+    types = {f: _mapped_type(template, f) for f in fields}
+    assert types == {
+        "event.dataset": "keyword",
+        "@timestamp": "date",
+        "understudy.live.abs_error": "double",
+        "understudy.candidate.abs_error": "double",
+        "understudy.candidate.version": "keyword",
+        "http.request.id": "keyword",
+    }
+    # what the table reads from a feedback event is mapped too
+    for field in (
+        "understudy.actual",
+        "understudy.record",
+        "understudy.live.prediction",
+        "understudy.candidate.prediction",
+        "understudy.feedback.stage",
+    ):
+        assert _mapped_type(template, field) is not None, field

@@ -23,7 +23,7 @@ import httpx
 
 DEFAULT_INDEX = "understudy-logs-*"
 COMPARISON_DATASET = "shadow-router.comparison"
-_SINCE = re.compile(r"^[1-9][0-9]*[smhd]$")
+SINCE_PATTERN = re.compile(r"^[1-9][0-9]*[smhd]$")
 
 
 @dataclass(frozen=True)
@@ -38,7 +38,7 @@ class ComparisonQuery:
     limit: int = 20
 
     def __post_init__(self) -> None:
-        if not _SINCE.match(self.since):
+        if not SINCE_PATTERN.match(self.since):
             raise ValueError(f"since must look like 15m, 1h or 2d, got {self.since!r}")
         if not 1 <= self.limit <= 10_000:
             raise ValueError(f"limit must be between 1 and 10000, got {self.limit}")
@@ -94,7 +94,7 @@ def _floats(value: Any) -> tuple[float, ...]:
     return tuple(float(v) for v in value if isinstance(v, int | float))
 
 
-def _get(source: dict[str, Any], dotted: str) -> Any:
+def get_field(source: dict[str, Any], dotted: str) -> Any:
     """A field written flat (``"understudy.outcome": ...``) or nested by an ingest step."""
     if dotted in source:
         return source[dotted]
@@ -118,14 +118,14 @@ def parse_response(response: dict[str, Any]) -> SearchResult:
         src = hit.get("_source") or {}
         result.events.append(
             ComparisonEvent(
-                timestamp=str(_get(src, "@timestamp") or ""),
-                request_id=str(_get(src, "http.request.id") or ""),
-                live_version=str(_get(src, "understudy.live.version") or ""),
-                candidate_version=str(_get(src, "understudy.candidate.version") or ""),
-                outcome=str(_get(src, "understudy.outcome") or ""),
-                live_predictions=_floats(_get(src, "understudy.live.predictions")),
-                candidate_predictions=_floats(_get(src, "understudy.candidate.predictions")),
-                abs_diffs=_floats(_get(src, "understudy.abs_diff")),
+                timestamp=str(get_field(src, "@timestamp") or ""),
+                request_id=str(get_field(src, "http.request.id") or ""),
+                live_version=str(get_field(src, "understudy.live.version") or ""),
+                candidate_version=str(get_field(src, "understudy.candidate.version") or ""),
+                outcome=str(get_field(src, "understudy.outcome") or ""),
+                live_predictions=_floats(get_field(src, "understudy.live.predictions")),
+                candidate_predictions=_floats(get_field(src, "understudy.candidate.predictions")),
+                abs_diffs=_floats(get_field(src, "understudy.abs_diff")),
             )
         )
     return result
@@ -139,29 +139,36 @@ def search_comparisons(
     http: httpx.Client, *, es_url: str, index: str, query: ComparisonQuery
 ) -> SearchResult:
     """Run the search; every failure is a :class:`SearchError` with a readable message."""
+    return parse_response(run_search(http, es_url=es_url, index=index, body=build_search(query)))
+
+
+def run_search(
+    http: httpx.Client, *, es_url: str, index: str, body: dict[str, Any]
+) -> dict[str, Any]:
+    """``POST <index>/_search`` with ``body``; the answer, or a :class:`SearchError`."""
     url = f"{es_url.rstrip('/')}/{quote(index, safe='*,-_.')}/_search"
     try:
-        response = http.post(url, json=build_search(query))
+        response = http.post(url, json=body)
     except httpx.HTTPError as exc:
         raise SearchError(f"cannot reach Elasticsearch at {es_url}: {exc}") from exc
     try:
-        body = response.json()
+        answer = response.json()
     except (json.JSONDecodeError, UnicodeDecodeError):
-        body = None
+        answer = None
     # An Elasticsearch error is {"error": {"type", "reason", "root_cause"}, "status"}; any
     # other answer (HTML, another service's JSON) means the URL is not Elasticsearch.
-    error = body.get("error") if isinstance(body, dict) else None
+    error = answer.get("error") if isinstance(answer, dict) else None
     if response.is_error and isinstance(error, dict):
         raise SearchError(
             f"Elasticsearch at {es_url} refused the search ({response.status_code}): "
             f"{_error_text(error)}"
         )
-    if response.is_error or not isinstance(body, dict) or "hits" not in body:
+    if response.is_error or not isinstance(answer, dict) or "hits" not in answer:
         raise SearchError(
             f"{es_url} does not answer as Elasticsearch (HTTP {response.status_code}, "
             f"{response.headers.get('content-type', 'no content type')})"
         )
-    return parse_response(body)
+    return answer
 
 
 def _error_text(error: dict[str, Any]) -> str:
@@ -172,7 +179,7 @@ def _error_text(error: dict[str, Any]) -> str:
     return f"{cause.get('type', 'error')}: {cause.get('reason', '')}"
 
 
-def _when(timestamp: str) -> str:
+def when(timestamp: str) -> str:
     """``2026-11-26T06:22:34.545+00:00`` as ``2026-11-26 06:22:34.545`` (UTC, ms)."""
     try:
         parsed = datetime.fromisoformat(timestamp.replace("Z", "+00:00"))
@@ -205,7 +212,7 @@ def format_result(result: SearchResult) -> str:
         more = f" (+{len(e.live_predictions) - 1})" if len(e.live_predictions) > 1 else ""
         diff = f"{e.max_abs_diff:,.0f}" if e.max_abs_diff is not None else "—"
         lines.append(
-            f"{_when(e.timestamp):23}  {e.request_id[:34]:34}  {e.live_version:>8} "
+            f"{when(e.timestamp):23}  {e.request_id[:34]:34}  {e.live_version:>8} "
             f"{e.candidate_version:>8}  {e.outcome:17}  {live + more:>10}  "
             f"{cand:>11}  {diff:>12}"
         )

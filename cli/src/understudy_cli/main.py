@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import Any
 
 EXIT_PROMOTED = 0
 EXIT_ROLLED_BACK = 1
@@ -41,13 +42,37 @@ def build_parser() -> argparse.ArgumentParser:
         choices=sorted(SCENARIOS),
         default="good",
         help="good: v2 should be promoted; bad-candidate: a model trained on "
-        "shuffled prices should be rolled back (default %(default)s)",
+        "shuffled prices should be rolled back; segment-off, neighborhood-off: v2 off on "
+        "one segment; less-accurate: v1 4%% too cheap, rolled back on realized error with "
+        "--ground-truth (default %(default)s)",
     )
-    demo.add_argument(
+    config = demo.add_mutually_exclusive_group()
+    config.add_argument(
         "--config",
         type=Path,
         help="a ModelRollout spec (YAML) with your thresholds, interval, "
         "minSamples; default: the packaged default-rollout.yaml",
+    )
+    config.add_argument(
+        "--ground-truth",
+        action="store_true",
+        help="use the packaged ground-truth-rollout.yaml: promotion needs label-coverage and "
+        "realized-error-ratio (the candidate at least as accurate as live on true prices); "
+        "try it with --scenario good and --scenario less-accurate",
+    )
+    demo.add_argument(
+        "--labels",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="send each house's true price to the router's POST /v1/feedback after "
+        "--label-delay, and show realized MAE; default: on when the config has a "
+        "label-coverage or realized-error-ratio check",
+    )
+    demo.add_argument(
+        "--label-delay",
+        default="5s",
+        help="how long after its answer a house's label arrives: 500ms, 5s, 1m "
+        "(default %(default)s)",
     )
     demo.add_argument(
         "--artifacts",
@@ -96,7 +121,8 @@ def _add_logs(sub: argparse._SubParsersAction) -> None:
     logs = sub.add_parser(
         "logs",
         help="search the router's comparison events in Elasticsearch (Kibana's "
-        "disagreements search, from the terminal)",
+        "disagreements search, from the terminal); --worse: labelled records where the "
+        "candidate was worse",
         description=(
             "Search the shadow-router.comparison events that Fluent Bit ships to "
             "Elasticsearch: newest first, with the live and candidate predictions and the "
@@ -112,8 +138,16 @@ def _add_logs(sub: argparse._SubParsersAction) -> None:
         "--since", default="1h", help="how far back: 15m, 1h, 2d (default %(default)s)"
     )
     logs.add_argument("--candidate", help="only this candidate version")
-    logs.add_argument(
+    only = logs.add_mutually_exclusive_group()
+    only.add_argument(
         "--disagreements", action="store_true", help="only events where a record disagreed"
+    )
+    only.add_argument(
+        "--worse",
+        action="store_true",
+        help="ground truth instead of comparisons: the labelled records (shadow-router."
+        "feedback events) where the candidate's absolute error exceeded live's, the "
+        "largest gap first",
     )
     logs.add_argument("--request-id", help="one request (its X-Request-ID)")
     logs.add_argument("--limit", type=int, default=20, help="events shown (default %(default)s)")
@@ -124,10 +158,6 @@ def _add_logs(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_logs(args: argparse.Namespace) -> int:
-    import os
-
-    import httpx
-
     from understudy_cli.logsearch import (
         ComparisonQuery,
         SearchError,
@@ -135,6 +165,8 @@ def _run_logs(args: argparse.Namespace) -> int:
         search_comparisons,
     )
 
+    if args.worse:
+        return _run_worse(args)
     try:
         query = ComparisonQuery(
             since=args.since,
@@ -146,9 +178,7 @@ def _run_logs(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"understudy logs: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    api_key = args.api_key or os.environ.get("UNDERSTUDY_ES_API_KEY")
-    headers = {"authorization": f"ApiKey {api_key}"} if api_key else {}
-    with httpx.Client(headers=headers, timeout=10) as http:
+    with _es_client(args) as http:
         try:
             result = search_comparisons(http, es_url=args.es, index=args.index, query=query)
         except SearchError as exc:
@@ -158,13 +188,59 @@ def _run_logs(args: argparse.Namespace) -> int:
     return 0
 
 
+def _es_client(args: argparse.Namespace) -> Any:
+    import os
+
+    import httpx
+
+    api_key = args.api_key or os.environ.get("UNDERSTUDY_ES_API_KEY")
+    headers = {"authorization": f"ApiKey {api_key}"} if api_key else {}
+    return httpx.Client(headers=headers, timeout=10)
+
+
+def _run_worse(args: argparse.Namespace) -> int:
+    from understudy_cli.feedbacksearch import (
+        FeedbackQuery,
+        format_feedback_result,
+        search_feedback,
+    )
+    from understudy_cli.logsearch import SearchError
+
+    try:
+        query = FeedbackQuery(
+            since=args.since,
+            candidate_version=args.candidate,
+            request_id=args.request_id,
+            limit=args.limit,
+        )
+    except ValueError as exc:
+        print(f"understudy logs: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    with _es_client(args) as http:
+        try:
+            result = search_feedback(http, es_url=args.es, index=args.index, query=query)
+        except SearchError as exc:
+            print(f"understudy logs: {exc}", file=sys.stderr)
+            return EXIT_BACKEND_FAILED
+    print(format_feedback_result(result))
+    return 0
+
+
 def _run_demo(args: argparse.Namespace) -> int:
-    from understudy_cli.demo.config import ConfigError
+    from understudy_cli.demo.config import GROUND_TRUTH_CONFIG, ConfigError
     from understudy_cli.demo.run import DemoOptions, run_demo
     from understudy_cli.demo.supervisor import StartError, port_is_free
 
     if args.rate <= 0:
         print("understudy demo: --rate must be positive", file=sys.stderr)
+        return EXIT_USAGE
+    label_delay = _seconds(args.label_delay)
+    if label_delay is None:
+        print(
+            f"understudy demo: --label-delay must be a duration like 500ms, 5s or 1m, "
+            f"got {args.label_delay!r}",
+            file=sys.stderr,
+        )
         return EXIT_USAGE
     if args.router_port is not None and not port_is_free(args.router_port):
         print(
@@ -175,7 +251,9 @@ def _run_demo(args: argparse.Namespace) -> int:
         return EXIT_START_FAILED
     options = DemoOptions(
         scenario=args.scenario,
-        config=args.config,
+        config=GROUND_TRUTH_CONFIG if args.ground_truth else args.config,
+        labels=args.labels,
+        label_delay=label_delay,
         artifacts_dir=args.artifacts,
         out_dir=args.out,
         rate=args.rate,
@@ -202,12 +280,28 @@ def _run_demo(args: argparse.Namespace) -> int:
         return EXIT_INTERRUPTED
     print()
     print(f"decision: {outcome.phase} — {outcome.message}")
+    if outcome.realized:
+        print(f"labels:   {outcome.realized}")
     print(f"report:   {outcome.report}")
     if outcome.promoted:
         return EXIT_PROMOTED
     if outcome.phase == "RolledBack":
         return EXIT_ROLLED_BACK
     return EXIT_NO_DECISION
+
+
+def _seconds(text: str) -> float | None:
+    """A duration (``500ms``, ``5s``, ``1m``, or plain seconds) in seconds; None if bad."""
+    from understudy_operator.core import parse_duration
+
+    try:
+        value = float(text)
+    except ValueError:
+        try:
+            value = parse_duration(text)
+        except ValueError:
+            return None
+    return value if value >= 0 else None
 
 
 def main(argv: list[str] | None = None) -> int:

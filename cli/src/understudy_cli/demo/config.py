@@ -18,11 +18,13 @@ class ConfigError(ValueError):
     pass
 
 
-def load_spec_mapping(path: Path | None) -> dict[str, Any]:
-    """The spec mapping from ``path`` (a ModelRollout document or a bare spec)."""
-    if path is None:
-        text = files("understudy_cli.demo").joinpath(DEFAULT_CONFIG).read_text()
-        where = f"the packaged {DEFAULT_CONFIG}"
+def load_spec_mapping(path: Path | str | None) -> dict[str, Any]:
+    """The spec mapping from ``path`` (a ModelRollout document or a bare spec); a ``str``
+    names a packaged config (``DEFAULT_CONFIG``, ``GROUND_TRUTH_CONFIG``), None the default."""
+    if path is None or isinstance(path, str):
+        name = path or DEFAULT_CONFIG
+        text = files("understudy_cli.demo").joinpath(name).read_text()
+        where = f"the packaged {name}"
     else:
         try:
             text = path.read_text()
@@ -42,7 +44,7 @@ def load_spec_mapping(path: Path | None) -> dict[str, Any]:
     return dict(document)
 
 
-def effective_mapping(path: Path | None, overrides: dict[str, Any]) -> dict[str, Any]:
+def effective_mapping(path: Path | str | None, overrides: dict[str, Any]) -> dict[str, Any]:
     """The spec as the user wrote it (camelCase), with dotted-key ``overrides`` applied."""
     mapping = load_spec_mapping(path)
     for dotted, value in overrides.items():
@@ -60,3 +62,14 @@ def parse(mapping: dict[str, Any]) -> RolloutSpec:
         return parse_spec(mapping)
     except SpecError as exc:
         raise ConfigError(str(exc)) from exc
+
+
+# The checks judged on labels (issue 11): a config with any of them turns the demo's label
+# feed on by default (understudy demo --labels / --no-labels decide otherwise).
+GROUND_TRUTH_CHECKS = frozenset({"realized-error-ratio", "label-coverage"})
+GROUND_TRUTH_CONFIG = "ground-truth-rollout.yaml"
+
+
+def ground_truth_checks(spec: RolloutSpec) -> list[str]:
+    """Names of the spec's checks that need labels, in spec order."""
+    return [c.name for c in spec.analysis.checks if c.name in GROUND_TRUTH_CHECKS]

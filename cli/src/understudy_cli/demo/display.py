@@ -43,6 +43,23 @@ class View:
     runs: list[dict[str, Any]] = field(default_factory=list)
     counters: dict[str, Any] = field(default_factory=dict)
     message: str = ""
+    # The label feed's counts (label_counts) and the realized-error line
+    # (realized.describe); empty when the demo sends no labels.
+    labels: dict[str, Any] = field(default_factory=dict)
+    realized: str = ""
+
+
+def label_counts(stats: Any) -> dict[str, Any]:
+    """What the screen shows of a LabelStats: sent, applied, and every bad answer."""
+    counts: dict[str, Any] = {"sent": stats.sent, "applied": stats.applied}
+    for outcome, n in sorted(stats.outcomes.items()):
+        if outcome != "applied":
+            counts[outcome] = n
+    for reason, n in sorted(stats.failed.items()):
+        counts[f"failed {reason}"] = n
+    if stats.retried:
+        counts["retried"] = stats.retried
+    return counts
 
 
 def _render(view: View, max_runs: int = 8) -> Group:
@@ -55,6 +72,10 @@ def _render(view: View, max_runs: int = 8) -> Group:
         "traffic " + " ".join(f"{k}={fmt(v)}" for k, v in view.traffic.items()),
     )
     counters = " ".join(f"{k}={fmt(v)}" for k, v in view.counters.items())
+    if view.labels:
+        counters += "\nlabels " + " ".join(f"{k}={fmt(v)}" for k, v in view.labels.items())
+    if view.realized:
+        counters += "\n" + view.realized
     runs = Table(title="analysis runs", expand=True)
     runs.add_column("#", justify="right")
     runs.add_column("verdict")
@@ -99,6 +120,7 @@ class Display:
         self._live: Live | None = None
         self._printed_runs = 0
         self._last_phase = ""
+        self._last_realized = ""
 
     def __enter__(self) -> Display:
         if self.interactive:
@@ -122,13 +144,18 @@ class Display:
             return
         # Runs first: a phase change (Promoting, RolledBack) is the consequence of the run
         # that came with it, so it reads after that run.
-        for run in self.view.runs[self._printed_runs :]:
+        new_runs = self.view.runs[self._printed_runs :]
+        for run in new_runs:
             checks = ", ".join(
                 f"{c['name']}={_estimate(c)} {c.get('verdict')}" for c in run.get("checks", [])
             )
             self._line(
                 f"run {run['number']} {run['verdict']} samples={fmt(run.get('samples'))}: {checks}"
             )
+        if new_runs and self.view.realized and self.view.realized != self._last_realized:
+            labels = " ".join(f"{k}={fmt(v)}" for k, v in self.view.labels.items())
+            self._line(f"{self.view.realized} (labels {labels})")
+            self._last_realized = self.view.realized
         self._printed_runs = len(self.view.runs)
         if self.view.phase != self._last_phase:
             self._line(f"phase {self.view.phase}: {self.view.message}")

@@ -7,7 +7,7 @@ import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import matplotlib
 import numpy as np
@@ -16,8 +16,70 @@ import yaml
 from understudy_operator.core import format_estimate
 from understudy_operator.core import format_number as fmt
 
+if TYPE_CHECKING:
+    from understudy_cli.demo.labels import LabelStats
+    from understudy_cli.demo.realized import Realized
+
 matplotlib.use("Agg")  # files only; no display on servers or in CI
 import matplotlib.pyplot as plt
+
+
+@dataclass(frozen=True)
+class GroundTruth:
+    """The label feed's counts and the router's realized errors at the end of a run."""
+
+    labels: LabelStats
+    realized: Realized | None
+    delay: float
+
+
+def ground_truth_lines(gt: GroundTruth) -> list[str]:
+    """The report's "Ground truth" section."""
+    from understudy_cli.demo.realized import dollars
+
+    s = gt.labels
+    lines = ["## Ground truth", ""]
+    lines.append(
+        f"Each house's true sale price was sent to the router's `POST /v1/feedback` "
+        f"{gt.delay:g}s after its answer: {s.queued} houses answered, {s.sent} labels sent "
+        f"by the end (retries included; the rest were not due yet), {s.applied} applied."
+    )
+    bad = {**{k: v for k, v in s.outcomes.items() if k != "applied"}, **s.failed}
+    if bad:
+        lines.append("Not applied: " + ", ".join(f"{k} {v}" for k, v in sorted(bad.items())) + ".")
+    if s.given_up:
+        lines.append(f"Given up after the last retry: {s.given_up}.")
+    lines.append("")
+    realized = gt.realized
+    if realized is None or realized.empty:
+        lines += ["No labelled records (the router's /metrics had none).", ""]
+        return lines
+    lines += [
+        "Realized error per model, over every labelled record it answered:",
+        "",
+        "| role | version | labelled records | MAE | RMSE |",
+        "|---|---|---|---|---|",
+    ]
+    for e in realized.by_role:
+        lines.append(
+            f"| {e.role} | {e.version} | {e.records} | {dollars(e.mae)} | {dollars(e.rmse)} |"
+        )
+    if realized.paired:
+        lines += [
+            "",
+            "On the same records (both models answered; what `realized-error-ratio` judges):",
+            "",
+            "| live | candidate | paired records | live MAE | candidate MAE | ratio |",
+            "|---|---|---|---|---|---|",
+        ]
+        for p in realized.paired:
+            ratio = f"{p.ratio:.3f}" if p.ratio is not None else "—"
+            lines.append(
+                f"| {p.live_version} | {p.candidate_version} | {p.records} | "
+                f"{dollars(p.live_mae)} | {dollars(p.candidate_mae)} | {ratio} |"
+            )
+    lines.append("")
+    return lines
 
 
 @dataclass(frozen=True)
@@ -127,6 +189,7 @@ def write_report(
     message: str,
     plot: Path | None,
     traffic: dict[str, Any],
+    ground_truth: GroundTruth | None = None,
 ) -> Path:
     lines = [f"# {title}", "", f"**Outcome: {outcome}** — {message}", ""]
     lines += [
@@ -173,6 +236,8 @@ def write_report(
                 + " |"
             )
     lines += [""]
+    if ground_truth is not None:
+        lines += ground_truth_lines(ground_truth)
     if plot is not None:
         lines += ["## Live vs candidate", "", f"![live vs candidate]({plot.name})", ""]
     else:

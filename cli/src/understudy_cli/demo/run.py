@@ -16,11 +16,21 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from understudy_cli.demo.config import effective_mapping, parse
+import httpx
+
+from understudy_cli.demo.config import effective_mapping, ground_truth_checks, parse
 from understudy_cli.demo.controller import ControllerResult, LocalController
-from understudy_cli.demo.display import Display, View
+from understudy_cli.demo.display import Display, View, label_counts
+from understudy_cli.demo.labels import LabelFeed
 from understudy_cli.demo.prometheus import find_prometheus, start_prometheus
-from understudy_cli.demo.report import plot_pairs, read_comparison_pairs, write_report
+from understudy_cli.demo.realized import describe as describe_realized
+from understudy_cli.demo.realized import summary as realized_summary
+from understudy_cli.demo.report import (
+    GroundTruth,
+    plot_pairs,
+    read_comparison_pairs,
+    write_report,
+)
 from understudy_cli.demo.scenarios import SCENARIOS, ModelVersion, Scenario
 from understudy_cli.demo.scrape_source import ScrapeSource
 from understudy_cli.demo.supervisor import StartError, Supervisor
@@ -34,7 +44,8 @@ from understudy_operator.providers.promql import PromQLSource
 @dataclass
 class DemoOptions:
     scenario: str = "good"
-    config: Path | None = None
+    # A file, or the name of a packaged config (GROUND_TRUTH_CONFIG); None: the default.
+    config: Path | str | None = None
     artifacts_dir: Path = Path("artifacts")
     out_dir: Path = Path("reports")
     # Requests per second sent to the router (one house each).
@@ -46,6 +57,11 @@ class DemoOptions:
     # Where the analysis reads its evidence: "prometheus", "router" (its /metrics),
     # or "auto" (Prometheus when it is installed).
     metrics: str = "auto"
+    # The label feed (each house's true price to the router's POST /v1/feedback): None
+    # turns it on when the config has a ground-truth check (ground_truth_checks), True/False
+    # force it. label_delay: seconds between an answer and its label.
+    labels: bool | None = None
+    label_delay: float = 5.0
     overrides: dict[str, Any] = field(default_factory=dict)
 
 
@@ -56,6 +72,8 @@ class DemoOutcome:
     report: Path
     run_dir: Path
     result: ControllerResult
+    # The realized-error line (realized.describe) when labels were sent, else "".
+    realized: str = ""
 
     @property
     def promoted(self) -> bool:
@@ -100,12 +118,16 @@ def ensure_artifacts(root: Path, versions: list[ModelVersion], log: Any) -> dict
     return found
 
 
-def traffic_records(seed: int = 7) -> list[dict[str, Any]]:
-    from understudy_model.data import holdout_records, load_ames, split_holdout
+def traffic_records(seed: int = 7) -> tuple[list[dict[str, Any]], list[float]]:
+    """The holdout houses in a fixed shuffled order, and each one's true sale price."""
+    from understudy_model.data import TARGET, holdout_records, load_ames, split_holdout
 
-    records = holdout_records(split_holdout(load_ames()))
-    random.Random(seed).shuffle(records)
-    return records
+    split = split_holdout(load_ames())
+    pairs = list(
+        zip(holdout_records(split), (float(v) for v in split.holdout[TARGET]), strict=True)
+    )
+    random.Random(seed).shuffle(pairs)
+    return [r for r, _ in pairs], [a for _, a in pairs]
 
 
 def run_demo(options: DemoOptions) -> DemoOutcome:
@@ -124,15 +146,19 @@ def run_demo(options: DemoOptions) -> DemoOutcome:
     artifacts = ensure_artifacts(
         options.artifacts_dir, [scenario.live, scenario.candidate], display.note
     )
-    records = traffic_records()
+    records, actuals = traffic_records()
     supervisor = Supervisor(run_dir)
     traffic: TrafficDriver | None = None
+    labels_on = options.labels if options.labels is not None else bool(ground_truth_checks(spec))
     workloads = LocalWorkloads(
         supervisor=supervisor,
         spec=spec,
         artifacts=artifacts,
         router_port=options.router_port,
+        # One store per run: the router's default is one file per machine, shared by runs.
+        feedback_store=f"sqlite:///{(run_dir / 'feedback.sqlite3').resolve()}",
     )
+    feed = LabelFeed(url=workloads.router_url, delay=options.label_delay) if labels_on else None
     source = ScrapeSource(workloads.router_url)
     prometheus_binary = find_prometheus() if options.metrics != "router" else None
     if options.metrics == "prometheus" and prometheus_binary is None:
@@ -162,6 +188,10 @@ def run_demo(options: DemoOptions) -> DemoOutcome:
         if traffic is not None:
             s = traffic.stats
             view.traffic = {"sent": s.sent, "ok": s.ok, "failed": s.failed}
+        if feed is not None:
+            view.labels = label_counts(feed.snapshot())
+            if feed.realized is not None:
+                view.realized = describe_realized(feed.realized)
         display.refresh()
 
     controller = LocalController(spec=spec, actuator=workloads, source=source, on_change=on_change)
@@ -179,12 +209,28 @@ def run_demo(options: DemoOptions) -> DemoOutcome:
                 controller.source = PromQLSource(PrometheusProvider(url=str(prom.url)))
                 evidence = f"Prometheus at {prom.url}"
             display.note(f"analysis evidence: {evidence}")
-            traffic = TrafficDriver(url=workloads.router_url, records=records, rate=options.rate)
+            if feed is not None:
+                display.note(
+                    f"labels: each house's true price sent to {workloads.router_url}"
+                    f"/v1/feedback {options.label_delay:g}s after its answer"
+                )
+                feed.start()
+            traffic = TrafficDriver(
+                url=workloads.router_url,
+                records=records,
+                rate=options.rate,
+                actuals=actuals,
+                label_sink=feed,
+            )
             traffic.start()
             result = controller.roll_out(deadline=deadline)
     finally:
         if traffic is not None:
             traffic.stop()
+        if feed is not None:
+            feed.stop()
+            with httpx.Client(timeout=5) as client:  # the last word, before the router stops
+                feed.read_realized(client)
         supervisor.stop_all()
     status = result.status
     phase = "TimedOut" if result.timed_out else str(status.phase)
@@ -203,8 +249,20 @@ def run_demo(options: DemoOptions) -> DemoOutcome:
         phase=phase,
         message=message,
         traffic=traffic,
+        feed=feed,
     )
-    return DemoOutcome(phase=phase, message=message, report=report, run_dir=run_dir, result=result)
+    return DemoOutcome(
+        phase=phase,
+        message=message,
+        report=report,
+        run_dir=run_dir,
+        result=result,
+        realized=(
+            describe_realized(feed.realized)
+            if feed is not None and feed.realized is not None
+            else ""
+        ),
+    )
 
 
 def _write_outputs(
@@ -218,6 +276,7 @@ def _write_outputs(
     phase: str,
     message: str,
     traffic: TrafficDriver | None,
+    feed: LabelFeed | None,
 ) -> Path:
     pairs = read_comparison_pairs(run_dir / "shadow-router.log", dataset="shadow-router.comparison")
     tolerance = float(spec_mapping.get("shadow", {}).get("tolerance", {}).get("relative", 0.1))
@@ -248,6 +307,11 @@ def _write_outputs(
             "scenario": scenario.name,
             "rate_per_second": options.rate,
             "evidence": evidence,
+            "labels": (
+                f"true prices sent {options.label_delay:g}s after each answer"
+                if feed is not None
+                else "off"
+            ),
             "spec": spec_mapping,
         },
         runs=runs,
@@ -255,6 +319,11 @@ def _write_outputs(
         message=message,
         plot=plot,
         traffic=traffic_summary,
+        ground_truth=(
+            GroundTruth(labels=feed.snapshot(), realized=feed.realized, delay=feed.delay)
+            if feed is not None
+            else None
+        ),
     )
     summary = {
         "scenario": scenario.name,
@@ -265,6 +334,8 @@ def _write_outputs(
         "runs": runs,
         "events": [list(e) for e in result.events],
         "traffic": traffic_summary,
+        "labels": feed.snapshot().as_dict() if feed is not None else None,
+        "realized": realized_summary(feed.realized) if feed is not None else None,
         "report": str(report),
         "plot": str(plot) if plot else None,
     }

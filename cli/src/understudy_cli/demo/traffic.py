@@ -1,17 +1,31 @@
 """Traffic for a demo run: single-house requests built from the Ames holdout set,
-sent to the router at a steady rate from a background thread."""
+sent to the router at a steady rate from a background thread.
+
+Each request carries its own ``X-Request-ID`` (``<run prefix>-<sequence>``); the router
+keeps a valid client id and answers with it (``understudy_common.request_id``). With
+``actuals`` (the true sale price of each record) and a ``label_sink``, every answered
+request hands (the id the router answered with, record index in the request, actual) to
+the sink — the demo's label feed, which later sends them to ``POST /v1/feedback``.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import threading
 import time
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from itertools import cycle
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
+
+from understudy_common.request_id import REQUEST_ID_HEADER
+
+
+class LabelSink(Protocol):
+    def add(self, *, request_id: str, record: int, actual: float) -> None: ...
 
 
 @dataclass
@@ -46,11 +60,21 @@ class TrafficDriver:
         rate: float,
         concurrency: int = 8,
         batch_size: int = 1,
+        actuals: Sequence[float] | None = None,
+        label_sink: LabelSink | None = None,
+        id_prefix: str | None = None,
     ) -> None:
         if rate <= 0:
             raise ValueError("rate must be positive")
+        if label_sink is not None and (actuals is None or len(actuals) != len(records)):
+            raise ValueError("a label sink needs one actual per record")
         self.url = url.rstrip("/") + "/v1/predictions"
         self.records = list(records)
+        self.actuals = list(actuals) if actuals is not None else None
+        self.label_sink = label_sink
+        # Unique per run: a router's store keeps the first predictions of an id it saw twice.
+        self.id_prefix = id_prefix or uuid.uuid4().hex[:12]
+        self._sequence = 0
         self.rate, self.concurrency, self.batch_size = rate, concurrency, batch_size
         self.stats = TrafficStats()
         self._stop = threading.Event()
@@ -71,7 +95,7 @@ class TrafficDriver:
         gate = asyncio.Semaphore(self.concurrency)
         batches = cycle(
             [
-                self.records[i : i + self.batch_size]
+                range(i, min(i + self.batch_size, len(self.records)))
                 for i in range(0, len(self.records), self.batch_size)
             ]
         )
@@ -89,13 +113,28 @@ class TrafficDriver:
             if tasks:
                 await asyncio.wait(tasks, timeout=10)
 
-    async def _send(
-        self, client: httpx.AsyncClient, batch: list[dict[str, Any]], gate: asyncio.Semaphore
-    ) -> None:
+    def next_request_id(self) -> str:
+        self._sequence += 1
+        return f"{self.id_prefix}-{self._sequence:07d}"
+
+    async def _send(self, client: httpx.AsyncClient, batch: range, gate: asyncio.Semaphore) -> None:
         started = time.perf_counter()
+        request_id = self.next_request_id()
+        header = REQUEST_ID_HEADER.decode()
         try:
-            response = await client.post(self.url, json={"records": batch})
+            response = await client.post(
+                self.url,
+                json={"records": [self.records[i] for i in batch]},
+                headers={header: request_id},
+            )
             self.stats.record(status=response.status_code, seconds=time.perf_counter() - started)
+            if response.status_code == 200 and self.label_sink is not None:
+                assert self.actuals is not None
+                answered = response.headers.get(header, request_id)
+                for record, index in enumerate(batch):
+                    self.label_sink.add(
+                        request_id=answered, record=record, actual=self.actuals[index]
+                    )
         except httpx.HTTPError as exc:
             self.stats.record(
                 status=None, seconds=time.perf_counter() - started, error=type(exc).__name__

@@ -21,8 +21,11 @@ class LocalWorkloads:
         artifacts: Mapping[str, Path],
         router_port: int | None = None,
         on_router_started: Callable[[str], None] | None = None,
+        feedback_store: str | None = None,
     ) -> None:
         self.supervisor = supervisor
+        # UNDERSTUDY_ROUTER_FEEDBACK_STORE for the router (None: the router's default).
+        self.feedback_store = feedback_store
         self.artifacts = dict(artifacts)
 
         self.router_port = router_port or free_port()
@@ -67,6 +70,11 @@ class LocalWorkloads:
                 "UNDERSTUDY_ROUTER_HOST": "127.0.0.1",
                 "UNDERSTUDY_ROUTER_PORT": str(self.router_port),
                 "UNDERSTUDY_ROUTER_CONFIG_POLL_SECONDS": "0.2",
+                **(
+                    {"UNDERSTUDY_ROUTER_FEEDBACK_STORE": self.feedback_store}
+                    if self.feedback_store
+                    else {}
+                ),
             },
             url=self.router_url,
             ready_path="/readyz",
