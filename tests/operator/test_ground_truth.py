@@ -101,3 +101,20 @@ def test_the_evidence_is_paired_counters_of_the_pair() -> None:
         "understudy_router_paired_loss_diff_negative_total",
         "understudy_router_paired_loss_diff_squares_total",
     }
+
+
+def test_no_verdict_on_realized_error_before_the_coverage_gate_passes() -> None:
+    from understudy_operator.core.assess import gate_on_labels
+    from understudy_operator.core.checks import CheckResult
+
+    failing = CheckResult("realized-error-ratio", 1.2, "<= 1", Verdict.FAIL, "ratio 1.2 outside")
+    gate = CheckResult("label-coverage", 40.0, ">= 100", Verdict.NOT_YET, "40 labelled")
+    other = CheckResult("agreement-rate", 0.5, ">= 0.9", Verdict.FAIL, "low")
+    held = gate_on_labels((failing, gate, other))
+    assert held[0].verdict is Verdict.NOT_YET
+    assert held[0].message == "waiting for label-coverage: ratio 1.2 outside"
+    assert held[0].value == 1.2
+    assert held[2] is other  # only realized error waits for the labels
+    passed = CheckResult("label-coverage", 100.0, ">= 100", Verdict.PASS, "100 labelled")
+    assert gate_on_labels((failing, passed))[0] is failing
+    assert gate_on_labels((failing,))[0] is failing  # no gate: decided at once

@@ -17,7 +17,16 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from understudy_operator.core import builtins
-from understudy_operator.core.checks import SAMPLE_COUNT, Check, CheckResult, Verdict, evaluate
+from understudy_operator.core.checks import (
+    LABEL_COVERAGE,
+    REALIZED_ERROR_RATIO,
+    REALIZED_RMSE_RATIO,
+    SAMPLE_COUNT,
+    Check,
+    CheckResult,
+    Verdict,
+    evaluate,
+)
 from understudy_operator.core.judging import Judging
 from understudy_operator.core.measurements import (
     CheckMeasurement,
@@ -42,9 +51,11 @@ def assess_run(
     *, spec: AnalysisSpec, analysis: AnalysisStatus, measurements: Measurements, now: datetime
 ) -> RunAssessment:
     judging = spec.judging
-    results = tuple(
-        judge_check(c, measurements.checks.get(c.name, NoData("not measured")), judging)
-        for c in spec.checks
+    results = gate_on_labels(
+        tuple(
+            judge_check(c, measurements.checks.get(c.name, NoData("not measured")), judging)
+            for c in spec.checks
+        )
     )
     samples = measurements.samples
     if isinstance(samples, QueryFailed):
@@ -112,6 +123,27 @@ def judge_check(check: Check, measured: CheckMeasurement, judging: Judging) -> C
     if not check.builtin:
         return evaluate(check, NoData("a custom check needs one number"))
     return builtins.judge(check, measured, judging)
+
+
+# Checks on realized error wait for the label-coverage gate when the analysis has one.
+REALIZED = frozenset({REALIZED_ERROR_RATIO, REALIZED_RMSE_RATIO})
+
+
+def gate_on_labels(results: tuple[CheckResult, ...]) -> tuple[CheckResult, ...]:
+    """No verdict on realized error before ``label-coverage`` passes: until then a
+    realized-error check that would pass or fail is "not yet" (its value stays shown)."""
+    gate = next((r for r in results if r.name == LABEL_COVERAGE), None)
+    if gate is None or gate.verdict is Verdict.PASS:
+        return results
+
+    def held(r: CheckResult) -> CheckResult:
+        if r.name not in REALIZED or r.verdict not in (Verdict.PASS, Verdict.FAIL):
+            return r
+        return replace(
+            r, verdict=Verdict.NOT_YET, message=f"waiting for label-coverage: {r.message}"
+        )
+
+    return tuple(held(r) for r in results)
 
 
 def run_verdict(results: Iterable[CheckResult]) -> Verdict:
