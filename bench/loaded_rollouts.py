@@ -33,6 +33,7 @@ summary.json) is kept under bench/results/loaded_rollouts/.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -121,10 +122,8 @@ class Load:
 
     def stop(self) -> None:
         for proc in self.procs:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
         for proc in self.procs:
             proc.wait()
         self.procs.clear()

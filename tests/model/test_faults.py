@@ -14,8 +14,8 @@ from understudy_model.cli import main
 from understudy_model.data import Split, holdout_records
 from understudy_model.faults import (
     SegmentShift,
-    SlowedPredictor,
     Slowdown,
+    SlowedPredictor,
     write_segment_shift,
     write_slowdown,
 )

@@ -41,7 +41,9 @@ def build_parser() -> argparse.ArgumentParser:
         choices=sorted(SCENARIOS),
         default="good",
         help="good: v2 should be promoted; bad-candidate: a model trained on "
-        "shuffled prices should be rolled back (default %(default)s)",
+        "shuffled prices should be rolled back; segment-off, neighborhood-off: v2 off on "
+        "one segment; slow-candidate: v2 about 3x slower, same predictions "
+        "(default %(default)s)",
     )
     demo.add_argument(
         "--config",

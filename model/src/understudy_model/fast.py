@@ -201,7 +201,7 @@ def _regressor(model: object) -> _Regressor:
 
 def compile_fast_predictor(model: LoadedModel) -> FastPredictor:
     """Read the fitted parameters out of ``model.pipeline``; fail loudly if unsure."""
-    from understudy_model.faults import SegmentShift, ShiftedPredictor, SlowedPredictor, Slowdown
+    from understudy_model.faults import SegmentShift, ShiftedPredictor, Slowdown, SlowedPredictor
 
     pipeline = model.pipeline
     if isinstance(pipeline, SegmentShift | Slowdown):  # a deliberately wrong model (faults.py)
