@@ -158,7 +158,7 @@ class RunResult:
     open_checks: list[str]  # checks not passing in the last run (a pause's cause)
     latency_check: str
     latency: list[dict[str, float | None]]  # value, lower, upper, samples per analysis run
-    decision_seconds: float | None  # shadowing started -> final phase
+    decision_seconds: float | None  # shadowing started -> the last event (the decision)
     wall_seconds: float
     load_average: tuple[float, float]  # 1-minute, before and after
     message: str
@@ -233,7 +233,7 @@ def summarize(
                 latency_name = c["name"]
                 latency.append({k: c.get(k) for k in ("value", "lower", "upper", "samples")})
     events = summary["events"]
-    shadowing = next((t for t, kind, _ in events if kind == "RolloutStarted"), None)
+    shadowing = next((t for t, kind, _ in events if kind == "ShadowStarted"), None)
     final = events[-1][0] if events else None
     decision = final - shadowing if shadowing is not None and final is not None else None
     return RunResult(
@@ -263,7 +263,7 @@ def table(results: list[RunResult]) -> list[str]:
     lines = [
         "| scenario | rule | load | runs | outcomes | failing checks (runs) | "
         "latency value min/med/max | lower bound min/med/max | upper bound min/med/max | "
-        "decision s (median) |",
+        "shadow -> decision s (median) |",
         "|---|---|---|---:|---|---|---|---|---|---:|",
     ]
     groups: dict[tuple[str, str, str], list[RunResult]] = {}
