@@ -259,6 +259,11 @@ def _spread(values: list[float]) -> str:
     return f"{min(values):.2f} / {statistics.median(values):.2f} / {max(values):.2f}"
 
 
+def _column(group: list[RunResult], key: str) -> list[float]:
+    """One field of the latency check over every analysis run of the group (where set)."""
+    return [float(v) for r in group for x in r.latency if (v := x.get(key)) is not None]
+
+
 def table(results: list[RunResult]) -> list[str]:
     lines = [
         "| scenario | rule | load | runs | outcomes | failing checks (runs) | "
@@ -272,9 +277,9 @@ def table(results: list[RunResult]) -> list[str]:
     for (scenario, rule, load), group in groups.items():
         outcomes = Counter(r.phase for r in group)
         failing = Counter(c for r in group for c in r.failed_checks)
-        values = [x["value"] for r in group for x in r.latency if x["value"] is not None]
-        lows = [x["lower"] for r in group for x in r.latency if x.get("lower") is not None]
-        highs = [x["upper"] for r in group for x in r.latency if x.get("upper") is not None]
+        values = _column(group, "value")
+        lows = _column(group, "lower")
+        highs = _column(group, "upper")
         finite_highs = [h for h in highs if h != float("inf")]
         decided = [r.decision_seconds for r in group if r.decision_seconds is not None]
         name = next((r.latency_check for r in group if r.latency_check), "?")
