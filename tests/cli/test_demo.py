@@ -127,8 +127,8 @@ def test_bad_candidate_is_rolled_back_naming_the_failing_checks(artifacts, fast_
         # v2, the honest better model, passes the default settings' slice checks
         ("good", "Promoted", None),
         # v2 +30% above $300k: overall still ~81% agreement and +3% bias; the top decile
-        # of the live price is named
-        ("segment-off", "RolledBack", "worst slice: slice-bias [live $"),
+        # of the live price is named (e.g. "[live > $306k]")
+        ("segment-off", "RolledBack", "worst slice: slice-bias [live "),
         # v2 -25% in Old Town (~5% of houses), sliced by the Neighborhood input field
         ("neighborhood-off", "RolledBack", "worst slice: slice-bias [Neighborhood=Old_Town]"),
         # v2 about 3x slower per request, the same predictions: only latency catches it
