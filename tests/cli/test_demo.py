@@ -127,10 +127,12 @@ def test_bad_candidate_is_rolled_back_naming_the_failing_checks(artifacts, fast_
         # v2, the honest better model, passes the default settings' slice checks
         ("good", "Promoted", None),
         # v2 +30% above $300k: overall still ~81% agreement and +3% bias; the top decile
-        # of the live price is named
+        # of the live price is named (e.g. "[live > $306k]")
         ("segment-off", "RolledBack", "worst slice: slice-bias [live > $"),
         # v2 -25% in Old Town (~5% of houses), sliced by the Neighborhood input field
         ("neighborhood-off", "RolledBack", "worst slice: slice-bias [Neighborhood=Old_Town]"),
+        # v2 about 3x slower per request, the same predictions: only latency catches it
+        ("slow-candidate", "RolledBack", "latency-p90-ratio"),
     ],
 )
 def test_default_settings_promote_v2_and_roll_back_a_candidate_off_on_one_segment(
@@ -147,7 +149,8 @@ def test_default_settings_promote_v2_and_roll_back_a_candidate_off_on_one_segmen
     assert f"decision: {outcome}" in output, output
     if named is not None:
         assert named in output, output
-        assert "slice-bias" in output.split("decision:")[1]  # the reason names the check
+        check = named.removeprefix("worst slice: ").split(" ")[0]
+        assert check in output.split("decision:")[1]  # the reason names the check
     _assert_nothing_left(_run_dir(out))
 
 

@@ -1,4 +1,5 @@
-"""Deliberately wrong candidates (understudy_model.faults): v2 shifted on one segment."""
+"""Deliberately wrong candidates (understudy_model.faults): v2 shifted on one segment, or
+v2 made slower with the same predictions."""
 
 from __future__ import annotations
 
@@ -11,7 +12,13 @@ from tests.support.artifacts import Artifacts
 from understudy_model.artifact import load_artifact
 from understudy_model.cli import main
 from understudy_model.data import Split, holdout_records
-from understudy_model.faults import SegmentShift, write_segment_shift
+from understudy_model.faults import (
+    SegmentShift,
+    Slowdown,
+    SlowedPredictor,
+    write_segment_shift,
+    write_slowdown,
+)
 
 
 def test_a_price_segment_is_shifted_and_nothing_else(
@@ -105,3 +112,75 @@ def test_the_fast_path_shifts_like_the_pipeline(artifacts: Artifacts, tmp_path: 
         probes = probe_rows(model.schema)
         rows = [*probes, {**probes[0], "Neighborhood": "Old_Town"}]
         assert verify_against_reference(fast, model, rows) < 1e-9
+
+
+def test_a_slowdown_predicts_exactly_what_its_base_does(
+    artifacts: Artifacts, ames_split: Split, tmp_path: Path
+) -> None:
+    out = write_slowdown(artifacts.v2, tmp_path / "slow", version="2.0.1-slow", repeats=3)
+    rows = holdout_records(ames_split)[:50]
+    slow = load_artifact(out)
+    np.testing.assert_array_equal(
+        slow.predict_rows(rows), load_artifact(artifacts.v2).predict_rows(rows)
+    )
+    assert slow.version == "2.0.1-slow"
+    assert slow.metadata["fault"] == {
+        "kind": "slowdown",
+        "base_version": "2.0.0",
+        "description": "the model evaluated 3x per call",
+    }
+
+
+class _Counting:
+    """An inner model (or compiled predictor) that counts its calls."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def predict(self, frame: object) -> np.ndarray:
+        self.calls += 1
+        return np.array([1.0, 2.0])
+
+    def predict_rows(self, rows: object) -> np.ndarray:
+        return self.predict(rows)
+
+
+@pytest.mark.parametrize("repeats", [1, 2, 40])
+def test_a_slowdown_does_the_inner_work_repeats_times_per_call(repeats: int) -> None:
+    reference, fast = _Counting(), _Counting()
+    slowdown = Slowdown(reference, repeats=repeats)
+    np.testing.assert_array_equal(slowdown.predict(None), [1.0, 2.0])  # type: ignore[arg-type]
+    np.testing.assert_array_equal(SlowedPredictor(fast, slowdown).predict_rows([]), [1.0, 2.0])
+    assert reference.calls == fast.calls == repeats
+
+
+def test_a_slowdown_needs_at_least_one_evaluation() -> None:
+    with pytest.raises(ValueError, match="repeats must be >= 1"):
+        Slowdown(object(), repeats=0)
+
+
+def test_the_fast_path_serves_a_slowdown_slower_with_the_same_answers(
+    artifacts: Artifacts, ames_split: Split, tmp_path: Path
+) -> None:
+    import time
+
+    from understudy_model.fast import compile_fast_predictor, probe_rows, verify_against_reference
+
+    model = load_artifact(write_slowdown(artifacts.v2, tmp_path / "s", version="x", repeats=20))
+    fast = compile_fast_predictor(model)
+    base = compile_fast_predictor(load_artifact(artifacts.v2))
+    assert isinstance(fast, SlowedPredictor)
+    assert fast.regressor_kind.endswith("slowed: the model evaluated 20x per call")
+    assert verify_against_reference(fast, model, probe_rows(model.schema)) < 1e-9
+    row = holdout_records(ames_split)[:1]
+
+    def best_of(predictor: object) -> float:
+        times = []
+        for _ in range(20):
+            started = time.perf_counter()
+            predictor.predict_rows(row)  # type: ignore[attr-defined]
+            times.append(time.perf_counter() - started)
+        return min(times)
+
+    # 20 evaluations per call: far more than 5x the base's best time, even on a busy CPU
+    assert best_of(fast) > 5 * best_of(base)

@@ -43,7 +43,8 @@ def build_parser() -> argparse.ArgumentParser:
         default="good",
         help="good: v2 should be promoted; bad-candidate: a model trained on "
         "shuffled prices should be rolled back; segment-off, neighborhood-off: v2 off on "
-        "one segment; less-accurate: v1 4%% too cheap, rolled back on realized error with "
+        "one segment; slow-candidate: v2 about 3x slower, same predictions; "
+        "less-accurate: v1 4%% too cheap, rolled back on realized error with "
         "--ground-truth (default %(default)s)",
     )
     config = demo.add_mutually_exclusive_group()

@@ -201,11 +201,13 @@ def _regressor(model: object) -> _Regressor:
 
 def compile_fast_predictor(model: LoadedModel) -> FastPredictor:
     """Read the fitted parameters out of ``model.pipeline``; fail loudly if unsure."""
-    from understudy_model.faults import SegmentShift, ShiftedPredictor
+    from understudy_model.faults import SegmentShift, ShiftedPredictor, Slowdown, SlowedPredictor
 
     pipeline = model.pipeline
-    if isinstance(pipeline, SegmentShift):  # a deliberately wrong model (faults.py)
+    if isinstance(pipeline, SegmentShift | Slowdown):  # a deliberately wrong model (faults.py)
         inner = compile_fast_predictor(replace(model, pipeline=pipeline.inner))
+        if isinstance(pipeline, Slowdown):
+            return SlowedPredictor(inner, pipeline)  # type: ignore[return-value]
         return ShiftedPredictor(inner, pipeline)  # type: ignore[return-value]
     if type(pipeline) is not Pipeline or [n for n, _ in pipeline.steps] != ["preprocess", "model"]:
         raise _fail("expected Pipeline([('preprocess', ...), ('model', ...)])")

@@ -1,5 +1,5 @@
 """Deliberately wrong models for demos and tests: a good model made systematically off on
-one segment of houses.
+one segment of houses, or made slower.
 
 A candidate can agree with live on most houses and still be badly off on one kind of
 house; the slice checks exist to catch that (operator core/slices.py). To show and test it
@@ -9,6 +9,11 @@ the model's own prediction is above ``above`` dollars, or where the input field 
 equals ``value``. Its artifact records the fault in ``model.json`` (``fault``), so nobody
 mistakes it for a trained model. model-api's fast path compiles the inner model and shifts
 its answers (``ShiftedPredictor``), checked against the wrapped pipeline like any other.
+
+:class:`Slowdown` is the latency check's counterpart: the same predictions, but the inner
+model is evaluated ``repeats`` times per call, as a model with that many times the trees
+would be. It is real CPU work (no sleep), so a loaded machine slows it the way it slows any
+model, and its fast path (``SlowedPredictor``) repeats the compiled predictor.
 """
 
 from __future__ import annotations
@@ -91,6 +96,54 @@ class ShiftedPredictor:
         return self.shift.apply_to_rows(rows, self.inner.predict_rows(rows))
 
 
+class Slowdown:
+    """``inner``'s predictions, computed ``repeats`` times per call (the last one is kept)."""
+
+    def __init__(self, inner: Any, *, repeats: int) -> None:
+        if repeats < 1:
+            raise ValueError(f"repeats must be >= 1 (got {repeats})")
+        self.inner, self.repeats = inner, repeats
+
+    def predict(self, frame: pd.DataFrame) -> np.ndarray:
+        for _ in range(self.repeats):
+            predictions = np.asarray(self.inner.predict(frame), dtype=float)
+        return predictions
+
+    def describe(self) -> str:
+        return f"the model evaluated {self.repeats}x per call"
+
+
+@dataclass(frozen=True)
+class SlowedPredictor:
+    """The fast path of a Slowdown: the inner model's compiled predictor, run ``repeats``
+    times per call, so the slowdown is the same work model-api really serves with."""
+
+    inner: Any  # understudy_model.fast.FastPredictor
+    slowdown: Slowdown
+
+    @property
+    def regressor_kind(self) -> str:
+        return f"{self.inner.regressor_kind}, slowed: {self.slowdown.describe()}"
+
+    def predict_rows(self, rows: Sequence[dict[str, Any]]) -> np.ndarray:
+        for _ in range(self.slowdown.repeats):
+            predictions = self.inner.predict_rows(rows)
+        return np.asarray(predictions)
+
+
+def _fault_metadata(base: Any, *, version: str, kind: str, description: str) -> dict[str, Any]:
+    keep = {
+        k: v
+        for k, v in base.metadata.items()
+        if k not in ("format_version", "libraries", "artifact")
+    }
+    return {
+        **keep,
+        "version": version,
+        "fault": {"kind": kind, "base_version": base.version, "description": description},
+    }
+
+
 def write_segment_shift(
     base_dir: Path,
     out_dir: Path,
@@ -106,18 +159,16 @@ def write_segment_shift(
     if column is not None and column not in base.schema.names:
         raise ValueError(f"{column!r} is not an input field of {base_dir}")
     model = SegmentShift(base.pipeline, shift=shift, above=above, column=column, value=value)
-    keep = {
-        k: v
-        for k, v in base.metadata.items()
-        if k not in ("format_version", "libraries", "artifact")
-    }
-    metadata = {
-        **keep,
-        "version": version,
-        "fault": {
-            "kind": "segment_shift",
-            "base_version": base.version,
-            "description": model.describe(),
-        },
-    }
+    metadata = _fault_metadata(
+        base, version=version, kind="segment_shift", description=model.describe()
+    )
+    return save_artifact(out_dir, pipeline=model, metadata=metadata)
+
+
+def write_slowdown(base_dir: Path, out_dir: Path, *, version: str, repeats: int) -> Path:
+    """An artifact at ``out_dir``: the model of ``base_dir``, evaluated ``repeats`` times per
+    call (same predictions, about ``repeats`` times the model's own compute)."""
+    base = load_artifact(base_dir)
+    model = Slowdown(base.pipeline, repeats=repeats)
+    metadata = _fault_metadata(base, version=version, kind="slowdown", description=model.describe())
     return save_artifact(out_dir, pipeline=model, metadata=metadata)

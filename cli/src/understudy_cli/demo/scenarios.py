@@ -22,12 +22,22 @@ class Shift:
 
 
 @dataclass(frozen=True)
+class Slow:
+    """A genuinely slower candidate (understudy_model.faults.Slowdown): ``base``'s model
+    evaluated ``repeats`` times per call; the same predictions."""
+
+    base: ModelVersion
+    repeats: int
+
+
+@dataclass(frozen=True)
 class ModelVersion:
     version: str
     folder: str  # under the artifacts directory
     algorithm: Algorithm
     shuffle_target: bool = False
     shifted: Shift | None = None
+    slowed: Slow | None = None
 
 
 @dataclass(frozen=True)
@@ -40,6 +50,8 @@ class Scenario:
     overrides: dict[str, object] = field(default_factory=dict)
 
 
+# v2's model evaluated this many times per call: about 3x v2's latency through model-api.
+SLOW_REPEATS = 40
 V1 = ModelVersion("1.0.0", "v1", "linear")
 V2 = ModelVersion("2.0.0", "v2", "gbr")
 SCENARIOS = {
@@ -101,5 +113,15 @@ SCENARIOS = {
         ),
         "v1 made 4% too cheap everywhere shadows v1: as similar as can be, less accurate; "
         "with --ground-truth it should be rolled back on realized error",
+    ),
+    # v2 with the same predictions but about 3x v2's latency as the router sees it (the
+    # model evaluated SLOW_REPEATS times per call; calibrated on an idle machine, see
+    # bench/README.md "Loaded rollouts"): only the latency check can catch it.
+    "slow-candidate": Scenario(
+        "slow-candidate",
+        V1,
+        ModelVersion("2.0.1-slow", "v2-slow", "gbr", slowed=Slow(V2, SLOW_REPEATS)),
+        "v2 made about 3x slower per request (same predictions) shadows v1 and should be "
+        "rolled back on latency",
     ),
 }
