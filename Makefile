@@ -65,6 +65,6 @@ clean: ## remove the environment and trained models (build caches outside git st
 
 SCENARIO ?= good
 .PHONY: demo
-demo: env ## the main job: a whole shadow rollout on this machine (SCENARIO=good|bad-candidate|segment-off|neighborhood-off)
+demo: env ## the main job: a whole shadow rollout on this machine (SCENARIO=good|bad-candidate|segment-off|neighborhood-off|slow-candidate|less-accurate)
 	@command -v prometheus >/dev/null 2>&1 || echo "note: Prometheus is not installed; the demo reads the router's /metrics (sudo apt-get install prometheus to use it)"
 	$(UV) run understudy demo --scenario $(SCENARIO) --artifacts $(ARTIFACTS) $(DEMO_ARGS)

@@ -127,7 +127,8 @@ def main() -> int:
             proc, urls[name] = _start(artifact, log)
             procs.append(proc)
         load_before = os.getloadavg()
-        table = measure(urls, traffic_records(), n=args.requests, rate=args.rate)
+        records, _ = traffic_records()  # (records, true prices)
+        table = measure(urls, records, n=args.requests, rate=args.rate)
         load_after = os.getloadavg()
     finally:
         for proc in procs:
