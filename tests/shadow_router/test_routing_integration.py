@@ -141,8 +141,14 @@ def test_a_client_id_any_service_accepts_is_one_id_in_all_three_log_streams(
         what="the router's comparison event",
     )
     assert logged_by(router.process, "shadow-router.request")
-    assert logged_by(live_api, "model-api.request")
-    assert logged_by(candidate_api, "model-api.request")
+    # Each model-api writes its request event after its response is on the wire: the
+    # router can have compared both answers before the line is in the file (this test
+    # failed once under load without the wait).
+    wait_for(lambda: logged_by(live_api, "model-api.request"), what="the live model-api's event")
+    wait_for(
+        lambda: logged_by(candidate_api, "model-api.request"),
+        what="the candidate model-api's event",
+    )
     for service in (router.process, live_api, candidate_api):
         assert not any(
             e.get("understudy.request_id.replaced") and request_id in e.get("message", "")
