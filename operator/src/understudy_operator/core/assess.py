@@ -117,8 +117,8 @@ def judge_check(check: Check, measured: CheckMeasurement, judging: Judging) -> C
     """A built-in check decides on its evidence (core/builtins.py); a custom one compares
     its number with its bounds (the threshold rule)."""
     if isinstance(measured, Value | NoData | QueryFailed):
-        if check.builtin:  # a source that could not even fetch the parts
-            return evaluate(check, measured if not isinstance(measured, Value) else NoData())
+        if check.builtin and isinstance(measured, Value):  # one number is no evidence
+            measured = NoData("a built-in check is judged on its evidence, not one number")
         return evaluate(check, measured)
     if not check.builtin:
         return evaluate(check, NoData("a custom check needs one number"))

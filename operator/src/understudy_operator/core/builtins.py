@@ -64,6 +64,7 @@ from understudy_operator.core.evidence import (
     Vector,
     Window,
     eq,
+    window_of,
 )
 from understudy_operator.core.judging import (
     Judging,
@@ -99,7 +100,7 @@ PREDICTION_SUM = "understudy_router_prediction_value_sum"
 PREDICTION_COUNT = "understudy_router_prediction_value_count"
 # Mirror outcomes that are the candidate's fault; "dropped" (the router's own queue was
 # full) is nobody's verdict on the candidate and is left out of the denominator.
-FAILURES = "candidate_error|candidate_timeout"
+FAILURES = ("candidate_error", "candidate_timeout")
 
 Judge = Callable[[Check, Mapping[str, Vector], Judging], CheckResult]
 
@@ -113,11 +114,6 @@ class Builtin:
 
     def method(self, check: Check) -> Method:
         return check.method or self.methods[0]
-
-
-def _window(check: Check, builtin_methods: tuple[Method, ...]) -> Window:
-    method = check.method or builtin_methods[0]
-    return Window.ANALYSIS if method is Method.CONFIDENCE else Window.INTERVAL
 
 
 def judge(check: Check, evidence: Mapping[str, Evidence], judging: Judging) -> CheckResult:
@@ -142,19 +138,19 @@ def judge(check: Check, evidence: Mapping[str, Evidence], judging: Judging) -> C
 
 
 def _error_rate_parts(check: Check, judging: Judging) -> Parts:
-    window = _window(check, RATE_METHODS)
+    window = window_of(check.method)
     return {"mirror": EvidenceQuery(MIRROR, (MODEL, CANDIDATE), ("outcome",), window)}
 
 
 def _error_rate(check: Check, ev: Mapping[str, Vector], judging: Judging) -> CheckResult:
     by_outcome = ev["mirror"].values
     trials = sum(v for (outcome,), v in by_outcome.items() if outcome != "dropped")
-    failed = sum(v for (outcome,), v in by_outcome.items() if outcome in FAILURES.split("|"))
+    failed = sum(v for (outcome,), v in by_outcome.items() if outcome in FAILURES)
     return rate_result(check, failed, trials, judging, unit="mirrored requests")
 
 
 def _agreement_parts(check: Check, judging: Judging) -> Parts:
-    window = _window(check, RATE_METHODS)
+    window = window_of(check.method)
     return {"compared": EvidenceQuery(COMPARED, (MODEL, CANDIDATE), ("agree",), window)}
 
 
@@ -170,7 +166,7 @@ def _agreement(check: Check, ev: Mapping[str, Vector], judging: Judging) -> Chec
 
 
 def _bias_parts(check: Check, judging: Judging) -> Parts:
-    return moment_parts(_window(check, RATE_METHODS), slice_by="all")
+    return moment_parts(window_of(check.method), slice_by="all")
 
 
 def _bias(check: Check, ev: Mapping[str, Vector], judging: Judging) -> CheckResult:
@@ -310,7 +306,7 @@ def _ks(live: Histogram, candidate: Histogram, ev: Mapping[str, Vector]) -> floa
 
 
 def samples_parts(check: Check, judging: Judging) -> Parts:
-    failures = Matcher("outcome", Op.RE, FAILURES)
+    failures = Matcher("outcome", Op.RE, "|".join(FAILURES))
     return {
         "compared": EvidenceQuery(COMPARED, (MODEL, CANDIDATE), (), Window.TOTAL),
         "failed": EvidenceQuery(MIRROR, (MODEL, CANDIDATE, failures), (), Window.TOTAL),

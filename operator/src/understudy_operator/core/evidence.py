@@ -34,10 +34,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
-from understudy_operator.core.checks import QueryContext, render
+from understudy_operator.core.checks import Method, QueryContext, render
 from understudy_operator.core.measurements import Evidence, Vector
 
-__all__ = ["Evidence", "EvidenceQuery", "Matcher", "Op", "Vector", "Window", "eq"]
+__all__ = ["Evidence", "EvidenceQuery", "Matcher", "Op", "Vector", "Window", "eq", "window_of"]
 
 
 class Window(StrEnum):
@@ -86,6 +86,12 @@ def eq(label: str, value: str) -> Matcher:
 # never share evidence); a local Prometheus scraping static targets, or the demo's own
 # scrape, has none.
 NAMESPACE = Matcher("namespace", Op.RE, "{{ namespace }}|")
+
+
+def window_of(method: Method | None) -> Window:
+    """The window a check's method reads: ``threshold`` its interval; ``confidence`` (the
+    default where a check has it) everything since the analysis started."""
+    return Window.INTERVAL if method is Method.THRESHOLD else Window.ANALYSIS
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,7 @@ import math
 from collections.abc import Mapping
 
 from understudy_operator.core.checks import Check, CheckResult, Method, Verdict
-from understudy_operator.core.evidence import EvidenceQuery, Vector, Window
+from understudy_operator.core.evidence import EvidenceQuery, Vector, Window, window_of
 from understudy_operator.core.judging import Judging, interval_result, point_result, undecided
 from understudy_operator.core.paired import CANDIDATE, MODEL, PAIR, Parts, count
 from understudy_operator.core.statistics import Interval, Moments, mean_confidence_sequence
@@ -47,10 +47,6 @@ COMPARED = "understudy_router_compared_records_total"
 MIN_PAIRS = 30
 
 
-def _window(check: Check) -> Window:
-    return Window.INTERVAL if check.method is Method.THRESHOLD else Window.ANALYSIS
-
-
 def _no_labels(check: Check) -> CheckResult:
     return undecided(
         check, Verdict.NOT_YET, "not yet: no labelled records (labels arrive after the sale)"
@@ -58,7 +54,7 @@ def _no_labels(check: Check) -> CheckResult:
 
 
 def error_ratio_parts(check: Check, judging: Judging) -> Parts:
-    w = _window(check)
+    w = window_of(check.method)
     parts = {
         "labelled": EvidenceQuery(LABELLED, PAIR, (), w),
         "abs": EvidenceQuery(ABS_ERROR, PAIR, ("role",), w),
@@ -94,7 +90,7 @@ def error_ratio(check: Check, ev: Mapping[str, Vector], judging: Judging) -> Che
 
 
 def rmse_ratio_parts(check: Check, judging: Judging) -> Parts:
-    w = _window(check)
+    w = window_of(check.method)
     return {
         "labelled": EvidenceQuery(LABELLED, PAIR, (), w),
         "squared": EvidenceQuery(SQUARED_ERROR, PAIR, ("role",), w),
@@ -122,9 +118,8 @@ def coverage(check: Check, ev: Mapping[str, Vector], judging: Judging) -> CheckR
     if compared <= 0 and n == 0:
         return undecided(check, Verdict.INCONCLUSIVE, "no data: no records compared yet")
     share = f"{n / compared:.1%} of {count(compared)} compared" if compared > 0 else "none compared"
-    enough = check.min is None or n >= check.min
-    too_many = check.max is not None and n > check.max  # a max makes no sense; never fail
-    verdict = Verdict.PASS if enough and not too_many else Verdict.NOT_YET
+    enough = check.min is None or n >= check.min  # a gate: the spec refuses a max
+    verdict = Verdict.PASS if enough else Verdict.NOT_YET
     words = "reached" if verdict is Verdict.PASS else "not yet at"
     return CheckResult(
         name=check.name,

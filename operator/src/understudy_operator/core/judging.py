@@ -14,7 +14,7 @@ import math
 from dataclasses import dataclass
 
 from understudy_operator.core.checks import Check, CheckResult, Verdict
-from understudy_operator.core.formatting import format_number
+from understudy_operator.core.formatting import format_estimate, format_number
 from understudy_operator.core.statistics import Interval
 
 DEFAULT_ALPHA = 0.05
@@ -67,11 +67,6 @@ def point_verdict(value: float, check: Check) -> Verdict:
     return Verdict.FAIL if too_low or too_high else Verdict.PASS
 
 
-def describe_interval(interval: Interval) -> str:
-    low, high = format_number(interval.lower), format_number(interval.upper)
-    return f"{format_number(interval.estimate)} [{low}, {high}]"
-
-
 _OUTCOME_WORDS = {
     Verdict.PASS: "within",
     Verdict.FAIL: "outside",
@@ -86,8 +81,9 @@ def interval_result(
     verdict = interval_verdict(interval, check)
     where = f" {what}" if what else ""
     level = f"{100 * (1 - alpha):.4g}%"
+    shown = format_estimate(interval.estimate, interval.lower, interval.upper)
     message = (
-        f"{check.name}{where} {describe_interval(interval)} ({level}, {samples} samples) "
+        f"{check.name}{where} {shown} ({level}, {samples} samples) "
         f"{_OUTCOME_WORDS[verdict]} {check.threshold}"
     )
     return CheckResult(

@@ -29,8 +29,8 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-from understudy_operator.core.checks import Check, CheckResult, Method, Verdict
-from understudy_operator.core.evidence import Vector, Window
+from understudy_operator.core.checks import Check, CheckResult, Verdict
+from understudy_operator.core.evidence import Vector, window_of
 from understudy_operator.core.judging import DECILES, Judging, excess, money, undecided
 from understudy_operator.core.paired import (
     Parts,
@@ -126,16 +126,14 @@ def _slices(mass: Mapping[str, float], judging: Judging) -> list[Slice]:
     return prediction_slices(mass, settings.prediction_edges)
 
 
-def _window(check: Check) -> Window:
-    return Window.INTERVAL if check.method is Method.THRESHOLD else Window.ANALYSIS
-
-
 def agreement_parts(check: Check, judging: Judging) -> Parts:
-    return records_parts(_window(check), slice_by=_slice_by(judging), by=("slice", "agree"))
+    return records_parts(
+        window_of(check.method), slice_by=_slice_by(judging), by=("slice", "agree")
+    )
 
 
 def bias_parts(check: Check, judging: Judging) -> Parts:
-    return moment_parts(_window(check), slice_by=_slice_by(judging), by=("slice",))
+    return moment_parts(window_of(check.method), slice_by=_slice_by(judging), by=("slice",))
 
 
 def agreement(check: Check, ev: Mapping[str, Vector], judging: Judging) -> CheckResult:
@@ -215,11 +213,14 @@ def _decide(
     )
 
 
-def _badness(result: CheckResult, check: Check) -> float:
+_RANK = {Verdict.FAIL: 2, Verdict.NOT_YET: 1, Verdict.PASS: 0}
+
+
+def _badness(result: CheckResult, check: Check) -> tuple[int, float]:
     """Failing first, then by how far the interval (or point value) reaches past a bound."""
-    rank = {Verdict.FAIL: 2.0, Verdict.NOT_YET: 1.0, Verdict.PASS: 0.0}.get(result.verdict, -1.0)
+    rank = _RANK.get(result.verdict, -1)
     if result.value is None:
-        return rank * 1e9 - 1e9
+        return (rank, -math.inf)
     lower = result.lower if result.lower is not None else result.value
     upper = result.upper if result.upper is not None else result.value
-    return rank * 1e9 + excess(Interval(result.value, lower, upper), check)
+    return (rank, excess(Interval(result.value, lower, upper), check))
