@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -159,33 +160,66 @@ def _add_logs(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_logs(args: argparse.Namespace) -> int:
-    from understudy_cli.logsearch import (
-        ComparisonQuery,
-        SearchError,
-        format_result,
-        search_comparisons,
-    )
+    from understudy_cli.logsearch import ComparisonQuery, format_result, search_comparisons
 
     if args.worse:
         return _run_worse(args)
-    try:
-        query = ComparisonQuery(
+    return _search_logs(
+        args,
+        lambda: ComparisonQuery(
             since=args.since,
             candidate_version=args.candidate,
             disagreements_only=args.disagreements,
             request_id=args.request_id,
             limit=args.limit,
-        )
+        ),
+        search_comparisons,
+        format_result,
+    )
+
+
+def _run_worse(args: argparse.Namespace) -> int:
+    from understudy_cli.feedbacksearch import (
+        FeedbackQuery,
+        format_feedback_result,
+        search_feedback,
+    )
+
+    return _search_logs(
+        args,
+        lambda: FeedbackQuery(
+            since=args.since,
+            candidate_version=args.candidate,
+            request_id=args.request_id,
+            limit=args.limit,
+        ),
+        search_feedback,
+        format_feedback_result,
+    )
+
+
+def _search_logs(
+    args: argparse.Namespace,
+    make_query: Callable[[], Any],
+    search: Callable[..., Any],
+    show: Callable[[Any], str],
+) -> int:
+    """One search of `understudy logs`: a bad query is a usage error, an unreachable or
+    failing Elasticsearch a backend failure."""
+    from understudy_cli.logsearch import SearchError
+
+    try:
+        query = make_query()
     except ValueError as exc:
         print(f"understudy logs: {exc}", file=sys.stderr)
         return EXIT_USAGE
     with _es_client(args) as http:
         try:
-            result = search_comparisons(http, es_url=args.es, index=args.index, query=query)
+            result = search(http, es_url=args.es, index=args.index, query=query)
         except SearchError as exc:
             print(f"understudy logs: {exc}", file=sys.stderr)
             return EXIT_BACKEND_FAILED
-    print(format_result(result))
+    print(show(result))
     return 0
 
 
@@ -197,34 +231,6 @@ def _es_client(args: argparse.Namespace) -> Any:
     api_key = args.api_key or os.environ.get("UNDERSTUDY_ES_API_KEY")
     headers = {"authorization": f"ApiKey {api_key}"} if api_key else {}
     return httpx.Client(headers=headers, timeout=10)
-
-
-def _run_worse(args: argparse.Namespace) -> int:
-    from understudy_cli.feedbacksearch import (
-        FeedbackQuery,
-        format_feedback_result,
-        search_feedback,
-    )
-    from understudy_cli.logsearch import SearchError
-
-    try:
-        query = FeedbackQuery(
-            since=args.since,
-            candidate_version=args.candidate,
-            request_id=args.request_id,
-            limit=args.limit,
-        )
-    except ValueError as exc:
-        print(f"understudy logs: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    with _es_client(args) as http:
-        try:
-            result = search_feedback(http, es_url=args.es, index=args.index, query=query)
-        except SearchError as exc:
-            print(f"understudy logs: {exc}", file=sys.stderr)
-            return EXIT_BACKEND_FAILED
-    print(format_feedback_result(result))
-    return 0
 
 
 def _run_demo(args: argparse.Namespace) -> int:
