@@ -1,11 +1,6 @@
 """End to end: the demo with ground truth — the label feed sends each house's true price to
 the router, the run shows and reports live's and the candidate's realized MAE, and with
-the packaged ground-truth config (``--ground-truth``) the decision rests on realized error.
-
-The tests marked ``needs_core_checks`` need the decision core's ``label-coverage`` and
-``realized-error-ratio`` checks (issue 11, written on another branch): until they are
-merged, a spec that names them does not parse, and those tests skip with that reason.
-"""
+the packaged ground-truth config (``--ground-truth``) the decision rests on realized error."""
 
 from __future__ import annotations
 
@@ -19,18 +14,11 @@ import pytest
 import yaml
 
 from understudy_cli.demo.config import (
-    GROUND_TRUTH_CHECKS,
     GROUND_TRUTH_CONFIG,
     ground_truth_checks,
     load_spec_mapping,
 )
-from understudy_operator.core import BUILTIN_CHECKS, parse_spec
-
-needs_core_checks = pytest.mark.skipif(
-    not GROUND_TRUTH_CHECKS <= BUILTIN_CHECKS,
-    reason="needs the core's label-coverage and realized-error-ratio checks (issue 11, "
-    "the lead's branch); runs once merged",
-)
+from understudy_operator.core import parse_spec
 
 # Short analysis settings with the checks the core has today: the label feed and the
 # realized-error display work with any config (--labels).
@@ -123,7 +111,6 @@ def test_labels_off_by_default_without_ground_truth_checks_and_bad_flags_are_usa
     assert ground_truth_checks(default) == []
 
 
-@needs_core_checks
 def test_the_ground_truth_configs_require_label_coverage_and_realized_error():
     demo = parse_spec(load_spec_mapping(GROUND_TRUTH_CONFIG))
     assert ground_truth_checks(demo) == ["label-coverage", "realized-error-ratio"]
@@ -132,7 +119,6 @@ def test_the_ground_truth_configs_require_label_coverage_and_realized_error():
     assert ground_truth_checks(example) == ["label-coverage", "realized-error-ratio"]
 
 
-@needs_core_checks
 @pytest.mark.integration
 @pytest.mark.slow
 @pytest.mark.parametrize(

@@ -18,14 +18,6 @@ REPO = Path(__file__).resolve().parents[2]
 CRD = REPO / "k8s" / "crd" / "modelrollouts.yaml"
 CHART_CRD = REPO / "helm" / "understudy" / "crds" / "modelrollouts.yaml"
 EXAMPLES = sorted((REPO / "k8s" / "examples").glob("*.yaml"))
-# Checks of issue 11 that the core gets on another branch; an example that uses them
-# (ground-truth.yaml) parses once that branch is merged, and skips until then.
-GROUND_TRUTH_CHECKS = {"label-coverage", "realized-error-ratio"}
-
-
-def _awaits_merge(doc: dict) -> bool:
-    names = {c.get("name") for c in doc["spec"].get("analysis", {}).get("checks", [])}
-    return bool(names & (GROUND_TRUTH_CHECKS - BUILTIN_CHECKS))
 
 
 def crd_version() -> dict:
@@ -60,15 +52,13 @@ def test_crd_enums_match_the_core() -> None:
 @pytest.mark.parametrize("path", EXAMPLES, ids=[p.name for p in EXAMPLES])
 def test_examples_parse_with_the_core(path: Path) -> None:
     doc = yaml.safe_load(path.read_text())
-    if _awaits_merge(doc):
-        pytest.skip("uses label-coverage/realized-error-ratio: the core's, not merged yet")
     spec = parse_spec(doc["spec"])
     assert spec.model.name == "house-prices"
 
 
 def test_example_set_covers_automatic_manual_and_custom() -> None:
     docs = [yaml.safe_load(p.read_text()) for p in EXAMPLES]
-    specs = [parse_spec(d["spec"]) for d in docs if not _awaits_merge(d)]
+    specs = [parse_spec(d["spec"]) for d in docs]
     assert {s.promotion.value for s in specs} == {"automatic", "manual"}
     assert any(c.query for s in specs for c in s.analysis.checks)
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import yaml
 
-from understudy_operator.core import RolloutSpec, SpecError, parse_spec
+from understudy_operator.core import ON_LABELS, RolloutSpec, SpecError, parse_spec
 
 DEFAULT_CONFIG = "default-rollout.yaml"
 
@@ -64,9 +64,9 @@ def parse(mapping: dict[str, Any]) -> RolloutSpec:
         raise ConfigError(str(exc)) from exc
 
 
-# The checks judged on labels (issue 11): a config with any of them turns the demo's label
-# feed on by default (understudy demo --labels / --no-labels decide otherwise).
-GROUND_TRUTH_CHECKS = frozenset({"realized-error-ratio", "label-coverage"})
+# The checks judged on labels (the core's list): a config with any of them turns the demo's
+# label feed on by default (understudy demo --labels / --no-labels decide otherwise).
+GROUND_TRUTH_CHECKS = ON_LABELS
 GROUND_TRUTH_CONFIG = "ground-truth-rollout.yaml"
 
 

@@ -34,6 +34,7 @@ from understudy_operator.core.decide import decide
 from understudy_operator.core.durations import format_duration, parse_duration
 from understudy_operator.core.evidence import EvidenceQuery, Matcher, Op, Window
 from understudy_operator.core.formatting import format_estimate, format_number
+from understudy_operator.core.ground_truth import ON_LABELS
 from understudy_operator.core.judging import Judging, SliceSettings
 from understudy_operator.core.measurements import (
     CheckMeasurement,
@@ -79,6 +80,7 @@ __all__ = [
     "LATENCY_P50_RATIO",
     "LATENCY_P90_RATIO",
     "LATENCY_P99_RATIO",
+    "ON_LABELS",
     "PREDICTION_KS",
     "PREDICTION_PSI",
     "PREDICTION_WASSERSTEIN",

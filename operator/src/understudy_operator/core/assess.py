@@ -16,11 +16,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from understudy_operator.core import builtins
+from understudy_operator.core import builtins, ground_truth
 from understudy_operator.core.checks import (
     LABEL_COVERAGE,
-    REALIZED_ERROR_RATIO,
-    REALIZED_RMSE_RATIO,
     SAMPLE_COUNT,
     Check,
     CheckResult,
@@ -126,7 +124,7 @@ def judge_check(check: Check, measured: CheckMeasurement, judging: Judging) -> C
 
 
 # Checks on realized error wait for the label-coverage gate when the analysis has one.
-REALIZED = frozenset({REALIZED_ERROR_RATIO, REALIZED_RMSE_RATIO})
+REALIZED = ground_truth.ON_LABELS - {LABEL_COVERAGE}
 
 
 def gate_on_labels(results: tuple[CheckResult, ...]) -> tuple[CheckResult, ...]:

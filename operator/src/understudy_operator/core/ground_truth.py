@@ -28,7 +28,15 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 
-from understudy_operator.core.checks import Check, CheckResult, Method, Verdict
+from understudy_operator.core.checks import (
+    LABEL_COVERAGE,
+    REALIZED_ERROR_RATIO,
+    REALIZED_RMSE_RATIO,
+    Check,
+    CheckResult,
+    Method,
+    Verdict,
+)
 from understudy_operator.core.evidence import EvidenceQuery, Vector, Window, window_of
 from understudy_operator.core.judging import Judging, interval_result, point_result, undecided
 from understudy_operator.core.paired import CANDIDATE, MODEL, PAIR, Parts, count
@@ -43,6 +51,8 @@ LOSS_DIFF = {
     "squares": "understudy_router_paired_loss_diff_squares_total",
 }
 COMPARED = "understudy_router_compared_records_total"
+# The checks that need labels (a driver turns its label feed on for them).
+ON_LABELS = frozenset({REALIZED_ERROR_RATIO, REALIZED_RMSE_RATIO, LABEL_COVERAGE})
 # Fewer pairs than this: the asymptotic sequence is not claimed ("not yet").
 MIN_PAIRS = 30
 
