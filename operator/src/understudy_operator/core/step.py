@@ -21,8 +21,7 @@ from understudy_operator.core.measurements import (
     Evidence,
     Measurement,
     Measurements,
-    NoData,
-    QueryFailed,
+    Vector,
 )
 from understudy_operator.core.ports import Actuator, MetricsSource
 from understudy_operator.core.schedule import SAMPLES_CHECK, analysis_due, query_context
@@ -68,10 +67,9 @@ def measure_all(
 
 
 def _samples(evidence: dict[str, Evidence]) -> Measurement:
-    for answer in evidence.values():
-        if isinstance(answer, QueryFailed | NoData):
-            return answer
-    return sample_count(evidence)  # type: ignore[arg-type]
+    vectors = {part: answer for part, answer in evidence.items() if isinstance(answer, Vector)}
+    failed = [answer for answer in evidence.values() if not isinstance(answer, Vector)]
+    return failed[0] if failed else sample_count(vectors)
 
 
 def advance(
