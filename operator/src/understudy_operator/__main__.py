@@ -1,12 +1,17 @@
 """``python -m understudy_operator``: run the kopf operator for ModelRollouts.
 
 Connects with the in-cluster service account, or with ``KUBECONFIG`` / ``~/.kube/config``
-outside a cluster. Settings: ``UNDERSTUDY_OPERATOR_*`` (see settings.py).
+outside a cluster. Settings: ``UNDERSTUDY_OPERATOR_*`` (see settings.py). With leader
+election (the default) the process waits as a standby until it holds the Lease, only then
+starts kopf, and exits at once if it loses the Lease (kube/lease.py says why).
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import sys
+import threading
 
 import kopf
 from kubernetes import client, config
@@ -15,6 +20,8 @@ from prometheus_client import start_http_server
 from understudy_common.logging import configure_logging
 from understudy_common.metrics import new_registry
 from understudy_operator.handlers import register
+from understudy_operator.health import Health, serve
+from understudy_operator.kube.lease import LeaderElector
 from understudy_operator.metrics import OperatorMetrics
 from understudy_operator.providers.prometheus import PrometheusProvider
 from understudy_operator.providers.promql import PromQLSource
@@ -53,6 +60,28 @@ def kopf_settings() -> kopf.OperatorSettings:
     return settings
 
 
+def _exit_at_once() -> None:
+    """The Lease is lost: stop every reconcile now (no graceful shutdown that keeps acting);
+    the kubelet restarts the container, which comes back as a standby."""
+    logging.shutdown()
+    sys.stdout.flush()
+    os._exit(1)
+
+
+def elector_for(
+    settings: OperatorSettings, api: client.ApiClient, metrics: OperatorMetrics
+) -> LeaderElector:
+    return LeaderElector(
+        api=api,
+        namespace=settings.lease_namespace,
+        name=settings.lease_name,
+        identity=settings.identity,
+        timing=settings.lease_timing(),
+        on_lost=_exit_at_once,
+        on_change=lambda leading: metrics.leader.set(1 if leading else 0),
+    )
+
+
 def main() -> None:
     settings = OperatorSettings()
     configure_logging(service="operator", level=settings.log_level).addFilter(_KopfExtras())
@@ -61,30 +90,43 @@ def main() -> None:
     provider = PrometheusProvider(
         url=settings.prometheus_url, timeout_seconds=settings.prometheus_timeout_seconds
     )
+    api = api_client()
     reconciler = Reconciler(
-        api=api_client(), settings=settings, source=PromQLSource(provider), metrics=metrics
+        api=api, settings=settings, source=PromQLSource(provider), metrics=metrics
     )
     kopf_registry = kopf.OperatorRegistry()
     register(kopf_registry, reconciler=reconciler, settings=settings)
     if settings.metrics_port:
         start_http_server(settings.metrics_port, addr=settings.metrics_host, registry=registry)
-    liveness = (
-        f"http://{settings.metrics_host}:{settings.health_port}/healthz"
-        if settings.health_port
-        else None
-    )
+    elector = elector_for(settings, api, metrics) if settings.leader_election else None
+    watching = threading.Event()
+    if settings.health_port:
+        serve(Health(watching, elector), host=settings.metrics_host, port=settings.health_port)
     log.info(
         "understudy operator starting",
-        extra={"prometheus.url": settings.prometheus_url, "namespaces": settings.namespaces},
+        extra={
+            "prometheus.url": settings.prometheus_url,
+            "namespaces": settings.namespaces,
+            "understudy.identity": settings.identity,
+            "understudy.leader_election": settings.leader_election,
+        },
     )
+    if elector is not None:
+        threading.Thread(target=elector.run, name="leader-election", daemon=True).start()
+        log.info("standby: waiting for Lease %s/%s", settings.lease_namespace, settings.lease_name)
+        elector.leading.wait()
+    else:
+        metrics.leader.set(1)
     kopf.run(
         registry=kopf_registry,
         settings=kopf_settings(),
         standalone=True,
         clusterwide=not settings.namespaces,
         namespaces=settings.namespaces,
-        liveness_endpoint=liveness,
+        ready_flag=watching,
     )
+    if elector is not None:
+        elector.release()  # a clean stop hands over at once
     provider.close()
 
 

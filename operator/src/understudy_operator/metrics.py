@@ -50,6 +50,11 @@ class OperatorMetrics:
             ["kind"],
             registry=registry,
         )
+        self.leader = Gauge(
+            metric_name("operator", "leader"),
+            "1 while this replica holds the leader Lease and reconciles, else 0",
+            registry=registry,
+        )
         set_info(
             registry=registry,
             subsystem="operator",

@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+import os
+import socket
+from typing import Self
+
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from understudy_operator.kube.lease import LeaseTiming
 
 
 class OperatorSettings(BaseSettings):
@@ -35,5 +41,33 @@ class OperatorSettings(BaseSettings):
     retry_delay_seconds: float = Field(default=5.0, gt=0)
     # Image of a model version when spec.model.image is not set ({version}).
     model_image: str = "understudy/model-api:{version}"
-    # Port of kopf's liveness endpoint /healthz (0: off).
+    # Port of the probes /healthz and /readyz (0: off).
     health_port: int = Field(default=8082, ge=0, le=65535)
+    # Leader election on a coordination.k8s.io Lease (kube/lease.py): only the holder
+    # reconciles, so several replicas are safe. Off: this process always acts (one replica).
+    leader_election: bool = True
+    # The Lease: name and namespace (the chart passes the pod's own namespace).
+    lease_name: str = "understudy-operator"
+    lease_namespace: str = "understudy"
+    # A standby takes over a Lease not renewed for this long (client-go's default 15 s).
+    lease_duration_seconds: int = Field(default=15, ge=1)
+    # The holder stops (exits) when it could not renew for this long; < the duration.
+    lease_renew_deadline_seconds: float = Field(default=10.0, gt=0)
+    # Time between two attempts to acquire or renew.
+    lease_retry_seconds: float = Field(default=2.0, gt=0)
+    # This replica's name in the Lease (the chart passes the pod name); empty: host-pid.
+    identity: str = ""
+
+    @model_validator(mode="after")
+    def _lease_timing_is_safe(self) -> Self:
+        self.lease_timing()  # raises ValueError with the three values
+        if not self.identity:
+            self.identity = f"{socket.gethostname()}-{os.getpid()}"
+        return self
+
+    def lease_timing(self) -> LeaseTiming:
+        return LeaseTiming(
+            duration=self.lease_duration_seconds,
+            renew_deadline=self.lease_renew_deadline_seconds,
+            retry=self.lease_retry_seconds,
+        )
