@@ -22,6 +22,8 @@ from understudy_model.data import Split, holdout_records
 REPO = Path(__file__).resolve().parents[2]
 CRD = REPO / "k8s" / "crd" / "modelrollouts.yaml"
 RBAC = REPO / "k8s" / "operator" / "rbac.yaml"
+# The tests' Lease duration: a standby takes over a dead leader's Lease after this long.
+LEASE_DURATION_S = 3
 
 
 def kubectl_ok(cluster: K8sCluster, *args: str, input: str | None = None) -> str:
@@ -101,7 +103,9 @@ def start_operator(operator_kubeconfig: Path) -> Iterator[OperatorFactory]:
     """Start ``python -m understudy_operator`` as a local process watching one namespace."""
     started: list[OperatorProcess] = []
 
-    def start(*, namespace: str, prometheus_url: str, tick: float = 0.5) -> OperatorProcess:
+    def start(
+        *, namespace: str, prometheus_url: str, tick: float = 0.5, identity: str = ""
+    ) -> OperatorProcess:
         proc = start_service(
             "understudy_operator",
             env={
@@ -113,6 +117,13 @@ def start_operator(operator_kubeconfig: Path) -> Iterator[OperatorFactory]:
                 "UNDERSTUDY_OPERATOR_METRICS_PORT": "0",
                 "UNDERSTUDY_OPERATOR_METRICS_HOST": "127.0.0.1",
                 "UNDERSTUDY_OPERATOR_RETRY_DELAY_SECONDS": "0.5",
+                # The raw manifests' Lease (k8s/operator/rbac.yaml), with short timings: a
+                # killed operator's successor waits at most ~3.5 s for it.
+                "UNDERSTUDY_OPERATOR_LEASE_NAMESPACE": "understudy",
+                "UNDERSTUDY_OPERATOR_LEASE_DURATION_SECONDS": str(LEASE_DURATION_S),
+                "UNDERSTUDY_OPERATOR_LEASE_RENEW_DEADLINE_SECONDS": "2",
+                "UNDERSTUDY_OPERATOR_LEASE_RETRY_SECONDS": "0.5",
+                "UNDERSTUDY_OPERATOR_IDENTITY": identity,
             },
             port_env="UNDERSTUDY_OPERATOR_HEALTH_PORT",
             ready_path="/healthz",

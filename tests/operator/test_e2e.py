@@ -14,6 +14,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
+import httpx
 import pytest
 from kubernetes import client
 
@@ -355,6 +356,75 @@ def test_operator_killed_mid_analysis_resumes_to_the_same_outcome_once(
     live = rollout.deployment("live")
     assert live is not None
     assert live["metadata"]["generation"] == 2  # created at v1, rolled to v2 once
+
+
+def lease_holder(rollout: Rollout) -> tuple[str, int]:
+    """(holderIdentity, leaseTransitions) of the operators' Lease (k8s/operator/rbac.yaml)."""
+    lease = client.CoordinationV1Api(rollout.api).read_namespaced_lease(
+        "understudy-operator", "understudy"
+    )
+    return lease.spec.holder_identity or "", lease.spec.lease_transitions or 0
+
+
+def probe(operator: OperatorProcess) -> tuple[int, dict[str, Any]]:
+    response = httpx.get(f"{operator.proc.url}/readyz", timeout=5)
+    return response.status_code, response.json()
+
+
+def acted(operator: OperatorProcess) -> bool:
+    """Whether the operator logged a run or a phase change of a rollout (reconcile.py)."""
+    return any("understudy.rollout" in record for record in operator.proc.json_logs())
+
+
+def test_two_operators_the_leader_killed_mid_analysis_the_standby_finishes_once(
+    rollout: Rollout,
+    start_operator: OperatorFactory,
+    dataplane_factory: Callable[[PrometheusServer], DataPlane],
+    prometheus: PrometheusServer,
+) -> None:
+    """Two replicas (kube/lease.py): only the Lease holder reconciles; SIGKILL it during the
+    analysis and the standby takes the Lease and ends the rollout in exactly one outcome."""
+    live_on_v1(rollout, start_operator, dataplane_factory, prometheus)
+    leader = rollout.operator
+    assert leader is not None
+    standby = start_operator(
+        namespace=rollout.namespace, prometheus_url=prometheus.url, identity="standby"
+    )
+    holder, transitions = lease_holder(rollout)
+    assert holder not in ("", "standby")
+    assert probe(leader) == (200, {"role": "leader", "watching": True})
+    # The standby is Ready (helm --wait, PDBs) but says it is not the one acting.
+    rollout.wait("the standby's probe", lambda _: probe(standby)[0] == 200)
+    assert probe(standby)[1]["role"] == "standby"
+
+    rollout.apply("2.0.0", analysis={**TEST_ANALYSIS, "successfulRuns": 4})
+    before = rollout.wait(
+        "a passing run", lambda s: s if s.get("analysis", {}).get("successful", 0) >= 1 else None
+    )
+    assert before["phase"] == "Shadowing"
+    # Everything so far was the leader's work: the standby has not touched a rollout.
+    assert not acted(standby)
+    assert "standby: waiting for Lease" in standby.logs()
+
+    leader.kill()
+    killed = time.monotonic()
+    rollout.operator = standby
+    rollout.wait("the standby to take the Lease", lambda _: lease_holder(rollout)[0] == "standby")
+    print(f"leader killed -> standby holds the Lease: {time.monotonic() - killed:.1f}s")
+    status = rollout.wait_decision("2.0.0")
+    assert status["phase"] == "Promoted", status["message"]
+    assert status["stableVersion"] == "2.0.0"
+    # One analysis, continued by the new leader, not restarted, and one outcome.
+    assert status["analysis"]["startedAt"] == before["analysis"]["startedAt"]
+    assert status["analysis"]["runs"] > before["analysis"]["runs"]
+    assert len(rollout.events("ShadowStarted")) == 1
+    assert len(rollout.events("Promoted")) == 1
+    live = rollout.deployment("live")
+    assert live is not None
+    assert live["metadata"]["generation"] == 2  # created at v1, rolled to v2 once
+    assert lease_holder(rollout) == ("standby", transitions + 1)
+    assert probe(standby) == (200, {"role": "leader", "watching": True})
+    assert acted(standby)  # it did reconcile once it led
 
 
 def _set_unschedulable(rollout: Rollout, unschedulable: bool) -> None:

@@ -46,6 +46,20 @@ DENIED = [
 ]
 
 
+# Leader election: the one Lease in the operator's own namespace, nothing else
+# (verb, kubectl's TYPE[/NAME], namespace, kubectl auth can-i's answer).
+LEASES = [
+    ("create", "leases.coordination.k8s.io", "understudy", "yes"),
+    ("get", "leases.coordination.k8s.io/understudy-operator", "understudy", "yes"),
+    ("update", "leases.coordination.k8s.io/understudy-operator", "understudy", "yes"),
+    ("update", "leases.coordination.k8s.io/kube-scheduler", "understudy", "no"),
+    ("delete", "leases.coordination.k8s.io/understudy-operator", "understudy", "no"),
+    ("list", "leases.coordination.k8s.io", "understudy", "no"),
+    ("create", "leases.coordination.k8s.io", "default", "no"),
+    ("update", "leases.coordination.k8s.io/understudy-operator", "default", "no"),
+]
+
+
 def can_i(cluster: K8sCluster, verb: str, resource: str) -> str:
     subresource = []
     if "/" in resource:
@@ -69,3 +83,13 @@ def test_the_operator_may_not_do_anything_else(
     operator_kubeconfig: Path, crd: K8sCluster, verb: str, resource: str
 ) -> None:
     assert can_i(crd, verb, resource) == "no"
+
+
+@pytest.mark.parametrize(
+    ("verb", "target", "namespace", "answer"), LEASES, ids=[" ".join(r[:3]) for r in LEASES]
+)
+def test_the_operator_may_hold_only_its_own_lease(
+    operator_kubeconfig: Path, crd: K8sCluster, verb: str, target: str, namespace: str, answer: str
+) -> None:
+    result = crd.kubectl("auth", "can-i", verb, target, "-n", namespace, f"--as={SERVICE_ACCOUNT}")
+    assert result.stdout.strip() == answer, result.stderr
