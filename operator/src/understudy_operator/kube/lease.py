@@ -18,6 +18,7 @@ candidates can never both win the same transition.
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import threading
@@ -82,8 +83,12 @@ class LeaderElector:
         on_change: Callable[[bool], None] = lambda leading: None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        # Its own connection pool, without urllib3's retries: a call must end within the
+        # timeout given (a retried one would outlive the renew deadline).
+        config = copy.deepcopy(api.configuration)
+        config.retries = False
         # Any: the Lease travels as raw JSON dicts both ways (see _read).
-        self._api: Any = client.CoordinationV1Api(api)
+        self._api: Any = client.CoordinationV1Api(client.ApiClient(config))
         self.namespace = namespace
         self.name = name
         self.identity = identity
