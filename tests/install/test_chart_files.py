@@ -210,7 +210,7 @@ def test_operator_rules_are_the_raw_manifests_rules() -> None:
     raw = [
         d
         for d in yaml.safe_load_all((REPO / "k8s" / "operator" / "rbac.yaml").read_text())
-        if d and d["kind"] == "ClusterRole"
+        if d and d["kind"] == "Role" and d["metadata"]["name"] == "understudy-operator"
     ]
     (cluster_role,) = raw
 

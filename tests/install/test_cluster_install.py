@@ -652,7 +652,7 @@ def test_operator_may_do_what_the_raw_manifests_grant_in_its_namespace_only(
     (cluster_role,) = [
         d
         for d in yaml.safe_load_all((K8S / "operator" / "rbac.yaml").read_text())
-        if d and d["kind"] == "ClusterRole"
+        if d and d["kind"] == "Role" and d["metadata"]["name"] == "understudy-operator"
     ]
     for rule in cluster_role["rules"]:
         for group in rule["apiGroups"]:
@@ -811,7 +811,11 @@ def understudy_namespace(k8s_cluster: K8sCluster) -> Iterator[str]:
         k8s_cluster.kubectl("delete", "namespace", "understudy", "--wait=false")
 
 
-@pytest.mark.parametrize("path", [K8S / "base", K8S], ids=["k8s/base", "k8s"])
+@pytest.mark.parametrize(
+    "path",
+    [K8S / "base", K8S, K8S / "overlays" / "cluster-wide"],
+    ids=["k8s/base", "k8s", "k8s/overlays/cluster-wide"],
+)
 def test_raw_manifests_pass_server_side_dry_run(
     k8s_cluster: K8sCluster, crd_installed: None, understudy_namespace: str, path: Path
 ) -> None:

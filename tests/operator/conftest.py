@@ -21,7 +21,9 @@ from understudy_model.data import Split, holdout_records
 
 REPO = Path(__file__).resolve().parents[2]
 CRD = REPO / "k8s" / "crd" / "modelrollouts.yaml"
-RBAC = REPO / "k8s" / "operator" / "rbac.yaml"
+# The operator acts in each test's own namespace: the cluster-wide overlay's RBAC.
+CLUSTER_WIDE = REPO / "k8s" / "overlays" / "cluster-wide"
+RBAC_KINDS = {"ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding"}
 # The tests' Lease duration: a standby takes over a dead leader's Lease after this long.
 LEASE_DURATION_S = 6
 
@@ -47,12 +49,15 @@ def crd(k8s_cluster: K8sCluster) -> K8sCluster:
 
 @pytest.fixture(scope="session")
 def operator_kubeconfig(crd: K8sCluster, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A kubeconfig that authenticates as the operator's ServiceAccount (k8s/operator RBAC),
-    so the end-to-end tests prove the ClusterRole grants every verb the operator uses."""
+    """A kubeconfig that authenticates as the operator's ServiceAccount (the RBAC of
+    k8s/overlays/cluster-wide: each test has its own namespace), so the end-to-end tests
+    prove the rules grant every verb the operator uses."""
     cluster = crd
     namespace = cluster.kubectl("create", "namespace", "understudy")
     assert namespace.returncode == 0 or "AlreadyExists" in namespace.stderr, namespace.stderr
-    kubectl_ok(cluster, "apply", "-f", str(RBAC))
+    rendered = yaml.safe_load_all(kubectl_ok(cluster, "kustomize", str(CLUSTER_WIDE)))
+    rbac = [d for d in rendered if d and d["kind"] in RBAC_KINDS]
+    kubectl_ok(cluster, "apply", "-f", "-", input=yaml.safe_dump_all(rbac))
     token = kubectl_ok(
         cluster, "create", "token", "understudy-operator", "-n", "understudy", "--duration=2h"
     ).strip()

@@ -381,6 +381,7 @@ def test_two_operators_the_leader_killed_mid_analysis_the_standby_finishes_once(
     start_operator: OperatorFactory,
     dataplane_factory: Callable[[PrometheusServer], DataPlane],
     prometheus: PrometheusServer,
+    fleet: ModelFleet,
 ) -> None:
     """Two replicas (kube/lease.py): only the Lease holder reconciles; SIGKILL it during the
     analysis and the standby takes the Lease and ends the rollout in exactly one outcome."""
@@ -397,6 +398,7 @@ def test_two_operators_the_leader_killed_mid_analysis_the_standby_finishes_once(
     rollout.wait("the standby's probe", lambda _: probe(standby)[0] == 200)
     assert probe(standby)[1]["role"] == "standby"
 
+    fleet.url("2.0.0")  # the candidate's process up before the analysis window starts
     rollout.apply("2.0.0", analysis={**TEST_ANALYSIS, "successfulRuns": 4})
     before = rollout.wait(
         "a passing run", lambda s: s if s.get("analysis", {}).get("successful", 0) >= 1 else None

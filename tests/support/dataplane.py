@@ -24,6 +24,9 @@ from tests.support.prometheus import PrometheusServer
 
 MODEL = "house-prices"
 POLL_S = 0.1
+# A model-api's start-up (sklearn imports, the artifact) on two cores shared with other
+# test sessions has taken over 60 s.
+MODEL_START_TIMEOUT_S = 180
 
 
 class ModelFleet:
@@ -42,7 +45,7 @@ class ModelFleet:
                     "UNDERSTUDY_MODEL_API_LOG_INPUTS": "false",
                     "UNDERSTUDY_MODEL_API_LOG_LEVEL": "WARNING",
                 },
-                timeout=60,
+                timeout=MODEL_START_TIMEOUT_S,
             )
         return self._procs[version].url
 
