@@ -81,6 +81,14 @@ def _elector(
     )
 
 
+def _leader(cluster: K8sCluster, namespace: str, lost: threading.Event) -> LeaderElector:
+    """Elector "a", running in a thread, once it holds the (new) Lease."""
+    a = _elector(cluster, namespace, "a", lost)
+    threading.Thread(target=a.run, daemon=True).start()
+    assert a.leading.wait(10)
+    return a
+
+
 def _holder(cluster: K8sCluster, namespace: str) -> client.V1LeaseSpec:
     lease = client.CoordinationV1Api(cluster.api_client()).read_namespaced_lease("op", namespace)
     assert lease.spec is not None
@@ -92,10 +100,8 @@ def test_one_leader_and_a_released_lease_goes_to_the_standby(
     k8s_cluster: K8sCluster, lease_namespace: str
 ) -> None:
     lost = threading.Event()
-    a = _elector(k8s_cluster, lease_namespace, "a", lost)
+    a = _leader(k8s_cluster, lease_namespace, lost)
     b = _elector(k8s_cluster, lease_namespace, "b", lost)
-    threading.Thread(target=a.run, daemon=True).start()
-    assert a.leading.wait(10)
     threading.Thread(target=b.run, daemon=True).start()
     # b keeps seeing a renew: it stays a standby over more than a lease duration.
     time.sleep(FAST.duration + 1)  # longer than a lease: b would have taken an expired one
@@ -115,9 +121,7 @@ def test_a_leader_that_finds_another_holder_gives_up_at_once(
     k8s_cluster: K8sCluster, lease_namespace: str
 ) -> None:
     lost = threading.Event()
-    a = _elector(k8s_cluster, lease_namespace, "a", lost)
-    threading.Thread(target=a.run, daemon=True).start()
-    assert a.leading.wait(10)
+    a = _leader(k8s_cluster, lease_namespace, lost)
     # Someone (an admin, a split brain) writes another holder into the Lease.
     api = client.CoordinationV1Api(k8s_cluster.api_client())
     api.patch_namespaced_lease("op", lease_namespace, {"spec": {"holderIdentity": "intruder"}})
