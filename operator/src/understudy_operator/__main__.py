@@ -99,9 +99,15 @@ def main() -> None:
     if settings.metrics_port:
         start_http_server(settings.metrics_port, addr=settings.metrics_host, registry=registry)
     elector = elector_for(settings, api, metrics) if settings.leader_election else None
+    loop = (
+        threading.Thread(target=elector.run, name="leader-election", daemon=True)
+        if elector is not None
+        else None
+    )
     watching = threading.Event()
     if settings.health_port:
-        serve(Health(watching, elector), host=settings.metrics_host, port=settings.health_port)
+        health = Health(watching=watching, elector=elector, loop=loop)
+        serve(health, host=settings.metrics_host, port=settings.health_port)
     log.info(
         "understudy operator starting",
         extra={
@@ -111,8 +117,8 @@ def main() -> None:
             "understudy.leader_election": settings.leader_election,
         },
     )
-    if elector is not None:
-        threading.Thread(target=elector.run, name="leader-election", daemon=True).start()
+    if elector is not None and loop is not None:
+        loop.start()
         log.info("standby: waiting for Lease %s/%s", settings.lease_namespace, settings.lease_name)
         elector.leading.wait()
     else:

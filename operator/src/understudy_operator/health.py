@@ -4,7 +4,8 @@ Readiness means "this replica does its job": the leader once kopf watches its re
 standby while it can read the Lease (it is ready to take over). So both replicas of the
 chart's Deployment become Ready and ``helm install --wait`` / ``kubectl rollout status``
 finish; which replica leads is in the body (and in ``understudy_operator_leader``), not in
-readiness. Liveness: the process answers.
+readiness. Liveness: the process answers and its leader-election loop runs (a standby
+whose loop died would otherwise wait forever).
 """
 
 from __future__ import annotations
@@ -25,6 +26,11 @@ class Health:
     watching: threading.Event
     #: None when leader election is off (one replica)
     elector: LeaderElector | None
+    #: the thread running ``elector.run``
+    loop: threading.Thread | None = None
+
+    def live(self) -> bool:
+        return self.loop is None or self.loop.is_alive()
 
     def state(self) -> tuple[bool, dict[str, Any]]:
         """(ready, body) of /readyz."""
@@ -44,7 +50,10 @@ def serve(health: Health, *, host: str, port: int) -> ThreadingHTTPServer:
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             if self.path == "/healthz":
-                self._answer(200, {"status": "ok"})
+                if health.live():
+                    self._answer(200, {"status": "ok"})
+                else:
+                    self._answer(503, {"status": "leader election loop stopped"})
             elif self.path == "/readyz":
                 ready, body = health.state()
                 self._answer(200 if ready else 503, body)

@@ -177,6 +177,9 @@ class LeaderElector:
             except OSError as exc:  # urllib3's errors are OSErrors too
                 log.warning("leader election: API unreachable: %s", exc)
                 return False
+            except Exception:  # the loop must go on: a leader that cannot renew steps down
+                log.exception("leader election: unexpected error")
+                return False
 
     def _step(self, timeout: float) -> bool:
         lease = self._read(timeout)
