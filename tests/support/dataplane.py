@@ -24,9 +24,9 @@ from tests.support.prometheus import PrometheusServer
 
 MODEL = "house-prices"
 POLL_S = 0.1
-# A model-api's start-up (sklearn imports, the artifact) on two cores shared with other
-# test sessions has taken over 60 s.
-MODEL_START_TIMEOUT_S = 180
+# Process start-up (imports; a model-api also loads its artifact) on two cores shared with
+# other test sessions has taken over 60 s (model-api) and 30 s (router).
+START_TIMEOUT_S = 180
 
 
 class ModelFleet:
@@ -45,7 +45,7 @@ class ModelFleet:
                     "UNDERSTUDY_MODEL_API_LOG_INPUTS": "false",
                     "UNDERSTUDY_MODEL_API_LOG_LEVEL": "WARNING",
                 },
-                timeout=MODEL_START_TIMEOUT_S,
+                timeout=START_TIMEOUT_S,
             )
         return self._procs[version].url
 
@@ -95,6 +95,7 @@ class DataPlane:
                 "UNDERSTUDY_ROUTER_LOG_LEVEL": "WARNING",
             },
             ready_path="/healthz",
+            timeout=START_TIMEOUT_S,
         )
         for target in (self._follow_configmap, self._send_traffic):
             thread = threading.Thread(target=target, daemon=True, name=target.__name__)
