@@ -1,7 +1,8 @@
 """The operator's RBAC (k8s/operator/rbac.yaml, as k8s/overlays/cluster-wide binds it:
-the tests' namespaces vary) in the real API server: each verb the operator uses is allowed,
-a sample of others is denied; the Lease only in its own namespace. (The end-to-end tests also run the
-operator with this ServiceAccount's token, so a missing verb fails them too.)"""
+the tests' namespaces vary) in the real API server: each verb the operator uses is
+allowed, a sample of others is denied; the Lease only in its own namespace. (The
+end-to-end tests also run the operator with this ServiceAccount's token, so a missing
+verb fails them too.)"""
 
 from __future__ import annotations
 
