@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import urllib3
 from kubernetes import client
 
 log = logging.getLogger(__name__)
@@ -149,8 +150,8 @@ class LeaderElector:
                     lease["spec"] = {**spec, "holderIdentity": None, "leaseDurationSeconds": 1}
                     self._write(lease, create=False, timeout=timeout)
                 log.info("leader election: released Lease %s/%s", self.namespace, self.name)
-            except (client.ApiException, OSError) as exc:  # it expires on its own then
-                log.warning("leader election: could not release the Lease: %s", exc)
+            except (client.ApiException, urllib3.exceptions.HTTPError, OSError) as exc:
+                log.warning("leader election: could not release the Lease (it expires): %s", exc)
             self.leading.clear()
             self._on_change(False)
 
@@ -174,7 +175,7 @@ class LeaderElector:
                 if exc.status != 409:  # 409: another candidate wrote first; just not us
                     log.warning("leader election: API %s: %s", exc.status, exc.reason)
                 return False
-            except OSError as exc:  # urllib3's errors are OSErrors too
+            except (urllib3.exceptions.HTTPError, OSError) as exc:
                 log.warning("leader election: API unreachable: %s", exc)
                 return False
             except Exception:  # the loop must go on: a leader that cannot renew steps down
