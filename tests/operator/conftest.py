@@ -15,7 +15,7 @@ from tests.support.artifacts import Artifacts
 from tests.support.cluster import K8sCluster
 from tests.support.dataplane import ModelFleet
 from tests.support.operator import OperatorFactory, OperatorProcess
-from tests.support.processes import start_service
+from tests.support.processes import BUSY_START_TIMEOUT_S, start_service
 from tests.support.prometheus import PrometheusServer
 from understudy_model.data import Split, holdout_records
 
@@ -133,7 +133,7 @@ def start_operator(operator_kubeconfig: Path) -> Iterator[OperatorFactory]:
             },
             port_env="UNDERSTUDY_OPERATOR_HEALTH_PORT",
             ready_path="/healthz",
-            timeout=60,
+            timeout=BUSY_START_TIMEOUT_S,
         )
         op = OperatorProcess(proc)
         started.append(op)

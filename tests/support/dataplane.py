@@ -19,14 +19,11 @@ from typing import Any
 import httpx
 from kubernetes import client
 
-from tests.support.processes import ServiceProcess, start_service
+from tests.support.processes import BUSY_START_TIMEOUT_S, ServiceProcess, start_service
 from tests.support.prometheus import PrometheusServer
 
 MODEL = "house-prices"
 POLL_S = 0.1
-# Process start-up (imports; a model-api also loads its artifact) on two cores shared with
-# other test sessions has taken over 60 s (model-api) and 30 s (router).
-START_TIMEOUT_S = 180
 
 
 class ModelFleet:
@@ -45,7 +42,7 @@ class ModelFleet:
                     "UNDERSTUDY_MODEL_API_LOG_INPUTS": "false",
                     "UNDERSTUDY_MODEL_API_LOG_LEVEL": "WARNING",
                 },
-                timeout=START_TIMEOUT_S,
+                timeout=BUSY_START_TIMEOUT_S,
             )
         return self._procs[version].url
 
@@ -95,7 +92,7 @@ class DataPlane:
                 "UNDERSTUDY_ROUTER_LOG_LEVEL": "WARNING",
             },
             ready_path="/healthz",
-            timeout=START_TIMEOUT_S,
+            timeout=BUSY_START_TIMEOUT_S,
         )
         for target in (self._follow_configmap, self._send_traffic):
             thread = threading.Thread(target=target, daemon=True, name=target.__name__)

@@ -43,6 +43,9 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 POLL_INTERVAL_S = 0.05
 # Start-up attempts when the chosen port was taken by someone else meanwhile.
 PORT_ATTEMPTS = 3
+# For the processes of the cluster end-to-end tests: start-up (imports; a model-api also
+# loads its artifact) on two cores shared with other test sessions has taken over 60 s.
+BUSY_START_TIMEOUT_S = 180
 _ADDRESS_IN_USE = ("address already in use", "errno 98")
 
 
