@@ -140,6 +140,11 @@ class Rollout:
         labels = dep["spec"]["template"]["metadata"]["labels"]
         return str(labels[f"{GROUP}/version"])
 
+    def wait_event(self, reason: str) -> list[str]:
+        """The Events of ``reason`` once there is one: the operator posts them right after
+        the status write a test has just seen."""
+        return self.wait(f"a {reason} event", lambda _: self.events(reason))
+
     def events(self, reason: str) -> list[str]:
         events = self.core.list_namespaced_event(
             self.namespace, field_selector=f"involvedObject.name={NAME},reason={reason}"
@@ -351,7 +356,7 @@ def test_operator_killed_mid_analysis_resumes_to_the_same_outcome_once(
     assert status["stableVersion"] == "2.0.0"
     assert status["analysis"]["runs"] >= before["analysis"]["runs"]  # continued, not restarted
     assert status["analysis"]["startedAt"] == before["analysis"]["startedAt"]
-    assert len(rollout.events("Promoted")) == 1
+    assert len(rollout.wait_event("Promoted")) == 1
     assert len(rollout.events("ShadowStarted")) == 1
     live = rollout.deployment("live")
     assert live is not None
@@ -420,7 +425,7 @@ def test_two_operators_the_leader_killed_mid_analysis_the_standby_finishes_once(
     assert status["analysis"]["startedAt"] == before["analysis"]["startedAt"]
     assert status["analysis"]["runs"] > before["analysis"]["runs"]
     assert len(rollout.events("ShadowStarted")) == 1
-    assert len(rollout.events("Promoted")) == 1
+    assert len(rollout.wait_event("Promoted")) == 1
     live = rollout.deployment("live")
     assert live is not None
     assert live["metadata"]["generation"] == 2  # created at v1, rolled to v2 once
