@@ -11,7 +11,8 @@ sync-crd: ## copy the operator's CRD (k8s/crd/modelrollouts.yaml) into the Helm 
 	@mkdir -p $(CHART_DIR)/crds
 	cp $(INSTALL_ROOT)/k8s/crd/modelrollouts.yaml $(CHART_DIR)/crds/modelrollouts.yaml
 
-sync-chart-files: sync-crd ## copy the CRD, Kibana saved objects, index template and Lua filter into the chart
+sync-chart-files: sync-crd env ## copy the CRD, Kibana saved objects, index template and Lua filter into the chart; regenerate the schema of rollout.analysis
+	$(UV) run python $(INSTALL_ROOT)/scripts/chart_schema.py
 	cp $(INSTALL_ROOT)/k8s/base/kibana/saved-objects.ndjson $(CHART_DIR)/files/kibana-saved-objects.ndjson
 	cp $(INSTALL_ROOT)/k8s/base/fluent-bit/index-template.json $(CHART_DIR)/files/elasticsearch-index-template.json
 	cp $(INSTALL_ROOT)/k8s/base/fluent-bit/understudy.lua $(CHART_DIR)/files/fluent-bit-understudy.lua

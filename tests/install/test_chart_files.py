@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -99,6 +101,19 @@ BAD_VALUES = [
     ({"metrics": {"prometheusRules": {"enabled": True}}}, "/metrics"),
     ({"networkPolicy": {"prometheusFrom": [{}]}}, "/networkPolicy/prometheusFrom"),
     ({"networkPolicy": {"models": True}}, "/networkPolicy/models"),
+    # YAML reads an unquoted 1.10 as the number 1.1: a tag must be a string
+    ({"router": {"image": {"tag": 1.10}}}, "/router/image/tag"),
+    ({"prometheus": {"image": {"tag": 3}}}, "/prometheus/image/tag"),
+    ({"rollout": {"model": {"image": {"repository": "m", "tag": 2.0}}}}, "/rollout/model/image"),
+    # the model image goes through the image helper: an object, like every other image
+    ({"rollout": {"model": {"image": "understudy/model-api:1.0.0"}}}, "/rollout/model/image"),
+    ({"prometheus": {"retention": {"time": "7d", "size": "2Gi"}}}, "/prometheus/retention/size"),
+    # rollout.analysis is checked against the CRD's spec.analysis (generated schema)
+    ({"rollout": {"analysis": {"minSample": 200}}}, "/rollout/analysis"),
+    ({"rollout": {"analysis": {"interval": "often"}}}, "/rollout/analysis/interval"),
+    ({"rollout": {"analysis": {"alpha": 0.9}}}, "/rollout/analysis/alpha"),
+    ({"rollout": {"analysis": {"detect": {"agreement-rate": 0}}}}, "/rollout/analysis/detect"),
+    ({"rollout": {"analysis": {"checks": [{"name": "bias", "mx": 1}]}}}, "/rollout/analysis"),
 ]
 
 
@@ -107,6 +122,53 @@ def test_schema_rejects_bad_values(override: dict[str, Any], where: str) -> None
     errors = _errors(merge_values(chart_values(), override))
     assert errors, f"{override} was accepted"
     assert any(e.startswith(where) for e in errors), errors
+
+
+def test_global_is_open_for_subcharts() -> None:
+    """A parent chart's global.* reaches this chart too: unknown keys there are not errors."""
+    assert _errors(merge_values(chart_values(), {"global": {"storageClass": "fast"}})) == []
+    assert _errors(merge_values(chart_values(), {"global": {"imagePullSecrets": "x"}}))
+
+
+def test_rollout_analysis_schema_is_in_sync_with_the_crd() -> None:
+    """values.schema.json's modelRolloutAnalysis is generated from k8s/crd/modelrollouts.yaml."""
+    result = subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "chart_schema.py"), "--check"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+
+
+def test_every_analysis_of_the_examples_and_ci_values_validates() -> None:
+    """The generated schema accepts what the CRD accepts: every example ModelRollout's
+    spec.analysis and the demo's default config."""
+    analyses = [
+        doc["spec"]["analysis"]
+        for path in sorted((REPO / "k8s" / "examples").glob("*.yaml"))
+        for doc in yaml.safe_load_all(path.read_text())
+        if doc and doc.get("kind") == "ModelRollout" and "analysis" in doc["spec"]
+    ]
+    assert len(analyses) >= 3
+    for analysis in analyses:
+        override = {"rollout": {"analysis": analysis}}
+        assert _errors(merge_values(chart_values(), override)) == [], analysis
+
+
+def _prometheus_bytes(size: str) -> int:
+    match = re.fullmatch(r"(\d+)([KMGTPE]?)B", size)
+    assert match, size
+    return int(match.group(1)) * 1024 ** "_KMGTPE".index(match.group(2) or "_")
+
+
+def test_default_prometheus_retention_size_fits_its_emptydir() -> None:
+    """An emptyDir that outgrows its sizeLimit gets the pod evicted; retention.size must
+    drop old blocks before that (the WAL comes on top, hence the margin)."""
+    prometheus = chart_values()["prometheus"]
+    limit = prometheus["persistence"]["emptyDirSizeLimit"]
+    assert limit.endswith("Gi")
+    assert _prometheus_bytes(prometheus["retention"]["size"]) <= 0.8 * int(limit[:-2]) * 1024**3
 
 
 def test_chart_crd_is_the_operator_crd_byte_for_byte() -> None:

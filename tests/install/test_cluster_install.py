@@ -714,8 +714,6 @@ def test_upgrade_to_a_new_version_changes_only_the_rollout_spec(
             "--reuse-values",
             "--set",
             "rollout.model.version=2.0.0",
-            "--set",
-            "rollout.model.image=understudy/model-api:2.0.0",
             "--wait",
         )
     )
