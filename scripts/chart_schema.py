@@ -64,9 +64,7 @@ def to_json_schema(node: Any) -> Any:
 def crd_spec_properties(crd_path: Path = CRD) -> dict[str, Any]:
     crd = yaml.safe_load(crd_path.read_text())
     (version,) = [v for v in crd["spec"]["versions"] if v.get("storage")]
-    props: dict[str, Any] = version["schema"]["openAPIV3Schema"]["properties"]["spec"][
-        "properties"
-    ]
+    props: dict[str, Any] = version["schema"]["openAPIV3Schema"]["properties"]["spec"]["properties"]
     return props
 
 
