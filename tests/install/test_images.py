@@ -5,8 +5,6 @@ Docker engine. These checks read the files.)"""
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -14,7 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.support.layout import IMAGES, REPO, SKAFFOLD, dockerfile_stages
+from tests.support.layout import IMAGES, REPO, SKAFFOLD, dockerfile_stages, out_of_sync
 
 ROOT_USERS = {"root", "0", "0:0", "root:root"}
 
@@ -191,13 +189,7 @@ def test_the_three_images_share_one_python_base_pinned_by_digest() -> None:
 
 def test_the_dockerfiles_pins_are_the_ones_of_base_images_env() -> None:
     """scripts/base-images.env is the one place to bump the base (`make sync-base-images`)."""
-    result = subprocess.run(
-        [sys.executable, str(REPO / "scripts" / "base_images.py"), "--check"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
+    assert out_of_sync("base_images.py") == ""
 
 
 @pytest.mark.parametrize("package", sorted(IMAGES))
