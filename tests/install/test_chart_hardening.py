@@ -423,10 +423,17 @@ def test_what_only_the_crds_cel_rules_catch_the_api_server_refuses(
     try:
         manifest = ok(
             k8s_cluster.helm(
-                "template", "it", str(CHART), "-n", namespace, "-f", str(values),
-                "--show-only", "templates/rollout/modelrollout.yaml",
+                "template",
+                "it",
+                str(CHART),
+                "-n",
+                namespace,
+                "-f",
+                str(values),
+                "--show-only",
+                "templates/rollout/modelrollout.yaml",
             )
-        )  # fmt: skip
+        )
         r = k8s_cluster.kubectl("apply", "--dry-run=server", "-f", "-", input=manifest)
         assert r.returncode != 0
         assert "min must not be greater than max" in r.stderr, r.stderr
@@ -465,3 +472,24 @@ def test_the_model_image_goes_through_the_image_helper(
     docs = render(k8s_cluster, "--set", "rollout.create=true", *args)
     (rollout,) = [d for d in docs if d["kind"] == "ModelRollout"]
     assert rollout["spec"]["model"]["image"] == image
+
+
+MODEL = "understudy/model-api:{version}"
+
+
+@pytest.mark.parametrize(
+    ("args", "template"),
+    [
+        ((), MODEL),
+        (("--set", "global.imageRegistry=mirror.example.com"), f"mirror.example.com/{MODEL}"),
+        (("--set", "rollout.model.image.digest=sha256:" + "b" * 64), MODEL),
+        (("--set", "operator.modelImage=own/model:{version}"), "own/model:{version}"),
+    ],
+)
+def test_the_operators_default_model_image_comes_from_the_same_helper(
+    k8s_cluster: K8sCluster, args: tuple[str, ...], template: str
+) -> None:
+    """A ModelRollout without spec.model.image gets the chart's registry too (a digest pins
+    one version only, so it is not part of the template)."""
+    (container,) = pod_spec(one(render(k8s_cluster, *args), "Deployment", "operator"))["containers"]
+    assert _env(container)["UNDERSTUDY_OPERATOR_MODEL_IMAGE"] == template
