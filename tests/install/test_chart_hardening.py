@@ -493,3 +493,24 @@ def test_the_operators_default_model_image_comes_from_the_same_helper(
     one version only, so it is not part of the template)."""
     (container,) = pod_spec(one(render(k8s_cluster, *args), "Deployment", "operator"))["containers"]
     assert _env(container)["UNDERSTUDY_OPERATOR_MODEL_IMAGE"] == template
+
+
+def test_notes_say_where_fluent_bit_runs_and_how_to_bump_the_model(
+    k8s_cluster: K8sCluster,
+) -> None:
+    k8s_cluster.install_crd(OPERATOR_CRD)  # a client dry run still maps kinds through the API
+
+    def notes(*args: str) -> str:
+        out = ok(
+            k8s_cluster.helm(
+                "install", "it", str(CHART), "-n", "rel", "--dry-run=client", "--set",
+                "rollout.create=true", *args,
+            )
+        )  # fmt: skip
+        return out[out.index("NOTES:") :]
+
+    default = notes()
+    assert "Fluent Bit runs in rel and mounts host paths" in default
+    assert "--set-string rollout.model.version=2.0.0" in default
+    assert "rollout.model.image=" not in default
+    assert "mounts host paths" not in notes("--set", "logging.fluentBit.namespace=logs")
