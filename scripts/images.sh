@@ -35,7 +35,7 @@ WORK=$CACHE/images
 mkdir -p "$WORK"
 
 # The names the Dockerfiles and the chart use (tests/install checks they still do).
-# shellcheck source=base-images.env
+# shellcheck source-path=SCRIPTDIR
 source "$HERE/base-images.env"
 PYTHON_REF=docker.io/library/${PYTHON_IMAGE%@*}
 # The Dockerfiles' bases are pinned by digest; here the stand-in is given by its name.
