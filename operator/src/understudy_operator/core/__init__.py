@@ -10,6 +10,7 @@ from understudy_operator.core.checks import (
     BIAS,
     BUILTIN_CHECKS,
     CANDIDATE_ERROR_RATE,
+    INPUT_DRIFT,
     LABEL_COVERAGE,
     LATENCY_P50_RATIO,
     LATENCY_P90_RATIO,
@@ -22,6 +23,7 @@ from understudy_operator.core.checks import (
     SAMPLE_COUNT,
     SLICE_AGREEMENT,
     SLICE_BIAS,
+    STABLE_INPUT_DRIFT,
     Check,
     CheckResult,
     Method,
@@ -31,6 +33,7 @@ from understudy_operator.core.checks import (
     render,
 )
 from understudy_operator.core.decide import decide
+from understudy_operator.core.drift import FeatureDrift, describe_drift, feature_drifts
 from understudy_operator.core.durations import format_duration, parse_duration
 from understudy_operator.core.evidence import EvidenceQuery, Matcher, Op, Window
 from understudy_operator.core.formatting import format_estimate, format_number
@@ -75,6 +78,7 @@ __all__ = [
     "BUILTINS",
     "BUILTIN_CHECKS",
     "CANDIDATE_ERROR_RATE",
+    "INPUT_DRIFT",
     "IN_FLIGHT",
     "LABEL_COVERAGE",
     "LATENCY_P50_RATIO",
@@ -90,6 +94,7 @@ __all__ = [
     "SAMPLE_COUNT",
     "SLICE_AGREEMENT",
     "SLICE_BIAS",
+    "STABLE_INPUT_DRIFT",
     "Action",
     "ActionKind",
     "Actuator",
@@ -102,6 +107,7 @@ __all__ = [
     "Decision",
     "Evidence",
     "EvidenceQuery",
+    "FeatureDrift",
     "Judging",
     "Matcher",
     "Measurement",
@@ -134,7 +140,9 @@ __all__ = [
     "analysis_due",
     "assess_run",
     "decide",
+    "describe_drift",
     "evaluate",
+    "feature_drifts",
     "format_duration",
     "format_estimate",
     "format_number",
