@@ -67,7 +67,9 @@ class FeatureDrift:
 
 def _order(kind: str, buckets: list[str]) -> list[str]:
     if kind != NUMERIC:
-        return sorted(buckets, key=lambda b: (b in (OTHER, UNSEEN, NULL), b))
+        special = (OTHER, UNSEEN, NULL)  # after the named categories, in this order
+        named = sorted(b for b in buckets if b not in special)
+        return [*named, *(b for b in special if b in buckets)]
     edges = sorted((float(b), b) for b in buckets if b != NULL)
     return [b for _, b in edges] + ([NULL] if NULL in buckets else [])
 
