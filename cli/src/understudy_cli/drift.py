@@ -178,3 +178,34 @@ def _short(bucket: str, kind: str) -> str:
         return bucket[:18]
     edge = float(bucket)
     return f"≤ {edge:.4g}" if edge != float("inf") else "above"
+
+
+def report_section(snapshots: Sequence[Snapshot], *, folder: Path, bound: float = 0.2) -> list[str]:
+    """The demo report's "Input drift" section: per model-api version still running at the
+    end, the summary line, the top features and a plot of the top four."""
+    lines = ["## Input drift", ""]
+    versions = sorted(
+        {
+            s.labels.get("version", "")
+            for snap in snapshots
+            for s in snap.samples
+            if s.name == SHARES
+        }
+    )
+    if not versions:
+        return [*lines, "No model-api exported drift series (no training reference).", ""]
+    lines += [
+        "Live inputs counted by each model-api against its training reference (PSI per "
+        f"feature, bound {bound:g}; `understudy drift` prints the same).",
+        "",
+    ]
+    for version in versions:
+        inputs, prediction, _ = rank(from_snapshots(snapshots, version=version))
+        lines += [f"### {version}", "", summary(inputs, bound=bound), ""]
+        lines += [*table(inputs, top=8, bound=bound), ""]
+        if prediction is not None:
+            lines += [f"Predictions: {describe_drift(prediction)}.", ""]
+        image = plot(inputs, path=folder / f"drift-{version}.png", title=f"model-api {version}")
+        if image is not None:
+            lines += [f"![drift of {version}]({image.name})", ""]
+    return lines

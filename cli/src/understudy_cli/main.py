@@ -46,7 +46,8 @@ def build_parser() -> argparse.ArgumentParser:
         "shuffled prices should be rolled back; segment-off, neighborhood-off: v2 off on "
         "one segment; slow-candidate: v2 about 3x slower, same predictions; "
         "less-accurate: v1 4%% too cheap, rolled back on realized error with "
-        "--ground-truth (default %(default)s)",
+        "--ground-truth; drift: the traffic moves to newer, larger houses, rolled back "
+        "on input drift (default %(default)s)",
     )
     config = demo.add_mutually_exclusive_group()
     config.add_argument(
