@@ -15,15 +15,20 @@ import httpx
 
 from understudy_cli.demo.scrape import Snapshot
 from understudy_operator.core import (
-    EvidenceQuery,
+    BUILTINS,
+    INPUT_DRIFT,
+    Check,
     FeatureDrift,
+    Judging,
     QueryContext,
-    Window,
     describe_drift,
     feature_drifts,
 )
-from understudy_operator.core.drift import BY, MIN_SAMPLES, PREDICTION, SHARES, VALUES
-from understudy_operator.core.evidence import eq
+from understudy_operator.core import DRIFT_BY as BY
+from understudy_operator.core import DRIFT_MIN_SAMPLES as MIN_SAMPLES
+from understudy_operator.core import DRIFT_PREDICTION as PREDICTION
+from understudy_operator.core import DRIFT_SHARES as SHARES
+from understudy_operator.core import DRIFT_VALUES as VALUES
 
 Counts = dict[tuple[str, ...], float]
 
@@ -84,16 +89,18 @@ def from_prometheus(
     from understudy_operator.providers.base import QueryError
     from understudy_operator.providers.prometheus import PrometheusProvider
 
-    matchers = (eq("model", model), eq("version", version))
     context = QueryContext(
         model=model, namespace=namespace, stable=version, candidate=version, interval=window
     )
+    # The input-drift check's own queries over its interval, here ``window``.
+    check = Check(INPUT_DRIFT, max=1.0, interval_seconds=1.0)
+    parts = BUILTINS[INPUT_DRIFT].parts(check, Judging())
     provider = PrometheusProvider(url=url)
     try:
         found = []
-        for metric, window_kind in ((VALUES, Window.INTERVAL), (SHARES, Window.TOTAL)):
-            query = EvidenceQuery(metric, matchers, BY, window_kind)
-            found.append(provider.vector(query.promql(context, range_=window), BY))
+        for part in ("values", "reference"):
+            query = parts[part]
+            found.append(provider.vector(query.promql(context, range_=window), query.by))
     except (QueryError, ValueError) as exc:
         raise DriftSourceError(f"Prometheus at {url}: {exc}") from exc
     finally:

@@ -33,6 +33,11 @@ from understudy_operator.core.checks import (
     render,
 )
 from understudy_operator.core.decide import decide
+from understudy_operator.core.drift import BY as DRIFT_BY
+from understudy_operator.core.drift import MIN_SAMPLES as DRIFT_MIN_SAMPLES
+from understudy_operator.core.drift import PREDICTION as DRIFT_PREDICTION
+from understudy_operator.core.drift import SHARES as DRIFT_SHARES
+from understudy_operator.core.drift import VALUES as DRIFT_VALUES
 from understudy_operator.core.drift import FeatureDrift, describe_drift, feature_drifts
 from understudy_operator.core.durations import format_duration, parse_duration
 from understudy_operator.core.evidence import EvidenceQuery, Matcher, Op, Window
@@ -78,6 +83,11 @@ __all__ = [
     "BUILTINS",
     "BUILTIN_CHECKS",
     "CANDIDATE_ERROR_RATE",
+    "DRIFT_BY",
+    "DRIFT_MIN_SAMPLES",
+    "DRIFT_PREDICTION",
+    "DRIFT_SHARES",
+    "DRIFT_VALUES",
     "INPUT_DRIFT",
     "IN_FLIGHT",
     "LABEL_COVERAGE",
