@@ -59,7 +59,7 @@ NUMERIC, CATEGORICAL = "numeric", "categorical"
 
 
 class DriftConfigError(ValueError):
-    """``drift_features`` names a field the model does not have."""
+    """``drift_features`` (or the reference) names a field the model does not have."""
 
 
 def select_features(setting: str, reference: Reference) -> list[str]:
@@ -121,6 +121,12 @@ class DriftCounter:
         # (field, category -> index, index of _unseen) per categorical one.
         self._numeric: list[tuple[str, tuple[float, ...], int]] = []
         self._categorical: list[tuple[str, dict[Any, int], int]] = []
+        missing = sorted(set(features) - set(model.schema.names))
+        if missing:  # every served row has every schema field, and only those
+            raise DriftConfigError(
+                f"the artifact's reference names {', '.join(missing)}, which its feature "
+                "schema does not have: retrain the artifact"
+            )
         for name in features:
             base = len(self.series)
             if name in reference.numeric:
