@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from understudy_operator.core.checks import Check, CheckResult, Verdict
 from understudy_operator.core.evidence import EvidenceQuery, Vector, Window, eq
@@ -173,11 +173,4 @@ def judge(check: Check, ev: Mapping[str, Vector], judging: Judging) -> CheckResu
     over = [d for d in inputs if check.max is not None and d.psi > check.max]
     names = ", ".join(describe_drift(d) for d in (over or inputs)[:3])
     summary = f"{len(over)} of {len(inputs)} features over the bound" if over else "top"
-    return CheckResult(
-        name=result.name,
-        value=result.value,
-        threshold=result.threshold,
-        verdict=result.verdict,
-        message=f"{result.message}; {summary}: {names}",
-        samples=n,
-    )
+    return replace(result, message=f"{result.message}; {summary}: {names}")
