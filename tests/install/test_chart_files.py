@@ -25,6 +25,7 @@ from tests.support.layout import (
     merge_values,
     out_of_sync,
 )
+from understudy_model.artifact import read_metadata
 
 INDEX_TEMPLATE = CHART / "files" / "elasticsearch-index-template.json"
 RAW_INDEX_TEMPLATE = REPO / "k8s" / "base" / "fluent-bit" / "index-template.json"
@@ -255,9 +256,28 @@ def test_kibana_data_view_covers_the_log_indices() -> None:
     assert template["index_patterns"] == [view["attributes"]["title"]]
 
 
+def _flattened_fields(properties: dict[str, Any], prefix: str = "") -> set[str]:
+    out: set[str] = set()
+    for name, spec in properties.items():
+        if spec.get("type") == "flattened":
+            out.add(f"{prefix}{name}")
+        elif "properties" in spec:
+            out |= _flattened_fields(spec["properties"], f"{prefix}{name}.")
+    return out
+
+
+def _search_fields(search: dict[str, Any]) -> set[str]:
+    source = json.loads(search["attributes"]["kibanaSavedObjectMeta"]["searchSourceJSON"])
+    used = set(re.findall(r"([\w.@]+)\s*:", source["query"]["query"]))
+    return used | set(search["attributes"]["columns"])
+
+
 def test_saved_searches_use_only_mapped_fields() -> None:
     template = json.loads(INDEX_TEMPLATE.read_text())
-    fields = _mapped_fields(template["template"]["mappings"]["properties"])
+    properties = template["template"]["mappings"]["properties"]
+    fields = _mapped_fields(properties)
+    # a key inside a flattened field (inputs.Year_Built) is searchable as it is
+    flattened = _flattened_fields(properties)
     objects = _saved_objects()
     view_ids = {o["id"] for o in objects if o["type"] == "index-pattern"}
     searches = [o for o in objects if o["type"] == "search"]
@@ -267,9 +287,18 @@ def test_saved_searches_use_only_mapped_fields() -> None:
         assert refs <= view_ids, f"{search['id']} refers to a data view that is not imported"
         source = json.loads(search["attributes"]["kibanaSavedObjectMeta"]["searchSourceJSON"])
         assert source["query"]["language"] == "kuery"
-        used = set(re.findall(r"([\w.@]+)\s*:", source["query"]["query"]))
-        used |= set(search["attributes"]["columns"])
+        used = {f for f in _search_fields(search) if f.rsplit(".", 1)[0] not in flattened}
         assert used <= fields, f"{search['id']} uses unmapped fields {used - fields}"
+
+
+def test_inputs_search_names_features_of_the_model(artifacts: Any) -> None:
+    """The "one feature's live values" search reads keys of the logged ``inputs`` that are
+    the served model's features (a renamed feature would leave empty columns)."""
+    (search,) = [o for o in _saved_objects() if o["id"] == "understudy-model-inputs"]
+    features = {f["name"] for f in read_metadata(artifacts.v1)["feature_schema"]["fields"]}
+    keys = {f.removeprefix("inputs.") for f in _search_fields(search) if f.startswith("inputs.")}
+    assert keys and keys <= features, keys - features
+    assert "model-api.request" in search["attributes"]["kibanaSavedObjectMeta"]["searchSourceJSON"]
 
 
 def test_disagreement_search_is_the_documented_query() -> None:
