@@ -105,6 +105,7 @@ class Reconciler:
             self._locks.pop(key, None)
             self._phases.pop(key, None)
             self._metrics.set_phases(self._phases)
+            self._metrics.forget_rollout(namespace, name)
 
     def reconcile(self, namespace: str, name: str) -> Outcome | None:
         started = time.perf_counter()
@@ -225,6 +226,13 @@ class Reconciler:
         with self._guard:
             self._phases[key] = decision.status.phase
             self._metrics.set_phases(self._phases)
+            self._metrics.set_rollout(
+                namespace=ref.namespace,
+                name=ref.name,
+                model=model,
+                phase=decision.status.phase,
+                checks=decision.status.analysis.checks,
+            )
         if decision.run_verdict is not None:
             self._metrics.analysis_runs.labels(model, str(decision.run_verdict)).inc()
         promoted = decision.previous_phase == Phase.PROMOTING
