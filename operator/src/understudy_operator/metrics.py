@@ -124,9 +124,9 @@ class OperatorMetrics:
                 self.check_verdict.labels(*labels).set(int(v == check.verdict))
                 now.verdict.add(labels)
             if check.value is not None:
-                labels = (namespace, name, check.name)
-                self.check_value.labels(*labels).set(check.value)
-                now.value.add(labels)
+                value_labels = (namespace, name, check.name)
+                self.check_value.labels(*value_labels).set(check.value)
+                now.value.add(value_labels)
         before = self._published.get((namespace, name), _Series())
         self._remove(before, keep=now)
         self._published[(namespace, name)] = now
