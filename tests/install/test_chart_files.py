@@ -99,6 +99,8 @@ BAD_VALUES = [
     ({"metrics": {"prometheusRules": {"enabled": True}}}, "/metrics"),
     ({"networkPolicy": {"prometheusFrom": [{}]}}, "/networkPolicy/prometheusFrom"),
     ({"networkPolicy": {"models": True}}, "/networkPolicy/models"),
+    ({"metrics": {"dashboard": {"namespace": "Monitoring"}}}, "/metrics/dashboard/namespace"),
+    ({"metrics": {"dashboard": {"label": "grafana_dashboard"}}}, "/metrics/dashboard"),
 ]
 
 
