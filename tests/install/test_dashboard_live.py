@@ -1,0 +1,333 @@
+"""Every query of the Grafana dashboard, answered by a real Prometheus fed by real processes.
+
+The dashboard is the one the chart renders into its sidecar ConfigMap (`helm template`,
+metrics.dashboard.enabled). A real operator (a local process against the kwok cluster's API
+server) runs a ModelRollout: 1.0.0 goes live, then 2.0.0 shadows it with a long analysis
+(it stays in Shadowing, so every check keeps reporting). A real router follows the
+rollout's ConfigMap and mirrors real traffic between real model-api processes (v1 live, v2
+candidate); the Debian Prometheus scrapes them all, the router and models with the
+`namespace` target label a Kubernetes scrape adds, the operator from another namespace.
+
+Then, as Grafana would: the template variables are resolved through Prometheus' label-values
+API (namespace -> rollout -> model), substituted into every panel's queries, and each query
+must answer without error and return at least one series. Grafana itself (AGPL) is not run.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import time
+import uuid
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+import pytest
+import yaml
+from kubernetes import client
+
+from tests.support.artifacts import Artifacts
+from tests.support.dataplane import MODEL, DataPlane, ModelFleet
+from tests.support.layout import CHART, DASHBOARD, OPERATOR_CRD
+from tests.support.processes import ServiceProcess, free_port, start_service
+from tests.support.prometheus import PrometheusServer
+from understudy_model.data import Split, holdout_records
+from understudy_operator.kube import GROUP, PLURAL, VERSION
+
+if TYPE_CHECKING:
+    from tests.support.cluster import K8sCluster
+
+pytestmark = [pytest.mark.cluster, pytest.mark.integration]
+
+ROLLOUT = "house-prices"
+OPERATOR_NAMESPACE = "understudy-system"  # where the operator pod would run
+# Grafana's $__rate_interval is max(4 x scrape interval, step + scrape interval); with the
+# test's 0.5 s scrapes any window of a few seconds holds enough samples for rate().
+RATE_INTERVAL = "10s"
+CHECKS = [
+    {"name": "candidate-error-rate", "max": 0.05},
+    {"name": "agreement-rate", "min": 0.6},
+    {"name": "prediction-ks", "max": 0.5},
+    {"name": "prediction-psi", "max": 10},
+    {"name": "latency-p90-ratio", "max": 20, "method": "threshold"},
+]
+# Long enough that 2.0.0 stays in Shadowing while the queries run: no decision is wanted.
+ANALYSIS = {
+    "interval": "2s",
+    "warmup": "1s",
+    "minSamples": 30,
+    "successfulRuns": 1000,
+    "failureLimit": 1000,
+    "inconclusiveLimit": 1000,
+    "checks": CHECKS,
+}
+
+
+def _ok(result: Any) -> str:
+    assert result.returncode == 0, result.stderr
+    return str(result.stdout)
+
+
+@pytest.fixture(scope="module")
+def chart_dashboard(k8s_cluster: K8sCluster) -> dict[str, Any]:
+    """The dashboard as the chart's sidecar ConfigMap holds it."""
+    out = _ok(
+        k8s_cluster.helm(
+            "template",
+            "it",
+            str(CHART),
+            "--show-only",
+            "templates/monitoring/dashboard.yaml",
+            "--set",
+            "metrics.dashboard.enabled=true",
+        )
+    )
+    configmap = yaml.safe_load(out)
+    assert configmap["metadata"]["labels"]["grafana_dashboard"] == "1"
+    board = json.loads(configmap["data"]["understudy-rollouts.json"])
+    assert isinstance(board, dict)
+    return board
+
+
+def _wait(what: str, probe: Any, timeout: float = 90) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = probe()
+        if value:
+            return value
+        time.sleep(0.25)  # polling interval
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+class Rollout:
+    def __init__(self, cluster: K8sCluster, namespace: str) -> None:
+        self.cluster = cluster
+        self.namespace = namespace
+        self.custom = client.CustomObjectsApi(cluster.api_client())
+
+    def apply(self, version: str) -> None:
+        body = {
+            "apiVersion": f"{GROUP}/{VERSION}",
+            "kind": "ModelRollout",
+            "metadata": {"name": ROLLOUT, "namespace": self.namespace},
+            "spec": {
+                "model": {"name": MODEL, "version": version, "image": f"model-api:{version}"},
+                "analysis": ANALYSIS,
+            },
+        }
+        _ok(self.cluster.kubectl("apply", "-f", "-", input=json.dumps(body)))
+
+    def status(self) -> dict[str, Any]:
+        obj = self.custom.get_namespaced_custom_object(
+            GROUP, VERSION, self.namespace, PLURAL, ROLLOUT
+        )
+        assert isinstance(obj, dict)
+        return dict(obj.get("status") or {})
+
+
+@pytest.fixture(scope="module")
+def prometheus(
+    k8s_cluster: K8sCluster,
+    artifacts: Artifacts,
+    ames_split: Split,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[PrometheusServer, str]]:
+    """Prometheus scraping a shadowing rollout's operator, router and models; the namespace."""
+    _ok(k8s_cluster.kubectl("apply", "--server-side", "-f", str(OPERATOR_CRD)))
+    crd = yaml.safe_load(OPERATOR_CRD.read_text())["metadata"]["name"]
+    _ok(k8s_cluster.kubectl("wait", "--for=condition=Established", f"crd/{crd}", "--timeout=60s"))
+    namespace = f"dash-{uuid.uuid4().hex[:6]}"
+    _ok(k8s_cluster.kubectl("create", "namespace", namespace))
+    fleet = ModelFleet({"1.0.0": artifacts.v1, "2.0.0": artifacts.v2})
+    workdir = tmp_path_factory.mktemp("dashboard")
+    operator: ServiceProcess | None = None
+    plane: DataPlane | None = None
+    try:
+        with PrometheusServer(workdir / "prometheus") as prom:
+            metrics_port = free_port()
+            operator = start_service(
+                "understudy_operator",
+                env={
+                    "KUBECONFIG": str(k8s_cluster.kubeconfig),
+                    "UNDERSTUDY_OPERATOR_PROMETHEUS_URL": prom.url,
+                    "UNDERSTUDY_OPERATOR_PROMETHEUS_TIMEOUT_SECONDS": "2",
+                    "UNDERSTUDY_OPERATOR_TICK_SECONDS": "0.5",
+                    "UNDERSTUDY_OPERATOR_NAMESPACES": json.dumps([namespace]),
+                    "UNDERSTUDY_OPERATOR_METRICS_PORT": str(metrics_port),
+                    "UNDERSTUDY_OPERATOR_METRICS_HOST": "127.0.0.1",
+                    "UNDERSTUDY_OPERATOR_RETRY_DELAY_SECONDS": "0.5",
+                },
+                port_env="UNDERSTUDY_OPERATOR_HEALTH_PORT",
+                ready_path="/healthz",
+                timeout=60,
+            )
+            rollout = Rollout(k8s_cluster, namespace)
+            rollout.apply("1.0.0")
+            _wait("1.0.0 live", lambda: rollout.status().get("phase") == "Promoted")
+            plane = DataPlane(
+                api=k8s_cluster.api_client(),
+                namespace=namespace,
+                configmap=f"{ROLLOUT}-router",
+                fleet=fleet,
+                prometheus=prom,
+                records=holdout_records(ames_split, limit=200),
+                workdir=workdir,
+                target_labels={"namespace": namespace},
+                extra_target_groups=[
+                    ([f"127.0.0.1:{metrics_port}"], {"namespace": OPERATOR_NAMESPACE})
+                ],
+            ).start()
+            _wait("traffic through the router", lambda: plane is not None and plane.requests_ok > 5)
+            rollout.apply("2.0.0")
+            _wait(
+                "two analysis runs of 2.0.0 with every check",
+                lambda: _runs_with_checks(rollout.status()) >= 2,
+            )
+            selector = f'rollout_namespace="{namespace}", rollout="{ROLLOUT}"'
+            prom.wait_for_series(
+                f"count(understudy_operator_check_value{{{selector}}}) >= {len(CHECKS)}"
+            )
+            # rate() over RATE_INTERVAL needs two scrapes of a moving counter
+            prom.wait_for_series(
+                f'increase(understudy_operator_analysis_runs_total{{model="{MODEL}"}}'
+                f"[{RATE_INTERVAL}]) > 0"
+            )
+            yield prom, namespace
+    finally:
+        if plane is not None:
+            plane.stop()
+        if operator is not None:
+            operator.stop()
+        fleet.stop()
+        k8s_cluster.kubectl("delete", "namespace", namespace, "--wait=false")
+
+
+def _runs_with_checks(status: dict[str, Any]) -> int:
+    analysis = status.get("analysis") or {}
+    if status.get("phase") != "Shadowing" or len(analysis.get("checks") or []) < len(CHECKS):
+        return 0
+    return int(analysis.get("runs", 0))
+
+
+def _label_values(prom: PrometheusServer, query: str, bound: dict[str, str]) -> list[str]:
+    """Grafana's `label_values(selector, label)` through Prometheus' label-values API."""
+    match = re.fullmatch(r"label_values\((.+),\s*(\w+)\)", _substitute(query, bound))
+    assert match, query
+    selector, label = match.groups()
+    values = prom.api(f"label/{label}/values", **{"match[]": selector})["data"]
+    return [str(v) for v in values]
+
+
+def _substitute(expr: str, bound: dict[str, str]) -> str:
+    for name, value in bound.items():
+        expr = expr.replace(f"${name}", value)
+    return expr
+
+
+@pytest.fixture(scope="module")
+def variables(
+    prometheus: tuple[PrometheusServer, str], chart_dashboard: dict[str, Any]
+) -> dict[str, str]:
+    """The template variables resolved in order, each from the ones before it, as Grafana
+    does; the test's namespace and rollout chosen where there is a choice."""
+    prom, namespace = prometheus
+    choose = {"namespace": namespace, "rollout": ROLLOUT}
+    bound = {"__rate_interval": RATE_INTERVAL}
+    for var in chart_dashboard["templating"]["list"]:
+        if var["type"] == "datasource":
+            continue
+        options = _label_values(prom, var["query"], bound)
+        want = choose.get(var["name"])
+        assert options, f"${var['name']} has no options"
+        if want is None:
+            assert len(options) == 1, f"${var['name']}: {options}"
+            want = options[0]
+        assert want in options, f"${var['name']}: {options}"
+        bound[var["name"]] = want
+    assert bound["model"] == MODEL
+    return bound
+
+
+def _targets(board: dict[str, Any]) -> list[tuple[str, str, str]]:
+    return [
+        (panel["title"], target["refId"], target["expr"])
+        for panel in board["panels"]
+        for target in panel.get("targets", [])
+    ]
+
+
+def test_every_panel_query_returns_series(
+    prometheus: tuple[PrometheusServer, str],
+    chart_dashboard: dict[str, Any],
+    variables: dict[str, str],
+) -> None:
+    prom, _ = prometheus
+    targets = _targets(chart_dashboard)
+    assert len(targets) >= 12
+    empty = []
+    for title, ref, expr in targets:
+        query = _substitute(expr, variables)
+        assert "$" not in query, f"{title} {ref}: unbound variable in {query}"
+        result = prom.api("query", query=query)["data"]["result"]  # asserts no error
+        if not result:
+            empty.append(f"{title} {ref}: {query}")
+    assert empty == [], "queries without series:\n" + "\n".join(empty)
+
+
+def _query(
+    prom: PrometheusServer, board: dict[str, Any], title: str, ref: str, bound: dict[str, str]
+) -> list[dict[str, Any]]:
+    (expr,) = [e for t, r, e in _targets(board) if t == title and r == ref]
+    return list(prom.api("query", query=_substitute(expr, bound))["data"]["result"])
+
+
+def test_the_panels_show_the_shadowing_rollout(
+    prometheus: tuple[PrometheusServer, str],
+    chart_dashboard: dict[str, Any],
+    variables: dict[str, str],
+) -> None:
+    """Not just any series: the ones that describe this rollout now."""
+    prom, _ = prometheus
+    board, bound = chart_dashboard, variables
+
+    phases = _query(prom, board, "Phase", "A", bound)
+    assert [s["metric"]["phase"] for s in phases] == ["Shadowing"]
+
+    verdicts = _query(prom, board, "Runs × checks: verdicts", "A", bound)
+    assert {s["metric"]["check"] for s in verdicts} == {c["name"] for c in CHECKS}
+    codes = {int(float(s["value"][1])) for s in verdicts}
+    assert codes <= {1, 2, 3, 4} and codes, codes  # exactly one verdict per check
+
+    values = _query(prom, board, "Checks of the last run", "A", bound)
+    assert {s["metric"]["check"] for s in values} == {c["name"] for c in CHECKS}
+
+    (agreement,) = _query(prom, board, "Agreement rate", "A", bound)
+    assert agreement["metric"]["candidate_version"] == "2.0.0"
+    assert 0.5 < float(agreement["value"][1]) <= 1  # v2 agrees with v1 on ~80% of houses
+
+    (ratio,) = _query(prom, board, "Latency p90: candidate / live", "A", bound)
+    assert 0 < float(ratio["value"][1]) < math.inf
+
+    outcomes = {s["metric"]["outcome"] for s in _query(prom, board, "Mirror outcomes", "A", bound)}
+    assert outcomes & {"agreed", "disagreed"}, outcomes
+
+    (errors,) = _query(prom, board, "Candidate errors", "A", bound)
+    assert float(errors["value"][1]) == 0  # a healthy candidate
+
+
+def test_another_namespace_shows_nothing(
+    prometheus: tuple[PrometheusServer, str],
+    chart_dashboard: dict[str, Any],
+    variables: dict[str, str],
+) -> None:
+    """The operator is scraped from its own namespace: the rollout's series are found by
+    rollout_namespace, and choosing that namespace shows none of them."""
+    prom, _ = prometheus
+    other = {**variables, "namespace": OPERATOR_NAMESPACE}
+    assert _query(prom, chart_dashboard, "Phase", "A", other) == []
+    assert _query(prom, chart_dashboard, "Agreement rate", "A", other) == []
+
+
+def test_the_chart_holds_the_generated_file(chart_dashboard: dict[str, Any]) -> None:
+    assert chart_dashboard == json.loads(DASHBOARD.read_text())
