@@ -5,7 +5,8 @@ metrics.dashboard.enabled). A real operator (a local process against the kwok cl
 server) runs a ModelRollout: 1.0.0 goes live, then 2.0.0 shadows it with a long analysis
 (it stays in Shadowing, so every check keeps reporting). A real router follows the
 rollout's ConfigMap and mirrors real traffic between real model-api processes (v1 live, v2
-candidate); the Debian Prometheus scrapes them all, the router and models with the
+candidate), and the true prices of some requests are posted to its /v1/feedback; the
+Debian Prometheus scrapes them all, the router and models with the
 `namespace` target label a Kubernetes scrape adds, the operator from another namespace.
 
 Then, as Grafana would: the template variables are resolved through Prometheus' label-values
@@ -23,6 +24,7 @@ import uuid
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
+import httpx
 import pytest
 import yaml
 from kubernetes import client
@@ -32,7 +34,7 @@ from tests.support.dataplane import MODEL, DataPlane, ModelFleet
 from tests.support.layout import CHART, DASHBOARD, OPERATOR_CRD
 from tests.support.processes import ServiceProcess, free_port, start_service
 from tests.support.prometheus import PrometheusServer
-from understudy_model.data import Split, holdout_records
+from understudy_model.data import TARGET, Split, holdout_records
 from understudy_operator.kube import GROUP, PLURAL, VERSION
 
 if TYPE_CHECKING:
@@ -52,6 +54,7 @@ CHECKS = [
     {"name": "prediction-psi", "max": 10},
     {"name": "latency-p90-ratio", "max": 20, "method": "threshold"},
 ]
+LABELLED = 20  # requests whose true price is posted to /v1/feedback
 # Long enough that 2.0.0 stays in Shadowing while the queries run: no decision is wanted.
 ANALYSIS = {
     "interval": "2s",
@@ -184,6 +187,11 @@ def prometheus(
                 "two analysis runs of 2.0.0 with every check",
                 lambda: _runs_with_checks(rollout.status()) >= 2,
             )
+            assert plane.router is not None
+            _post_labels(plane.router.url, ames_split)
+            prom.wait_for_series(
+                f'understudy_router_labelled_records_total{{role="candidate"}} >= {LABELLED}'
+            )
             selector = f'rollout_namespace="{namespace}", rollout="{ROLLOUT}"'
             prom.wait_for_series(
                 f"count(understudy_operator_check_value{{{selector}}}) >= {len(CHECKS)}"
@@ -201,6 +209,35 @@ def prometheus(
             operator.stop()
         fleet.stop()
         k8s_cluster.kubectl("delete", "namespace", namespace, "--wait=false")
+
+
+def _post_labels(router_url: str, split: Split) -> None:
+    """LABELLED requests under known ids, then their true prices on /v1/feedback (retried
+    while the router has not stored the prediction yet: unknown_request)."""
+    run = uuid.uuid4().hex[:8]
+    records = holdout_records(split, limit=LABELLED)
+    prices = split.holdout[TARGET].head(LABELLED).tolist()
+    with httpx.Client(base_url=router_url, timeout=10) as http:
+        for i, record in enumerate(records):
+            r = http.post(
+                "/v1/predictions",
+                json={"records": [record]},
+                headers={"X-Request-ID": f"dash-{run}-{i}"},
+            )
+            assert r.status_code == 200, r.text
+        pending = {f"dash-{run}-{i}": float(price) for i, price in enumerate(prices)}
+
+        def post() -> bool:
+            labels = [{"request_id": k, "record": 0, "actual": v} for k, v in pending.items()]
+            r = http.post("/v1/feedback", json={"labels": labels})
+            assert r.status_code == 200, r.text
+            for result in r.json()["results"]:
+                assert result["outcome"] in ("applied", "unknown_request"), result
+                if result["outcome"] == "applied":
+                    pending.pop(result["request_id"])
+            return not pending
+
+        _wait("every label applied", post, timeout=30)
 
 
 def _runs_with_checks(status: dict[str, Any]) -> int:
@@ -314,6 +351,14 @@ def test_the_panels_show_the_shadowing_rollout(
 
     (errors,) = _query(prom, board, "Candidate errors", "A", bound)
     assert float(errors["value"][1]) == 0  # a healthy candidate
+
+    coverage = _query(prom, board, "Ground truth: label coverage", "A", bound)
+    assert {s["metric"]["role"] for s in coverage} == {"live", "candidate"}
+    assert all(0 < float(s["value"][1]) <= 1 for s in coverage), coverage
+
+    mae = _query(prom, board, "Ground truth: realized MAE by role", "A", bound)
+    assert {s["metric"]["role"] for s in mae} == {"live", "candidate"}
+    assert all(0 < float(s["value"][1]) < math.inf for s in mae), mae  # dollars
 
 
 def test_another_namespace_shows_nothing(

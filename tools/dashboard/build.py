@@ -344,6 +344,57 @@ def client_requests() -> timeseries.Panel:
     )
 
 
+def labels_received() -> timeseries.Panel:
+    return _timeseries(
+        "Ground truth: labels received",
+        "Labels posted to the router's /v1/feedback per second, by outcome"
+        " (understudy_router_feedback_labels_total).",
+        [
+            Query(
+                "sum by (outcome) (rate(understudy_router_feedback_labels_total"
+                f"{{{ROUTER}}}[{RATE}]))",
+                "{{outcome}}",
+            )
+        ],
+        unit="reqps",
+    )
+
+
+def label_coverage() -> timeseries.Panel:
+    return _timeseries(
+        "Ground truth: label coverage",
+        "Records joined to a label per compared record, by role, since each router started"
+        " (understudy_router_labelled_records_total / compared_records_total). The"
+        " label-coverage check gates the realized-error checks on it.",
+        [
+            Query(
+                f"sum by (role) (understudy_router_labelled_records_total{{{ROUTER}}})\n"
+                "  / ignoring (role) group_left"
+                f" sum(understudy_router_compared_records_total{{{ROUTER}}})",
+                "{{role}}",
+            )
+        ],
+        unit="percentunit",
+    )
+
+
+def realized_error() -> timeseries.Panel:
+    error = "understudy_router_realized_abs_error_dollars"
+    return _timeseries(
+        "Ground truth: realized MAE by role",
+        "Mean |prediction - actual| of the labelled records, by role and version, since each"
+        f" router started ({error}). The realized-error-ratio check judges the paired records.",
+        [
+            Query(
+                f"sum by (role, version) ({error}_sum{{{ROUTER}}})\n"
+                f"  / sum by (role, version) ({error}_count{{{ROUTER}}})",
+                "{{role}} {{version}}",
+            )
+        ],
+        unit="currencyUSD",
+    )
+
+
 # (row title, [(panel, width, height)]) top to bottom; the SDK places them on the 24-column
 # grid, wrapping a row's panels when they pass 24.
 def layout() -> list[tuple[str, list[tuple[AnyPanel, int, int]]]]:
@@ -370,6 +421,10 @@ def layout() -> list[tuple[str, list[tuple[AnyPanel, int, int]]]]:
         (
             "Traffic",
             [(mirror_outcomes(), 8, 8), (candidate_errors(), 8, 8), (client_requests(), 8, 8)],
+        ),
+        (
+            "Ground truth (with labels posted to /v1/feedback)",
+            [(labels_received(), 8, 8), (label_coverage(), 8, 8), (realized_error(), 8, 8)],
         ),
     ]
 
