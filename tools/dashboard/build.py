@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
@@ -40,13 +39,13 @@ from grafana_foundation_sdk.models.prometheus import PromQueryFormat
 from understudy_operator.core.checks import Verdict
 from understudy_operator.core.status import Phase
 
+from . import charts
+from .charts import ROLLOUT, Chart, Query
+
 CHART_FILE = Path(__file__).resolve().parents[2] / "helm/understudy/files/grafana-dashboard.json"
 UID = "understudy-rollouts"
 
 DATASOURCE = model.DataSourceRef(type_val="prometheus", uid="${datasource}")
-ROLLOUT = 'rollout_namespace="$namespace", rollout="$rollout"'
-ROUTER = 'namespace="$namespace", model="$model"'
-RATE = "$__rate_interval"
 
 # Verdict codes for the runs x checks timeline: PromQL cannot turn a label into a value, so
 # the state set becomes sum(code x 1-or-0); the panel maps each code back to its name.
@@ -79,24 +78,11 @@ def verdict_code_query() -> str:
     return "\n  + ".join(terms)
 
 
-def latency_p90(role: str) -> str:
-    return (
-        "histogram_quantile(0.9, sum by (le) (rate(understudy_router_upstream_duration_seconds"
-        f'_bucket{{{ROUTER}, role="{role}"}}[{RATE}])))'
-    )
-
-
 def _target(expr: str, legend: str, ref: str, *, instant: bool = False) -> prometheus.Dataquery:
     query = prometheus.Dataquery().expr(expr).legend_format(legend).ref_id(ref)
     if instant:
         query = query.instant().format(PromQueryFormat.TABLE)
     return query
-
-
-@dataclass(frozen=True)
-class Query:
-    expr: str
-    legend: str = ""
 
 
 Panel = TypeVar("Panel", statetimeline.Panel, table.Panel, timeseries.Panel)
@@ -199,200 +185,9 @@ def check_table() -> table.Panel:
     )
 
 
-def _timeseries(
-    title: str, description: str, queries: Sequence[Query], *, unit: str = "short"
-) -> timeseries.Panel:
-    panel = timeseries.Panel().title(title).description(description).unit(unit)
-    return _with_targets(panel, queries)
-
-
-def check_values() -> timeseries.Panel:
-    return _timeseries(
-        "Check values",
-        "Each check's value in every analysis run (understudy_operator_check_value).",
-        [Query(f"understudy_operator_check_value{{{ROLLOUT}}}", "{{check}}")],
-    )
-
-
-def analysis_runs() -> timeseries.Panel:
-    return _timeseries(
-        "Analysis runs by verdict",
-        "Runs that reached a verdict, per minute (understudy_operator_analysis_runs_total).",
-        [
-            Query(
-                "sum by (verdict) (rate(understudy_operator_analysis_runs_total"
-                f'{{model="$model"}}[{RATE}])) * 60',
-                "{{verdict}}",
-            )
-        ],
-        unit="short",
-    )
-
-
-def agreement() -> timeseries.Panel:
-    compared = f"understudy_router_compared_records_total{{{ROUTER}}}"
-    agreed = f'understudy_router_compared_records_total{{{ROUTER}, agree="true"}}'
-    return _timeseries(
-        "Agreement rate",
-        "Share of compared records where the candidate agrees with live within the tolerance"
-        " (understudy_router_compared_records_total); the agreement-rate check judges the same"
-        " counters with a confidence interval.",
-        [
-            Query(
-                f"sum by (candidate_version) (rate({agreed}[{RATE}]))\n"
-                f"  / sum by (candidate_version) (rate({compared}[{RATE}]))",
-                "{{candidate_version}}",
-            )
-        ],
-        unit="percentunit",
-    )
-
-
-def distribution_distance() -> timeseries.Panel:
-    return _timeseries(
-        "Prediction distributions: KS, PSI",
-        "Live vs candidate prediction distributions: the router's rolling-window KS statistic"
-        " (per replica, display only) and the analysis' prediction-ks / prediction-psi"
-        " values, when the rollout has those checks.",
-        [
-            Query(
-                "max by (pod, candidate_version)"
-                f" (understudy_router_prediction_ks_statistic{{{ROUTER}}})",
-                "KS window {{pod}} {{candidate_version}}",
-            ),
-            Query(
-                "understudy_operator_check_value"
-                f'{{{ROLLOUT}, check=~"prediction-ks|prediction-psi"}}',
-                "{{check}} (analysis)",
-            ),
-        ],
-    )
-
-
-def latency_ratio() -> timeseries.Panel:
-    return _timeseries(
-        "Latency p90: candidate / live",
-        "The candidate's p90 upstream latency over live's, from the router's fine-bucket"
-        " histograms (understudy_router_upstream_duration_seconds); 1 = as fast as live.",
-        [Query(f"{latency_p90('candidate')}\n  / {latency_p90('live')}", "p90 ratio")],
-    )
-
-
-def latency() -> timeseries.Panel:
-    return _timeseries(
-        "Upstream latency p90 by role",
-        "As the router saw each model's answers (understudy_router_upstream_duration_seconds).",
-        [
-            Query(
-                "histogram_quantile(0.9, sum by (le, role, version) (rate("
-                f"understudy_router_upstream_duration_seconds_bucket{{{ROUTER}}}[{RATE}])))",
-                "{{role}} {{version}}",
-            )
-        ],
-        unit="s",
-    )
-
-
-def mirror_outcomes() -> timeseries.Panel:
-    return _timeseries(
-        "Mirror outcomes",
-        "Mirror decisions per second by outcome (understudy_router_mirror_total): agreed /"
-        " disagreed were compared; candidate_error / candidate_timeout failed; dropped never"
-        " left the router (workers and queue full).",
-        [
-            Query(
-                f"sum by (outcome) (rate(understudy_router_mirror_total{{{ROUTER}}}[{RATE}]))",
-                "{{outcome}}",
-            )
-        ],
-        unit="reqps",
-    )
-
-
-def candidate_errors() -> timeseries.Panel:
-    sent = f'understudy_router_mirror_total{{{ROUTER}, outcome!="dropped"}}'
-    failed = (
-        f'understudy_router_mirror_total{{{ROUTER}, outcome=~"candidate_error|candidate_timeout"}}'
-    )
-    return _timeseries(
-        "Candidate errors",
-        "Share of sent mirrors the candidate failed or timed out on. The router counts an"
-        " outcome once it happens, so no error series means none: `or vector(0)`.",
-        [
-            Query(
-                f"(sum(rate({failed}[{RATE}])) or vector(0))\n  / sum(rate({sent}[{RATE}]))",
-                "candidate errors",
-            )
-        ],
-        unit="percentunit",
-    )
-
-
-def client_requests() -> timeseries.Panel:
-    return _timeseries(
-        "Client requests (live)",
-        "Prediction requests through the router by the live result"
-        " (understudy_router_requests_total).",
-        [
-            Query(
-                "sum by (live_version, outcome) (rate(understudy_router_requests_total"
-                f"{{{ROUTER}}}[{RATE}]))",
-                "{{live_version}} {{outcome}}",
-            )
-        ],
-        unit="reqps",
-    )
-
-
-def labels_received() -> timeseries.Panel:
-    return _timeseries(
-        "Ground truth: labels received",
-        "Labels posted to the router's /v1/feedback per second, by outcome"
-        " (understudy_router_feedback_labels_total).",
-        [
-            Query(
-                "sum by (outcome) (rate(understudy_router_feedback_labels_total"
-                f"{{{ROUTER}}}[{RATE}]))",
-                "{{outcome}}",
-            )
-        ],
-        unit="reqps",
-    )
-
-
-def label_coverage() -> timeseries.Panel:
-    return _timeseries(
-        "Ground truth: label coverage",
-        "Records joined to a label per compared record, by role, since each router started"
-        " (understudy_router_labelled_records_total / compared_records_total). The"
-        " label-coverage check gates the realized-error checks on it.",
-        [
-            Query(
-                f"sum by (role) (understudy_router_labelled_records_total{{{ROUTER}}})\n"
-                "  / ignoring (role) group_left"
-                f" sum(understudy_router_compared_records_total{{{ROUTER}}})",
-                "{{role}}",
-            )
-        ],
-        unit="percentunit",
-    )
-
-
-def realized_error() -> timeseries.Panel:
-    error = "understudy_router_realized_abs_error_dollars"
-    return _timeseries(
-        "Ground truth: realized MAE by role",
-        "Mean |prediction - actual| of the labelled records, by role and version, since each"
-        f" router started ({error}). The realized-error-ratio check judges the paired records.",
-        [
-            Query(
-                f"sum by (role, version) ({error}_sum{{{ROUTER}}})\n"
-                f"  / sum by (role, version) ({error}_count{{{ROUTER}}})",
-                "{{role}} {{version}}",
-            )
-        ],
-        unit="currencyUSD",
-    )
+def _timeseries(chart: Chart) -> timeseries.Panel:
+    panel = timeseries.Panel().title(chart.title).description(chart.description).unit(chart.unit)
+    return _with_targets(panel, chart.queries)
 
 
 # (row title, [(panel, width, height)]) top to bottom; the SDK places them on the 24-column
@@ -405,26 +200,34 @@ def layout() -> list[tuple[str, list[tuple[AnyPanel, int, int]]]]:
             [
                 (check_timeline(), 16, 9),
                 (check_table(), 8, 9),
-                (check_values(), 12, 8),
-                (analysis_runs(), 12, 8),
+                (_timeseries(charts.CHECK_VALUES), 12, 8),
+                (_timeseries(charts.ANALYSIS_RUNS), 12, 8),
             ],
         ),
         (
             "Shadow evidence (router)",
             [
-                (agreement(), 12, 8),
-                (distribution_distance(), 12, 8),
-                (latency_ratio(), 12, 8),
-                (latency(), 12, 8),
+                (_timeseries(charts.AGREEMENT), 12, 8),
+                (_timeseries(charts.DISTRIBUTIONS), 12, 8),
+                (_timeseries(charts.LATENCY_RATIO), 12, 8),
+                (_timeseries(charts.LATENCY), 12, 8),
             ],
         ),
         (
             "Traffic",
-            [(mirror_outcomes(), 8, 8), (candidate_errors(), 8, 8), (client_requests(), 8, 8)],
+            [
+                (_timeseries(charts.MIRROR_OUTCOMES), 8, 8),
+                (_timeseries(charts.CANDIDATE_ERRORS), 8, 8),
+                (_timeseries(charts.CLIENT_REQUESTS), 8, 8),
+            ],
         ),
         (
             "Ground truth (with labels posted to /v1/feedback)",
-            [(labels_received(), 8, 8), (label_coverage(), 8, 8), (realized_error(), 8, 8)],
+            [
+                (_timeseries(charts.LABELS_RECEIVED), 8, 8),
+                (_timeseries(charts.LABEL_COVERAGE), 8, 8),
+                (_timeseries(charts.REALIZED_ERROR), 8, 8),
+            ],
         ),
     ]
 
