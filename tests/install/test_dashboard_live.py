@@ -54,6 +54,7 @@ CHECKS = [
     {"name": "prediction-psi", "max": 10},
     {"name": "latency-p90-ratio", "max": 20, "method": "threshold"},
 ]
+BROKEN = "broken"  # a rollout with an invalid spec
 LABELLED = 20  # requests whose true price is posted to /v1/feedback
 # Long enough that 2.0.0 stays in Shadowing while the queries run: no decision is wanted.
 ANALYSIS = {
@@ -109,22 +110,20 @@ class Rollout:
         self.namespace = namespace
         self.custom = client.CustomObjectsApi(cluster.api_client())
 
-    def apply(self, version: str) -> None:
+    def apply(self, version: str, *, name: str = ROLLOUT, analysis: Any = ANALYSIS) -> None:
         body = {
             "apiVersion": f"{GROUP}/{VERSION}",
             "kind": "ModelRollout",
-            "metadata": {"name": ROLLOUT, "namespace": self.namespace},
+            "metadata": {"name": name, "namespace": self.namespace},
             "spec": {
                 "model": {"name": MODEL, "version": version, "image": f"model-api:{version}"},
-                "analysis": ANALYSIS,
+                "analysis": analysis,
             },
         }
         _ok(self.cluster.kubectl("apply", "-f", "-", input=json.dumps(body)))
 
-    def status(self) -> dict[str, Any]:
-        obj = self.custom.get_namespaced_custom_object(
-            GROUP, VERSION, self.namespace, PLURAL, ROLLOUT
-        )
+    def status(self, name: str = ROLLOUT) -> dict[str, Any]:
+        obj = self.custom.get_namespaced_custom_object(GROUP, VERSION, self.namespace, PLURAL, name)
         assert isinstance(obj, dict)
         return dict(obj.get("status") or {})
 
@@ -165,6 +164,10 @@ def prometheus(
                 ready_path="/healthz",
                 timeout=60,
             )
+            # both versions up before the router needs them (a slow start then fails here,
+            # not in the data plane's ConfigMap-following thread)
+            for version in ("1.0.0", "2.0.0"):
+                fleet.url(version)
             rollout = Rollout(k8s_cluster, namespace)
             rollout.apply("1.0.0")
             _wait("1.0.0 live", lambda: rollout.status().get("phase") == "Promoted")
@@ -186,6 +189,14 @@ def prometheus(
             _wait(
                 "two analysis runs of 2.0.0 with every check",
                 lambda: _runs_with_checks(rollout.status()) >= 2,
+            )
+            # a second rollout whose spec the operator cannot act on (the API server
+            # accepts it; the core's parser does not): phase Failed
+            rollout.apply(
+                "1.0.0", name=BROKEN, analysis={"checks": [{"name": "sample-count", "min": 1}]}
+            )
+            _wait(
+                "the broken rollout Failed", lambda: rollout.status(BROKEN).get("phase") == "Failed"
             )
             assert plane.router is not None
             _post_labels(plane.router.url, ames_split)
@@ -359,6 +370,23 @@ def test_the_panels_show_the_shadowing_rollout(
     mae = _query(prom, board, "Ground truth: realized MAE by role", "A", bound)
     assert {s["metric"]["role"] for s in mae} == {"live", "candidate"}
     assert all(0 < float(s["value"][1]) < math.inf for s in mae), mae  # dollars
+
+
+def test_a_rollout_with_an_invalid_spec_shows_failed(
+    prometheus: tuple[PrometheusServer, str],
+    chart_dashboard: dict[str, Any],
+    variables: dict[str, str],
+) -> None:
+    prom, _ = prometheus
+    broken = {**variables, "rollout": BROKEN}
+    (rollouts,) = [v for v in chart_dashboard["templating"]["list"] if v["name"] == "rollout"]
+    assert BROKEN in _label_values(prom, rollouts["query"], variables)
+    prom.wait_for_series(f'understudy_operator_rollout_phase{{rollout="{BROKEN}"}} == 1')
+    phases = _query(prom, chart_dashboard, "Phase", "A", broken)
+    assert [s["metric"]["phase"] for s in phases] == ["Failed"]
+    # the per-phase count the UnderstudyRolloutFailed alert reads, too
+    failed = prom.api("query", query='understudy_operator_rollouts{phase="Failed"}')
+    assert [float(s["value"][1]) for s in failed["data"]["result"]] == [1.0]
 
 
 def test_another_namespace_shows_nothing(
