@@ -178,7 +178,8 @@ def check_table() -> table.Panel:
     return _with_targets(
         panel,
         [
-            Query(f"understudy_operator_check_value{{{ROLLOUT}}}"),
+            # by check alone, like the verdict codes, so the merge joins them row by row
+            Query(f"max by (check) (understudy_operator_check_value{{{ROLLOUT}}})"),
             Query(verdict_code_query()),
         ],
         instant=True,
