@@ -55,6 +55,8 @@ CHECKS = [
     {"name": "latency-p90-ratio", "max": 20, "method": "threshold"},
 ]
 BROKEN = "broken"  # a rollout with an invalid spec
+# Valid for the CRD's schema, not for the core's parser: bias is no rate check to detect.
+INVALID_ANALYSIS = {"detect": {"bias": 0.01}, "checks": [{"name": "agreement-rate", "min": 0.5}]}
 LABELLED = 20  # requests whose true price is posted to /v1/feedback
 # Long enough that 2.0.0 stays in Shadowing while the queries run: no decision is wanted.
 ANALYSIS = {
@@ -192,9 +194,7 @@ def prometheus(
             )
             # a second rollout whose spec the operator cannot act on (the API server
             # accepts it; the core's parser does not): phase Failed
-            rollout.apply(
-                "1.0.0", name=BROKEN, analysis={"checks": [{"name": "sample-count", "min": 1}]}
-            )
+            rollout.apply("1.0.0", name=BROKEN, analysis=INVALID_ANALYSIS)
             _wait(
                 "the broken rollout Failed", lambda: rollout.status(BROKEN).get("phase") == "Failed"
             )
