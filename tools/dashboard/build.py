@@ -90,8 +90,8 @@ AnyPanel = statetimeline.Panel | table.Panel | timeseries.Panel
 
 
 def _with_targets(panel: Panel, queries: Sequence[Query], *, instant: bool = False) -> Panel:
-    for ref, q in zip("ABCDEFGH", queries, strict=False):
-        panel = panel.with_target(_target(q.expr, q.legend, ref, instant=instant))
+    for i, q in enumerate(queries):  # refIds A, B, ... as Grafana names them
+        panel = panel.with_target(_target(q.expr, q.legend, chr(ord("A") + i), instant=instant))
     return panel
 
 
