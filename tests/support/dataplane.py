@@ -43,7 +43,9 @@ class ModelFleet:
                     "UNDERSTUDY_MODEL_API_LOG_INPUTS": "false",
                     "UNDERSTUDY_MODEL_API_LOG_LEVEL": "WARNING",
                 },
-                timeout=60,
+                # a start-up bound, not a speed check: with 8 test sessions on 2 cores (load
+                # 13-17) a model-api took over 60 s to answer its first /healthz
+                timeout=180,
             )
         return self._procs[version].url
 
