@@ -96,6 +96,36 @@ def chart_dashboard(k8s_cluster: K8sCluster) -> dict[str, Any]:
     return board
 
 
+def test_the_configmap_is_off_by_default_and_goes_where_the_sidecar_looks(
+    k8s_cluster: K8sCluster,
+) -> None:
+    only = ("--show-only", "templates/monitoring/dashboard.yaml")
+    default = k8s_cluster.helm("template", "it", str(CHART), *only)
+    assert default.returncode != 0 and "could not find template" in default.stderr
+    out = _ok(
+        k8s_cluster.helm(
+            "template",
+            "it",
+            str(CHART),
+            *only,
+            "--set",
+            "metrics.dashboard.enabled=true",
+            "--set",
+            "metrics.dashboard.namespace=monitoring",
+            "--set",
+            "metrics.dashboard.labels.grafana_dashboard=null",
+            "--set",
+            "metrics.dashboard.labels.team=ml",
+            "--set",
+            "metrics.dashboard.annotations.grafana_folder=Understudy",
+        )
+    )
+    meta = yaml.safe_load(out)["metadata"]
+    assert meta["namespace"] == "monitoring"
+    assert meta["labels"]["team"] == "ml" and "grafana_dashboard" not in meta["labels"]
+    assert meta["annotations"] == {"grafana_folder": "Understudy"}
+
+
 def _wait(what: str, probe: Any, timeout: float = 90) -> Any:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
