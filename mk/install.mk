@@ -22,3 +22,7 @@ sync-base-images: env ## write scripts/base-images.env's pinned Python base and 
 
 test-install: env ## the install's tests (chart, manifests, Dockerfiles; cluster ones need k8s-tools)
 	$(UV) run pytest tests/install $(PYTEST_ARGS)
+
+.PHONY: dashboard
+dashboard: env ## write the Grafana dashboard (tools/dashboard, grafana-foundation-sdk) into helm/understudy/files/
+	$(UV) run python -m tools.dashboard

@@ -115,6 +115,8 @@ BAD_VALUES = [
     ({"rollout": {"analysis": {"alpha": 0.9}}}, "/rollout/analysis/alpha"),
     ({"rollout": {"analysis": {"detect": {"agreement-rate": 0}}}}, "/rollout/analysis/detect"),
     ({"rollout": {"analysis": {"checks": [{"name": "bias", "mx": 1}]}}}, "/rollout/analysis"),
+    ({"metrics": {"dashboard": {"namespace": "Monitoring"}}}, "/metrics/dashboard/namespace"),
+    ({"metrics": {"dashboard": {"label": "grafana_dashboard"}}}, "/metrics/dashboard"),
 ]
 
 

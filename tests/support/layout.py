@@ -26,6 +26,8 @@ KIBANA_OBJECTS = K8S_BASE / "kibana" / "saved-objects.ndjson"
 CHART_KIBANA_OBJECTS = CHART / "files" / "kibana-saved-objects.ndjson"
 # The one source of the alert rules (PrometheusRule and the bundled Prometheus alike).
 ALERT_RULES = CHART / "files" / "alert-rules.yaml"
+# The Grafana dashboard, written by `make dashboard` (tools/dashboard).
+DASHBOARD = CHART / "files" / "grafana-dashboard.json"
 # The three images: workspace package → Dockerfile (build context: the repository root).
 IMAGES = {
     "understudy-model-api": REPO / "services" / "model-api" / "Dockerfile",
