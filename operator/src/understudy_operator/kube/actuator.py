@@ -29,6 +29,11 @@ class ActuatorError(RuntimeError):
     """An action cannot be carried out as things stand (the message says why)."""
 
 
+class WorkloadRejected(ActuatorError):
+    """The API server refused the Deployment built from the spec (spec.template values the
+    CRD cannot check, e.g. a toleration's operator); the message is the server's."""
+
+
 def _json(response: Any) -> dict[str, Any]:
     return json.loads(response.data)
 
@@ -52,6 +57,8 @@ class KubeActuator:
     def __init__(self, *, api: client.ApiClient, settings: OperatorSettings) -> None:
         self._apps = client.AppsV1Api(api)
         self._core = client.CoreV1Api(api)
+        self._policy = client.PolicyV1Api(api)
+        self._autoscaling = client.AutoscalingV2Api(api)
         self._settings = settings
 
     def for_rollout(self, ref: RolloutRef, spec: RolloutSpec) -> RolloutActuator:
@@ -136,23 +143,46 @@ class KubeActuator:
         body = resources.deployment(
             ref=ref, role=role, spec=spec, version=version, image=image, settings=self._settings
         )
-        self._apps.patch_namespaced_deployment(
-            ref.workload(role),
-            ref.namespace,
-            body,
-            field_manager=FIELD_MANAGER,
-            force=True,
-            _content_type=APPLY,
-        )
+        name = ref.workload(role)
+        try:
+            # Strict: an unknown field inside spec.template (kept by the CRD's
+            # x-kubernetes-preserve-unknown-fields) is an error, never silently dropped.
+            self._apps.patch_namespaced_deployment(
+                name,
+                ref.namespace,
+                body,
+                field_manager=FIELD_MANAGER,
+                field_validation="Strict",
+                force=True,
+                _content_type=APPLY,
+            )
+        except client.ApiException as exc:
+            if exc.status in (400, 422):
+                raise WorkloadRejected(
+                    f"the API server rejected Deployment {name} built from spec.template: "
+                    f"{_reason(exc)}"
+                ) from None
+            raise
         svc = resources.service(ref=ref, role=role, spec=spec, port=self._settings.model_port)
         self._core.patch_namespaced_service(
-            ref.workload(role),
-            ref.namespace,
-            svc,
-            field_manager=FIELD_MANAGER,
-            force=True,
-            _content_type=APPLY,
+            name, ref.namespace, svc, field_manager=FIELD_MANAGER, force=True, _content_type=APPLY
         )
+        pdb = resources.disruption_budget(ref=ref, role=role, spec=spec)
+        self._policy.patch_namespaced_pod_disruption_budget(
+            name, ref.namespace, pdb, field_manager=FIELD_MANAGER, force=True, _content_type=APPLY
+        )
+        hpa = resources.autoscaler(ref=ref, role=role, spec=spec)
+        if hpa is None:
+            _delete(self._autoscaling.delete_namespaced_horizontal_pod_autoscaler, name, ref)
+        else:
+            self._autoscaling.patch_namespaced_horizontal_pod_autoscaler(
+                name,
+                ref.namespace,
+                hpa,
+                field_manager=FIELD_MANAGER,
+                force=True,
+                _content_type=APPLY,
+            )
 
     def _route(
         self, ref: RolloutRef, spec: RolloutSpec, *, live: str, candidate: str | None
@@ -175,9 +205,24 @@ class KubeActuator:
         for delete in (
             self._apps.delete_namespaced_deployment,
             self._core.delete_namespaced_service,
+            self._policy.delete_namespaced_pod_disruption_budget,
+            self._autoscaling.delete_namespaced_horizontal_pod_autoscaler,
         ):
-            try:
-                delete(name, ref.namespace, propagation_policy="Background")
-            except client.ApiException as exc:
-                if exc.status != 404:
-                    raise
+            _delete(delete, name, ref)
+
+
+def _delete(delete: Any, name: str, ref: RolloutRef) -> None:
+    """Delete one owned object; already gone is fine."""
+    try:
+        delete(name, ref.namespace, propagation_policy="Background")
+    except client.ApiException as exc:
+        if exc.status != 404:
+            raise
+
+
+def _reason(exc: client.ApiException) -> str:
+    """The API server's own message of a refused write (its Status body)."""
+    try:
+        return str(json.loads(exc.body)["message"])
+    except (TypeError, ValueError, KeyError):
+        return f"{exc.status} {exc.reason}"
