@@ -199,7 +199,11 @@ def autoscaler(*, ref: RolloutRef, role: Role, spec: RolloutSpec) -> dict[str, A
         "kind": "HorizontalPodAutoscaler",
         "metadata": ref.metadata(ref.workload(role), labels(ref, role, spec.model.name)),
         "spec": {
-            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": ref.workload(role)},
+            "scaleTargetRef": {
+                "apiVersion": "apps/v1",
+                "kind": "Deployment",
+                "name": ref.workload(role),
+            },
             "minReplicas": scaling.min_replicas,
             "maxReplicas": scaling.max_replicas,
             "metrics": metrics,
