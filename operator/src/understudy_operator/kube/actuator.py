@@ -223,6 +223,6 @@ def _delete(delete: Any, name: str, ref: RolloutRef) -> None:
 def _reason(exc: client.ApiException) -> str:
     """The API server's own message of a refused write (its Status body)."""
     try:
-        return str(json.loads(exc.body)["message"])
+        return str(json.loads(exc.body or "")["message"])
     except (TypeError, ValueError, KeyError):
         return f"{exc.status} {exc.reason}"
