@@ -340,3 +340,8 @@ def test_under_autoscaling_the_operator_leaves_replicas_to_the_hpa(
             assert _replicas_manager(candidate) == {FIELD_MANAGER}
     finally:
         _cordon(site, False)
+    if autoscaled:
+        # The candidate comes up at the HPA's count; shadowing (and its reconciles) keep it.
+        site.wait_phase("Shadowing")
+        assert site.deployment("candidate")["spec"]["replicas"] == 2
+        assert site.deployment("live")["spec"]["replicas"] == 2

@@ -202,11 +202,13 @@ class KubeActuator:
 
     def _remove_candidate(self, ref: RolloutRef) -> None:
         name = ref.workload("candidate")
+        # The budget and the autoscaler first: a PDB whose pods' Deployment is gone warns
+        # (CalculateExpectedPodCountFailed, seen on the real node).
         for delete in (
+            self._autoscaling.delete_namespaced_horizontal_pod_autoscaler,
+            self._policy.delete_namespaced_pod_disruption_budget,
             self._apps.delete_namespaced_deployment,
             self._core.delete_namespaced_service,
-            self._policy.delete_namespaced_pod_disruption_budget,
-            self._autoscaling.delete_namespaced_horizontal_pod_autoscaler,
         ):
             _delete(delete, name, ref)
 
