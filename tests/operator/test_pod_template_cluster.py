@@ -144,6 +144,33 @@ def test_the_operators_pods_are_admitted_in_a_restricted_namespace(
     assert pdb["metadata"]["ownerReferences"][0]["kind"] == "ModelRollout"
 
 
+def test_a_template_change_reaches_the_live_pods_of_a_promoted_rollout(
+    namespace: str, site_in: Callable[[str], Site]
+) -> None:
+    site = site_in(namespace)
+    site.apply()
+    site.wait_phase("Promoted")
+    before = site.deployment("live")["metadata"]["generation"]
+    site.apply(template={"labels": {"team": "pricing"}}, disruptionBudget={"minAvailable": 1})
+    wait_for(
+        "the label on the live pod template",
+        lambda: site.deployment("live")["spec"]["template"]["metadata"]["labels"].get("team"),
+        logs=site.operator.logs(),
+    )
+    applied = site.applies("deploy_live") + site.operator.logs().count("applied changed pods")
+    pdb = json.loads(
+        ok(site.cluster.kubectl("get", "pdb", f"{NAME}-live", "-n", namespace, "-o", "json"))
+    )
+    assert pdb["spec"] == {**pdb["spec"], "minAvailable": 1} and "maxUnavailable" not in pdb["spec"]
+    # applied once, not on every tick: the generation and the count stand still
+    time.sleep(3)  # six ticks of the operator (0.5 s)
+    assert site.deployment("live")["metadata"]["generation"] == before + 1
+    assert site.applies("deploy_live") + site.operator.logs().count("applied changed pods") == (
+        applied
+    )
+    assert site.status()["phase"] == "Promoted"
+
+
 def _pod_of(spec: dict[str, Any], namespace: str) -> dict[str, Any]:
     """A Pod with the pod template the operator builds for ``spec``."""
     deployment = resources.deployment(
@@ -274,7 +301,10 @@ def test_a_template_only_the_deployment_can_check_fails_the_rollout_readably(
         lambda: s if "nodeAfinity" in (s := site.status()).get("message", "") else None,
         logs=site.operator.logs(),
     )
-    assert 'unknown field "spec.template.spec.affinity.nodeAfinity"' in status["message"]
+    assert (
+        ".spec.template.spec.affinity.nodeAfinity: field not declared in schema"
+        in status["message"]
+    )
     site.apply(template={})
     assert site.wait_phase("Promoted")["stableVersion"] == "1.0.0"
 

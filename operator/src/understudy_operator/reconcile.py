@@ -148,6 +148,10 @@ class Reconciler:
                 now=now,
                 signals=signals,
             ).decision
+            stable = decision.status.stable_version
+            if decision.status.phase == Phase.PROMOTED and not decision.actions and stable:
+                # a changed spec.template (or replicas) reaches the live pods
+                self._actuator.refresh_live(ref, spec, stable)
         except WorkloadRejected as exc:  # spec.template values only the API server checks
             self._invalid(obj, ref, status, str(exc), now)
             raise InvalidSpec(str(exc)) from exc
