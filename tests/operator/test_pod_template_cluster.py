@@ -317,15 +317,6 @@ def _cordon(site: Site, on: bool) -> None:
         ok(site.cluster.kubectl("patch", name, "-p", json.dumps({"spec": {"unschedulable": on}})))
 
 
-def _replicas_manager(deployment: dict[str, Any]) -> set[str]:
-    """The field managers that own spec.replicas."""
-    return {
-        entry["manager"]
-        for entry in deployment["metadata"].get("managedFields", [])
-        if "f:replicas" in (entry.get("fieldsV1") or {}).get("f:spec", {})
-    }
-
-
 @pytest.mark.parametrize("autoscaled", [True, False], ids=["hpa", "fixed-replicas"])
 def test_under_autoscaling_the_operator_leaves_replicas_to_the_hpa(
     namespace: str, site_in: Callable[[str], Site], autoscaled: bool
@@ -363,11 +354,11 @@ def test_under_autoscaling_the_operator_leaves_replicas_to_the_hpa(
         candidate = site.deployment("candidate")
         if autoscaled:
             assert candidate["spec"]["replicas"] == 2
-            assert FIELD_MANAGER not in _replicas_manager(candidate)
+            assert FIELD_MANAGER not in resources.replicas_managers(candidate)
             assert site.deployment("live")["spec"]["replicas"] == 2
         else:
             assert candidate["spec"]["replicas"] == 1  # the operator took it back
-            assert _replicas_manager(candidate) == {FIELD_MANAGER}
+            assert resources.replicas_managers(candidate) == {FIELD_MANAGER}
     finally:
         _cordon(site, False)
     if autoscaled:
@@ -375,3 +366,27 @@ def test_under_autoscaling_the_operator_leaves_replicas_to_the_hpa(
         site.wait_phase("Shadowing")
         assert site.deployment("candidate")["spec"]["replicas"] == 2
         assert site.deployment("live")["spec"]["replicas"] == 2
+
+
+def test_switching_to_autoscaling_keeps_the_running_replicas(
+    namespace: str, site_in: Callable[[str], Site]
+) -> None:
+    """Dropping ``replicas`` from the operator's apply must not reset it to 1 before the HPA
+    acts (server-side apply's rule for a field its only owner stops applying); here the HPA
+    has no CPU metric and 3 is inside 1..5, so nothing else changes it."""
+    site = site_in(namespace)
+    site.apply(replicas=3)
+    site.wait_phase("Promoted")
+    assert site.deployment("live")["spec"]["replicas"] == 3
+    site.apply(replicas=3, autoscaling={"minReplicas": 1, "maxReplicas": 5})
+    hpas = client.AutoscalingV2Api(site.api)
+    wait_for(
+        "the live HPA",
+        lambda: hpas.list_namespaced_horizontal_pod_autoscaler(namespace).items,
+        logs=site.operator.logs(),
+    )
+    live = site.deployment("live")
+    assert FIELD_MANAGER not in resources.replicas_managers(live)
+    assert live["spec"]["replicas"] == 3
+    time.sleep(3)  # six operator ticks: still 3
+    assert site.deployment("live")["spec"]["replicas"] == 3

@@ -23,6 +23,9 @@ from understudy_operator.settings import OperatorSettings
 
 log = logging.getLogger(__name__)
 FIELD_MANAGER = "understudy-operator"
+# Holds a Deployment's replicas between the operator's last apply with them and the HPA's
+# first write (_hand_replicas_over).
+HANDOVER_MANAGER = "understudy-operator-handover"
 # On each model Deployment: the hash of what was last applied for it (refresh_live).
 APPLIED_HASH = "understudy.dev/applied-hash"
 APPLY = "application/apply-patch+yaml"
@@ -177,6 +180,8 @@ class KubeActuator:
         digest, body, pdb, hpa = self._workload(ref, role, spec, version, image)
         body["metadata"]["annotations"] = {APPLIED_HASH: digest}
         name = ref.workload(role)
+        if hpa is not None:
+            self._hand_replicas_over(ref, role)
         try:
             # An unknown field inside spec.template (kept by the CRD's
             # x-kubernetes-preserve-unknown-fields) is an error, never silently dropped:
@@ -215,6 +220,29 @@ class KubeActuator:
                 force=True,
                 _content_type=APPLY,
             )
+
+    def _hand_replicas_over(self, ref: RolloutRef, role: Role) -> None:
+        """Before the first apply without ``replicas``: a second field manager takes a share
+        of the field at its current value. Server-side apply resets a field its only owner
+        stops applying (replicas to 1, before the HPA acts); shared, it keeps its value
+        until the HPA controller writes it."""
+        current = self._deployment(ref, role)
+        if current is None or FIELD_MANAGER not in resources.replicas_managers(current):
+            return
+        body = {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": ref.workload(role), "namespace": ref.namespace},
+            "spec": {"replicas": current["spec"]["replicas"]},
+        }
+        # Not forced: the same value is shared ownership, never a conflict.
+        self._apps.patch_namespaced_deployment(
+            ref.workload(role),
+            ref.namespace,
+            body,
+            field_manager=HANDOVER_MANAGER,
+            _content_type=APPLY,
+        )
 
     def _route(
         self, ref: RolloutRef, spec: RolloutSpec, *, live: str, candidate: str | None

@@ -282,6 +282,15 @@ def deployment_image(obj: dict[str, Any] | None) -> str | None:
     return containers[0].get("image") if containers else None
 
 
+def replicas_managers(obj: dict[str, Any]) -> set[str]:
+    """The field managers that own a Deployment's spec.replicas (server-side apply)."""
+    return {
+        entry["manager"]
+        for entry in obj.get("metadata", {}).get("managedFields") or []
+        if "f:replicas" in ((entry.get("fieldsV1") or {}).get("f:spec") or {})
+    }
+
+
 def rolled_out(obj: dict[str, Any] | None) -> bool:
     """Like ``kubectl rollout status``: the latest template is on every replica and available."""
     if not obj:
