@@ -144,3 +144,6 @@ def test_a_rollout_in_a_restricted_namespace_is_promoted_on_real_pods(
     )
     assert budget["spec"]["maxUnavailable"] == 1
     assert budget["status"]["currentHealthy"] >= 1
+    # the candidate's budget went with the candidate
+    gone = cluster.kubectl("get", "pdb", f"{ROLLOUT}-candidate", "-n", ns)
+    assert gone.returncode != 0 and "NotFound" in gone.stderr, gone.stdout
