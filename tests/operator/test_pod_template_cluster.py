@@ -15,9 +15,11 @@ import json
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
+import yaml
 from kubernetes import client
 
 from tests.support.cluster import K8sCluster
@@ -34,6 +36,9 @@ NAME = "house-prices"
 MODEL = {"name": "house-prices", "version": "1.0.0", "image": "model-api:1.0.0"}
 RESTRICTED = "pod-security.kubernetes.io/enforce=restricted"
 FIELD_MANAGER = "understudy-operator"
+PRODUCTION_EXAMPLE = (
+    Path(__file__).resolve().parents[2] / "k8s" / "examples" / "production-pods.yaml"
+)
 T = TypeVar("T")
 
 
@@ -188,6 +193,21 @@ def _pod_of(spec: dict[str, Any], namespace: str) -> dict[str, Any]:
         "metadata": {"name": "probe", "namespace": namespace, **template["metadata"]},
         "spec": template["spec"],
     }
+
+
+def test_the_production_example_is_accepted_and_its_pods_admitted(
+    restricted: str, crd: K8sCluster
+) -> None:
+    """k8s/examples/production-pods.yaml: the CRD takes it, and the pod the operator builds
+    from it passes the API server's validation and the restricted admission."""
+    example = yaml.safe_load(PRODUCTION_EXAMPLE.read_text())
+    example["metadata"]["namespace"] = restricted
+    taken = crd.kubectl("apply", "--dry-run=server", "-f", "-", input=json.dumps(example))
+    assert taken.returncode == 0, taken.stderr
+    pod = _pod_of({k: v for k, v in example["spec"].items() if k != "model"}, restricted)
+    admitted = crd.kubectl("create", "--dry-run=server", "-f", "-", input=json.dumps(pod))
+    assert admitted.returncode == 0, admitted.stderr
+    assert "Warning" not in admitted.stderr, admitted.stderr
 
 
 def test_pod_security_admission_is_really_enforcing_here(restricted: str, crd: K8sCluster) -> None:
