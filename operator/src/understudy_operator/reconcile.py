@@ -33,7 +33,7 @@ from understudy_operator.core import (
     run_step,
 )
 from understudy_operator.kube import ANNOTATION_PREFIX, GROUP, PLURAL, VERSION
-from understudy_operator.kube.actuator import KubeActuator
+from understudy_operator.kube.actuator import KubeActuator, WorkloadRejected
 from understudy_operator.kube.events import EventRecorder
 from understudy_operator.kube.resources import RolloutRef
 from understudy_operator.metrics import OperatorMetrics
@@ -140,15 +140,23 @@ class Reconciler:
             raise InvalidSpec(str(exc)) from exc
 
         signals = read_signals(annotations=meta.get("annotations") or {}, spec=spec, status=status)
-        decision = run_step(
-            spec=spec,
-            status=status,
-            source=self._source,
-            actuator=self._actuator.for_rollout(ref, spec),
-            namespace=namespace,
-            now=now,
-            signals=signals,
-        ).decision
+        try:
+            decision = run_step(
+                spec=spec,
+                status=status,
+                source=self._source,
+                actuator=self._actuator.for_rollout(ref, spec),
+                namespace=namespace,
+                now=now,
+                signals=signals,
+            ).decision
+            stable = decision.status.stable_version
+            if decision.status.phase == Phase.PROMOTED and not decision.actions and stable:
+                # a changed spec.template (or replicas) reaches the live pods
+                self._actuator.refresh_live(ref, spec, stable)
+        except WorkloadRejected as exc:  # spec.template values only the API server checks
+            self._invalid(obj, ref, status, str(exc), now)
+            raise InvalidSpec(str(exc)) from exc
         new_status = replace(decision.status, observed_generation=meta.get("generation"))
         written = self._write_status(obj, new_status)
         self._clear_signals(ref, obj, decision.consumed)
