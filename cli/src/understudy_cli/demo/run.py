@@ -22,7 +22,12 @@ from understudy_cli.demo.config import effective_mapping, ground_truth_checks, p
 from understudy_cli.demo.controller import ControllerResult, LocalController
 from understudy_cli.demo.display import Display, View, label_counts
 from understudy_cli.demo.labels import LabelFeed
-from understudy_cli.demo.prometheus import find_prometheus, start_prometheus
+from understudy_cli.demo.prometheus import (
+    find_prometheus,
+    model_api_targets,
+    start_prometheus,
+    write_targets,
+)
 from understudy_cli.demo.realized import describe as describe_realized
 from understudy_cli.demo.realized import summary as realized_summary
 from understudy_cli.demo.report import (
@@ -32,10 +37,13 @@ from understudy_cli.demo.report import (
     write_report,
 )
 from understudy_cli.demo.scenarios import SCENARIOS, ModelVersion, Scenario
+from understudy_cli.demo.scrape import Snapshot
 from understudy_cli.demo.scrape_source import ScrapeSource
+from understudy_cli.demo.shift import drifting
 from understudy_cli.demo.supervisor import StartError, Supervisor
 from understudy_cli.demo.traffic import TrafficDriver
 from understudy_cli.demo.workloads import LocalWorkloads
+from understudy_cli.drift import report_section
 from understudy_operator.core import Decision, Phase
 from understudy_operator.providers.prometheus import PrometheusProvider
 from understudy_operator.providers.promql import PromQLSource
@@ -143,6 +151,9 @@ def run_demo(options: DemoOptions) -> DemoOutcome:
         **options.overrides,
     }
     spec_mapping = effective_mapping(options.config, overrides)
+    if scenario.extra_checks:
+        analysis = spec_mapping.setdefault("analysis", {})
+        analysis["checks"] = [*analysis.get("checks", []), *scenario.extra_checks]
     spec = parse(spec_mapping)
     started_at = datetime.now()
     run_dir = options.out_dir / f"{started_at:%Y%m%d-%H%M%S}-{scenario.name}"
@@ -152,6 +163,8 @@ def run_demo(options: DemoOptions) -> DemoOutcome:
         options.artifacts_dir, [scenario.live, scenario.candidate], display.note
     )
     records, actuals = traffic_records()
+    if scenario.drift_after is not None:
+        records, actuals = drifting(records, actuals, after=scenario.drift_after)
     supervisor = Supervisor(run_dir)
     traffic: TrafficDriver | None = None
     labels_on = options.labels if options.labels is not None else bool(ground_truth_checks(spec))
@@ -164,7 +177,8 @@ def run_demo(options: DemoOptions) -> DemoOutcome:
         feedback_store=f"sqlite:///{(run_dir / 'feedback.sqlite3').resolve()}",
     )
     feed = LabelFeed(url=workloads.router_url, delay=options.label_delay) if labels_on else None
-    source = ScrapeSource(workloads.router_url)
+    source = ScrapeSource(workloads.router_url, also=workloads.model_api_urls)
+    prometheus_targets: Path | None = None
     prometheus_binary = find_prometheus() if options.metrics != "router" else None
     if options.metrics == "prometheus" and prometheus_binary is None:
         raise StartError(
@@ -175,6 +189,8 @@ def run_demo(options: DemoOptions) -> DemoOutcome:
     started = time.monotonic()
 
     def on_change(result: ControllerResult, decision: Decision) -> None:
+        if prometheus_targets is not None:  # the model-api processes of the moment
+            write_targets(prometheus_targets, workloads.model_api_urls())
         status = result.status
         view.elapsed = time.monotonic() - started
         view.phase = str(status.phase)
@@ -211,6 +227,8 @@ def run_demo(options: DemoOptions) -> DemoOutcome:
                     router_url=workloads.router_url,
                     scrape_seconds=min(1.0, spec.analysis.interval_seconds / 4),
                 )
+                prometheus_targets = model_api_targets(supervisor)
+                write_targets(prometheus_targets, workloads.model_api_urls())
                 controller.source = PromQLSource(PrometheusProvider(url=str(prom.url)))
                 evidence = f"Prometheus at {prom.url}"
             display.note(f"analysis evidence: {evidence}")
@@ -236,6 +254,7 @@ def run_demo(options: DemoOptions) -> DemoOutcome:
             feed.stop()
             with httpx.Client(timeout=5) as client:  # the last word, before the router stops
                 feed.read_realized(client)
+        model_apis = _scrape_model_apis(workloads.model_api_urls())  # before they stop
         supervisor.stop_all()
     status = result.status
     phase = "TimedOut" if result.timed_out else str(status.phase)
@@ -255,6 +274,7 @@ def run_demo(options: DemoOptions) -> DemoOutcome:
         message=message,
         traffic=traffic,
         feed=feed,
+        model_apis=model_apis,
     )
     return DemoOutcome(
         phase=phase,
@@ -270,6 +290,17 @@ def run_demo(options: DemoOptions) -> DemoOutcome:
     )
 
 
+def _scrape_model_apis(urls: list[str]) -> list[Snapshot]:
+    """The model-api processes' last /metrics (their input-drift counts) for the report."""
+    snapshots = []
+    for url in urls:
+        try:
+            snapshots.append(Snapshot.scrape(url, taken_at=time.monotonic()))
+        except (httpx.HTTPError, ValueError):
+            continue  # a process that died is reported by the supervisor, not here
+    return snapshots
+
+
 def _write_outputs(
     *,
     run_dir: Path,
@@ -282,6 +313,7 @@ def _write_outputs(
     message: str,
     traffic: TrafficDriver | None,
     feed: LabelFeed | None,
+    model_apis: list[Snapshot],
 ) -> Path:
     pairs = read_comparison_pairs(run_dir / "shadow-router.log", dataset="shadow-router.comparison")
     tolerance = float(spec_mapping.get("shadow", {}).get("tolerance", {}).get("relative", 0.1))
@@ -329,6 +361,7 @@ def _write_outputs(
             if feed is not None
             else None
         ),
+        drift=report_section(model_apis, folder=run_dir),
     )
     summary = {
         "scenario": scenario.name,

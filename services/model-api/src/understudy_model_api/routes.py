@@ -163,6 +163,7 @@ async def create_predictions(request: Request) -> Response:
         )
         return error.response()
     metrics.observe_predictions(predictions, records=len(predictions))
+    request.app.state.drift.count(result.rows, predictions)
     _log_request(
         request_id=request_id,
         runtime=runtime,
