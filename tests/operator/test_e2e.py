@@ -247,9 +247,7 @@ def test_good_candidate_is_promoted_and_the_candidate_removed(
     assert live["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"] == 0
     rollout.wait("router config on 2.0.0", lambda _: plane.routed and not plane.routed["candidate"])
     assert plane.routed is not None and plane.routed["live"]["version"] == "2.0.0"
-    # The Event is written just after the status: wait for it, then count exactly one.
-    rollout.wait("the Promoted event", lambda _: rollout.events("Promoted"))
-    assert len(rollout.events("Promoted")) == 1
+    assert len(rollout.wait_event("Promoted")) == 1
     assert rollout.events("ShadowStarted")
     table = rollout.cluster.kubectl("get", "mr", "-n", rollout.namespace).stdout
     print(table)  # docs/operator.md shows this table
@@ -485,9 +483,7 @@ def test_operator_killed_mid_promotion_finishes_it_once(
     live = rollout.deployment("live")
     assert live is not None
     assert live["metadata"]["generation"] == 2  # rolled to 2.0.0 once, not again
-    # The Event is written just after the status: wait for it, then count exactly one.
-    rollout.wait("the Promoted event", lambda _: rollout.events("Promoted"))
-    assert len(rollout.events("Promoted")) == 1
+    assert len(rollout.wait_event("Promoted")) == 1
     assert len(rollout.events("ShadowStarted")) == 1
 
 
