@@ -244,7 +244,7 @@ def test_good_candidate_is_promoted_and_the_candidate_removed(
     table = rollout.cluster.kubectl("get", "mr", "-n", rollout.namespace).stdout
     print(table)  # docs/operator.md shows this table
     header, row = table.splitlines()[:2]
-    assert header.split() == ["NAME", "PHASE", "STABLE", "CANDIDATE", "SAMPLES", "AGE"]
+    assert header.split() == ["NAME", "PHASE", "STABLE", "CANDIDATE", "WEIGHT", "SAMPLES", "AGE"]
     assert row.split()[:3] == [NAME, "Promoted", "2.0.0"]
 
 

@@ -64,7 +64,9 @@ def test_the_weight_sends_those_requests_to_the_candidate_and_mirrors_the_rest(
     assert metric(text, duration, role="candidate", answered_by="live") == on_live
     assert 'weight="30"' in text
 
-    logs = [e for e in router.process.json_logs() if e.get("event.dataset") == "shadow-router.request"]
+    logs = [
+        e for e in router.process.json_logs() if e.get("event.dataset") == "shadow-router.request"
+    ]
     by_id = {e["http.request.id"]: e for e in logs}
     assert {rid: by_id[rid]["understudy.answered_by"] for rid in ids} == {
         rid: "candidate" if v == CANDIDATE else "live" for rid, v in expected.items()
@@ -119,5 +121,8 @@ def test_a_failing_candidate_answer_reaches_the_client_as_it_is(
     else:
         assert answers[0].json()["error"] == "upstream_timeout"
     text = router.metrics()
-    assert metric(text, "understudy_router_requests_total", answered_by="candidate", outcome=outcome) == 3
+    assert (
+        metric(text, "understudy_router_requests_total", answered_by="candidate", outcome=outcome)
+        == 3
+    )
     assert metric(text, "understudy_router_requests_total", answered_by="live") == 0

@@ -117,7 +117,9 @@ class RoutingConfig(BaseModel):
     @model_validator(mode="after")
     def _weight_needs_candidate(self) -> RoutingConfig:
         if self.weight > 0 and self.candidate is None:
-            raise ValueError(f"weight {self.weight:g} needs a candidate to answer (candidate is null)")
+            raise ValueError(
+                f"weight {self.weight:g} needs a candidate to answer (candidate is null)"
+            )
         return self
 
     @field_validator("slice_field")

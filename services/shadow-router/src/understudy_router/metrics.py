@@ -29,10 +29,9 @@ SUBSYSTEM = "router"
 # Client request outcomes (label values of understudy_router_requests_total).
 LIVE_OK = "live_ok"
 LIVE_ERROR = "live_error"
-# ... of the requests a canary weight sent to the candidate (its answer went to the client).
+# ... of the requests a canary weight sent to the candidate (its answer went to the client):
+# CANDIDATE_OK, or the mirror's failure outcomes (comparison.CANDIDATE_ERROR, _TIMEOUT).
 CANDIDATE_OK = "candidate_ok"
-CANDIDATE_ERROR = "candidate_error"
-CANDIDATE_TIMEOUT = "candidate_timeout"
 # Which model's answer the client got (label ``answered_by``; two values, bounded).
 LIVE = "live"
 CANDIDATE = "candidate"

@@ -21,6 +21,7 @@ import httpx
 from understudy_common.compare import Tolerance
 from understudy_common.logging import request_context
 
+from .canary import answered_by_candidate
 from .comparison import (
     CANDIDATE_ERROR,
     CANDIDATE_TIMEOUT,
@@ -33,12 +34,9 @@ from .comparison import (
 )
 from .config import ConfigError, RoutingConfig, parse_config
 from .feedback.service import Feedback
-from .canary import answered_by_candidate
 from .metrics import (
     CANDIDATE,
-    CANDIDATE_ERROR,
     CANDIDATE_OK,
-    CANDIDATE_TIMEOUT,
     LIVE,
     LIVE_ERROR,
     LIVE_OK,
@@ -325,10 +323,11 @@ class ShadowRouter:
         live (as Argo Rollouts and Flagger): a fallback would hide the very failures the
         canary step must count, and double the latency of a failing request. Nothing is
         mirrored or compared (live is not asked)."""
-        assert route.candidate is not None and route.config.candidate is not None
-        assert route.config.live is not None
         config = route.config
+        assert route.candidate is not None and config.candidate is not None
+        assert config.live is not None
         version = config.candidate.version
+        live_version = config.live.version
         m = self._metrics
         started = time.perf_counter()
         try:
@@ -344,7 +343,7 @@ class ShadowRouter:
                 answered_by=CANDIDATE,
             )
             outcome = CANDIDATE_TIMEOUT if timeout else CANDIDATE_ERROR
-            m.requests.labels(m.model, config.live.version, CANDIDATE, outcome).inc()
+            m.requests.labels(m.model, live_version, CANDIDATE, outcome).inc()
             logger.warning("candidate upstream failed on a canary request: %s", exc)
             code = "upstream_timeout" if timeout else "upstream_error"
             failed = error_answer(
@@ -359,7 +358,7 @@ class ShadowRouter:
         )
         status = response.status
         outcome = CANDIDATE_OK if status < 500 else CANDIDATE_ERROR
-        m.requests.labels(m.model, config.live.version, CANDIDATE, outcome).inc()
+        m.requests.labels(m.model, live_version, CANDIDATE, outcome).inc()
         if self._feedback is not None and 200 <= status < 300:
             predictions = predictions_of(response.content)
             if predictions is not None:
