@@ -14,6 +14,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
+import httpx
 import pytest
 from kubernetes import client
 
@@ -21,6 +22,7 @@ from tests.support.cluster import K8sCluster
 from tests.support.dataplane import MODEL, DataPlane, ModelFleet
 from tests.support.operator import OperatorFactory, OperatorProcess
 from tests.support.prometheus import PrometheusServer
+from tests.support.router import metric
 from understudy_operator.kube import GROUP, PLURAL, VERSION
 
 pytestmark = [pytest.mark.cluster, pytest.mark.integration]
@@ -465,3 +467,89 @@ def test_an_invalid_rollout_is_rejected_by_the_api_server(
         assert message in result.stderr
     missing = rollout.cluster.kubectl("get", "mr", "broken", "-n", rollout.namespace)
     assert missing.returncode != 0 and "NotFound" in missing.stderr
+
+
+# -- canary steps after the shadow ---------------------------------------------------------
+
+# Test settings for the steps: each a fresh analysis of 2 passing runs 2s apart on the
+# candidate's own answers (its error rate and p99 latency against live's), the shadow's
+# custom check (router traffic) too. Threshold rule: at 10% of ~60 requests/s a
+# confidence bound on a 0 error rate would need far longer than a test should take.
+STEP_ANALYSIS = {
+    "successfulRuns": 2,
+    "minSamples": 5,
+    "warmup": "0s",
+    "checks": [
+        {"name": "candidate-error-rate", "max": 0.05, "method": "threshold"},
+        {"name": "latency-p99-ratio", "max": 20, "method": "threshold"},
+        CHECKS[-1],
+    ],
+}
+CANARY = {
+    "steps": [
+        {"setWeight": 10, "analysis": STEP_ANALYSIS},
+        {"setWeight": 50, "analysis": STEP_ANALYSIS},
+    ]
+}
+
+
+def _router_count(plane: DataPlane, **labels: str) -> float:
+    assert plane.router is not None
+    text = httpx.get(f"{plane.router.url}/metrics", timeout=5).text
+    return metric(text, "understudy_router_requests_total", **labels)
+
+
+def test_canary_steps_after_the_shadow_promote_and_survive_an_operator_restart(
+    rollout: Rollout,
+    start_operator: OperatorFactory,
+    dataplane_factory: Callable[[PrometheusServer], DataPlane],
+    prometheus: PrometheusServer,
+) -> None:
+    plane = live_on_v1(rollout, start_operator, dataplane_factory, prometheus)
+    rollout.apply("2.0.0", canary=CANARY)
+    first = rollout.wait(
+        "canary step 1 at 10%",
+        lambda s: s if s.get("phase") == "Canary" and s["canary"]["step"] == 0 else None,
+    )
+    assert first["canary"]["weight"] == 10
+    assert first["stableVersion"] == "1.0.0" and first["candidateVersion"] == "2.0.0"
+    rollout.wait("router at weight 10", lambda _: plane.routed and plane.routed.get("weight") == 10)
+    assert plane.routed is not None and plane.routed["sticky_header"] == "X-Understudy-Key"
+    row = rollout.cluster.kubectl("get", "mr", "-n", rollout.namespace).stdout.splitlines()[1]
+    print(row)
+    assert row.split()[1:5] == ["Canary", "1.0.0", "2.0.0", "10"]  # the WEIGHT column
+    # The candidate answers real requests: the router counts them under answered_by.
+    rollout.wait(
+        "answers from the candidate", lambda _: _router_count(plane, answered_by="candidate") > 5
+    )
+
+    # Killed mid-step: the new operator continues the persisted step, not the shadow.
+    assert rollout.operator is not None
+    rollout.operator.kill()
+    stopped = rollout.status()
+    rollout.operator = start_operator(namespace=rollout.namespace, prometheus_url=prometheus.url)
+    second = rollout.wait(
+        "canary step 2 at 50%",
+        lambda s: s if s.get("canary", {}).get("step") == 1 else None,
+    )
+    assert second["canary"]["weight"] == 50
+    if stopped["canary"]["step"] == 0:
+        assert len(rollout.events("CanaryStepPassed")) == 1
+    rollout.wait("router at weight 50", lambda _: plane.routed and plane.routed.get("weight") == 50)
+
+    status = rollout.wait_decision("2.0.0")
+    assert status["phase"] == "Promoted", status["message"]
+    assert status["stableVersion"] == "2.0.0"
+    assert "canary" not in status
+    assert rollout.deployed_version("live") == "2.0.0"
+    assert rollout.deployment("candidate") is None
+    rollout.wait("router on 2.0.0 alone", lambda _: plane.routed and not plane.routed["candidate"])
+    assert plane.routed is not None and "weight" not in plane.routed
+    # Each step began once (none repeated by the restart), and the shadow ran once.
+    assert len(rollout.events("ShadowStarted")) == 1
+    assert len(rollout.events("CanaryStarted")) == 1
+    assert len(rollout.events("CanaryStepPassed")) == 1
+    assert len(rollout.events("Promoted")) == 1
+    checks = {c["name"]: c for c in status["analysis"]["checks"]}
+    assert checks["candidate-error-rate"]["verdict"] == "Pass"
+    assert checks["candidate-error-rate"]["value"] == 0

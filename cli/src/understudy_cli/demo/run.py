@@ -36,7 +36,7 @@ from understudy_cli.demo.scrape_source import ScrapeSource
 from understudy_cli.demo.supervisor import StartError, Supervisor
 from understudy_cli.demo.traffic import TrafficDriver
 from understudy_cli.demo.workloads import LocalWorkloads
-from understudy_operator.core import Decision, Phase
+from understudy_operator.core import Decision, Phase, format_number
 from understudy_operator.providers.prometheus import PrometheusProvider
 from understudy_operator.providers.promql import PromQLSource
 
@@ -178,6 +178,8 @@ def run_demo(options: DemoOptions) -> DemoOutcome:
         status = result.status
         view.elapsed = time.monotonic() - started
         view.phase = str(status.phase)
+        if status.phase == Phase.CANARY:  # a new line per step: "Canary 10%", "Canary 50%"
+            view.phase += f" {format_number(status.canary.weight)}%"
         view.stable = status.stable_version or "—"
         view.candidate = status.candidate_version or "—"
         view.message = status.message

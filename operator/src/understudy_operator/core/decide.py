@@ -123,6 +123,7 @@ class _Decider:
             previous_phase=old.phase,
             run_verdict=run_verdict,
             consumed=frozenset(consumed),
+            previous_step=old.canary.step,
         )
 
     def _stay(self, *, actions: Iterable[Action] = (), reason: str | None = None) -> Decision:

@@ -73,7 +73,13 @@ class Decision:
     previous_phase: Phase
     run_verdict: Verdict | None = None  # the verdict of the analysis run made now, if any
     consumed: frozenset[Signal] = field(default_factory=frozenset)  # signals to clear
+    previous_step: int | None = None  # the canary step before (status.canary.step)
 
     @property
     def phase_changed(self) -> bool:
         return self.status.phase != self.previous_phase
+
+    @property
+    def step_changed(self) -> bool:
+        """A new canary step began (worth an event, like a new phase)."""
+        return self.status.canary.step != self.previous_step
