@@ -82,7 +82,7 @@ class DemoOutcome:
 
 def ensure_artifacts(root: Path, versions: list[ModelVersion], log: Any) -> dict[str, Path]:
     from understudy_model.artifact import ArtifactError, load_artifact
-    from understudy_model.faults import write_segment_shift, write_slowdown
+    from understudy_model.faults import write_flaky, write_segment_shift, write_slowdown
     from understudy_model.train import train
 
     found: dict[str, Path] = {}
@@ -93,7 +93,12 @@ def ensure_artifacts(root: Path, versions: list[ModelVersion], log: Any) -> dict
             if model.version != mv.version:
                 raise ArtifactError(f"{path} holds version {model.version}, not {mv.version}")
         except ArtifactError as exc:
-            if mv.slowed is not None:
+            if mv.flaky is not None:
+                flake = mv.flaky
+                base = ensure_artifacts(root, [flake.base], log)[flake.base.version]
+                log(f"writing {mv.version} ({flake.base.version}, flaky) into {path}")
+                write_flaky(base, path, version=mv.version, every=flake.every)
+            elif mv.slowed is not None:
                 slow = mv.slowed
                 base = ensure_artifacts(root, [slow.base], log)[slow.base.version]
                 log(f"writing {mv.version} ({slow.base.version} x{slow.repeats}) into {path}")
