@@ -553,3 +553,51 @@ def test_canary_steps_after_the_shadow_promote_and_survive_an_operator_restart(
     checks = {c["name"]: c for c in status["analysis"]["checks"]}
     assert checks["candidate-error-rate"]["verdict"] == "Pass"
     assert checks["candidate-error-rate"]["value"] == 0
+
+
+def test_a_candidate_failing_only_on_its_own_answers_is_rolled_back_at_the_first_step(
+    rollout: Rollout,
+    start_operator: OperatorFactory,
+    dataplane_factory: Callable[[PrometheusServer], DataPlane],
+    prometheus: PrometheusServer,
+) -> None:
+    """v2 raising on a fifth of the houses (understudy_model.faults.Flaky): the shadow judges
+    similarity only (its failed mirrors have no answer to compare) and passes it; the first
+    step counts the failures of the answers it gives clients."""
+    plane = live_on_v1(rollout, start_operator, dataplane_factory, prometheus)
+    similarity = {**TEST_ANALYSIS, "checks": CHECKS[1:]}  # no candidate-error-rate
+    step = {"setWeight": 10, "analysis": {**STEP_ANALYSIS, "failureLimit": 1}}
+    rollout.apply("2.0.1-flaky", analysis=similarity, canary={"steps": [step, {"setWeight": 50}]})
+    rollout.wait("the shadow passed", lambda s: s.get("phase") == "Canary")
+    status = rollout.wait_decision("2.0.1-flaky")
+    assert status["phase"] == "RolledBack", status["message"]
+    assert status["canary"] == {
+        "step": 0,
+        "weight": 0,
+        "stepStartedAt": status["canary"]["stepStartedAt"],
+    }
+    assert "rolled back 2.0.1-flaky at canary step 1 (10%)" in status["message"]
+    assert "candidate-error-rate" in status["message"]
+    # Weight 0 in the same reconcile: the ConfigMap already routes nothing to the candidate
+    # when the status says RolledBack (actions are applied before the status is written).
+    cm = rollout.core.read_namespaced_config_map(f"{NAME}-router", rollout.namespace)
+    routed = json.loads(cm.data["router.json"])
+    assert routed["candidate"] is None and "weight" not in routed
+    # The router itself follows within one interval (2s); the candidate answers no more.
+    assert plane.router is not None
+    deadline = time.monotonic() + 2
+    while True:
+        routing = httpx.get(f"{plane.router.url}/v1/routing", timeout=2).json()
+        if routing["candidate_version"] is None or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)  # polling interval
+    assert routing["candidate_version"] is None and routing["weight"] == 0
+    time.sleep(0.5)  # requests in flight at the switch finish
+    answered = _router_count(plane, answered_by="candidate")
+    assert answered > 0
+    failed = _router_count(plane, answered_by="candidate", outcome="candidate_error")
+    assert failed > 0
+    time.sleep(1)
+    assert _router_count(plane, answered_by="candidate") == answered
+    assert rollout.deployment("candidate") is None
+    assert rollout.deployed_version("live") == "1.0.0"

@@ -411,8 +411,15 @@ class _Decider:
         )
 
     def _after_canary(self) -> Decision:
+        return self._promote_or_wait(
+            reason="CanaryPassed", how="canary steps passed", what="the canary steps"
+        )
+
+    def _promote_or_wait(self, *, reason: str, how: str, what: str) -> Decision:
+        """The candidate passed ``what``: promote it (automatic, or approved already), or
+        wait for the approval."""
         if self.spec.promotion == Promotion.AUTOMATIC:
-            return self._promote(reason="CanaryPassed", how="canary steps passed")
+            return self._promote(reason=reason, how=how)
         if self.signals.approve:
             return self._promote(reason="Approved", how="approved", consumed=[Signal.APPROVE])
         cand = self.desired
@@ -421,9 +428,8 @@ class _Decider:
             actions=[Action(ActionKind.AWAIT_APPROVAL, cand)],
             reason="AwaitingApproval",
             message=(
-                f"{cand} passed the canary steps ({_evidence(self.status.analysis)}); promote "
-                "it with the annotation rollouts.understudy.dev/approve=true or "
-                "spec.approvedVersion"
+                f"{cand} passed {what} ({_evidence(self.status.analysis)}); promote it with the "
+                "annotation rollouts.understudy.dev/approve=true or spec.approvedVersion"
             ),
         )
 
@@ -469,7 +475,6 @@ class _Decider:
 
     def _passed(self, run: AnalysisStatus) -> Decision:
         a = self._analysis_spec()
-        cand = self.desired
         if run.consecutive_successful < a.successful_runs:
             return self._decision(
                 phase=self.status.phase,
@@ -489,20 +494,9 @@ class _Decider:
             decision = self._enter_step(index + 1, reason="CanaryStepPassed")
         elif self.spec.canary.steps:
             decision = self._enter_step(0, reason="CanaryStarted")
-        elif self.spec.promotion == Promotion.AUTOMATIC:
-            decision = self._promote(reason="AnalysisPassed", how="automatic")
-        elif self.signals.approve:
-            decision = self._promote(reason="Approved", how="approved", consumed=[Signal.APPROVE])
         else:
-            decision = self._decision(
-                phase=Phase.AWAITING_APPROVAL,
-                actions=[Action(ActionKind.AWAIT_APPROVAL, cand)],
-                reason="AwaitingApproval",
-                message=(
-                    f"{cand} passed the analysis ({_evidence(run)}); promote it with the "
-                    "annotation rollouts.understudy.dev/approve=true or spec.approvedVersion"
-                ),
-                analysis=run,
+            decision = self._promote_or_wait(
+                reason="AnalysisPassed", how="automatic", what="the analysis"
             )
         return replace(decision, run_verdict=Verdict.PASS)
 
