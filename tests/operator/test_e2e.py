@@ -504,7 +504,10 @@ def test_canary_steps_after_the_shadow_promote_and_survive_an_operator_restart(
     start_operator: OperatorFactory,
     dataplane_factory: Callable[[PrometheusServer], DataPlane],
     prometheus: PrometheusServer,
+    fleet: ModelFleet,
 ) -> None:
+    for version in ("1.0.0", "2.0.0"):  # started before the clock of any wait runs
+        fleet.url(version)
     plane = live_on_v1(rollout, start_operator, dataplane_factory, prometheus)
     rollout.apply("2.0.0", canary=CANARY)
     first = rollout.wait(
@@ -560,10 +563,13 @@ def test_a_candidate_failing_only_on_its_own_answers_is_rolled_back_at_the_first
     start_operator: OperatorFactory,
     dataplane_factory: Callable[[PrometheusServer], DataPlane],
     prometheus: PrometheusServer,
+    fleet: ModelFleet,
 ) -> None:
     """v2 raising on a fifth of the houses (understudy_model.faults.Flaky): the shadow judges
     similarity only (its failed mirrors have no answer to compare) and passes it; the first
     step counts the failures of the answers it gives clients."""
+    for version in ("1.0.0", "2.0.1-flaky"):  # started before the clock of any wait runs
+        fleet.url(version)
     plane = live_on_v1(rollout, start_operator, dataplane_factory, prometheus)
     similarity = {**TEST_ANALYSIS, "checks": CHECKS[1:]}  # no candidate-error-rate
     step = {"setWeight": 10, "analysis": {**STEP_ANALYSIS, "failureLimit": 1}}

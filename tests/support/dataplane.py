@@ -42,7 +42,8 @@ class ModelFleet:
                     "UNDERSTUDY_MODEL_API_LOG_INPUTS": "false",
                     "UNDERSTUDY_MODEL_API_LOG_LEVEL": "WARNING",
                 },
-                timeout=60,
+                # Importing scikit-learn on 2 cores shared by several test runs took 30-60s+.
+                timeout=180,
             )
         return self._procs[version].url
 
