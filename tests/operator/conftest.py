@@ -129,7 +129,8 @@ def start_operator(operator_kubeconfig: Path) -> Iterator[OperatorFactory]:
             },
             port_env="UNDERSTUDY_OPERATOR_HEALTH_PORT",
             ready_path="/healthz",
-            timeout=60,
+            # A restart under load: 2 cores shared by several test runs took over 60s.
+            timeout=180,
         )
         op = OperatorProcess(proc)
         started.append(op)
