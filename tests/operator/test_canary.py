@@ -376,3 +376,19 @@ def test_the_latency_check_at_a_step_compares_the_answers_each_model_gave() -> N
     assert 'answered_by="live"' in parts["live"].selector(ctx)
     shadow = BUILTINS[check.name].parts(replace(check, answered=False), Judging())
     assert "answered_by" not in shadow["candidate"].selector(ctx)
+
+
+def test_abort_at_a_step_rolls_back_with_the_weight_at_zero() -> None:
+    d = decide(
+        spec=SPEC, status=at_step(1, 50), measurements=None, now=T0, signals=Signals(abort=True)
+    )
+    assert d.status.phase == Phase.ROLLED_BACK and d.status.canary.weight == 0
+    assert d.actions == (Action(ActionKind.ROLLBACK, "2.0.0"),)
+
+
+def test_changed_steps_restart_the_analysis_from_the_shadow_at_weight_zero() -> None:
+    changed = canary_spec([{"setWeight": 25}])
+    d = decide(spec=changed, status=at_step(1, 50), measurements=None, now=T0)
+    assert d.status.phase == Phase.SHADOWING and d.reason == "AnalysisRestarted"
+    assert d.actions == (Action(ActionKind.START_SHADOW, "2.0.0"),)
+    assert d.status.canary == CanaryStatus()  # START_SHADOW writes weight 0

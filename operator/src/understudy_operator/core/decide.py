@@ -257,10 +257,7 @@ class _Decider:
     def _restart_analysis(self) -> Decision:
         cand = self.desired
         if self.status.phase != Phase.DEPLOYING and not self.spec.shadow.enabled:
-            self.status = replace(
-                self.status, analysis=replace(self.status.analysis, spec_fingerprint=None)
-            )
-            return self._enter_step(0, reason="AnalysisRestarted")
+            return self._enter_step(0, reason="AnalysisRestarted")  # no shadow to go back to
         if self.status.phase == Phase.DEPLOYING:
             analysis = replace(
                 self.status.analysis, spec_fingerprint=self.spec.analysis_fingerprint()
