@@ -180,7 +180,9 @@ def test_canary_steps_promote_v2_and_roll_back_a_candidate_failing_on_its_answer
         assert "phase Canary 50%: canary step 2/2" in output
     else:
         assert "phase Canary 50%" not in output
-        assert "candidate-error-rate" in output.split("decision:")[1]
+        reason = output.split("decision:")[1]
+        # judged on its own answers: their failures, or their (failures') latency
+        assert "candidate-error-rate" in reason or "latency-p90-ratio" in reason, reason
     _assert_nothing_left(_run_dir(out))
 
 
