@@ -397,12 +397,20 @@ class _Decider:
                 f"{where} of requests answered by the candidate; a run every "
                 f"{format_duration(a.interval_seconds)}, {a.successful_runs} passing to go on"
             )
+        last = self.status.analysis
+        # Fresh counters and window for the step; the last run's results stay on show.
+        fresh = replace(
+            self._fresh_analysis(started=True),
+            samples=last.samples,
+            checks=last.checks,
+            last_verdict=last.last_verdict,
+        )
         return self._decision(
             phase=Phase.CANARY,
             actions=[Action(ActionKind.SET_WEIGHT, cand)],
             reason=reason,
             message=message,
-            analysis=self._fresh_analysis(started=True),
+            analysis=fresh,
             canary=CanaryStatus(step=index, weight=weight, step_started_at=self.now),
             consumed=consumed,
         )
