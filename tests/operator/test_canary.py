@@ -392,3 +392,26 @@ def test_changed_steps_restart_the_analysis_from_the_shadow_at_weight_zero() -> 
     assert d.status.phase == Phase.SHADOWING and d.reason == "AnalysisRestarted"
     assert d.actions == (Action(ActionKind.START_SHADOW, "2.0.0"),)
     assert d.status.canary == CanaryStatus()  # START_SHADOW writes weight 0
+
+
+def test_manual_promotion_waits_for_approval_after_the_last_step() -> None:
+    spec = canary_spec([{"setWeight": 10}], promotion="manual")
+    status = replace(
+        at_step(0, 10, consecutive_successful=2, last_run_at=T0 + timedelta(seconds=20)),
+        analysis=AnalysisStatus(
+            started_at=T0,
+            consecutive_successful=2,
+            last_run_at=T0 + timedelta(seconds=20),
+            spec_fingerprint=spec.analysis_fingerprint(),
+        ),
+    )
+    now = T0 + timedelta(seconds=30)
+    waiting = decide(spec=spec, status=status, measurements=step_run_spec_checks(), now=now)
+    assert waiting.status.phase == Phase.AWAITING_APPROVAL
+    assert "passed the canary steps" in waiting.message
+    assert waiting.status.canary.weight == 10  # the last step's weight stays meanwhile
+    approved = decide(
+        spec=spec, status=waiting.status, measurements=None, now=now, signals=Signals(approve=True)
+    )
+    assert kinds(approved) == [ActionKind.SET_WEIGHT, ActionKind.PROMOTE]
+    assert approved.status.canary.weight == 100

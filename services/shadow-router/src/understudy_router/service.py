@@ -359,13 +359,8 @@ class ShadowRouter:
         status = response.status
         outcome = CANDIDATE_OK if status < 500 else CANDIDATE_ERROR
         m.requests.labels(m.model, live_version, CANDIDATE, outcome).inc()
-        if self._feedback is not None and 200 <= status < 300:
-            predictions = predictions_of(response.content)
-            if predictions is not None:
-                # Realized error of the candidate's own answers (no live prediction to pair).
-                self._feedback.record_candidate(
-                    request_id=headers["x-request-id"], version=version, predictions=predictions
-                )
+        # Not recorded for labels: the ground-truth checks pair live and candidate on the
+        # mirrored requests, as in the shadow (a canary answer has no live prediction).
         out_headers = {k: v for k in PASSED_HEADERS if (v := response.headers.get(k)) is not None}
         out_headers["x-model-version"] = version
         return Answer(
