@@ -7,6 +7,10 @@ processes (v1 live, v2 candidate), four ways to reach the live model:
     router-off   wrk -> shadow router (no candidate) -> v1
     router-100   wrk -> shadow router (100% mirrored to v2, compared) -> v1
     nginx-100    wrk -> nginx (``mirror`` directive, 100% to v2) -> v1   (the peer)
+    router-w     wrk -> shadow router (candidate set, no mirror, canary weight 0.01%) -> v1
+                 (the canary weight decision on every request, ~all answered by live; its
+                 p50 against router-off is the decision's cost, next to the in-process
+                 per-call time of the same decision printed below the table)
 
 each at concurrency 1 (latency: the router's overhead) and at a higher concurrency
 (throughput). Prints p50/p99 latency and requests/s and the ratios against the goals,
@@ -251,6 +255,23 @@ def body() -> str:
     return json.dumps({"records": holdout_records(split_holdout(load_ames()), limit=1)})
 
 
+def weight_decision_ns(calls: int = 200_000) -> float:
+    """Per-call time of the router's canary decision (understudy_router.canary) on request
+    ids of the router's shape, best of 5 (the least disturbed by other load)."""
+    import timeit
+
+    from understudy_router.canary import answered_by_candidate
+
+    keys = [f"{i:032x}" for i in range(1000)]
+
+    def run() -> None:
+        for key in keys:
+            answered_by_candidate(key, 10.0)
+
+    best = min(timeit.repeat(run, number=calls // len(keys), repeat=5))
+    return best / calls * 1e9
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=int, default=10, help="seconds per measurement")
@@ -290,14 +311,20 @@ def main() -> None:
         on_port, on_cm = router(
             {"live": live, "candidate": candidate, "mirror_percent": 100}, tmp, "router-100"
         )
+        w_port, w_cm = router(
+            {"live": live, "candidate": candidate, "mirror_percent": 0, "weight": 0.01},
+            tmp,
+            "router-w",
+        )
         nginx_port, nginx_cm = nginx(live_port, cand_port, tmp)
         targets = {
             "direct": live_port,
             "router-off": off_port,
             "router-100": on_port,
             "nginx-100": nginx_port,
+            "router-w": w_port,
         }
-        for cm in (off_cm, on_cm, nginx_cm):
+        for cm in (off_cm, on_cm, w_cm, nginx_cm):
             stack.enter_context(cm)
         names = list(targets)
         for connections in (1, args.connections):
@@ -331,6 +358,9 @@ def main() -> None:
         f"mirror_p99_ratio@c{c}": paired(
             results, f"router-100@c{c}", f"router-off@c{c}", ratio("p99_us")
         ),
+        "weight_decision_p50_ms@c1": paired(
+            results, "router-w@c1", "router-off@c1", lambda a, b: (a["p50_us"] - b["p50_us"]) / 1000
+        ),
         f"router_throughput_ratio@c{c}": paired(
             results, f"router-off@c{c}", f"direct@c{c}", ratio("rps")
         ),
@@ -360,6 +390,12 @@ def main() -> None:
     for key, value in summary.items():
         spread = f"{value['min']:.3f}-{value['max']:.3f}"
         print(f"{key:<34}{value['median']:>8.3f}{spread:>16}")
+    decision_ns = weight_decision_ns()
+    overhead_ns = summary["router_overhead_p50_ms@c1"]["median"] * 1e6
+    print(
+        f"\ncanary weight decision in process: {decision_ns:.0f} ns per request "
+        f"({decision_ns / overhead_ns:.2%} of the router's p50 overhead)"
+    )
     print("\n".join(mirror_lines))
     RESULTS.mkdir(parents=True, exist_ok=True)
     out = RESULTS / f"shadow_router-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
@@ -378,6 +414,7 @@ def main() -> None:
                 "results": results,
                 "summary": summary,
                 "router_mirror_counts": mirror_lines,
+                "weight_decision_ns": decision_ns,
             },
             indent=2,
         )

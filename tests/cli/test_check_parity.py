@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import pytest
@@ -159,6 +159,22 @@ class Exporter:
                 m.observe_upstream(role="live", version="1.0.0", seconds=seconds)
                 m.observe_upstream(role="candidate", version="2.0.0", seconds=seconds * 1.7)
                 m.observe_upstream(role="live", version="0.9.0", seconds=seconds * 9)
+                # the requests the candidate answered itself (a canary step): slower still
+                m.observe_upstream(
+                    role="candidate",
+                    version="2.0.0",
+                    seconds=seconds * 2.5,
+                    answered_by="candidate",
+                )
+        # Client requests by the model that answered them (canary steps judge the candidate's).
+        for answered_by, outcome, n in (
+            ("live", "live_ok", 400),
+            ("candidate", "candidate_ok", 50),
+            ("candidate", "candidate_error", 4),
+            ("candidate", "candidate_timeout", 1),
+        ):
+            m.requests.labels(MODEL, "1.0.0", answered_by, outcome).inc(n * scale)
+            m.requests.labels("other", "1.0.0", answered_by, outcome).inc(7 * n * scale)
         # Compared records: predictions on both sides and the paired counters, sliced by
         # price and by a field; the candidate off by +30% on the expensive houses.
         records, values = [], []
@@ -277,6 +293,27 @@ def test_each_builtin_check_reads_the_same_through_prometheus_and_the_scrape(
     assert via_scrape.value != 0 or name == "prediction-ks"  # a real value, not 0 = 0
     if name == "label-coverage":
         assert via_scrape.message == via_prometheus.message  # the share of compared, too
+
+
+ANSWERED = ["candidate-error-rate", "latency-p50-ratio", "latency-p90-ratio", "latency-p99-ratio"]
+
+
+@pytest.mark.parametrize("name", ANSWERED)
+def test_a_canary_steps_checks_read_the_same_both_ways(readings: Readings, name: str) -> None:
+    """At a canary step (Check.answered) the error rate and latency read the requests the
+    candidate answered: the new selectors, evaluated both ways."""
+    check = Check(name=name, max=10, method=Method.THRESHOLD, answered=True)
+    via_prometheus = _judge(readings.promql, check, Judging(), readings.context())
+    via_scrape = _judge(readings.scrape, check, Judging(), readings.context())
+    assert via_scrape.value is not None and via_prometheus.value is not None, via_scrape
+    assert via_scrape.value == pytest.approx(via_prometheus.value, rel=1e-9, abs=1e-12)
+    shadow = _judge(readings.scrape, replace(check, answered=False), Judging(), readings.context())
+    assert via_scrape.value != shadow.value  # not the mirrored evidence again
+    if name == "candidate-error-rate":
+        # second phase (scale 2): 100 answered fine, 8 errors, 2 timeouts
+        assert via_scrape.value == pytest.approx(10 / 110)
+    else:
+        assert via_scrape.value > 1.6  # type: ignore[operator]  # answers 2.5x slower
 
 
 @pytest.mark.parametrize("name", [n for n in CHECKS if Method.CONFIDENCE in BUILTINS[n].methods])

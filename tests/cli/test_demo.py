@@ -180,6 +180,38 @@ def test_drifting_traffic_is_rolled_back_on_input_drift_naming_the_features(
     _assert_nothing_left(run_dir)
 
 
+@pytest.mark.parametrize(
+    ("scenario", "outcome", "said"),
+    [
+        ("good", "Promoted", "promoting 2.0.0 (canary steps passed)"),
+        ("flaky-candidate", "RolledBack", "rolled back 2.0.1-flaky at canary step 1 (10%)"),
+    ],
+)
+def test_canary_steps_promote_v2_and_roll_back_a_candidate_failing_on_its_answers(
+    artifacts, tmp_path, scenario, outcome, said
+):
+    """The packaged canary-rollout.yaml (understudy demo --canary), no test settings: the
+    shadow passes both, the steps judge the answers each candidate gives."""
+    out = tmp_path / "reports"
+    shutil.copytree(artifacts.v1.parent, tmp_path / "artifacts")  # the flaky model goes beside
+    proc = _demo(
+        *("--canary", "--scenario", scenario, "--artifacts", str(tmp_path / "artifacts")),
+        *("--out", str(out), "--rate", "80", "--max-seconds", "240"),
+    )
+    output, _ = proc.communicate(timeout=400)
+    assert f"decision: {outcome}" in output, output
+    assert "phase Canary 10%: canary step 1/2" in output, output
+    assert said in output, output
+    if outcome == "Promoted":
+        assert "phase Canary 50%: canary step 2/2" in output
+    else:
+        assert "phase Canary 50%" not in output
+        reason = output.split("decision:")[1]
+        # judged on its own answers: their failures, or their (failures') latency
+        assert "candidate-error-rate" in reason or "latency-p90-ratio" in reason, reason
+    _assert_nothing_left(_run_dir(out))
+
+
 def test_ctrl_c_stops_every_process(artifacts, fast_config, tmp_path):
     out = tmp_path / "reports"
     proc = _demo(

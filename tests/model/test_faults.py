@@ -184,3 +184,27 @@ def test_the_fast_path_serves_a_slowdown_slower_with_the_same_answers(
 
     # 20 evaluations per call: far more than 5x the base's best time, even on a busy CPU
     assert best_of(fast) > 5 * best_of(base)
+
+
+def test_a_flaky_model_fails_on_its_houses_only_and_its_fast_path_alike(
+    artifacts: Artifacts, ames_split: Split, tmp_path: Path
+) -> None:
+    from understudy_model.fast import compile_fast_predictor, probe_rows
+    from understudy_model.faults import FlakyModelError, write_flaky
+
+    out = write_flaky(artifacts.v2, tmp_path / "flaky", version="2.0.1-flaky", every=7)
+    flaky = load_artifact(out)
+    base = load_artifact(artifacts.v2)
+    fast = compile_fast_predictor(flaky)
+    rows = holdout_records(ames_split)
+    hit = [r for r in rows if r["Lot_Area"] % 7 == 0]
+    clean = [r for r in rows if r["Lot_Area"] % 7 != 0]
+    assert 0.1 < len(hit) / len(rows) < 0.3  # about a fifth of the houses
+    np.testing.assert_array_equal(flaky.predict_rows(clean), base.predict_rows(clean))
+    np.testing.assert_allclose(fast.predict_rows(clean), base.predict_rows(clean), rtol=1e-9)
+    for predict in (flaky.predict_rows, fast.predict_rows):
+        with pytest.raises(FlakyModelError, match="is a multiple of 7"):
+            predict([clean[0], hit[0]])
+    # model-api verifies its fast path on these rows at start-up: none may trip the fault.
+    fast.predict_rows(probe_rows(flaky.schema))
+    assert flaky.metadata["fault"]["kind"] == "flaky"

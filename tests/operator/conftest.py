@@ -86,8 +86,21 @@ def namespace(crd: K8sCluster) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def fleet(artifacts: Artifacts) -> Iterator[ModelFleet]:
-    f = ModelFleet({"1.0.0": artifacts.v1, "2.0.0": artifacts.v2, "2.0.0-bad": artifacts.bad})
+def fleet(artifacts: Artifacts, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ModelFleet]:
+    from understudy_model.faults import write_flaky
+
+    # v2 failing on the houses whose Lot_Area is a multiple of 7 (a canary step catches it).
+    flaky = write_flaky(
+        artifacts.v2, tmp_path_factory.mktemp("flaky") / "v2-flaky", version="2.0.1-flaky", every=7
+    )
+    f = ModelFleet(
+        {
+            "1.0.0": artifacts.v1,
+            "2.0.0": artifacts.v2,
+            "2.0.0-bad": artifacts.bad,
+            "2.0.1-flaky": flaky,
+        }
+    )
     yield f
     f.stop()
 

@@ -713,6 +713,7 @@ def test_action_kinds_are_the_documented_verbs() -> None:
         "deploy_live(v)",
         "deploy_candidate(v)",
         "start_shadow(v)",
+        "set_weight(v)",
         "promote(v)",
         "finish_promotion(v)",
         "rollback(v)",

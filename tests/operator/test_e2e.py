@@ -22,6 +22,7 @@ from tests.support.cluster import K8sCluster
 from tests.support.dataplane import MODEL, DataPlane, ModelFleet
 from tests.support.operator import OperatorFactory, OperatorProcess
 from tests.support.prometheus import PrometheusServer
+from tests.support.router import metric
 from understudy_operator.kube import GROUP, PLURAL, VERSION
 
 pytestmark = [pytest.mark.cluster, pytest.mark.integration]
@@ -252,7 +253,7 @@ def test_good_candidate_is_promoted_and_the_candidate_removed(
     table = rollout.cluster.kubectl("get", "mr", "-n", rollout.namespace).stdout
     print(table)  # docs/operator.md shows this table
     header, row = table.splitlines()[:2]
-    assert header.split() == ["NAME", "PHASE", "STABLE", "CANDIDATE", "SAMPLES", "AGE"]
+    assert header.split() == ["NAME", "PHASE", "STABLE", "CANDIDATE", "WEIGHT", "SAMPLES", "AGE"]
     assert row.split()[:3] == [NAME, "Promoted", "2.0.0"]
 
 
@@ -544,3 +545,143 @@ def test_an_invalid_rollout_is_rejected_by_the_api_server(
         assert message in result.stderr
     missing = rollout.cluster.kubectl("get", "mr", "broken", "-n", rollout.namespace)
     assert missing.returncode != 0 and "NotFound" in missing.stderr
+
+
+# -- canary steps after the shadow ---------------------------------------------------------
+
+# Test settings for the steps: each a fresh analysis of 2 passing runs 2s apart on the
+# candidate's own answers (its error rate and p99 latency against live's), the shadow's
+# custom check (router traffic) too. Threshold rule: at 10% of ~60 requests/s a
+# confidence bound on a 0 error rate would need far longer than a test should take.
+STEP_ANALYSIS = {
+    "successfulRuns": 2,
+    "minSamples": 5,
+    "warmup": "0s",
+    "checks": [
+        {"name": "candidate-error-rate", "max": 0.05, "method": "threshold"},
+        {"name": "latency-p99-ratio", "max": 20, "method": "threshold"},
+        CHECKS[-1],
+    ],
+}
+CANARY = {
+    "steps": [
+        {"setWeight": 10, "analysis": STEP_ANALYSIS},
+        {"setWeight": 50, "analysis": STEP_ANALYSIS},
+    ]
+}
+
+
+def _router_count(plane: DataPlane, **labels: str) -> float:
+    assert plane.router is not None
+    text = httpx.get(f"{plane.router.url}/metrics", timeout=5).text
+    return metric(text, "understudy_router_requests_total", **labels)
+
+
+def test_canary_steps_after_the_shadow_promote_and_survive_an_operator_restart(
+    rollout: Rollout,
+    start_operator: OperatorFactory,
+    dataplane_factory: Callable[[PrometheusServer], DataPlane],
+    prometheus: PrometheusServer,
+    fleet: ModelFleet,
+) -> None:
+    for version in ("1.0.0", "2.0.0"):  # started before the clock of any wait runs
+        fleet.url(version)
+    plane = live_on_v1(rollout, start_operator, dataplane_factory, prometheus)
+    rollout.apply("2.0.0", canary=CANARY)
+    first = rollout.wait(
+        "canary step 1 at 10%",
+        lambda s: s if s.get("phase") == "Canary" and s["canary"]["step"] == 0 else None,
+    )
+    assert first["canary"]["weight"] == 10
+    assert first["stableVersion"] == "1.0.0" and first["candidateVersion"] == "2.0.0"
+    rollout.wait("router at weight 10", lambda _: plane.routed and plane.routed.get("weight") == 10)
+    assert plane.routed is not None and plane.routed["sticky_header"] == "X-Understudy-Key"
+    row = rollout.cluster.kubectl("get", "mr", "-n", rollout.namespace).stdout.splitlines()[1]
+    print(row)
+    assert row.split()[1:5] == ["Canary", "1.0.0", "2.0.0", "10"]  # the WEIGHT column
+    # The candidate answers real requests: the router counts them under answered_by.
+    rollout.wait(
+        "answers from the candidate", lambda _: _router_count(plane, answered_by="candidate") > 5
+    )
+
+    # Killed mid-step: the new operator continues the persisted step, not the shadow.
+    assert rollout.operator is not None
+    rollout.operator.kill()
+    stopped = rollout.status()
+    rollout.operator = start_operator(namespace=rollout.namespace, prometheus_url=prometheus.url)
+    second = rollout.wait(
+        "canary step 2 at 50%",
+        lambda s: s if s.get("canary", {}).get("step") == 1 else None,
+    )
+    assert second["canary"]["weight"] == 50
+    if stopped["canary"]["step"] == 0:
+        assert len(rollout.events("CanaryStepPassed")) == 1
+    rollout.wait("router at weight 50", lambda _: plane.routed and plane.routed.get("weight") == 50)
+
+    status = rollout.wait_decision("2.0.0")
+    assert status["phase"] == "Promoted", status["message"]
+    assert status["stableVersion"] == "2.0.0"
+    assert "canary" not in status
+    assert rollout.deployed_version("live") == "2.0.0"
+    assert rollout.deployment("candidate") is None
+    rollout.wait("router on 2.0.0 alone", lambda _: plane.routed and not plane.routed["candidate"])
+    assert plane.routed is not None and "weight" not in plane.routed
+    # Each step began once (none repeated by the restart), and the shadow ran once.
+    assert len(rollout.events("ShadowStarted")) == 1
+    assert len(rollout.events("CanaryStarted")) == 1
+    assert len(rollout.events("CanaryStepPassed")) == 1
+    assert len(rollout.events("Promoted")) == 1
+    checks = {c["name"]: c for c in status["analysis"]["checks"]}
+    assert checks["candidate-error-rate"]["verdict"] == "Pass"
+    assert checks["candidate-error-rate"]["value"] == 0
+
+
+def test_a_candidate_failing_only_on_its_own_answers_is_rolled_back_at_the_first_step(
+    rollout: Rollout,
+    start_operator: OperatorFactory,
+    dataplane_factory: Callable[[PrometheusServer], DataPlane],
+    prometheus: PrometheusServer,
+    fleet: ModelFleet,
+) -> None:
+    """v2 raising on a fifth of the houses (understudy_model.faults.Flaky): the shadow judges
+    similarity only (its failed mirrors have no answer to compare) and passes it; the first
+    step counts the failures of the answers it gives clients."""
+    for version in ("1.0.0", "2.0.1-flaky"):  # started before the clock of any wait runs
+        fleet.url(version)
+    plane = live_on_v1(rollout, start_operator, dataplane_factory, prometheus)
+    similarity = {**TEST_ANALYSIS, "checks": CHECKS[1:]}  # no candidate-error-rate
+    step = {"setWeight": 10, "analysis": {**STEP_ANALYSIS, "failureLimit": 1}}
+    rollout.apply("2.0.1-flaky", analysis=similarity, canary={"steps": [step, {"setWeight": 50}]})
+    rollout.wait("the shadow passed", lambda s: s.get("phase") == "Canary")
+    status = rollout.wait_decision("2.0.1-flaky")
+    assert status["phase"] == "RolledBack", status["message"]
+    assert status["canary"] == {
+        "step": 0,
+        "weight": 0,
+        "stepStartedAt": status["canary"]["stepStartedAt"],
+    }
+    assert "rolled back 2.0.1-flaky at canary step 1 (10%)" in status["message"]
+    assert "candidate-error-rate" in status["message"]
+    # Weight 0 in the same reconcile: the ConfigMap already routes nothing to the candidate
+    # when the status says RolledBack (actions are applied before the status is written).
+    cm = rollout.core.read_namespaced_config_map(f"{NAME}-router", rollout.namespace)
+    routed = json.loads(cm.data["router.json"])
+    assert routed["candidate"] is None and "weight" not in routed
+    # The router itself follows within one interval (2s); the candidate answers no more.
+    assert plane.router is not None
+    deadline = time.monotonic() + 2
+    while True:
+        routing = httpx.get(f"{plane.router.url}/v1/routing", timeout=2).json()
+        if routing["candidate_version"] is None or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)  # polling interval
+    assert routing["candidate_version"] is None and routing["weight"] == 0
+    time.sleep(0.5)  # requests in flight at the switch finish
+    answered = _router_count(plane, answered_by="candidate")
+    assert answered > 0
+    failed = _router_count(plane, answered_by="candidate", outcome="candidate_error")
+    assert failed > 0
+    time.sleep(1)
+    assert _router_count(plane, answered_by="candidate") == answered
+    assert rollout.deployment("candidate") is None
+    assert rollout.deployed_version("live") == "1.0.0"

@@ -36,7 +36,7 @@ def test_crd_has_status_subresource_printer_columns_and_short_name() -> None:
     version = crd_version()
     assert version["subresources"] == {"status": {}}
     columns = [c["name"] for c in version["additionalPrinterColumns"] if not c.get("priority")]
-    assert columns == ["Phase", "Stable", "Candidate", "Samples", "Age"]
+    assert columns == ["Phase", "Stable", "Candidate", "Weight", "Samples", "Age"]
 
 
 def test_crd_enums_match_the_core() -> None:

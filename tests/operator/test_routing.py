@@ -45,3 +45,21 @@ def test_a_slice_field_is_written_only_when_given_and_the_router_reads_it() -> N
     doc = router_document(sliced, **pairs)
     assert doc["slice_field"] == "Neighborhood"
     assert config_from_dict(doc).slice_field == "Neighborhood"
+
+
+def test_a_canary_weight_is_a_document_the_router_reads_back() -> None:
+    spec = parse_spec(
+        {**SPEC, "canary": {"stickyHeader": "X-Client", "steps": [{"setWeight": 10}]}}
+    )
+    doc = router_document(
+        spec, live=("http://live:8000", "1.0.0"), candidate=("http://cand:8000", "2.0.0"), weight=10
+    )
+    parsed = config_from_dict(doc)  # one boundary: the operator writes, the router reads
+    assert (parsed.weight, parsed.sticky_header, parsed.mirror_percent) == (10, "x-client", 25)
+    off = parse_spec(
+        {**SPEC, "shadow": {"enabled": False}, "canary": {"steps": [{"setWeight": 5}]}}
+    )
+    no_shadow = router_document(
+        off, live=("http://live:8000", "1.0.0"), candidate=("http://cand:8000", "2.0.0"), weight=5
+    )
+    assert config_from_dict(no_shadow).mirror_percent == 0  # nothing mirrored, 5% answered

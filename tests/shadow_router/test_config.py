@@ -118,6 +118,7 @@ def test_info_labels_of_a_config_without_candidate() -> None:
         "candidate_url": "",
         "candidate_version": "",
         "mirror_percent": "100",
+        "weight": "0",
     }
 
 

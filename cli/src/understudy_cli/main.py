@@ -45,6 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="good: v2 should be promoted; bad-candidate: a model trained on "
         "shuffled prices should be rolled back; segment-off, neighborhood-off: v2 off on "
         "one segment; slow-candidate: v2 about 3x slower, same predictions; "
+        "flaky-candidate: v2 failing on a fifth of the houses, rolled back at the first "
+        "canary step with --canary; "
         "less-accurate: v1 4%% too cheap, rolled back on realized error with "
         "--ground-truth; drift: the traffic moves to newer, larger houses, rolled back "
         "on input drift (default %(default)s)",
@@ -62,6 +64,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="use the packaged ground-truth-rollout.yaml: promotion needs label-coverage and "
         "realized-error-ratio (the candidate at least as accurate as live on true prices); "
         "try it with --scenario good and --scenario less-accurate",
+    )
+    config.add_argument(
+        "--canary",
+        action="store_true",
+        help="use the packaged canary-rollout.yaml: after the shadow, canary steps at 10%% "
+        "and 50%% of requests answered by the candidate, each judged on its answers; try "
+        "it with --scenario good and --scenario flaky-candidate",
     )
     demo.add_argument(
         "--labels",
@@ -300,7 +309,7 @@ def _es_client(args: argparse.Namespace) -> Any:
 
 
 def _run_demo(args: argparse.Namespace) -> int:
-    from understudy_cli.demo.config import GROUND_TRUTH_CONFIG, ConfigError
+    from understudy_cli.demo.config import CANARY_CONFIG, GROUND_TRUTH_CONFIG, ConfigError
     from understudy_cli.demo.run import DemoOptions, run_demo
     from understudy_cli.demo.supervisor import StartError, port_is_free
 
@@ -324,7 +333,13 @@ def _run_demo(args: argparse.Namespace) -> int:
         return EXIT_START_FAILED
     options = DemoOptions(
         scenario=args.scenario,
-        config=GROUND_TRUTH_CONFIG if args.ground_truth else args.config,
+        config=(
+            GROUND_TRUTH_CONFIG
+            if args.ground_truth
+            else CANARY_CONFIG
+            if args.canary
+            else args.config
+        ),
         labels=args.labels,
         label_delay=label_delay,
         artifacts_dir=args.artifacts,

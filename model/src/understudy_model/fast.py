@@ -201,11 +201,20 @@ def _regressor(model: object) -> _Regressor:
 
 def compile_fast_predictor(model: LoadedModel) -> FastPredictor:
     """Read the fitted parameters out of ``model.pipeline``; fail loudly if unsure."""
-    from understudy_model.faults import SegmentShift, ShiftedPredictor, Slowdown, SlowedPredictor
+    from understudy_model.faults import (
+        Flaky,
+        FlakyPredictor,
+        SegmentShift,
+        ShiftedPredictor,
+        Slowdown,
+        SlowedPredictor,
+    )
 
     pipeline = model.pipeline
-    if isinstance(pipeline, SegmentShift | Slowdown):  # a deliberately wrong model (faults.py)
+    if isinstance(pipeline, SegmentShift | Slowdown | Flaky):  # deliberately wrong (faults.py)
         inner = compile_fast_predictor(replace(model, pipeline=pipeline.inner))
+        if isinstance(pipeline, Flaky):
+            return FlakyPredictor(inner, pipeline)  # type: ignore[return-value]
         if isinstance(pipeline, Slowdown):
             return SlowedPredictor(inner, pipeline)  # type: ignore[return-value]
         return ShiftedPredictor(inner, pipeline)  # type: ignore[return-value]

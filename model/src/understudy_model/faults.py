@@ -14,6 +14,12 @@ its answers (``ShiftedPredictor``), checked against the wrapped pipeline like an
 model is evaluated ``repeats`` times per call, as a model with that many times the trees
 would be. It is real CPU work (no sleep), so a loaded machine slows it the way it slows any
 model, and its fast path (``SlowedPredictor``) repeats the compiled predictor.
+
+:class:`Flaky` is the canary steps' counterpart: the same predictions, but it raises on
+the houses whose ``Lot_Area`` is a multiple of ``every`` (about 20% of the holdout for 7),
+a bug only some inputs reach; model-api answers those requests 500. A shadow that judges
+similarity only (the mirrored failures have no answer to compare) lets it through; a
+canary step that judges the error rate of the candidate's own answers does not.
 """
 
 from __future__ import annotations
@@ -131,6 +137,49 @@ class SlowedPredictor:
         return np.asarray(predictions)
 
 
+class FlakyModelError(RuntimeError):
+    """The deliberate failure of a Flaky model."""
+
+
+class Flaky:
+    """``inner``'s predictions; raises when any record's Lot_Area is a multiple of ``every``."""
+
+    def __init__(self, inner: Any, *, every: int) -> None:
+        if every < 2:
+            raise ValueError(f"every must be >= 2 (got {every})")
+        self.inner, self.every = inner, every
+
+    def check(self, lot_areas: Sequence[Any]) -> None:
+        hit = [a for a in lot_areas if isinstance(a, int | float) and int(a) % self.every == 0]
+        if hit:
+            raise FlakyModelError(
+                f"injected fault: Lot_Area {hit[0]} is a multiple of {self.every}"
+            )
+
+    def predict(self, frame: pd.DataFrame) -> np.ndarray:
+        self.check(list(frame["Lot_Area"]))
+        return np.asarray(self.inner.predict(frame), dtype=float)
+
+    def describe(self) -> str:
+        return f"raises where Lot_Area is a multiple of {self.every}"
+
+
+@dataclass(frozen=True)
+class FlakyPredictor:
+    """The fast path of a Flaky model: the inner compiled predictor, failing the same way."""
+
+    inner: Any  # understudy_model.fast.FastPredictor
+    flaky: Flaky
+
+    @property
+    def regressor_kind(self) -> str:
+        return f"{self.inner.regressor_kind}, flaky: {self.flaky.describe()}"
+
+    def predict_rows(self, rows: Sequence[dict[str, Any]]) -> np.ndarray:
+        self.flaky.check([row.get("Lot_Area") for row in rows])
+        return np.asarray(self.inner.predict_rows(rows))
+
+
 def _fault_metadata(base: Any, *, version: str, kind: str, description: str) -> dict[str, Any]:
     keep = {
         k: v
@@ -171,4 +220,13 @@ def write_slowdown(base_dir: Path, out_dir: Path, *, version: str, repeats: int)
     base = load_artifact(base_dir)
     model = Slowdown(base.pipeline, repeats=repeats)
     metadata = _fault_metadata(base, version=version, kind="slowdown", description=model.describe())
+    return save_artifact(out_dir, pipeline=model, metadata=metadata)
+
+
+def write_flaky(base_dir: Path, out_dir: Path, *, version: str, every: int) -> Path:
+    """An artifact at ``out_dir``: the model of ``base_dir``, raising on the houses whose
+    Lot_Area is a multiple of ``every``."""
+    base = load_artifact(base_dir)
+    model = Flaky(base.pipeline, every=every)
+    metadata = _fault_metadata(base, version=version, kind="flaky", description=model.describe())
     return save_artifact(out_dir, pipeline=model, metadata=metadata)

@@ -255,7 +255,8 @@ class Reconciler:
             self._metrics.promotions.labels(model).inc()
         if decision.phase_changed and any(a.kind == "rollback" for a in decision.actions):
             self._metrics.rollbacks.labels(model, decision.reason).inc()
-        notable = decision.phase_changed or decision.run_verdict == Verdict.FAIL
+        changed = decision.phase_changed or decision.step_changed
+        notable = changed or decision.run_verdict == Verdict.FAIL
         extra = {
             "kubernetes.namespace": ref.namespace,
             "understudy.rollout": ref.name,
@@ -263,7 +264,7 @@ class Reconciler:
             "understudy.reason": decision.reason,
             "understudy.actions": [str(a) for a in decision.actions],
         }
-        if decision.run_verdict is not None or decision.phase_changed:
+        if decision.run_verdict is not None or changed:
             log.info("%s/%s: %s", ref.namespace, ref.name, decision.message, extra=extra)
         if notable:
             type_ = "Warning" if decision.reason in WARNING_REASONS else "Normal"

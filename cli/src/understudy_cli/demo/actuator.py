@@ -47,12 +47,15 @@ class LocalActuator:
         self.spec = spec
         self.live: Upstream | None = None
         self.candidate: Upstream | None = None
+        # Percent of requests the candidate answers (a canary step); 0 in the shadow.
+        self.weight = 0.0
 
     def routing(self) -> dict[str, Any]:
         return router_document(
             self.spec,
             live=(self.live.url, self.live.version) if self.live else None,
             candidate=(self.candidate.url, self.candidate.version) if self.candidate else None,
+            weight=self.weight,
         )
 
     def write_config(self) -> None:
@@ -66,6 +69,7 @@ class LocalActuator:
         self.write_config()
         want_live = self.live.version if self.live else None
         want_candidate = self.candidate.version if self.candidate else None
+        want_weight = self.weight if self.candidate else 0.0
         deadline = time.monotonic() + timeout
         last: Any = None
         while time.monotonic() < deadline:
@@ -74,7 +78,8 @@ class LocalActuator:
                 config = last.get("config") or {}
                 live = (config.get("live") or {}).get("version")
                 candidate = (config.get("candidate") or {}).get("version")
-                if live == want_live and candidate == want_candidate:
+                weight = config.get("weight", 0.0)
+                if live == want_live and candidate == want_candidate and weight == want_weight:
                     return
             except (httpx.HTTPError, ValueError):
                 pass
@@ -84,20 +89,24 @@ class LocalActuator:
             f"within {timeout:.0f}s; it reports {last}"
         )
 
-    def start_shadow(self, candidate: Upstream) -> None:
+    def start_shadow(self, candidate: Upstream, *, weight: float = 0.0) -> None:
+        """Mirror to ``candidate``; with ``weight`` > 0 it also answers that share."""
         self.candidate = candidate
+        self.weight = weight
         self.apply()
 
     def promote(self) -> None:
         if self.candidate is None:
             raise RuntimeError("promote without a candidate")
         old_live, self.live, self.candidate = self.live, self.candidate, None
+        self.weight = 0.0
         self.apply()
         if old_live is not None:
             self.supervisor.stop(old_live.child)
 
     def rollback(self) -> None:
         old_candidate, self.candidate = self.candidate, None
+        self.weight = 0.0
         self.apply()
         if old_candidate is not None:
             self.supervisor.stop(old_candidate.child)

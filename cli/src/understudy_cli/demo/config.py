@@ -68,6 +68,8 @@ def parse(mapping: dict[str, Any]) -> RolloutSpec:
 # label feed on by default (understudy demo --labels / --no-labels decide otherwise).
 GROUND_TRUTH_CHECKS = ON_LABELS
 GROUND_TRUTH_CONFIG = "ground-truth-rollout.yaml"
+# Canary steps after the shadow (understudy demo --canary).
+CANARY_CONFIG = "canary-rollout.yaml"
 
 
 def ground_truth_checks(spec: RolloutSpec) -> list[str]:

@@ -105,7 +105,7 @@ class LocalController:
         self.result.status = decision.status
         if decision.status.analysis.last_run_at != previous_run and step.measurements is not None:
             self._record_run(decision)
-        if decision.phase_changed:
+        if decision.phase_changed or decision.step_changed:
             self.result.events.append((self.elapsed(), decision.reason, decision.message))
         self.on_change(self.result, decision)
         return decision

@@ -44,7 +44,7 @@ from understudy_cli.demo.supervisor import StartError, Supervisor
 from understudy_cli.demo.traffic import TrafficDriver
 from understudy_cli.demo.workloads import LocalWorkloads
 from understudy_cli.drift import report_section
-from understudy_operator.core import Decision, Phase
+from understudy_operator.core import Decision, Phase, format_number
 from understudy_operator.providers.prometheus import PrometheusProvider
 from understudy_operator.providers.promql import PromQLSource
 
@@ -90,7 +90,7 @@ class DemoOutcome:
 
 def ensure_artifacts(root: Path, versions: list[ModelVersion], log: Any) -> dict[str, Path]:
     from understudy_model.artifact import ArtifactError, load_artifact
-    from understudy_model.faults import write_segment_shift, write_slowdown
+    from understudy_model.faults import write_flaky, write_segment_shift, write_slowdown
     from understudy_model.train import train
 
     found: dict[str, Path] = {}
@@ -101,7 +101,12 @@ def ensure_artifacts(root: Path, versions: list[ModelVersion], log: Any) -> dict
             if model.version != mv.version:
                 raise ArtifactError(f"{path} holds version {model.version}, not {mv.version}")
         except ArtifactError as exc:
-            if mv.slowed is not None:
+            if mv.flaky is not None:
+                flake = mv.flaky
+                base = ensure_artifacts(root, [flake.base], log)[flake.base.version]
+                log(f"writing {mv.version} ({flake.base.version}, flaky) into {path}")
+                write_flaky(base, path, version=mv.version, every=flake.every)
+            elif mv.slowed is not None:
                 slow = mv.slowed
                 base = ensure_artifacts(root, [slow.base], log)[slow.base.version]
                 log(f"writing {mv.version} ({slow.base.version} x{slow.repeats}) into {path}")
@@ -194,6 +199,8 @@ def run_demo(options: DemoOptions) -> DemoOutcome:
         status = result.status
         view.elapsed = time.monotonic() - started
         view.phase = str(status.phase)
+        if status.phase == Phase.CANARY:  # a new line per step: "Canary 10%", "Canary 50%"
+            view.phase += f" {format_number(status.canary.weight)}%"
         view.stable = status.stable_version or "—"
         view.candidate = status.candidate_version or "—"
         view.message = status.message

@@ -31,6 +31,15 @@ class Slow:
 
 
 @dataclass(frozen=True)
+class Flake:
+    """A candidate that fails on some inputs (understudy_model.faults.Flaky): ``base``'s
+    model, raising where Lot_Area is a multiple of ``every``."""
+
+    base: ModelVersion
+    every: int
+
+
+@dataclass(frozen=True)
 class ModelVersion:
     version: str
     folder: str  # under the artifacts directory
@@ -38,6 +47,7 @@ class ModelVersion:
     shuffle_target: bool = False
     shifted: Shift | None = None
     slowed: Slow | None = None
+    flaky: Flake | None = None
 
 
 @dataclass(frozen=True)
@@ -139,5 +149,16 @@ SCENARIOS = {
         "input drift, the drifting features named",
         extra_checks=({"name": "input-drift", "max": 0.2},),
         drift_after=200,
+    ),
+    # v2 failing (500) on the houses whose Lot_Area is a multiple of 7, about 20%: its
+    # mirrored answers that come back agree with v1 as v2's do, so a shadow that judges
+    # similarity (the canary config's) passes it; the first canary step judges the error
+    # rate of the answers it gives clients, and rolls it back at 10%.
+    "flaky-candidate": Scenario(
+        "flaky-candidate",
+        V1,
+        ModelVersion("2.0.1-flaky", "v2-flaky", "gbr", flaky=Flake(V2, 7)),
+        "v2 failing on a fifth of the houses passes a similarity shadow and should be "
+        "rolled back at the first canary step (use with --canary)",
     ),
 }

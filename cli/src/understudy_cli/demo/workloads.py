@@ -99,10 +99,13 @@ class LocalWorkloads:
         )
 
     def apply(self, action: Action, status: RolloutStatus) -> None:
+        if action.kind in (ActionKind.START_SHADOW, ActionKind.SET_WEIGHT):
+            # The weight is the status' (0 in the shadow, a canary step's at that step).
+            self.start_shadow(action.version, weight=status.canary.weight)
+            return
         handler = {
             ActionKind.DEPLOY_LIVE: self.deploy_live,
             ActionKind.DEPLOY_CANDIDATE: self.deploy_candidate,
-            ActionKind.START_SHADOW: self.start_shadow,
             ActionKind.PROMOTE: self.promote,
             ActionKind.FINISH_PROMOTION: self.finish_promotion,
             ActionKind.ROLLBACK: self.rollback,
@@ -131,14 +134,14 @@ class LocalWorkloads:
             self.supervisor.stop(current.child)
         self._pending_candidate = self._start_model_api(version, "candidate")
 
-    def start_shadow(self, version: str) -> None:
+    def start_shadow(self, version: str, *, weight: float = 0.0) -> None:
         candidate = self._pending_candidate
         if candidate is None or candidate.version != version:
             self.deploy_candidate(version)
             candidate = self._pending_candidate
         assert candidate is not None
-        if self.actuator.candidate is not candidate:
-            self.actuator.start_shadow(candidate)
+        if self.actuator.candidate is not candidate or self.actuator.weight != weight:
+            self.actuator.start_shadow(candidate, weight=weight)
 
     def promote(self, version: str) -> None:
         live = self.actuator.live

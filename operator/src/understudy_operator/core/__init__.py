@@ -5,6 +5,7 @@ See README.md beside this file for how to drive it.
 
 from understudy_operator.core.assess import RunAssessment, assess_run, run_verdict
 from understudy_operator.core.builtins import BUILTINS, judge
+from understudy_operator.core.canary import current_analysis, current_step, step_analysis
 from understudy_operator.core.checks import (
     AGREEMENT_RATE,
     BIAS,
@@ -59,6 +60,8 @@ from understudy_operator.core.routing import router_document
 from understudy_operator.core.schedule import SAMPLES_CHECK, analysis_due, query_context
 from understudy_operator.core.spec import (
     AnalysisSpec,
+    CanarySpec,
+    CanaryStep,
     ModelRef,
     Promotion,
     RolloutSpec,
@@ -70,6 +73,7 @@ from understudy_operator.core.spec import (
 from understudy_operator.core.status import (
     IN_FLIGHT,
     AnalysisStatus,
+    CanaryStatus,
     Condition,
     Phase,
     RolloutStatus,
@@ -110,6 +114,9 @@ __all__ = [
     "Actuator",
     "AnalysisSpec",
     "AnalysisStatus",
+    "CanarySpec",
+    "CanaryStatus",
+    "CanaryStep",
     "Check",
     "CheckMeasurement",
     "CheckResult",
@@ -149,6 +156,8 @@ __all__ = [
     "advance",
     "analysis_due",
     "assess_run",
+    "current_analysis",
+    "current_step",
     "decide",
     "describe_drift",
     "evaluate",
@@ -165,4 +174,5 @@ __all__ = [
     "router_document",
     "run_step",
     "run_verdict",
+    "step_analysis",
 ]

@@ -97,14 +97,20 @@ from understudy_operator.core.statistics import (
 )
 
 MIRROR = "understudy_router_mirror_total"
+# Client requests by the model that answered them (canary steps judge the candidate's).
+REQUESTS = "understudy_router_requests_total"
 COMPARED = "understudy_router_compared_records_total"
 LATENCY_BUCKETS = "understudy_router_upstream_duration_seconds_bucket"
 PREDICTION_BUCKETS = "understudy_router_prediction_value_bucket"
 PREDICTION_SUM = "understudy_router_prediction_value_sum"
 PREDICTION_COUNT = "understudy_router_prediction_value_count"
 # Mirror outcomes that are the candidate's fault; "dropped" (the router's own queue was
-# full) is nobody's verdict on the candidate and is left out of the denominator.
+# full) is nobody's verdict on the candidate and is left out of the denominator. The same
+# two outcomes name the candidate's failed answers in REQUESTS.
 FAILURES = ("candidate_error", "candidate_timeout")
+# The requests the candidate answered at a canary step (the live version pins the rollout:
+# the router answers from this rollout's candidate only while its stable is live).
+ANSWERED = (MODEL, eq("live_version", "{{ stable }}"), eq("answered_by", "candidate"))
 
 Judge = Callable[[Check, Mapping[str, Vector], Judging], CheckResult]
 
@@ -143,14 +149,19 @@ def judge(check: Check, evidence: Mapping[str, Evidence], judging: Judging) -> C
 
 def _error_rate_parts(check: Check, judging: Judging) -> Parts:
     window = window_of(check.method)
+    if check.answered:
+        return {"answered": EvidenceQuery(REQUESTS, ANSWERED, ("outcome",), window)}
     return {"mirror": EvidenceQuery(MIRROR, (MODEL, CANDIDATE), ("outcome",), window)}
 
 
 def _error_rate(check: Check, ev: Mapping[str, Vector], judging: Judging) -> CheckResult:
-    by_outcome = ev["mirror"].values
+    part, unit = (
+        ("answered", "answered requests") if check.answered else ("mirror", "mirrored requests")
+    )
+    by_outcome = ev[part].values
     trials = sum(v for (outcome,), v in by_outcome.items() if outcome != "dropped")
     failed = sum(v for (outcome,), v in by_outcome.items() if outcome in FAILURES)
-    return rate_result(check, failed, trials, judging, unit="mirrored requests")
+    return rate_result(check, failed, trials, judging, unit=unit)
 
 
 def _agreement_parts(check: Check, judging: Judging) -> Parts:
@@ -215,7 +226,9 @@ def _pair_histograms(
 
 def _latency_parts(check: Check, judging: Judging) -> Parts:
     def role(name: str, version: str) -> EvidenceQuery:
-        matchers = (MODEL, eq("role", name), eq("version", version))
+        matchers: tuple[Matcher, ...] = (MODEL, eq("role", name), eq("version", version))
+        if check.answered:  # the latency of the answers each model gave clients
+            matchers = (*matchers, eq("answered_by", name))
         return EvidenceQuery(LATENCY_BUCKETS, matchers, ("le",), Window.INTERVAL)
 
     return {"live": role("live", "{{ stable }}"), "candidate": role("candidate", "{{ candidate }}")}
@@ -310,6 +323,8 @@ def _ks(live: Histogram, candidate: Histogram, ev: Mapping[str, Vector]) -> floa
 
 
 def samples_parts(check: Check, judging: Judging) -> Parts:
+    if check.answered:  # a canary step: the candidate's answers since the step began
+        return {"answered": EvidenceQuery(REQUESTS, ANSWERED, (), Window.ANALYSIS)}
     failures = Matcher("outcome", Op.RE, "|".join(FAILURES))
     return {
         "compared": EvidenceQuery(COMPARED, (MODEL, CANDIDATE), (), Window.TOTAL),
@@ -319,10 +334,11 @@ def samples_parts(check: Check, judging: Judging) -> Parts:
 
 def sample_count(ev: Mapping[str, Vector]) -> Measurement:
     """Records compared plus mirrors the candidate failed (a candidate failing every
-    request still reaches minSamples and is judged by candidate-error-rate)."""
-    if not ev["compared"].values and not ev["failed"].values:
-        return NoData("no comparisons yet")
-    return Value(ev["compared"].total() + ev["failed"].total())
+    request still reaches minSamples and is judged by candidate-error-rate); at a canary
+    step, the requests the candidate answered in it."""
+    if not any(vector.values for vector in ev.values()):
+        return NoData("no comparisons yet" if "compared" in ev else "no candidate answers yet")
+    return Value(sum(vector.total() for vector in ev.values()))
 
 
 def _no_judge(check: Check, ev: Mapping[str, Vector], judging: Judging) -> CheckResult:

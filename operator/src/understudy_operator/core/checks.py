@@ -103,6 +103,9 @@ class Check:
     interval_seconds: float | None = None
     # None: the built-in's default method (core/builtins.py); custom checks: threshold.
     method: Method | None = None
+    # At a canary step: judge the requests the candidate *answered* (its error rate and
+    # latency), not its mirrored ones. Set by the core (core/canary.py), never by a spec.
+    answered: bool = False
 
     @property
     def builtin(self) -> bool:

@@ -22,13 +22,20 @@ from datetime import datetime
 from enum import Enum
 
 from understudy_operator.core.assess import assess_run
+from understudy_operator.core.canary import current_analysis, current_step
 from understudy_operator.core.checks import CheckResult, Verdict
 from understudy_operator.core.durations import format_duration
 from understudy_operator.core.formatting import format_number
 from understudy_operator.core.measurements import Measurements
 from understudy_operator.core.schedule import analysis_due
-from understudy_operator.core.spec import Promotion, RolloutSpec
-from understudy_operator.core.status import IN_FLIGHT, AnalysisStatus, Phase, RolloutStatus
+from understudy_operator.core.spec import AnalysisSpec, Promotion, RolloutSpec
+from understudy_operator.core.status import (
+    IN_FLIGHT,
+    AnalysisStatus,
+    CanaryStatus,
+    Phase,
+    RolloutStatus,
+)
 from understudy_operator.core.types import Action, ActionKind, Decision, Observed, Signal, Signals
 
 # Defaults of decide(): no workload seen yet, no human signal.
@@ -87,8 +94,15 @@ class _Decider:
         analysis: AnalysisStatus | None = None,
         run_verdict: Verdict | None = None,
         consumed: Iterable[Signal] = (),
+        canary: CanaryStatus | None = None,
     ) -> Decision:
         old = self.status
+        if canary is None:
+            # Out of the rollout's canary (a new candidate, promoted, cancelled): no weight.
+            gone = phase in (Phase.PROMOTED, Phase.DEPLOYING) or (
+                phase == Phase.SHADOWING and old.phase != Phase.SHADOWING
+            )
+            canary = CanaryStatus() if gone else old.canary
         new = replace(
             old,
             phase=phase,
@@ -99,6 +113,7 @@ class _Decider:
             if phase != old.phase or old.phase_since is None
             else old.phase_since,
             analysis=analysis if analysis is not None else old.analysis,
+            canary=canary,
         ).with_conditions(self.now)
         return Decision(
             status=new,
@@ -108,6 +123,7 @@ class _Decider:
             previous_phase=old.phase,
             run_verdict=run_verdict,
             consumed=frozenset(consumed),
+            previous_step=old.canary.step,
         )
 
     def _stay(self, *, actions: Iterable[Action] = (), reason: str | None = None) -> Decision:
@@ -157,7 +173,9 @@ class _Decider:
             return self._paused()
         if st.phase == Phase.AWAITING_APPROVAL:
             return self._awaiting_approval()
-        return self._shadowing(measurements)
+        if st.phase == Phase.CANARY:
+            return self._canary(measurements)
+        return self._analysing(measurements)
 
     def _first_version(self) -> Decision:
         version = self.desired
@@ -238,6 +256,8 @@ class _Decider:
 
     def _restart_analysis(self) -> Decision:
         cand = self.desired
+        if self.status.phase != Phase.DEPLOYING and not self.spec.shadow.enabled:
+            return self._enter_step(0, reason="AnalysisRestarted")  # no shadow to go back to
         if self.status.phase == Phase.DEPLOYING:
             analysis = replace(
                 self.status.analysis, spec_fingerprint=self.spec.analysis_fingerprint()
@@ -261,6 +281,8 @@ class _Decider:
         cand = self.desired
         if not self.observed.candidate_ready:
             return self._stay(actions=[Action(ActionKind.DEPLOY_CANDIDATE, cand)])
+        if not self.spec.shadow.enabled:
+            return self._enter_step(0, reason="CanaryStarted")
         a = self.spec.analysis
         return self._decision(
             phase=Phase.SHADOWING,
@@ -285,9 +307,11 @@ class _Decider:
             consecutive_successful=0,
             resumed_at=self.now,
         )
+        in_canary = self.status.canary.step is not None
         return self._decision(
-            phase=Phase.SHADOWING,
-            actions=[Action(ActionKind.START_SHADOW, cand)],
+            # A paused canary step resumes at its weight (the status keeps the step).
+            phase=Phase.CANARY if in_canary else Phase.SHADOWING,
+            actions=[Action(ActionKind.SET_WEIGHT if in_canary else ActionKind.START_SHADOW, cand)],
             reason="Resumed",
             message=f"analysis of {cand} resumed by request",
             analysis=analysis,
@@ -301,31 +325,138 @@ class _Decider:
 
     def _promote(self, *, reason: str, how: str, consumed: Iterable[Signal] = ()) -> Decision:
         cand = self.desired
+        after_canary = self.status.canary.step is not None
+        # After canary steps the candidate answers every request while live rolls to it.
+        actions = [Action(ActionKind.PROMOTE, cand)]
+        if after_canary:
+            actions.insert(0, Action(ActionKind.SET_WEIGHT, cand))
         return self._decision(
             phase=Phase.PROMOTING,
-            actions=[Action(ActionKind.PROMOTE, cand)],
+            actions=actions,
             reason=reason,
             message=f"promoting {cand} ({how}): {_evidence(self.status.analysis)}",
             consumed=consumed,
+            canary=replace(self.status.canary, weight=100.0) if after_canary else None,
         )
 
     def _rollback(
         self, *, reason: str, why: str, consumed: Iterable[Signal], analysis: AnalysisStatus
     ) -> Decision:
         cand = self.desired
+        canary = self.status.canary
+        at = ""
+        if canary.step is not None:
+            at = f" at canary step {canary.step + 1} ({format_number(canary.weight)}%)"
         return self._decision(
             phase=Phase.ROLLED_BACK,
             actions=[Action(ActionKind.ROLLBACK, cand)],
             reason=reason,
-            message=f"rolled back {cand}: {why}; {self.status.stable_version} stays live",
+            message=f"rolled back {cand}{at}: {why}; {self.status.stable_version} stays live",
             analysis=analysis,
+            consumed=consumed,
+            # The router answers nothing from the candidate any more (the ROLLBACK action).
+            canary=replace(canary, weight=0.0),
+        )
+
+    # -- canary steps (core/canary.py) ----------------------------------------------------
+
+    def _canary(self, measurements: Measurements | None) -> Decision:
+        step = current_step(self.spec, self.status)
+        if step is None:  # past the last step (the steps were shortened): promote
+            return self._after_canary()
+        if not step.pause:
+            return self._analysing(measurements)
+        index = self.status.canary.step
+        assert index is not None
+        started = self.status.canary.step_started_at or self.now
+        elapsed = (self.now - started).total_seconds()
+        if step.pause_seconds is not None and elapsed >= step.pause_seconds:
+            return self._enter_step(index + 1, reason="CanaryPauseEnded")
+        if self.signals.resume:
+            return self._enter_step(index + 1, reason="Resumed", consumed=[Signal.RESUME])
+        return self._stay()
+
+    def _enter_step(self, index: int, *, reason: str, consumed: Iterable[Signal] = ()) -> Decision:
+        """Begin canary step ``index`` (weight and a fresh analysis), or promote after the
+        last one."""
+        steps = self.spec.canary.steps
+        if index >= len(steps):
+            return self._after_canary()
+        cand = self.desired
+        step = steps[index]
+        weight = self.status.canary.weight if step.weight is None else step.weight
+        where = f"canary step {index + 1}/{len(steps)} of {cand}: {format_number(weight)}%"
+        if step.pause and step.pause_seconds is not None:
+            message = f"{where}, paused for {format_duration(step.pause_seconds)}"
+        elif step.pause:
+            message = f"{where}, paused until the annotation rollouts.understudy.dev/resume=true"
+        else:
+            assert step.analysis is not None
+            a = step.analysis
+            message = (
+                f"{where} of requests answered by the candidate; a run every "
+                f"{format_duration(a.interval_seconds)}, {a.successful_runs} passing to go on"
+            )
+        last = self.status.analysis
+        # Fresh counters and window for the step; the last run's results stay on show.
+        fresh = replace(
+            self._fresh_analysis(started=True),
+            samples=last.samples,
+            checks=last.checks,
+            last_verdict=last.last_verdict,
+        )
+        return self._decision(
+            phase=Phase.CANARY,
+            actions=[Action(ActionKind.SET_WEIGHT, cand)],
+            reason=reason,
+            message=message,
+            analysis=fresh,
+            canary=CanaryStatus(step=index, weight=weight, step_started_at=self.now),
             consumed=consumed,
         )
 
-    def _shadowing(self, measurements: Measurements | None) -> Decision:
+    def _after_canary(self) -> Decision:
+        return self._promote_or_wait(
+            reason="CanaryPassed", how="canary steps passed", what="the canary steps"
+        )
+
+    def _promote_or_wait(self, *, reason: str, how: str, what: str) -> Decision:
+        """The candidate passed ``what``: promote it (automatic, or approved already), or
+        wait for the approval."""
+        if self.spec.promotion == Promotion.AUTOMATIC:
+            return self._promote(reason=reason, how=how)
+        if self.signals.approve:
+            return self._promote(reason="Approved", how="approved", consumed=[Signal.APPROVE])
+        cand = self.desired
+        return self._decision(
+            phase=Phase.AWAITING_APPROVAL,
+            actions=[Action(ActionKind.AWAIT_APPROVAL, cand)],
+            reason="AwaitingApproval",
+            message=(
+                f"{cand} passed {what} ({_evidence(self.status.analysis)}); promote it with the "
+                "annotation rollouts.understudy.dev/approve=true or spec.approvedVersion"
+            ),
+        )
+
+    def _where(self) -> str:
+        """How status messages name the analysis in progress."""
+        canary = self.status.canary
+        if self.status.phase == Phase.CANARY and canary.step is not None:
+            n = len(self.spec.canary.steps)
+            return (
+                f"canary step {canary.step + 1}/{n} of {self.desired} "
+                f"({format_number(canary.weight)}%)"
+            )
+        return f"shadowing {self.desired}"
+
+    def _analysis_spec(self) -> AnalysisSpec:
+        return current_analysis(self.spec, self.status) or self.spec.analysis
+
+    def _analysing(self, measurements: Measurements | None) -> Decision:
+        """A run of the analysis in force: the shadow's, or a canary weight step's."""
         if measurements is None or not analysis_due(self.spec, self.status, self.now):
             return self._stay()
-        a = self.spec.analysis
+        a = self._analysis_spec()
         run = assess_run(
             spec=a, analysis=self.status.analysis, measurements=measurements, now=self.now
         )
@@ -338,24 +469,23 @@ class _Decider:
         if run.verdict == Verdict.NOT_YET:
             return self._not_yet(run.analysis)
         return self._decision(
-            phase=Phase.SHADOWING,
+            phase=self.status.phase,
             reason="WaitingForSamples",
             message=(
-                f"shadowing {self.desired}: waiting for samples "
+                f"{self._where()}: waiting for samples "
                 f"({run.analysis.samples}/{a.min_samples}); no verdict yet"
             ),
             analysis=run.analysis,
         )
 
     def _passed(self, run: AnalysisStatus) -> Decision:
-        a = self.spec.analysis
-        cand = self.desired
+        a = self._analysis_spec()
         if run.consecutive_successful < a.successful_runs:
             return self._decision(
-                phase=Phase.SHADOWING,
+                phase=self.status.phase,
                 reason="AnalysisRunPassed",
                 message=(
-                    f"shadowing {cand}: run {run.runs} passed "
+                    f"{self._where()}: run {run.runs} passed "
                     f"({run.consecutive_successful}/{a.successful_runs} consecutive; "
                     f"{_values(run.checks)})"
                 ),
@@ -363,25 +493,20 @@ class _Decider:
                 run_verdict=Verdict.PASS,
             )
         self.status = replace(self.status, analysis=run)
-        if self.spec.promotion == Promotion.AUTOMATIC:
-            decision = self._promote(reason="AnalysisPassed", how="automatic")
-        elif self.signals.approve:
-            decision = self._promote(reason="Approved", how="approved", consumed=[Signal.APPROVE])
+        if self.status.phase == Phase.CANARY:
+            index = self.status.canary.step
+            assert index is not None
+            decision = self._enter_step(index + 1, reason="CanaryStepPassed")
+        elif self.spec.canary.steps:
+            decision = self._enter_step(0, reason="CanaryStarted")
         else:
-            decision = self._decision(
-                phase=Phase.AWAITING_APPROVAL,
-                actions=[Action(ActionKind.AWAIT_APPROVAL, cand)],
-                reason="AwaitingApproval",
-                message=(
-                    f"{cand} passed the analysis ({_evidence(run)}); promote it with the "
-                    "annotation rollouts.understudy.dev/approve=true or spec.approvedVersion"
-                ),
-                analysis=run,
+            decision = self._promote_or_wait(
+                reason="AnalysisPassed", how="automatic", what="the analysis"
             )
         return replace(decision, run_verdict=Verdict.PASS)
 
     def _failed(self, run: AnalysisStatus) -> Decision:
-        a = self.spec.analysis
+        a = self._analysis_spec()
         failing = "; ".join(c.message for c in run.checks if c.verdict == Verdict.FAIL)
         if run.failed >= a.failure_limit:
             decision = self._rollback(
@@ -392,10 +517,10 @@ class _Decider:
             )
             return replace(decision, run_verdict=Verdict.FAIL)
         return self._decision(
-            phase=Phase.SHADOWING,
+            phase=self.status.phase,
             reason="AnalysisRunFailed",
             message=(
-                f"shadowing {self.desired}: run {run.runs} failed "
+                f"{self._where()}: run {run.runs} failed "
                 f"({run.failed}/{a.failure_limit} failures): {failing}"
             ),
             analysis=run,
@@ -403,7 +528,7 @@ class _Decider:
         )
 
     def _not_yet(self, run: AnalysisStatus) -> Decision:
-        a = self.spec.analysis
+        a = self._analysis_spec()
         why = "; ".join(c.message for c in run.checks if c.verdict == Verdict.NOT_YET)
         clock = max(t for t in (run.started_at, run.resumed_at) if t is not None)
         elapsed = (self.now - clock).total_seconds()
@@ -422,10 +547,10 @@ class _Decider:
                 run_verdict=Verdict.NOT_YET,
             )
         return self._decision(
-            phase=Phase.SHADOWING,
+            phase=self.status.phase,
             reason="AnalysisRunUndecided",
             message=(
-                f"shadowing {self.desired}: run {run.runs} not decided yet "
+                f"{self._where()}: run {run.runs} not decided yet "
                 f"({format_duration(max(1, round(elapsed)))} of {budget}): {why}"
             ),
             analysis=run,
@@ -433,7 +558,7 @@ class _Decider:
         )
 
     def _inconclusive(self, run: AnalysisStatus) -> Decision:
-        a = self.spec.analysis
+        a = self._analysis_spec()
         why = "; ".join(
             f"{c.name}: {c.message}" for c in run.checks if c.verdict == Verdict.INCONCLUSIVE
         )
@@ -451,10 +576,10 @@ class _Decider:
                 run_verdict=Verdict.INCONCLUSIVE,
             )
         return self._decision(
-            phase=Phase.SHADOWING,
+            phase=self.status.phase,
             reason="AnalysisRunInconclusive",
             message=(
-                f"shadowing {self.desired}: run {run.runs} inconclusive "
+                f"{self._where()}: run {run.runs} inconclusive "
                 f"({run.consecutive_inconclusive}/{a.inconclusive_limit} in a row): {why}"
             ),
             analysis=run,

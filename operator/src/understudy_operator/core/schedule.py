@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from datetime import datetime, timedelta
 
+from understudy_operator.core.canary import answered, current_analysis
 from understudy_operator.core.checks import SAMPLE_COUNT, Check, QueryContext
 from understudy_operator.core.durations import format_duration
 from understudy_operator.core.spec import RolloutSpec
@@ -21,16 +22,23 @@ INTERVAL_SLACK = 0.9
 SAMPLES_CHECK = Check(name=SAMPLE_COUNT)
 
 
+def samples_check(status: RolloutStatus) -> Check:
+    """The minSamples gate's check; at a canary step it counts the candidate's answers."""
+    return answered(SAMPLES_CHECK) if status.phase == Phase.CANARY else SAMPLES_CHECK
+
+
 def analysis_due(spec: RolloutSpec, status: RolloutStatus, now: datetime) -> bool:
-    """Whether ``now`` is time for an analysis run (Shadowing, warmup over, interval passed)."""
+    """Whether ``now`` is time for an analysis run (Shadowing or a canary weight step,
+    warmup over, interval passed)."""
     a = status.analysis
-    if status.phase != Phase.SHADOWING or a.started_at is None:
+    analysis = current_analysis(spec, status)
+    if analysis is None or a.started_at is None:
         return False
-    if now < a.started_at + timedelta(seconds=spec.analysis.warmup_seconds):
+    if now < a.started_at + timedelta(seconds=analysis.warmup_seconds):
         return False
     if a.last_run_at is None:
         return True
-    return now >= a.last_run_at + timedelta(seconds=spec.analysis.interval_seconds * INTERVAL_SLACK)
+    return now >= a.last_run_at + timedelta(seconds=analysis.interval_seconds * INTERVAL_SLACK)
 
 
 def query_context(
@@ -39,7 +47,8 @@ def query_context(
     """The template variables of ``check`` for this rollout; its range is the check's own
     ``interval`` or the analysis interval; the analysis window reaches back to when the
     analysis started (whole seconds, at least one)."""
-    seconds = check.interval_seconds or spec.analysis.interval_seconds
+    analysis = current_analysis(spec, status) or spec.analysis
+    seconds = check.interval_seconds or analysis.interval_seconds
     started = status.analysis.started_at
     age = (now - started).total_seconds() if started is not None else seconds
     return QueryContext(

@@ -76,6 +76,8 @@ class Promotion(StrEnum):
 _VERSION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,62}$")
 _NAME = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
+# An HTTP header name (an RFC 9110 token), as the router's sticky_header accepts it.
+_HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,64}$")
 
 
 @dataclass(frozen=True)
@@ -88,6 +90,8 @@ class ModelRef:
 
 @dataclass(frozen=True)
 class ShadowSpec:
+    # False: no shadow phase; the candidate goes straight to the canary steps.
+    enabled: bool = True
     mirror_percent: float = 100.0
     tolerance: Tolerance = field(default_factory=Tolerance)
     live_timeout_seconds: float = 2.0
@@ -132,6 +136,36 @@ class AnalysisSpec:
 
 
 @dataclass(frozen=True)
+class CanaryStep:
+    """One step after the shadow: a weight with its analysis, or a pause."""
+
+    # Percentage of client requests the candidate answers from this step on (setWeight);
+    # None: a pause step (the weight of the step before stays).
+    weight: float | None = None
+    # A pause step's duration; None: until the resume annotation (or signal).
+    pause_seconds: float | None = None
+    # A weight step's analysis: spec.analysis with the step's overrides, its checks judging
+    # the candidate's answers (core/canary.py). None on a pause step.
+    analysis: AnalysisSpec | None = None
+
+    @property
+    def pause(self) -> bool:
+        return self.weight is None
+
+
+DEFAULT_STICKY_HEADER = "X-Understudy-Key"
+
+
+@dataclass(frozen=True)
+class CanarySpec:
+    """Weighted steps after the shadow analysis passed (none: promote after the shadow)."""
+
+    steps: tuple[CanaryStep, ...] = ()
+    # The request header whose value keeps one client on one model (router sticky_header).
+    sticky_header: str = DEFAULT_STICKY_HEADER
+
+
+@dataclass(frozen=True)
 class RouterSpec:
     """Where the routing for this model goes (Kubernetes only)."""
 
@@ -153,14 +187,23 @@ class RolloutSpec:
     template: PodTemplate = field(default_factory=PodTemplate)
     disruption_budget: DisruptionBudget = field(default_factory=DisruptionBudget)
     autoscaling: Autoscaling | None = None
+    canary: CanarySpec = field(default_factory=CanarySpec)
 
     def analysis_fingerprint(self) -> str:
         """Hash of what a running analysis depends on; a change restarts the analysis."""
-        relevant = {
+        relevant: dict[str, Any] = {
             "model": asdict(self.model),
             "shadow": asdict(self.shadow),
             "analysis": asdict(self.analysis),
         }
+        # Fields added with canary steps count only when set, so that every spec written
+        # before them keeps its hash (a new hash restarts the analyses in flight).
+        if self.shadow.enabled:
+            del relevant["shadow"]["enabled"]
+        for check in relevant["analysis"]["checks"]:
+            del check["answered"]  # set by the core at canary steps, never by a spec
+        if self.canary.steps:
+            relevant["canary"] = asdict(self.canary)
         blob = json.dumps(relevant, sort_keys=True, default=str).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
 
@@ -173,6 +216,7 @@ def parse_spec(data: Mapping[str, Any]) -> RolloutSpec:
     """The typed spec of a ModelRollout ``spec`` mapping; SpecError when invalid."""
     root = _Obj(data, "spec")
     model = root.obj("model", required=True)
+    analysis = _parse_analysis(root.obj("analysis"))
     spec = RolloutSpec(
         model=ModelRef(
             name=model.name("name"),
@@ -181,7 +225,7 @@ def parse_spec(data: Mapping[str, Any]) -> RolloutSpec:
         ),
         replicas=root.integer("replicas", default=1, low=1, high=100),
         shadow=_parse_shadow(root.obj("shadow")),
-        analysis=_parse_analysis(root.obj("analysis")),
+        analysis=analysis,
         promotion=Promotion(
             root.enum("promotion", [p.value for p in Promotion], default=Promotion.AUTOMATIC)
         ),
@@ -190,9 +234,15 @@ def parse_spec(data: Mapping[str, Any]) -> RolloutSpec:
         template=_parse_template(root.obj("template")),
         disruption_budget=_parse_disruption_budget(root.obj("disruptionBudget")),
         autoscaling=_parse_autoscaling(root),
+        canary=_parse_canary(root.obj("canary"), analysis),
     )
     for part in (model, root):
         part.reject_unknown()
+    if not spec.shadow.enabled and not spec.canary.steps:
+        raise SpecError(
+            "spec.shadow.enabled: false needs spec.canary.steps (else nothing would judge "
+            "the candidate)"
+        )
     return spec
 
 
@@ -200,6 +250,7 @@ def _parse_shadow(obj: _Obj) -> ShadowSpec:
     tol = obj.obj("tolerance")
     timeouts = obj.obj("timeouts")
     shadow = ShadowSpec(
+        enabled=obj.boolean("enabled", default=True),
         mirror_percent=obj.number("mirrorPercent", default=100.0, low=0.0, high=100.0),
         tolerance=Tolerance(
             relative=tol.number("relative", default=0.10, low=0.0),
@@ -387,18 +438,59 @@ def _parse_autoscaling(root: _Obj) -> Autoscaling | None:
     return scaling
 
 
-def _parse_analysis(obj: _Obj) -> AnalysisSpec:
+def _parse_canary(obj: _Obj, analysis: AnalysisSpec) -> CanarySpec:
+    header = obj.text("stickyHeader", default=DEFAULT_STICKY_HEADER)
+    if not _HEADER_NAME.match(header):
+        raise SpecError(
+            f"{obj.path}.stickyHeader: {header!r} must be an HTTP header name (1-64 letters, "
+            "digits and !#$%&'*+.^_`|~-)"
+        )
+    raw = obj.items("steps") or []
+    steps = tuple(_parse_step(item, analysis) for item in raw)
+    if obj.data.get("steps") is not None and not steps:
+        raise SpecError(f"{obj.path}.steps: give at least one step (or leave canary out)")
+    if steps and all(step.pause for step in steps):
+        raise SpecError(f"{obj.path}.steps: give at least one setWeight step")
+    if steps and steps[0].pause:
+        raise SpecError(f"{obj.path}.steps[0]: the first step must be a setWeight step")
+    canary = CanarySpec(steps=steps, sticky_header=header)
+    obj.reject_unknown()
+    return canary
+
+
+def _parse_step(item: _Obj, analysis: AnalysisSpec) -> CanaryStep:
+    has_weight = item.data.get("setWeight") is not None
+    has_pause = item.data.get("pause") is not None
+    if has_weight == has_pause:
+        raise SpecError(f"{item.path}: give exactly one of setWeight, pause")
+    if has_pause:
+        pause = item.obj("pause")
+        seconds = pause.duration("duration", default=None)
+        pause.reject_unknown()
+        item.reject_unknown()
+        return CanaryStep(pause_seconds=seconds)
+    weight = item.number("setWeight", default=None, low=0.0, high=100.0)
+    if weight == 0:
+        raise SpecError(f"{item.path}.setWeight: must be > 0 (0 is the shadow)")
+    overrides = item.obj("analysis")
+    step = CanaryStep(weight=weight, analysis=_parse_analysis(overrides, base=analysis))
+    item.reject_unknown()
+    return step
+
+
+def _parse_analysis(obj: _Obj, *, base: AnalysisSpec | None = None) -> AnalysisSpec:
+    """``obj`` parsed; a field it leaves out is ``base``'s (a canary step's overrides of
+    spec.analysis), or the default."""
+    b = base or AnalysisSpec()
     raw_checks = obj.items("checks")
-    checks = (
-        DEFAULT_CHECKS if raw_checks is None else tuple(_parse_check(item) for item in raw_checks)
-    )
+    checks = b.checks if raw_checks is None else tuple(_parse_check(item) for item in raw_checks)
     if raw_checks is not None and not checks:
         raise SpecError(f"{obj.path}.checks: give at least one check (or leave it out)")
     names = [c.name for c in checks]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
         raise SpecError(f"{obj.path}.checks: duplicate check names {', '.join(duplicates)}")
-    alpha = obj.number("alpha", default=DEFAULT_ALPHA, low=0.0001, high=0.5)
+    alpha = obj.number("alpha", default=b.alpha, low=0.0001, high=0.5)
     detect_obj = obj.obj("detect")
     detect: dict[str, float] = {}
     for key in detect_obj.keys():  # noqa: SIM118 (an _Obj, not a dict)
@@ -412,20 +504,21 @@ def _parse_analysis(obj: _Obj) -> AnalysisSpec:
     min_samples = (
         _derived_min_samples(detect, checks, alpha, detect_obj.path)
         if detect
-        else (explicit_min if explicit_min >= 0 else 500)
+        else (explicit_min if explicit_min >= 0 else b.min_samples)
     )
+    slices_obj = obj.obj("slices")
     analysis = AnalysisSpec(
-        interval_seconds=obj.duration("interval", default=30.0),
-        warmup_seconds=obj.duration("warmup", default=60.0, allow_zero=True),
+        interval_seconds=obj.duration("interval", default=b.interval_seconds),
+        warmup_seconds=obj.duration("warmup", default=b.warmup_seconds, allow_zero=True),
         min_samples=min_samples,
-        successful_runs=obj.integer("successfulRuns", default=5, low=1),
-        failure_limit=obj.integer("failureLimit", default=2, low=1),
-        inconclusive_limit=obj.integer("inconclusiveLimit", default=10, low=1),
+        successful_runs=obj.integer("successfulRuns", default=b.successful_runs, low=1),
+        failure_limit=obj.integer("failureLimit", default=b.failure_limit, low=1),
+        inconclusive_limit=obj.integer("inconclusiveLimit", default=b.inconclusive_limit, low=1),
         checks=checks,
         alpha=alpha,
-        give_up_after_seconds=obj.duration("giveUpAfter", default=DEFAULT_GIVE_UP_SECONDS),
-        slices=_parse_slices(obj.obj("slices")),
-        detect=tuple(sorted(detect.items())),
+        give_up_after_seconds=obj.duration("giveUpAfter", default=b.give_up_after_seconds),
+        slices=_parse_slices(slices_obj) if slices_obj.data else b.slices,
+        detect=tuple(sorted(detect.items())) if detect else (() if base is None else b.detect),
     )
     obj.reject_unknown()
     return analysis
@@ -561,6 +654,14 @@ class _Obj:
                 f"{self.path}.{key}: {value!r} is not a version (letters, digits, '.', '_', "
                 "'+', '-'; at most 63 characters)"
             )
+        return value
+
+    def boolean(self, key: str, *, default: bool) -> bool:
+        value = self._get(key, False)
+        if value is None:
+            return default
+        if not isinstance(value, bool):
+            raise SpecError(f"{self.path}.{key}: must be true or false, got {value!r}")
         return value
 
     def enum(self, key: str, allowed: list[str], *, default: str) -> str:

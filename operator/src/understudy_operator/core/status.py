@@ -19,6 +19,7 @@ class Phase(StrEnum):
     PENDING = "Pending"  # nothing done yet
     DEPLOYING = "Deploying"  # first version going live, or candidate pods starting
     SHADOWING = "Shadowing"  # candidate receives mirrored traffic; analysis runs
+    CANARY = "Canary"  # the candidate answers a share of requests (spec.canary.steps)
     AWAITING_APPROVAL = "AwaitingApproval"  # analysis passed; manual promotion waits
     PROMOTING = "Promoting"  # live Deployment rolling to the candidate version
     PROMOTED = "Promoted"  # stable version live, no candidate
@@ -29,7 +30,14 @@ class Phase(StrEnum):
 
 # Phases in which a candidate exists (being deployed, shadowed or judged).
 IN_FLIGHT = frozenset(
-    {Phase.DEPLOYING, Phase.SHADOWING, Phase.AWAITING_APPROVAL, Phase.PAUSED, Phase.PROMOTING}
+    {
+        Phase.DEPLOYING,
+        Phase.SHADOWING,
+        Phase.CANARY,
+        Phase.AWAITING_APPROVAL,
+        Phase.PAUSED,
+        Phase.PROMOTING,
+    }
 )
 
 
@@ -107,6 +115,33 @@ class AnalysisStatus:
 
 
 @dataclass(frozen=True)
+class CanaryStatus:
+    """Where the canary steps are; persisted so a restarted operator continues the step."""
+
+    step: int | None = None  # index into spec.canary.steps; None: no canary step begun
+    weight: float = 0.0  # percent of requests the candidate answers now (router weight)
+    step_started_at: datetime | None = None  # the step began (a pause's duration from here)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "step": self.step,
+            "weight": self.weight,
+            "stepStartedAt": _ts(self.step_started_at),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any] | None) -> CanaryStatus:
+        data = data or {}
+        step = data.get("step")
+        weight = data.get("weight")
+        return cls(
+            step=step if isinstance(step, int) and not isinstance(step, bool) else None,
+            weight=float(weight) if isinstance(weight, int | float) else 0.0,
+            step_started_at=_parse_ts(data.get("stepStartedAt")),
+        )
+
+
+@dataclass(frozen=True)
 class Condition:
     type: str  # Ready | Progressing | Promoted
     status: str  # "True" | "False" | "Unknown"
@@ -144,6 +179,7 @@ class RolloutStatus:
     analysis: AnalysisStatus = field(default_factory=AnalysisStatus)
     conditions: tuple[Condition, ...] = ()
     observed_generation: int | None = None
+    canary: CanaryStatus = field(default_factory=CanaryStatus)
 
     def to_dict(self) -> dict[str, Any]:
         """The CR status (camelCase); absent values are None so a merge patch clears them."""
@@ -156,6 +192,8 @@ class RolloutStatus:
             "analysis": self.analysis.to_dict(),
             "conditions": [c.to_dict() for c in self.conditions],
             "observedGeneration": self.observed_generation,
+            # Only during (or after) canary steps; None clears it with a merge patch.
+            "canary": self.canary.to_dict() if self.canary.step is not None else None,
         }
 
     @classmethod
@@ -171,6 +209,7 @@ class RolloutStatus:
             analysis=AnalysisStatus.from_dict(data.get("analysis")),
             conditions=tuple(Condition.from_dict(c) for c in data.get("conditions") or ()),
             observed_generation=data.get("observedGeneration"),
+            canary=CanaryStatus.from_dict(data.get("canary")),
         )
 
     def condition(self, type_: str) -> Condition | None:

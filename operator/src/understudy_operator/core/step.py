@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from understudy_operator.core.builtins import BUILTINS, sample_count
+from understudy_operator.core.canary import current_analysis
 from understudy_operator.core.checks import Check
 from understudy_operator.core.decide import decide
 from understudy_operator.core.measurements import (
@@ -24,7 +25,7 @@ from understudy_operator.core.measurements import (
     Vector,
 )
 from understudy_operator.core.ports import Actuator, MetricsSource
-from understudy_operator.core.schedule import SAMPLES_CHECK, analysis_due, query_context
+from understudy_operator.core.schedule import analysis_due, query_context, samples_check
 from understudy_operator.core.spec import RolloutSpec
 from understudy_operator.core.status import RolloutStatus
 from understudy_operator.core.types import Decision, Observed, Signals
@@ -47,7 +48,8 @@ def measure_all(
     """One analysis run: the sample count and every check of ``spec``, from ``source`` (a
     custom check's number; each part of a built-in's evidence)."""
     source.begin_run()
-    judging = spec.analysis.judging
+    analysis = current_analysis(spec, status) or spec.analysis
+    judging = analysis.judging
 
     def evidence(check: Check) -> dict[str, Evidence]:
         ctx = query_context(spec=spec, status=status, namespace=namespace, check=check, now=now)
@@ -61,8 +63,8 @@ def measure_all(
         return source.measure(check, ctx)
 
     return Measurements(
-        samples=_samples(evidence(SAMPLES_CHECK)),
-        checks={c.name: one(c) for c in spec.analysis.checks},
+        samples=_samples(evidence(samples_check(status))),
+        checks={c.name: one(c) for c in analysis.checks},
     )
 
 

@@ -16,6 +16,9 @@ class ActionKind(StrEnum):
     DEPLOY_LIVE = "deploy_live"  # live workload serves `version` (first version); router: live only
     DEPLOY_CANDIDATE = "deploy_candidate"  # candidate workload at `version`; router: no mirroring
     START_SHADOW = "start_shadow"  # router mirrors to the (ready) candidate `version`
+    # router: the candidate `version` answers status.canary.weight% of requests (sticky),
+    # the rest answered by live and mirrored as in the shadow
+    SET_WEIGHT = "set_weight"
     PROMOTE = "promote"  # roll the live workload to `version`, no unavailable replicas
     FINISH_PROMOTION = "finish_promotion"  # router: live=`version`, no mirroring; remove candidate
     ROLLBACK = "rollback"  # router: no mirroring; remove the candidate workload (`version`)
@@ -70,7 +73,13 @@ class Decision:
     previous_phase: Phase
     run_verdict: Verdict | None = None  # the verdict of the analysis run made now, if any
     consumed: frozenset[Signal] = field(default_factory=frozenset)  # signals to clear
+    previous_step: int | None = None  # the canary step before (status.canary.step)
 
     @property
     def phase_changed(self) -> bool:
         return self.status.phase != self.previous_phase
+
+    @property
+    def step_changed(self) -> bool:
+        """A new canary step began (worth an event, like a new phase)."""
+        return self.status.canary.step != self.previous_step

@@ -112,8 +112,9 @@ class KubeActuator:
         elif kind == ActionKind.DEPLOY_CANDIDATE:
             self._route(ref, spec, live=self._stable(status), candidate=None)
             self._ensure_workload(ref, "candidate", spec, v, self._image_for(spec, v))
-        elif kind == ActionKind.START_SHADOW:
-            self._route(ref, spec, live=self._stable(status), candidate=v)
+        elif kind in (ActionKind.START_SHADOW, ActionKind.SET_WEIGHT):
+            weight = status.canary.weight  # 0 in the shadow; a canary step's weight
+            self._route(ref, spec, live=self._stable(status), candidate=v, weight=weight)
         elif kind == ActionKind.PROMOTE:
             self._promote(ref, spec, v)
         elif kind == ActionKind.FINISH_PROMOTION:
@@ -245,7 +246,13 @@ class KubeActuator:
         )
 
     def _route(
-        self, ref: RolloutRef, spec: RolloutSpec, *, live: str, candidate: str | None
+        self,
+        ref: RolloutRef,
+        spec: RolloutSpec,
+        *,
+        live: str,
+        candidate: str | None,
+        weight: float = 0.0,
     ) -> None:
         config = resources.router_config(
             ref=ref,
@@ -253,6 +260,7 @@ class KubeActuator:
             settings=self._settings,
             live_version=live,
             candidate_version=candidate,
+            weight=weight,
         )
         name = resources.router_configmap_name(ref=ref, spec=spec, settings=self._settings)
         body = resources.router_configmap(ref=ref, name=name, spec=spec, config=config)

@@ -230,8 +230,10 @@ def router_config(
     settings: OperatorSettings,
     live_version: str,
     candidate_version: str | None,
+    weight: float = 0.0,
 ) -> dict[str, Any]:
-    """router.json: live always; the candidate only while it is being shadowed."""
+    """router.json: live always; the candidate only while it is being shadowed (and
+    answering ``weight``% at a canary step)."""
 
     def url(role: Role) -> str:
         return settings.service_url.format(
@@ -242,6 +244,7 @@ def router_config(
         spec,
         live=(url("live"), live_version),
         candidate=(url("candidate"), candidate_version) if candidate_version else None,
+        weight=weight,
     )
 
 

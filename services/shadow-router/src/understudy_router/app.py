@@ -164,6 +164,7 @@ def create_app(settings: RouterSettings, registry: CollectorRegistry | None = No
                 body=body,
                 content_type=request.headers.get("content-type"),
                 request_id=request_id,
+                sticky=request.headers.get,
             )
         logger.info(
             "POST /v1/predictions %d",
@@ -174,7 +175,12 @@ def create_app(settings: RouterSettings, registry: CollectorRegistry | None = No
                 "url.path": "/v1/predictions",
                 "http.response.status_code": answer.status,
                 "event.duration": int((time.perf_counter() - started) * 1e9),
-                "understudy.live.version": answer.headers.get("x-model-version"),
+                "understudy.live.version": router.route.config.live.version
+                if router.route.config.live
+                else None,
+                # Whose answer the client got: "live", or "candidate" (a canary step).
+                "understudy.answered_by": answer.answered_by,
+                "understudy.answer.version": answer.headers.get("x-model-version"),
                 "understudy.mirrored": answer.mirrored,
             },
         )

@@ -6,9 +6,12 @@ Shape (docs/contracts.md)::
      "candidate": {"url": "http://127.0.0.1:8002", "version": "2.0.0"},
      "mirror_percent": 100, "tolerance": {"relative": 0.10, "absolute": 10000},
      "timeouts": {"live_seconds": 2.0, "candidate_seconds": 2.0},
-     "slice_field": "Neighborhood"}
+     "slice_field": "Neighborhood", "weight": 10, "sticky_header": "X-Understudy-Key"}
 
-``slice_field`` (optional, null by default) names an input field whose value slices the
+``weight`` (optional, 0 by default) is the percentage of client requests the candidate
+*answers* (a canary step; understudy_router.canary), sticky per ``sticky_header``'s value
+or else the request id; the rest is answered by live and mirrored as ``mirror_percent``
+says. ``slice_field`` (optional, null by default) names an input field whose value slices the
 paired evidence (understudy_router.slices).
 
 Parsing is strict (unknown keys, strings for numbers and booleans for numbers are
@@ -20,10 +23,11 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from understudy_common.compare import Tolerance
 from understudy_common.slicing import slice_field_problem
@@ -37,6 +41,9 @@ _STRICT = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 NonNegative = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 Seconds = Annotated[float, Field(gt=0, le=300, allow_inf_nan=False)]
+# An HTTP header name (RFC 9110 token), at most 64 characters.
+_HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,64}$")
+DEFAULT_STICKY_HEADER = "x-understudy-key"
 
 
 class UpstreamConfig(BaseModel):
@@ -95,6 +102,25 @@ class RoutingConfig(BaseModel):
     timeouts: TimeoutsConfig = TimeoutsConfig()
     # The input field whose value slices the paired evidence; None: slices by prediction only.
     slice_field: str | None = None
+    # Percentage of client requests the candidate answers (a canary step); 0: live answers all.
+    weight: Annotated[float, Field(ge=0, le=100, allow_inf_nan=False)] = 0.0
+    # The request header whose value keeps a client on one model; without it, the request id.
+    sticky_header: str = DEFAULT_STICKY_HEADER
+
+    @field_validator("sticky_header")
+    @classmethod
+    def _header_name(cls, value: str) -> str:
+        if not _HEADER_NAME.match(value):
+            raise ValueError(f"must be an HTTP header name (1-64 token characters), got {value!r}")
+        return value.lower()  # ASGI header names are lower-case
+
+    @model_validator(mode="after")
+    def _weight_needs_candidate(self) -> RoutingConfig:
+        if self.weight > 0 and self.candidate is None:
+            raise ValueError(
+                f"weight {self.weight:g} needs a candidate to answer (candidate is null)"
+            )
+        return self
 
     @field_validator("slice_field")
     @classmethod
@@ -117,6 +143,7 @@ class RoutingConfig(BaseModel):
             "candidate_url": self.candidate.url if self.candidate else "",
             "candidate_version": self.candidate.version if self.candidate else "",
             "mirror_percent": _percent(self.mirror_percent),
+            "weight": _percent(self.weight),
         }
 
 

@@ -29,6 +29,12 @@ SUBSYSTEM = "router"
 # Client request outcomes (label values of understudy_router_requests_total).
 LIVE_OK = "live_ok"
 LIVE_ERROR = "live_error"
+# ... of the requests a canary weight sent to the candidate (its answer went to the client):
+# CANDIDATE_OK, or the mirror's failure outcomes (comparison.CANDIDATE_ERROR, _TIMEOUT).
+CANDIDATE_OK = "candidate_ok"
+# Which model's answer the client got (label ``answered_by``; two values, bounded).
+LIVE = "live"
+CANDIDATE = "candidate"
 
 
 # Signed relative difference (candidate - live) / live: +-0.1% .. +-100%, log-spaced, and 0.
@@ -73,8 +79,9 @@ class RouterMetrics:
         registry.register(self.paired)
         self.requests = Counter(
             metric_name(SUBSYSTEM, "requests", "total"),
-            "Client prediction requests by the live result (live_error: 5xx, 502, 503, 504).",
-            ["model", "live_version", "outcome"],
+            "Client prediction requests by the model that answered and its result "
+            "(live_error / candidate_error: 5xx, 502, 503; candidate_timeout: 504).",
+            ["model", "live_version", "answered_by", "outcome"],
             registry=registry,
         )
         self.mirror = Counter(
@@ -93,8 +100,8 @@ class RouterMetrics:
         # counted by binary search: prometheus_client's Histogram scans its edges linearly.
         self.upstream_duration = BucketHistograms(
             metric_name(SUBSYSTEM, "upstream_duration", "seconds"),
-            "Upstream request latency as the router saw it.",
-            labels=["model", "role", "version"],
+            "Upstream request latency as the router saw it, by whose answer the client got.",
+            labels=["model", "role", "version", "answered_by"],
             edges=FINE_LATENCY_EDGES_SECONDS,
         )
         registry.register(self.upstream_duration)
@@ -140,8 +147,12 @@ class RouterMetrics:
     def set_config(self, config: RoutingConfig) -> None:
         self.config.labels(self.model).info(config.info_labels())
 
-    def observe_upstream(self, *, role: str, version: str, seconds: float) -> None:
-        self.upstream_duration.observe((self.model, role, version), seconds)
+    def observe_upstream(
+        self, *, role: str, version: str, seconds: float, answered_by: str = LIVE
+    ) -> None:
+        """``answered_by``: live for the live call and a mirror of it, candidate for a
+        request the candidate answered (a canary step)."""
+        self.upstream_duration.observe((self.model, role, version, answered_by), seconds)
 
 
 class WindowCollector(Collector):

@@ -11,7 +11,8 @@ import logging
 import math
 import random
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -20,6 +21,7 @@ import httpx
 from understudy_common.compare import Tolerance
 from understudy_common.logging import request_context
 
+from .canary import answered_by_candidate
 from .comparison import (
     CANDIDATE_ERROR,
     CANDIDATE_TIMEOUT,
@@ -32,7 +34,14 @@ from .comparison import (
 )
 from .config import ConfigError, RoutingConfig, parse_config
 from .feedback.service import Feedback
-from .metrics import LIVE_ERROR, LIVE_OK, RouterMetrics
+from .metrics import (
+    CANDIDATE,
+    CANDIDATE_OK,
+    LIVE,
+    LIVE_ERROR,
+    LIVE_OK,
+    RouterMetrics,
+)
 from .mirror import MirrorQueue
 from .settings import RouterSettings
 from .slices import field_values
@@ -84,6 +93,8 @@ class Answer:
     headers: dict[str, str]
     # Whether a mirror job was queued for this request (for the request log).
     mirrored: bool = False
+    # Whose answer this is: "live", or "candidate" for a request a canary weight sent there.
+    answered_by: str = LIVE
 
 
 _NO_ROUTE = Route(
@@ -246,16 +257,29 @@ class ShadowRouter:
         }
         return Answer(status=response.status_code, body=response.content, headers=headers)
 
-    async def predict(self, *, body: bytes, content_type: str | None, request_id: str) -> Answer:
+    async def predict(
+        self,
+        *,
+        body: bytes,
+        content_type: str | None,
+        request_id: str,
+        sticky: Callable[[str], str | None] | None = None,
+    ) -> Answer:
+        """Answer one prediction request. ``sticky(header)`` returns the request's value of
+        a header (None: absent); read only when a canary weight is set."""
         route = self.route
         config = route.config
         if route.live is None or config.live is None:
-            self._metrics.requests.labels(self._metrics.model, "none", LIVE_ERROR).inc()
+            self._metrics.requests.labels(self._metrics.model, "none", LIVE, LIVE_ERROR).inc()
             return error_answer(503, "upstream_unavailable", "no live model is configured")
         live_version = config.live.version
         headers = {"x-request-id": request_id}
         if content_type is not None:
             headers["content-type"] = content_type
+        if config.weight > 0 and route.candidate is not None:
+            key = (sticky(config.sticky_header) if sticky else None) or request_id
+            if answered_by_candidate(key, config.weight):
+                return await self._candidate_answers(route, body=body, headers=headers)
         started = time.perf_counter()
         try:
             response = await route.live.post(
@@ -270,7 +294,7 @@ class ShadowRouter:
         )
         status = response.status
         self._metrics.requests.labels(
-            self._metrics.model, live_version, LIVE_OK if status < 500 else LIVE_ERROR
+            self._metrics.model, live_version, LIVE, LIVE_OK if status < 500 else LIVE_ERROR
         ).inc()
         out_headers = {k: v for k in PASSED_HEADERS if (v := response.headers.get(k)) is not None}
         out_headers["x-model-version"] = live_version
@@ -291,13 +315,65 @@ class ShadowRouter:
                 )
         return Answer(status=status, body=response.content, headers=out_headers, mirrored=mirrored)
 
+    async def _candidate_answers(
+        self, route: Route, *, body: bytes, headers: dict[str, str]
+    ) -> Answer:
+        """A canary request: the candidate's answer goes to the client as it is — its 4xx
+        and 5xx too, and 504/502 when it times out or cannot be reached. No fallback to
+        live (as Argo Rollouts and Flagger): a fallback would hide the very failures the
+        canary step must count, and double the latency of a failing request. Nothing is
+        mirrored or compared (live is not asked)."""
+        config = route.config
+        assert route.candidate is not None and config.candidate is not None
+        assert config.live is not None
+        version = config.candidate.version
+        live_version = config.live.version
+        m = self._metrics
+        started = time.perf_counter()
+        try:
+            response = await route.candidate.post(
+                content=body, headers=headers, timeout=config.timeouts.candidate_seconds
+            )
+        except (UpstreamTimeout, UpstreamUnreachable) as exc:
+            timeout = isinstance(exc, UpstreamTimeout)
+            m.observe_upstream(
+                role=CANDIDATE,
+                version=version,
+                seconds=time.perf_counter() - started,
+                answered_by=CANDIDATE,
+            )
+            outcome = CANDIDATE_TIMEOUT if timeout else CANDIDATE_ERROR
+            m.requests.labels(m.model, live_version, CANDIDATE, outcome).inc()
+            logger.warning("candidate upstream failed on a canary request: %s", exc)
+            code = "upstream_timeout" if timeout else "upstream_error"
+            failed = error_answer(
+                504 if timeout else 502, code, f"candidate model {version}: {exc}", version=version
+            )
+            return replace(failed, answered_by=CANDIDATE)
+        m.observe_upstream(
+            role=CANDIDATE,
+            version=version,
+            seconds=time.perf_counter() - started,
+            answered_by=CANDIDATE,
+        )
+        status = response.status
+        outcome = CANDIDATE_OK if status < 500 else CANDIDATE_ERROR
+        m.requests.labels(m.model, live_version, CANDIDATE, outcome).inc()
+        # Not recorded for labels: the ground-truth checks pair live and candidate on the
+        # mirrored requests, as in the shadow (a canary answer has no live prediction).
+        out_headers = {k: v for k in PASSED_HEADERS if (v := response.headers.get(k)) is not None}
+        out_headers["x-model-version"] = version
+        return Answer(
+            status=status, body=response.content, headers=out_headers, answered_by=CANDIDATE
+        )
+
     def _live_failed(
         self, status: int, code: str, exc: Exception, live_version: str, started: float
     ) -> Answer:
         self._metrics.observe_upstream(
             role="live", version=live_version, seconds=time.perf_counter() - started
         )
-        self._metrics.requests.labels(self._metrics.model, live_version, LIVE_ERROR).inc()
+        self._metrics.requests.labels(self._metrics.model, live_version, LIVE, LIVE_ERROR).inc()
         logger.warning("live upstream failed (%s): %s", code, exc)
         return error_answer(status, code, f"live model {live_version}: {exc}", version=live_version)
 
@@ -454,6 +530,8 @@ class ShadowRouter:
             # Requests are copied to a candidate (one is configured and mirror_percent > 0).
             "mirroring": config.mirroring,
             "mirror_percent": config.mirror_percent if config.candidate else 0.0,
+            # Percentage of requests the candidate answers (a canary step), sticky per key.
+            "weight": config.weight if config.candidate else 0.0,
             "config": config.model_dump(mode="json") if route.generation else None,
             "generation": route.generation,
             "source": route.source,
