@@ -13,7 +13,9 @@ import re
 from typing import Any
 
 from tests.support.layout import DASHBOARD
-from tools.dashboard.build import render
+from tools.dashboard.build import PHASE_COLORS, VERDICT_COLORS, render
+from understudy_operator.core.checks import Verdict
+from understudy_operator.core.status import Phase
 
 
 def dashboard() -> dict[str, Any]:
@@ -73,3 +75,9 @@ def test_panel_ids_are_unique_and_panels_fit_the_grid() -> None:
     for p in all_panels:
         pos = p["gridPos"]
         assert pos["x"] + pos["w"] <= 24, p["title"]
+
+
+def test_every_phase_and_verdict_has_a_colour() -> None:
+    """A phase added to the operator (Canary was) must show on the phase timeline."""
+    assert set(PHASE_COLORS) == set(Phase)
+    assert set(VERDICT_COLORS) == set(Verdict)

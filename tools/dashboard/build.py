@@ -60,6 +60,7 @@ PHASE_COLORS = {
     Phase.PENDING: "text",
     Phase.DEPLOYING: "blue",
     Phase.SHADOWING: "purple",
+    Phase.CANARY: "light-purple",
     Phase.AWAITING_APPROVAL: "orange",
     Phase.PROMOTING: "light-green",
     Phase.PROMOTED: "green",
