@@ -43,7 +43,14 @@ log = logging.getLogger(__name__)
 CONFLICT_ATTEMPTS = 3
 SIGNAL_ANNOTATIONS = {s: f"{ANNOTATION_PREFIX}/{s.value}" for s in Signal}
 WARNING_REASONS = frozenset(
-    {"AnalysisFailed", "AnalysisRunFailed", "AnalysisPaused", "Aborted", "InvalidSpec"}
+    {
+        "AnalysisFailed",
+        "AnalysisRunFailed",
+        "AnalysisPaused",
+        "Aborted",
+        "InvalidSpec",
+        "AnalysisSkipped",
+    }
 )
 
 
@@ -60,7 +67,8 @@ class Outcome:
 def read_signals(
     *, annotations: dict[str, str], spec: RolloutSpec, status: RolloutStatus
 ) -> Signals:
-    """approve/abort/resume: annotation "true" or the candidate version; or spec.approvedVersion."""
+    """Each signal: its annotation "true" or the candidate version; approve also
+    spec.approvedVersion."""
     cand = status.candidate_version
 
     def on(signal: Signal) -> bool:
@@ -72,6 +80,8 @@ def read_signals(
         approve=on(Signal.APPROVE) or approved_in_spec,
         abort=on(Signal.ABORT),
         resume=on(Signal.RESUME),
+        retry=on(Signal.RETRY),
+        promote=on(Signal.PROMOTE),
     )
 
 
