@@ -101,7 +101,13 @@ def start_operator(operator_kubeconfig: Path) -> Iterator[OperatorFactory]:
     """Start ``python -m understudy_operator`` as a local process watching one namespace."""
     started: list[OperatorProcess] = []
 
-    def start(*, namespace: str, prometheus_url: str, tick: float = 0.5) -> OperatorProcess:
+    def start(
+        *,
+        namespace: str,
+        prometheus_url: str,
+        tick: float = 0.5,
+        env: dict[str, str] | None = None,
+    ) -> OperatorProcess:
         proc = start_service(
             "understudy_operator",
             env={
@@ -113,6 +119,7 @@ def start_operator(operator_kubeconfig: Path) -> Iterator[OperatorFactory]:
                 "UNDERSTUDY_OPERATOR_METRICS_PORT": "0",
                 "UNDERSTUDY_OPERATOR_METRICS_HOST": "127.0.0.1",
                 "UNDERSTUDY_OPERATOR_RETRY_DELAY_SECONDS": "0.5",
+                **(env or {}),
             },
             port_env="UNDERSTUDY_OPERATOR_HEALTH_PORT",
             ready_path="/healthz",

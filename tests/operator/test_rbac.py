@@ -29,10 +29,11 @@ ALLOWED = [
     ("create", "configmaps"),
     ("patch", "configmaps"),
     ("create", "events"),
+    ("get", "secrets"),  # a notification's webhook URL (spec.notifications)
 ]
 DENIED = [
-    ("get", "secrets"),
     ("list", "secrets"),
+    ("watch", "secrets"),
     ("create", "modelrollouts.rollouts.understudy.dev"),
     ("delete", "modelrollouts.rollouts.understudy.dev"),
     ("update", "modelrollouts.rollouts.understudy.dev/status"),

@@ -114,7 +114,21 @@ def build_parser() -> argparse.ArgumentParser:
     parser.set_defaults(func=None)
     demo.set_defaults(func=_run_demo)
     _add_logs(sub)
+    _add_rollout(sub)
     return parser
+
+
+def _add_rollout(sub: argparse._SubParsersAction) -> None:
+    from understudy_cli.rollout.cli import EXIT_CODES, add_commands
+
+    rollout = sub.add_parser(
+        "rollout",
+        help="look at and steer a ModelRollout in a cluster (the same commands as "
+        "`kubectl understudy`)",
+        description="get, approve, abort, resume, retry, promote --skip-analysis, dry-run. "
+        + EXIT_CODES,
+    )
+    add_commands(rollout.add_subparsers(dest="command_verb", required=True, metavar="COMMAND"))
 
 
 def _add_logs(sub: argparse._SubParsersAction) -> None:

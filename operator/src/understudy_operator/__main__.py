@@ -16,6 +16,7 @@ from understudy_common.logging import configure_logging
 from understudy_common.metrics import new_registry
 from understudy_operator.handlers import register
 from understudy_operator.metrics import OperatorMetrics
+from understudy_operator.notifier import Notifier
 from understudy_operator.providers.prometheus import PrometheusProvider
 from understudy_operator.providers.promql import PromQLSource
 from understudy_operator.reconcile import Reconciler
@@ -61,8 +62,20 @@ def main() -> None:
     provider = PrometheusProvider(
         url=settings.prometheus_url, timeout_seconds=settings.prometheus_timeout_seconds
     )
+    api = api_client()
+    notifier = Notifier(
+        api=api,
+        metrics=metrics,
+        attempts=settings.notification_attempts,
+        backoff_seconds=settings.notification_backoff_seconds,
+        max_pending=settings.notification_max_pending,
+    ).start()
     reconciler = Reconciler(
-        api=api_client(), settings=settings, source=PromQLSource(provider), metrics=metrics
+        api=api,
+        settings=settings,
+        source=PromQLSource(provider),
+        metrics=metrics,
+        notifier=notifier,
     )
     kopf_registry = kopf.OperatorRegistry()
     register(kopf_registry, reconciler=reconciler, settings=settings)
@@ -85,6 +98,7 @@ def main() -> None:
         namespaces=settings.namespaces,
         liveness_endpoint=liveness,
     )
+    notifier.stop()
     provider.close()
 
 

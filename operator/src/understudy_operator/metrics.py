@@ -50,6 +50,12 @@ class OperatorMetrics:
             ["kind"],
             registry=registry,
         )
+        self.notifications = Counter(
+            metric_name("operator", "notifications"),
+            "Webhook notifications (spec.notifications), by outcome (delivered, failed, dropped)",
+            ["outcome"],
+            registry=registry,
+        )
         set_info(
             registry=registry,
             subsystem="operator",

@@ -49,6 +49,7 @@ from understudy_operator.core.measurements import (
 from understudy_operator.core.ports import Actuator, MetricsSource
 from understudy_operator.core.routing import router_document
 from understudy_operator.core.schedule import SAMPLES_CHECK, analysis_due, query_context
+from understudy_operator.core.signals import ANNOTATION_PREFIX, SIGNAL_ANNOTATIONS, read_signals
 from understudy_operator.core.spec import (
     AnalysisSpec,
     ModelRef,
@@ -71,6 +72,7 @@ from understudy_operator.core.types import Action, ActionKind, Decision, Observe
 
 __all__ = [
     "AGREEMENT_RATE",
+    "ANNOTATION_PREFIX",
     "BIAS",
     "BUILTINS",
     "BUILTIN_CHECKS",
@@ -88,6 +90,7 @@ __all__ = [
     "REALIZED_RMSE_RATIO",
     "SAMPLES_CHECK",
     "SAMPLE_COUNT",
+    "SIGNAL_ANNOTATIONS",
     "SLICE_AGREEMENT",
     "SLICE_BIAS",
     "Action",
@@ -143,6 +146,7 @@ __all__ = [
     "parse_duration",
     "parse_spec",
     "query_context",
+    "read_signals",
     "render",
     "router_document",
     "run_step",

@@ -1,0 +1,324 @@
+"""`kubectl understudy` end to end: the plugin on PATH, run through the real kubectl binary
+against a real API server (kwok), with the real operator, router, model-api processes and
+Prometheus of the operator's e2e tests (tests/support/dataplane.py).
+
+Each verb changes the real rollout's outcome: approve promotes a manual rollout, promote
+--skip-analysis promotes one that has not passed, abort rolls back, retry shadows the
+rolled-back candidate again with fresh counters, resume continues a paused analysis;
+bad names, namespaces and phases give their documented exit codes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from kubernetes import client
+
+from tests.support.cluster import K8sCluster
+from tests.support.dataplane import MODEL, DataPlane, ModelFleet
+from tests.support.operator import OperatorFactory
+from tests.support.prometheus import PrometheusServer
+from understudy_operator.kube import GROUP, PLURAL, VERSION
+
+pytestmark = [pytest.mark.cluster, pytest.mark.integration]
+
+NAME = "house-prices"
+POLL_S = 0.25
+# The e2e tests' settings (tests/operator/test_e2e.py): a run every 2s after 1s, 30 samples.
+ANALYSIS: dict[str, Any] = {
+    "interval": "2s",
+    "warmup": "1s",
+    "minSamples": 30,
+    "successfulRuns": 3,
+    "failureLimit": 2,
+    "inconclusiveLimit": 3,
+    "checks": [
+        {"name": "candidate-error-rate", "max": 0.05},
+        {"name": "agreement-rate", "min": 0.6},
+    ],
+}
+# Passing runs never add up to a promotion: the rollout waits in Shadowing for a human.
+FOREVER = {**ANALYSIS, "successfulRuns": 1000}
+VENV_BIN = Path(sys.executable).parent
+
+
+class Plugin:
+    """``kubectl understudy ...`` through the real kubectl, the plugin found on PATH."""
+
+    def __init__(self, cluster: K8sCluster, namespace: str) -> None:
+        kubectl = (cluster.bin_dir / "kubectl") if cluster.bin_dir else None
+        found = str(kubectl) if kubectl and kubectl.exists() else shutil.which("kubectl")
+        assert found, "kubectl not found"
+        self.kubectl = found
+        self.cluster = cluster
+        self.namespace = namespace
+        assert (VENV_BIN / "kubectl-understudy").exists(), "run make env: no console script"
+        self.env = {
+            **os.environ,
+            **cluster.env,
+            "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+            "COLUMNS": "240",
+        }
+
+    def __call__(
+        self, *args: str, namespace: str | None = None, timeout: float = 60
+    ) -> subprocess.CompletedProcess[str]:
+        ns = namespace or self.namespace
+        return subprocess.run(
+            [
+                self.kubectl,
+                "understudy",
+                *args,
+                "-n",
+                ns,
+                "--kubeconfig",
+                str(self.cluster.kubeconfig),
+            ],
+            capture_output=True,
+            text=True,
+            env=self.env,
+            timeout=timeout,
+            stdin=subprocess.DEVNULL,
+            check=False,
+        )
+
+
+class Rollout:
+    """The ModelRollout under test, read through the API (polling is cheaper than the plugin)."""
+
+    def __init__(self, cluster: K8sCluster, namespace: str) -> None:
+        self.cluster = cluster
+        self.namespace = namespace
+        self.api = cluster.api_client()
+        self.custom = client.CustomObjectsApi(self.api)
+        self.core = client.CoreV1Api(self.api)
+
+    def apply(self, version: str, **spec: Any) -> None:
+        body = {
+            "apiVersion": f"{GROUP}/{VERSION}",
+            "kind": "ModelRollout",
+            "metadata": {"name": NAME, "namespace": self.namespace},
+            "spec": {
+                "model": {"name": MODEL, "version": version, "image": f"model-api:{version}"},
+                "analysis": ANALYSIS,
+                **spec,
+            },
+        }
+        result = self.cluster.kubectl("apply", "-f", "-", input=json.dumps(body))
+        assert result.returncode == 0, result.stderr
+
+    def get(self) -> dict[str, Any]:
+        obj: dict[str, Any] = self.custom.get_namespaced_custom_object(
+            GROUP, VERSION, self.namespace, PLURAL, NAME
+        )
+        return obj
+
+    def status(self) -> dict[str, Any]:
+        return self.get().get("status") or {}
+
+    def wait(
+        self, what: str, predicate: Callable[[dict[str, Any]], bool], timeout: float = 90
+    ) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        status: dict[str, Any] = {}
+        while time.monotonic() < deadline:
+            status = self.status()
+            if predicate(status):
+                return status
+            time.sleep(POLL_S)  # polling interval
+        raise AssertionError(f"timed out waiting for {what}: {json.dumps(status, indent=1)}")
+
+    def wait_phase(self, phase: str, timeout: float = 90) -> dict[str, Any]:
+        return self.wait(f"phase {phase}", lambda s: s.get("phase") == phase, timeout)
+
+    def events(self, reason: str) -> list[Any]:
+        return self.core.list_namespaced_event(
+            self.namespace, field_selector=f"involvedObject.name={NAME},reason={reason}"
+        ).items
+
+    def annotations(self) -> dict[str, str]:
+        return self.get()["metadata"].get("annotations") or {}
+
+
+@pytest.fixture
+def live(
+    crd: K8sCluster,
+    namespace: str,
+    start_operator: OperatorFactory,
+    fleet: ModelFleet,
+    prometheus: PrometheusServer,
+    records: list[dict[str, Any]],
+    tmp_path: Path,
+) -> Iterator[tuple[Rollout, Plugin]]:
+    """v1 live through the operator, a router following its ConfigMap, traffic flowing."""
+    rollout = Rollout(crd, namespace)
+    start_operator(namespace=namespace, prometheus_url=prometheus.url)
+    rollout.apply("1.0.0")
+    rollout.wait_phase("Promoted")
+    plane = DataPlane(
+        api=rollout.api,
+        namespace=namespace,
+        configmap=f"{NAME}-router",
+        fleet=fleet,
+        prometheus=prometheus,
+        records=records,
+        workdir=tmp_path,
+    ).start()
+    try:
+        rollout.wait("traffic through the router", lambda _: plane.requests_ok > 5)
+        yield rollout, Plugin(crd, namespace)
+    finally:
+        plane.stop()
+
+
+def shadowing_with_runs(rollout: Rollout, version: str = "2.0.0", **spec: Any) -> dict[str, Any]:
+    rollout.apply(version, analysis=FOREVER, **spec)
+    return rollout.wait(
+        "a passing run while shadowing",
+        lambda s: s.get("phase") == "Shadowing" and s.get("analysis", {}).get("successful", 0) >= 1,
+    )
+
+
+def test_errors_then_get_shows_the_runs_table_and_approve_promotes_a_manual_rollout(
+    live: tuple[Rollout, Plugin],
+) -> None:
+    rollout, plugin = live
+    # First the errors, while v1 is live and nothing is in flight.
+    missing = plugin("get", "no-such-rollout")
+    assert missing.returncode == 3
+    assert f'modelrollout "no-such-rollout" not found in namespace "{rollout.namespace}"' in (
+        missing.stderr
+    )
+    no_ns = plugin("approve", NAME, namespace="no-such-namespace")
+    assert no_ns.returncode == 3
+    assert 'namespace "no-such-namespace" not found' in no_ns.stderr
+    promoted = plugin("approve", NAME)  # v1 is live, nothing to approve
+    assert promoted.returncode == 4
+    assert "phase Promoted" in promoted.stderr
+    assert plugin("get").returncode == 2  # usage: NAME is required
+    help_ = plugin("--help")
+    assert help_.returncode == 0 and "Exit codes" in help_.stdout
+    rollout.apply("2.0.0", promotion="manual")
+    rollout.wait_phase("AwaitingApproval")
+    shown = plugin("get", NAME)
+    assert shown.returncode == 0, shown.stderr
+    out = shown.stdout
+    assert "AwaitingApproval" in out and "stable 1.0.0" in out and "candidate 2.0.0" in out
+    # The demo's runs x checks table: each check with its threshold and a verdict.
+    assert "candidate-error-rate" in out and ">= 0.6" in out and "Pass" in out
+    assert "conditions" in out and "Progressing" in out
+    as_json = json.loads(plugin("get", NAME, "-o", "json").stdout)
+    assert as_json["status"]["phase"] == "AwaitingApproval"
+
+    approved = plugin("approve", NAME)
+    assert approved.returncode == 0, approved.stderr
+    assert "approve sent for candidate 2.0.0" in approved.stdout
+    # -w: the live view redrawn from the watch until the promotion (plain lines: no TTY).
+    watched = plugin("get", NAME, "-w", "--timeout", "15", timeout=60)
+    assert watched.returncode == 0, watched.stderr
+    assert "phase Promoted" in watched.stdout
+    status = rollout.wait_phase("Promoted")
+    assert status["stableVersion"] == "2.0.0"
+    assert f"{GROUP}/approve" not in rollout.annotations()  # consumed by the operator
+    assert rollout.events("Approved")
+
+
+def test_dry_run_judges_now_and_promote_skip_analysis_promotes_on_request(
+    live: tuple[Rollout, Plugin], prometheus: PrometheusServer
+) -> None:
+    rollout, plugin = live
+    before = shadowing_with_runs(rollout)
+    dry = plugin("dry-run", NAME, "--prometheus-url", prometheus.url)
+    assert dry.returncode == 0, dry.stdout + dry.stderr
+    assert "would decide: Shadowing (AnalysisRunPassed)" in dry.stdout
+    assert "nothing is changed" in dry.stdout
+    after = rollout.status()
+    assert after["phase"] == "Shadowing"
+    # A dry run writes nothing: the status' counters are the operator's alone.
+    assert after["analysis"]["startedAt"] == before["analysis"]["startedAt"]
+    unreachable = plugin("dry-run", NAME, "--prometheus-url", "http://127.0.0.1:9")
+    assert unreachable.returncode == 5, unreachable.stdout + unreachable.stderr
+    assert "Inconclusive" in unreachable.stdout
+
+    refused = plugin("promote", NAME, "--skip-analysis")  # stdin is not a terminal
+    assert refused.returncode == 4
+    assert "--yes" in refused.stderr
+    no_flag = plugin("promote", NAME, "--yes")
+    assert no_flag.returncode == 2 and "--skip-analysis" in no_flag.stderr
+    assert rollout.status()["phase"] == "Shadowing"
+
+    promoted = plugin("promote", NAME, "--skip-analysis", "--yes")
+    assert promoted.returncode == 0, promoted.stderr
+    status = rollout.wait(
+        "promoted", lambda s: s.get("phase") == "Promoted" and s.get("stableVersion") == "2.0.0"
+    )
+    assert status["analysis"]["skipped"] is True
+    assert "analysis skipped by request" in status["message"]
+    (event,) = rollout.events("AnalysisSkipped")
+    assert event.type == "Warning"
+    shown = plugin("get", NAME)
+    assert "skipped by request" in shown.stdout
+
+
+def test_abort_rolls_back_and_retry_shadows_the_candidate_again_with_fresh_counters(
+    live: tuple[Rollout, Plugin],
+) -> None:
+    rollout, plugin = live
+    rollout.apply("2.0.0", analysis=FOREVER)
+    first = rollout.wait(
+        "three passing runs",
+        lambda s: s.get("phase") == "Shadowing" and s.get("analysis", {}).get("successful", 0) >= 3,
+    )
+    aborted = plugin("abort", NAME)
+    assert aborted.returncode == 0, aborted.stderr
+    rolled_back = rollout.wait_phase("RolledBack")
+    assert "aborted by request" in rolled_back["message"]
+    shown = plugin("get", NAME)
+    assert shown.returncode == 1  # a failed state
+    assert "RolledBack" in shown.stdout
+    assert plugin("abort", NAME).returncode == 4  # nothing in flight to abort
+
+    retried = plugin("retry", NAME)
+    assert retried.returncode == 0, retried.stderr
+    again = rollout.wait(
+        "the first run of the retried candidate",
+        lambda s: (
+            s.get("phase") == "Shadowing"
+            and s.get("analysis", {}).get("startedAt", "") > first["analysis"]["startedAt"]
+            and s.get("analysis", {}).get("runs", 0) >= 1
+        ),
+    )
+    assert again["candidateVersion"] == "2.0.0"
+    # Fresh counters: counted from zero again (polled 8x per run interval, so one run),
+    # not continued from the first attempt's.
+    assert rolled_back["analysis"]["runs"] >= 3
+    assert again["analysis"]["runs"] == 1
+    assert again["analysis"]["successful"] <= 1
+    assert rollout.events("RolloutRetried")
+    assert f"{GROUP}/retry" not in rollout.annotations()
+
+
+def test_resume_continues_a_paused_analysis(live: tuple[Rollout, Plugin]) -> None:
+    rollout, plugin = live
+    # A custom check on a metric nobody exports: every run is inconclusive -> Paused.
+    nothing = {"name": "no-such-metric", "query": "sum(understudy_no_such_metric)", "max": 1}
+    analysis = {**FOREVER, "inconclusiveLimit": 2, "checks": [*ANALYSIS["checks"], nothing]}
+    rollout.apply("2.0.0", analysis=analysis)
+    paused = rollout.wait_phase("Paused")
+    assert plugin("retry", NAME).returncode == 4  # retry is for RolledBack/Failed
+    resumed = plugin("resume", NAME)
+    assert resumed.returncode == 0, resumed.stderr
+    status = rollout.wait(
+        "resumed", lambda s: (s.get("analysis") or {}).get("resumedAt") is not None
+    )
+    assert status["analysis"]["resumedAt"] > paused["phaseSince"]
+    assert rollout.events("Resumed")
