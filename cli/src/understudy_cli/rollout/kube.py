@@ -4,6 +4,7 @@ name, its annotations, a watch; API trouble becomes :class:`PluginError` with an
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -56,19 +57,25 @@ class Rollouts:
         self._core = client.CoreV1Api(self.api)
 
     def get(self, name: str) -> dict[str, Any]:
-        try:
+        with self._calling(name):
             obj = self._custom.get_namespaced_custom_object(
                 GROUP, VERSION, self.namespace, PLURAL, name
             )
+        if not isinstance(obj, dict):
+            raise PluginError(f"unexpected answer from the API server: {obj!r}", EXIT_API)
+        return obj
+
+    @contextmanager
+    def _calling(self, name: str) -> Iterator[None]:
+        """API trouble around a call about rollout ``name`` as a PluginError."""
+        try:
+            yield
         except client.ApiException as exc:
             if exc.status == 404:
                 raise PluginError(self._not_found(name), EXIT_NOT_FOUND) from exc
             raise _api_error(exc) from exc
         except (urllib3.exceptions.HTTPError, OSError) as exc:
             raise _unreachable(exc) from exc
-        if not isinstance(obj, dict):
-            raise PluginError(f"unexpected answer from the API server: {obj!r}", EXIT_API)
-        return obj
 
     def _not_found(self, name: str) -> str:
         try:
@@ -82,7 +89,7 @@ class Rollouts:
 
     def annotate(self, name: str, annotations: dict[str, str | None]) -> None:
         """Merge-patch the rollout's annotations (None removes one)."""
-        try:
+        with self._calling(name):
             self._custom.patch_namespaced_custom_object(
                 GROUP,
                 VERSION,
@@ -92,12 +99,6 @@ class Rollouts:
                 {"metadata": {"annotations": annotations}},
                 _content_type="application/merge-patch+json",
             )
-        except client.ApiException as exc:
-            if exc.status == 404:
-                raise PluginError(self._not_found(name), EXIT_NOT_FOUND) from exc
-            raise _api_error(exc) from exc
-        except (urllib3.exceptions.HTTPError, OSError) as exc:
-            raise _unreachable(exc) from exc
 
     def watch(self, name: str, *, timeout_seconds: int | None) -> Iterator[dict[str, Any]]:
         """The rollout now, then every change of it (a watch on its name) until the
