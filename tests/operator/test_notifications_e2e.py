@@ -181,8 +181,10 @@ def test_a_hanging_webhook_delays_neither_its_rollout_nor_others_and_is_recorded
         assert "(after 4 attempts)" in failed[0].message
         outcomes = wait("the metric", lambda: (m := notifications_total(port)).get("failed") and m)
         assert outcomes["failed"] >= 1
-        # The other rollout's phase changes, each delivered once and counted once.
+        # The other rollout's phase changes, each delivered once and counted once. (Under
+        # load a first reconcile may be retried after the Deployment became ready, and
+        # Pending -> Promoted is then its only change.)
         phases = [b["phase"] for b in ok.delivered]
-        assert phases == ["Deploying", "Promoted"], f"{ok.attempts}\n{operator.logs()[-4000:]}"
+        assert phases in (["Deploying", "Promoted"], ["Promoted"]), operator.logs()[-4000:]
         assert outcomes["delivered"] == len(ok.delivered)
         assert not cluster.events("other", "NotificationFailed")
