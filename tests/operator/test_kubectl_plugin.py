@@ -68,8 +68,10 @@ class Plugin:
         }
 
     def __call__(
-        self, *args: str, namespace: str | None = None, timeout: float = 60
+        self, *args: str, namespace: str | None = None, timeout: float = 180
     ) -> subprocess.CompletedProcess[str]:
+        # A generous bound: on 2 cores shared by many test sessions one plugin process
+        # (Python start, the kubernetes client import, two API calls) took over 60s.
         ns = namespace or self.namespace
         return subprocess.run(
             [
@@ -176,7 +178,7 @@ def test_errors_then_get_shows_the_runs_table_and_approve_promotes_a_manual_roll
     assert approved.returncode == 0, approved.stderr
     assert "approve sent for candidate 2.0.0" in approved.stdout
     # -w: the live view redrawn from the watch until the promotion (plain lines: no TTY).
-    watched = plugin("get", NAME, "-w", "--timeout", "15", timeout=60)
+    watched = plugin("get", NAME, "-w", "--timeout", "15")
     assert watched.returncode == 0, watched.stderr
     assert "phase Promoted" in watched.stdout
     status = rollout.wait_phase("Promoted")
