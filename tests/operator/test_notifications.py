@@ -46,8 +46,8 @@ def test_notifications_never_change_the_analysis_fingerprint() -> None:
     [
         ({"name": "team"}, "spec.notifications[0].urlFrom: is required"),
         ({**HOOK, "format": "teams"}, "format: 'teams' must be one of json, slack"),
-        ({**HOOK, "on": ["Promoted"]}, "on[0]: 'Promoted' must be one of PhaseChanged"),
-        ({**HOOK, "on": []}, "on: must be a non-empty list"),
+        ({**HOOK, "events": ["Promoted"]}, "events[0]: 'Promoted' must be one of PhaseChanged"),
+        ({**HOOK, "events": []}, "events: must be a non-empty list"),
         ({**HOOK, "timeout": "soon"}, "spec.notifications[0].timeout"),
         ({**HOOK, "url": "http://x"}, "unknown field(s) url"),
         (
@@ -110,7 +110,7 @@ def _bad() -> Measurements:
 
 
 def test_parse_spec_of_a_full_example() -> None:
-    hook = {**HOOK, "format": "slack", "on": ["AnalysisRunFailed"], "timeout": "1500ms"}
+    hook = {**HOOK, "format": "slack", "events": ["AnalysisRunFailed"], "timeout": "1500ms"}
     (n,) = parse_spec(spec_with(hook)).notifications
     assert n.on == {NotifyOn.RUN_FAILED}
     assert replace(n, timeout_seconds=1.5) == n

@@ -271,13 +271,13 @@ def _parse_notifications(items: list[_Obj] | None) -> tuple[Notification, ...]:
     for item in items or []:
         url_from = item.obj("urlFrom", required=True)
         ref = url_from.obj("secretKeyRef", required=True)
-        on = item._get("on", False)
+        on = item._get("events", False)
         if on is not None and (not isinstance(on, list) or not on):
-            raise SpecError(f"{item.path}.on: must be a non-empty list")
+            raise SpecError(f"{item.path}.events: must be a non-empty list")
         for i, event in enumerate(on or []):
             if event not in set(NotifyOn):
                 allowed = ", ".join(NotifyOn)
-                raise SpecError(f"{item.path}.on[{i}]: {event!r} must be one of {allowed}")
+                raise SpecError(f"{item.path}.events[{i}]: {event!r} must be one of {allowed}")
         notification = Notification(
             name=item.name("name"),
             secret_name=ref.text("name", required=True),
