@@ -143,25 +143,10 @@ def shadowing_with_runs(rollout: Rollout, version: str = "2.0.0", **spec: Any) -
     )
 
 
-def test_errors_then_get_shows_the_runs_table_and_approve_promotes_a_manual_rollout(
+def test_get_shows_the_runs_table_and_approve_promotes_a_manual_rollout(
     live: tuple[Rollout, Plugin],
 ) -> None:
     rollout, plugin = live
-    # First the errors, while v1 is live and nothing is in flight.
-    missing = plugin("get", "no-such-rollout")
-    assert missing.returncode == 3
-    assert f'modelrollout "no-such-rollout" not found in namespace "{rollout.namespace}"' in (
-        missing.stderr
-    )
-    no_ns = plugin("approve", NAME, namespace="no-such-namespace")
-    assert no_ns.returncode == 3
-    assert 'namespace "no-such-namespace" not found' in no_ns.stderr
-    promoted = plugin("approve", NAME)  # v1 is live, nothing to approve
-    assert promoted.returncode == 4
-    assert "phase Promoted" in promoted.stderr
-    assert plugin("get").returncode == 2  # usage: NAME is required
-    help_ = plugin("--help")
-    assert help_.returncode == 0 and "Exit codes" in help_.stdout
     rollout.apply("2.0.0", promotion="manual")
     rollout.wait_phase("AwaitingApproval")
     shown = plugin("get", NAME)
@@ -264,14 +249,18 @@ def test_abort_rolls_back_and_retry_shadows_the_candidate_again_with_fresh_count
     assert f"{GROUP}/retry" not in rollout.annotations()
 
 
-def test_resume_continues_a_paused_analysis(live: tuple[Rollout, Plugin]) -> None:
+def test_resume_continues_a_paused_analysis_and_bad_input_is_named(
+    live: tuple[Rollout, Plugin],
+) -> None:
     rollout, plugin = live
     # A custom check on a metric nobody exports: every run is inconclusive -> Paused.
     nothing = {"name": "no-such-metric", "query": "sum(understudy_no_such_metric)", "max": 1}
     analysis = {**FOREVER, "inconclusiveLimit": 2, "checks": [*ANALYSIS["checks"], nothing]}
     rollout.apply("2.0.0", analysis=analysis)
     paused = rollout.wait_phase("Paused")
-    assert plugin("retry", NAME).returncode == 4  # retry is for RolledBack/Failed
+    refused = plugin("retry", NAME)  # retry is for RolledBack/Failed
+    assert refused.returncode == 4
+    assert "retry does not apply" in refused.stderr and "in phase Paused" in refused.stderr
     resumed = plugin("resume", NAME)
     assert resumed.returncode == 0, resumed.stderr
     status = rollout.wait(
@@ -279,3 +268,15 @@ def test_resume_continues_a_paused_analysis(live: tuple[Rollout, Plugin]) -> Non
     )
     assert status["analysis"]["resumedAt"] > paused["phaseSince"]
     assert rollout.events("Resumed")
+    # Bad input: each error names what is wrong, with its exit code.
+    missing = plugin("get", "no-such-rollout")
+    assert missing.returncode == 3
+    assert f'modelrollout "no-such-rollout" not found in namespace "{rollout.namespace}"' in (
+        missing.stderr
+    )
+    no_ns = plugin("approve", NAME, namespace="no-such-namespace")
+    assert no_ns.returncode == 3
+    assert 'namespace "no-such-namespace" not found' in no_ns.stderr
+    assert plugin("get").returncode == 2  # usage: NAME is required
+    help_ = plugin("--help")
+    assert help_.returncode == 0 and "Exit codes" in help_.stdout
