@@ -117,7 +117,10 @@ def test_phase_changes_reach_a_json_and_a_slack_webhook_and_503s_are_retried(
         )
         cluster.apply(
             "house-prices",
-            [hook("team", "ok-hook"), hook("chat", "flaky-hook", format="slack")],
+            [
+                hook("team", "ok-hook", events=["PhaseChanged"]),
+                hook("chat", "flaky-hook", format="slack"),
+            ],
         )
         wait("Promoted", lambda: cluster.phase("house-prices") == "Promoted")
         promoted = ok.wait_for(
