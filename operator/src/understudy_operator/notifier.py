@@ -10,7 +10,8 @@ attempt ends at its timeout) delays neither the reconcile nor other webhooks. At
 ``max_pending`` deliveries wait or run at once; beyond that a new one is dropped.
 
 Outcomes are counted in ``understudy_operator_notifications_total{outcome}`` (delivered,
-failed, dropped); a failed or dropped delivery is also a Warning Event on the rollout.
+failed, dropped); a failed delivery is also a Warning Event on the rollout (a dropped one
+only a log line: recording an Event there would be API I/O on the reconcile's thread).
 
 Delivery guarantee: at most once across operator restarts (pending deliveries live in
 memory only and are lost when the process stops; a restarted operator does not re-send
