@@ -2,7 +2,7 @@ import io
 
 from rich.console import Console
 
-from understudy_cli.demo.display import Display, View, _render
+from understudy_cli.demo.display import Display, View, render
 
 RUN = {
     "number": 1,
@@ -49,7 +49,7 @@ def test_the_run_that_decides_is_printed_before_the_phase_it_caused():
 
 def test_the_table_shows_each_checks_threshold_and_value():
     buffer = io.StringIO()
-    Console(file=buffer, width=120).print(_render(View(title="t", runs=[RUN])))
+    Console(file=buffer, width=120).print(render(View(title="t", runs=[RUN])))
     text = buffer.getvalue()
     assert ">= 0.8" in text and "<= 0.1" in text
     assert "0.1595" in text
@@ -74,7 +74,7 @@ def test_realized_error_is_printed_after_a_run_when_it_changed_and_shown_in_the_
     )
     assert len(lines) == 4
     buffer = io.StringIO()
-    Console(file=buffer, width=140).print(_render(view))
+    Console(file=buffer, width=140).print(render(view))
     text = buffer.getvalue()
     assert "labels sent=40 applied=39 unknown_request=1" in text
     assert "realized MAE: live 1.0.0 $19.6k (n=39)" in text

@@ -122,7 +122,12 @@ def start_operator(operator_kubeconfig: Path) -> Iterator[OperatorFactory]:
     started: list[OperatorProcess] = []
 
     def start(
-        *, namespace: str, prometheus_url: str, tick: float = 0.5, identity: str = ""
+        *,
+        namespace: str,
+        prometheus_url: str,
+        tick: float = 0.5,
+        identity: str = "",
+        env: dict[str, str] | None = None,
     ) -> OperatorProcess:
         proc = start_service(
             "understudy_operator",
@@ -143,6 +148,7 @@ def start_operator(operator_kubeconfig: Path) -> Iterator[OperatorFactory]:
                 "UNDERSTUDY_OPERATOR_LEASE_RENEW_DEADLINE_SECONDS": "4",
                 "UNDERSTUDY_OPERATOR_LEASE_RETRY_SECONDS": "1",
                 "UNDERSTUDY_OPERATOR_IDENTITY": identity,
+                **(env or {}),
             },
             port_env="UNDERSTUDY_OPERATOR_HEALTH_PORT",
             ready_path="/healthz",

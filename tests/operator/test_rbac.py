@@ -37,10 +37,11 @@ ALLOWED = [
     ("patch", "horizontalpodautoscalers.autoscaling"),
     ("delete", "horizontalpodautoscalers.autoscaling"),
     ("create", "events"),
+    ("get", "secrets"),  # a notification's webhook URL (spec.notifications)
 ]
 DENIED = [
-    ("get", "secrets"),
     ("list", "secrets"),
+    ("watch", "secrets"),
     ("create", "modelrollouts.rollouts.understudy.dev"),
     ("delete", "modelrollouts.rollouts.understudy.dev"),
     ("update", "modelrollouts.rollouts.understudy.dev/status"),

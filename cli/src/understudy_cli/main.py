@@ -125,6 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.set_defaults(func=_run_demo)
     _add_logs(sub)
     _add_drift(sub)
+    _add_rollout(sub)
     return parser
 
 
@@ -190,6 +191,19 @@ def _run_drift(args: argparse.Namespace) -> int:
     if args.plot is not None and drift.plot(inputs, path=args.plot, top=4):
         print(f"plot: {args.plot}")
     return 1 if any(d.psi > args.max for d in inputs) else 0
+
+
+def _add_rollout(sub: argparse._SubParsersAction) -> None:
+    from understudy_cli.rollout.cli import EXIT_CODES, add_commands
+
+    rollout = sub.add_parser(
+        "rollout",
+        help="look at and steer a ModelRollout in a cluster (the same commands as "
+        "`kubectl understudy`)",
+        description="get, approve, abort, resume, retry, promote --skip-analysis, dry-run. "
+        + EXIT_CODES,
+    )
+    add_commands(rollout.add_subparsers(dest="command_verb", required=True, metavar="COMMAND"))
 
 
 def _add_logs(sub: argparse._SubParsersAction) -> None:

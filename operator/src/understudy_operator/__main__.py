@@ -23,6 +23,7 @@ from understudy_operator.handlers import register
 from understudy_operator.health import Health, serve
 from understudy_operator.kube.lease import LeaderElector
 from understudy_operator.metrics import OperatorMetrics
+from understudy_operator.notifier import Notifier
 from understudy_operator.providers.prometheus import PrometheusProvider
 from understudy_operator.providers.promql import PromQLSource
 from understudy_operator.reconcile import Reconciler
@@ -91,8 +92,19 @@ def main() -> None:
         url=settings.prometheus_url, timeout_seconds=settings.prometheus_timeout_seconds
     )
     api = api_client()
+    notifier = Notifier(
+        api=api,
+        metrics=metrics,
+        attempts=settings.notification_attempts,
+        backoff_seconds=settings.notification_backoff_seconds,
+        max_pending=settings.notification_max_pending,
+    ).start()
     reconciler = Reconciler(
-        api=api, settings=settings, source=PromQLSource(provider), metrics=metrics
+        api=api,
+        settings=settings,
+        source=PromQLSource(provider),
+        metrics=metrics,
+        notifier=notifier,
     )
     kopf_registry = kopf.OperatorRegistry()
     register(kopf_registry, reconciler=reconciler, settings=settings)
@@ -133,6 +145,7 @@ def main() -> None:
     )
     if elector is not None:
         elector.release()  # a clean stop hands over at once
+    notifier.stop()
     provider.close()
 
 

@@ -86,6 +86,12 @@ class OperatorMetrics:
         )
         # What each rollout published, so a check or model that goes away is removed.
         self._published: dict[tuple[str, str], _Series] = {}
+        self.notifications = Counter(
+            metric_name("operator", "notifications"),
+            "Webhook notifications (spec.notifications), by outcome (delivered, failed, dropped)",
+            ["outcome"],
+            registry=registry,
+        )
         set_info(
             registry=registry,
             subsystem="operator",

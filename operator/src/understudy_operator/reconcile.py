@@ -19,6 +19,7 @@ from typing import Any
 from kubernetes import client
 
 from understudy_operator.core import (
+    SIGNAL_ANNOTATIONS,
     CheckResult,
     Decision,
     MetricsSource,
@@ -26,25 +27,32 @@ from understudy_operator.core import (
     RolloutSpec,
     RolloutStatus,
     Signal,
-    Signals,
     SpecError,
     Verdict,
     parse_spec,
+    read_signals,
     run_step,
 )
-from understudy_operator.kube import ANNOTATION_PREFIX, GROUP, PLURAL, VERSION
+from understudy_operator.kube import GROUP, PLURAL, VERSION
 from understudy_operator.kube.actuator import KubeActuator, WorkloadRejected
 from understudy_operator.kube.events import EventRecorder
 from understudy_operator.kube.resources import RolloutRef
 from understudy_operator.metrics import OperatorMetrics
+from understudy_operator.notifier import Notifier
 from understudy_operator.settings import OperatorSettings
 
 log = logging.getLogger(__name__)
 
 CONFLICT_ATTEMPTS = 3
-SIGNAL_ANNOTATIONS = {s: f"{ANNOTATION_PREFIX}/{s.value}" for s in Signal}
 WARNING_REASONS = frozenset(
-    {"AnalysisFailed", "AnalysisRunFailed", "AnalysisPaused", "Aborted", "InvalidSpec"}
+    {
+        "AnalysisFailed",
+        "AnalysisRunFailed",
+        "AnalysisPaused",
+        "Aborted",
+        "InvalidSpec",
+        "AnalysisSkipped",
+    }
 )
 
 
@@ -58,24 +66,6 @@ class Outcome:
     status_written: bool
 
 
-def read_signals(
-    *, annotations: dict[str, str], spec: RolloutSpec, status: RolloutStatus
-) -> Signals:
-    """approve/abort/resume: annotation "true" or the candidate version; or spec.approvedVersion."""
-    cand = status.candidate_version
-
-    def on(signal: Signal) -> bool:
-        value = (annotations.get(SIGNAL_ANNOTATIONS[signal]) or "").strip()
-        return value.lower() == "true" or (cand is not None and value == cand)
-
-    approved_in_spec = cand is not None and spec.approved_version == cand
-    return Signals(
-        approve=on(Signal.APPROVE) or approved_in_spec,
-        abort=on(Signal.ABORT),
-        resume=on(Signal.RESUME),
-    )
-
-
 class Reconciler:
     def __init__(
         self,
@@ -85,6 +75,7 @@ class Reconciler:
         source: MetricsSource,
         metrics: OperatorMetrics,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        notifier: Notifier | None = None,
     ) -> None:
         self._custom = client.CustomObjectsApi(api)
         self._actuator = KubeActuator(api=api, settings=settings)
@@ -92,6 +83,7 @@ class Reconciler:
         self._source = source
         self._metrics = metrics
         self._clock = clock
+        self._notifier = notifier
         self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
         self._phases: dict[str, Phase] = {}
@@ -161,6 +153,8 @@ class Reconciler:
         written = self._write_status(obj, new_status)
         self._clear_signals(ref, obj, decision.consumed)
         self._report(ref, spec, decision, now)
+        if written and self._notifier is not None:  # once per stored decision, in the background
+            self._notifier.notify(ref=ref, spec=spec, decision=decision, now=now)
         return Outcome(decision=decision, status_written=written)
 
     # -- API ------------------------------------------------------------------------------

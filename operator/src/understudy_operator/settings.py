@@ -43,6 +43,12 @@ class OperatorSettings(BaseSettings):
     model_image: str = "understudy/model-api:{version}"
     # Port of the probes /healthz and /readyz (0: off).
     health_port: int = Field(default=8082, ge=0, le=65535)
+    # Attempts of one webhook notification (spec.notifications) before it counts as failed.
+    notification_attempts: int = Field(default=5, ge=1, le=20)
+    # Wait before the first retry of a notification; doubles each retry (at most 60s).
+    notification_backoff_seconds: float = Field(default=1.0, gt=0)
+    # Notifications waiting or being sent at once; more are dropped (a metric and a log).
+    notification_max_pending: int = Field(default=256, ge=1)
     # Leader election on a coordination.k8s.io Lease (kube/lease.py): only the holder
     # reconciles, so several replicas are safe. Off: this process always acts (one replica).
     leader_election: bool = True

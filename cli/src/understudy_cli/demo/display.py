@@ -62,7 +62,9 @@ def label_counts(stats: Any) -> dict[str, Any]:
     return counts
 
 
-def _render(view: View, max_runs: int = 8) -> Group:
+def render(view: View, max_runs: int = 8) -> Group:
+    """The screen: a header panel, the runs × checks table, the message (also used by
+    `kubectl understudy get`)."""
     header = Table.grid(padding=(0, 2))
     header.add_row(
         Text(view.phase, style="bold cyan"),
@@ -125,7 +127,7 @@ class Display:
     def __enter__(self) -> Display:
         if self.interactive:
             self._live = Live(
-                _render(self.view),
+                render(self.view),
                 console=Console(file=self.stream),
                 refresh_per_second=4,
                 transient=False,
@@ -135,12 +137,12 @@ class Display:
 
     def __exit__(self, *exc: object) -> None:
         if self._live is not None:
-            self._live.update(_render(self.view))
+            self._live.update(render(self.view))
             self._live.__exit__(None, None, None)
 
     def refresh(self) -> None:
         if self._live is not None:
-            self._live.update(_render(self.view))
+            self._live.update(render(self.view))
             return
         # Runs first: a phase change (Promoting, RolledBack) is the consequence of the run
         # that came with it, so it reads after that run.

@@ -37,4 +37,9 @@ compares them), bound with a Role per watched namespace, or a ClusterRole when c
 - apiGroups: [""]
   resources: [events]
   verbs: [create]
+# spec.notifications: the webhook URL from the Secret the rollout names, read by name
+# (get) when a notification is sent; never listed or watched.
+- apiGroups: [""]
+  resources: [secrets]
+  verbs: [get]
 {{- end }}

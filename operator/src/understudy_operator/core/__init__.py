@@ -58,6 +58,7 @@ from understudy_operator.core.measurements import (
 from understudy_operator.core.ports import Actuator, MetricsSource
 from understudy_operator.core.routing import router_document
 from understudy_operator.core.schedule import SAMPLES_CHECK, analysis_due, query_context
+from understudy_operator.core.signals import ANNOTATION_PREFIX, SIGNAL_ANNOTATIONS, read_signals
 from understudy_operator.core.spec import (
     AnalysisSpec,
     CanarySpec,
@@ -83,6 +84,7 @@ from understudy_operator.core.types import Action, ActionKind, Decision, Observe
 
 __all__ = [
     "AGREEMENT_RATE",
+    "ANNOTATION_PREFIX",
     "BIAS",
     "BUILTINS",
     "BUILTIN_CHECKS",
@@ -106,6 +108,7 @@ __all__ = [
     "REALIZED_RMSE_RATIO",
     "SAMPLES_CHECK",
     "SAMPLE_COUNT",
+    "SIGNAL_ANNOTATIONS",
     "SLICE_AGREEMENT",
     "SLICE_BIAS",
     "STABLE_INPUT_DRIFT",
@@ -170,6 +173,7 @@ __all__ = [
     "parse_duration",
     "parse_spec",
     "query_context",
+    "read_signals",
     "render",
     "router_document",
     "run_step",

@@ -151,8 +151,9 @@ class _Decider:
         if self.desired == st.stable_version:
             return self._desired_is_stable()
         if st.phase == Phase.ROLLED_BACK and st.candidate_version == self.desired:
-            if self.signals.resume:
-                return self._start(reason="RolloutRetried", consumed=[Signal.RESUME])
+            retry = self.signals.present() & {Signal.RESUME, Signal.RETRY}
+            if retry:
+                return self._start(reason="RolloutRetried", consumed=retry)
             return self._stay()
         if st.phase not in IN_FLIGHT:
             return self._start(reason="RolloutStarted", consumed=self.signals.present())
@@ -165,6 +166,8 @@ class _Decider:
                 consumed=[Signal.ABORT],
                 analysis=st.analysis,
             )
+        if self.signals.promote and st.phase != Phase.PROMOTING:
+            return self._skip_analysis()
         if st.analysis.spec_fingerprint != self.spec.analysis_fingerprint():
             return self._restart_analysis()
         if st.phase == Phase.DEPLOYING:
@@ -322,6 +325,16 @@ class _Decider:
         if not self.signals.approve:
             return self._stay()
         return self._promote(reason="Approved", how="approved", consumed=[Signal.APPROVE])
+
+    def _skip_analysis(self) -> Decision:
+        # A human's override: promoted on their word, not on evidence; the status keeps
+        # saying so (analysis.skipped) after the promotion, and the event is a Warning.
+        self.status = replace(self.status, analysis=replace(self.status.analysis, skipped=True))
+        return self._promote(
+            reason="AnalysisSkipped",
+            how="by request",
+            consumed=[Signal.PROMOTE],
+        )
 
     def _promote(self, *, reason: str, how: str, consumed: Iterable[Signal] = ()) -> Decision:
         cand = self.desired
@@ -592,6 +605,11 @@ def _values(results: Iterable[CheckResult]) -> str:
 
 
 def _evidence(analysis: AnalysisStatus) -> str:
+    if analysis.skipped:
+        return (
+            f"analysis skipped by request after {analysis.runs} runs, "
+            f"{analysis.samples} samples ({_values(analysis.checks) or 'no values'})"
+        )
     return (
         f"{analysis.consecutive_successful} consecutive passing runs, "
         f"{analysis.samples} samples ({_values(analysis.checks)})"

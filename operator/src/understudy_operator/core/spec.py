@@ -45,6 +45,7 @@ from understudy_operator.core.judging import (
     Judging,
     SliceSettings,
 )
+from understudy_operator.core.notifications import Format, Notification, NotifyOn
 from understudy_operator.core.statistics import (
     Direction,
     prior_for_threshold,
@@ -188,6 +189,9 @@ class RolloutSpec:
     disruption_budget: DisruptionBudget = field(default_factory=DisruptionBudget)
     autoscaling: Autoscaling | None = None
     canary: CanarySpec = field(default_factory=CanarySpec)
+    # Webhooks told about phase changes and failed runs (not part of the fingerprint:
+    # changing who is told never restarts an analysis).
+    notifications: tuple[Notification, ...] = ()
 
     def analysis_fingerprint(self) -> str:
         """Hash of what a running analysis depends on; a change restarts the analysis."""
@@ -235,6 +239,7 @@ def parse_spec(data: Mapping[str, Any]) -> RolloutSpec:
         disruption_budget=_parse_disruption_budget(root.obj("disruptionBudget")),
         autoscaling=_parse_autoscaling(root),
         canary=_parse_canary(root.obj("canary"), analysis),
+        notifications=_parse_notifications(root.items("notifications")),
     )
     for part in (model, root):
         part.reject_unknown()
@@ -711,3 +716,37 @@ class _Obj:
             raise SpecError(f"{self.path}.{key}: must be >= {low}, got {value!r}")
         if high is not None and value > high:
             raise SpecError(f"{self.path}.{key}: must be <= {high}, got {value!r}")
+
+
+MAX_NOTIFICATIONS = 10
+
+
+def _parse_notifications(items: list[_Obj] | None) -> tuple[Notification, ...]:
+    out: list[Notification] = []
+    for item in items or []:
+        url_from = item.obj("urlFrom", required=True)
+        ref = url_from.obj("secretKeyRef", required=True)
+        on = item._get("events", False)
+        if on is not None and (not isinstance(on, list) or not on):
+            raise SpecError(f"{item.path}.events: must be a non-empty list")
+        for i, event in enumerate(on or []):
+            if event not in set(NotifyOn):
+                allowed = ", ".join(NotifyOn)
+                raise SpecError(f"{item.path}.events[{i}]: {event!r} must be one of {allowed}")
+        notification = Notification(
+            name=item.name("name"),
+            secret_name=ref.text("name", required=True),
+            secret_key=ref.text("key", required=True),
+            format=Format(item.enum("format", list(Format), default=Format.JSON)),
+            on=frozenset(NotifyOn(e) for e in on) if on else frozenset(NotifyOn),
+            timeout_seconds=item.duration("timeout", default=5.0),
+        )
+        for part in (ref, url_from, item):
+            part.reject_unknown()
+        out.append(notification)
+    names = [n.name for n in out]
+    if len(set(names)) != len(names):
+        raise SpecError("spec.notifications: names must be unique")
+    if len(out) > MAX_NOTIFICATIONS:
+        raise SpecError(f"spec.notifications: at most {MAX_NOTIFICATIONS} webhooks")
+    return tuple(out)

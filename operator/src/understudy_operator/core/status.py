@@ -73,6 +73,7 @@ class AnalysisStatus:
     last_verdict: Verdict | None = None
     checks: tuple[CheckResult, ...] = ()
     spec_fingerprint: str | None = None  # RolloutSpec.analysis_fingerprint() analysed
+    skipped: bool = False  # promoted by request without a passed analysis (promote signal)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -90,6 +91,7 @@ class AnalysisStatus:
             "lastVerdict": str(self.last_verdict) if self.last_verdict else None,
             "checks": [c.to_dict() for c in self.checks],
             "specFingerprint": self.spec_fingerprint,
+            "skipped": self.skipped or None,
         }
 
     @classmethod
@@ -111,6 +113,7 @@ class AnalysisStatus:
             last_verdict=Verdict(verdict) if verdict else None,
             checks=tuple(CheckResult.from_dict(c) for c in data.get("checks") or ()),
             spec_fingerprint=data.get("specFingerprint") or None,
+            skipped=data.get("skipped") is True,
         )
 
 

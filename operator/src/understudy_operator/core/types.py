@@ -39,6 +39,8 @@ class Signal(StrEnum):
     APPROVE = "approve"
     ABORT = "abort"
     RESUME = "resume"
+    RETRY = "retry"
+    PROMOTE = "promote"
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,8 @@ class Signals:
     approve: bool = False  # promote the candidate once analysis has passed (manual mode)
     abort: bool = False  # roll the candidate back now
     resume: bool = False  # continue a Paused rollout / retry a RolledBack version
+    retry: bool = False  # shadow a RolledBack candidate again with fresh counters
+    promote: bool = False  # promote the candidate now, skipping what is left of the analysis
 
     def present(self) -> frozenset[Signal]:
         return frozenset(s for s in Signal if getattr(self, s.value))

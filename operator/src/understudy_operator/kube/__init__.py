@@ -4,4 +4,3 @@ GROUP = "rollouts.understudy.dev"
 VERSION = "v1alpha1"
 PLURAL = "modelrollouts"
 KIND = "ModelRollout"
-ANNOTATION_PREFIX = GROUP
