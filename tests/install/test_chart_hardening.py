@@ -202,6 +202,33 @@ def test_the_model_image_goes_through_the_image_helper(
     assert rollout["spec"]["model"]["image"] == image
 
 
+@pytest.mark.parametrize(
+    ("args", "secrets"),
+    [
+        ((), None),
+        (
+            ("--set", "global.imagePullSecrets={regcred,mirror}"),
+            [{"name": "regcred"}, {"name": "mirror"}],
+        ),
+        # the rollout's own list wins over the global one
+        (
+            (
+                *("--set", "global.imagePullSecrets={regcred}"),
+                *("--set", "rollout.template.imagePullSecrets[0].name=own"),
+            ),
+            [{"name": "own"}],
+        ),
+    ],
+)
+def test_model_pods_pull_with_the_global_pull_secrets(
+    k8s_cluster: K8sCluster, args: tuple[str, ...], secrets: list[dict[str, str]] | None
+) -> None:
+    """The operator's model pods get global.imagePullSecrets through spec.template."""
+    docs = render(k8s_cluster, "--set", "rollout.create=true", *args)
+    (rollout,) = [d for d in docs if d["kind"] == "ModelRollout"]
+    assert (rollout["spec"].get("template") or {}).get("imagePullSecrets") == secrets
+
+
 MODEL = "understudy/model-api:{version}"
 
 
