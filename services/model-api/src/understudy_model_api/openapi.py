@@ -113,6 +113,8 @@ PREDICTION_SCHEMA = {
         },
         "request_id": {"type": "string"},
         "warnings": {"type": "array", "items": _ISSUE},
+        # Classifiers only: the class whose probability the metrics and the router follow.
+        "positive_class": {"type": "string"},
     },
     "required": ["predictions", "model", "request_id", "warnings"],
 }

@@ -194,14 +194,15 @@ async def create_predictions(request: Request) -> Response:
         predictions=answers,
         warnings=len(result.warnings),
     )
-    return JsonResponse(
-        {
-            "predictions": answers,
-            "model": {"name": runtime.model.name, "version": runtime.model.version},
-            "request_id": request_id,
-            "warnings": _issues(result.warnings),
-        }
-    )
+    document: dict[str, Any] = {
+        "predictions": answers,
+        "model": {"name": runtime.model.name, "version": runtime.model.version},
+        "request_id": request_id,
+        "warnings": _issues(result.warnings),
+    }
+    if runtime.model.task.is_classification:  # the class the router's histograms follow
+        document["positive_class"] = runtime.model.task.positive_class
+    return JsonResponse(document)
 
 
 @router.get("/v1/model", summary="The served model: version, holdout metrics, feature schema")
