@@ -73,6 +73,9 @@ class ModelRef:
     version: str
     # Container image serving this version; None outside Kubernetes (local mode).
     image: str | None = None
+    # What the model predicts (model.json's task): "regression" or "classification". It
+    # picks the default checks and rules out the checks of relative price differences.
+    task: str = "regression"
 
 
 @dataclass(frozen=True)
@@ -93,6 +96,15 @@ DEFAULT_CHECKS: tuple[Check, ...] = (
     Check(name=BIAS, min=-0.05, max=0.05),
     Check(name=SLICE_BIAS, min=-0.10, max=0.10),
     Check(name=PREDICTION_KS, max=0.10),
+)
+TASKS = ("regression", "classification")
+# Checks of the signed relative difference (candidate - live) / live: a price ratio. For a
+# classifier the numbers are positive-class probabilities, whose ratio means nothing.
+REGRESSION_ONLY = (BIAS, SLICE_BIAS)
+# A classifier's defaults: the same checks without the price-ratio ones; agreement is the
+# share of records with the same label, the KS is on the positive-class probability.
+CLASSIFIER_DEFAULT_CHECKS: tuple[Check, ...] = tuple(
+    c for c in DEFAULT_CHECKS if c.name not in REGRESSION_ONLY
 )
 DEFAULT_GIVE_UP_SECONDS = 1800.0
 
@@ -141,8 +153,11 @@ class RolloutSpec:
 
     def analysis_fingerprint(self) -> str:
         """Hash of what a running analysis depends on; a change restarts the analysis."""
+        model = asdict(self.model)
+        if model["task"] == "regression":  # as before tasks existed: running analyses go on
+            del model["task"]
         relevant = {
-            "model": asdict(self.model),
+            "model": model,
             "shadow": asdict(self.shadow),
             "analysis": asdict(self.analysis),
         }
@@ -158,15 +173,17 @@ def parse_spec(data: Mapping[str, Any]) -> RolloutSpec:
     """The typed spec of a ModelRollout ``spec`` mapping; SpecError when invalid."""
     root = _Obj(data, "spec")
     model = root.obj("model", required=True)
+    task = model.enum("task", list(TASKS), default="regression")
     spec = RolloutSpec(
         model=ModelRef(
             name=model.name("name"),
             version=model.version("version"),
             image=model.text("image", default=None),
+            task=task,
         ),
         replicas=root.integer("replicas", default=1, low=1, high=100),
         shadow=_parse_shadow(root.obj("shadow")),
-        analysis=_parse_analysis(root.obj("analysis")),
+        analysis=_parse_analysis(root.obj("analysis"), task=task),
         promotion=Promotion(
             root.enum("promotion", [p.value for p in Promotion], default=Promotion.AUTOMATIC)
         ),
@@ -258,13 +275,19 @@ def _parse_router(obj: _Obj) -> RouterSpec:
     return router
 
 
-def _parse_analysis(obj: _Obj) -> AnalysisSpec:
+def _parse_analysis(obj: _Obj, *, task: str = "regression") -> AnalysisSpec:
     raw_checks = obj.items("checks")
-    checks = (
-        DEFAULT_CHECKS if raw_checks is None else tuple(_parse_check(item) for item in raw_checks)
-    )
+    defaults = CLASSIFIER_DEFAULT_CHECKS if task == "classification" else DEFAULT_CHECKS
+    checks = defaults if raw_checks is None else tuple(_parse_check(item) for item in raw_checks)
     if raw_checks is not None and not checks:
         raise SpecError(f"{obj.path}.checks: give at least one check (or leave it out)")
+    ratio_checks = [c.name for c in checks if c.name in REGRESSION_ONLY]
+    if task == "classification" and ratio_checks:
+        raise SpecError(
+            f"{obj.path}.checks: {', '.join(ratio_checks)} judge the relative difference of "
+            "two predicted numbers, which a classifier's probabilities are not; leave them "
+            "out for model.task classification (agreement-rate compares labels)"
+        )
     names = [c.name for c in checks]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
