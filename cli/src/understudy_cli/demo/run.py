@@ -18,7 +18,7 @@ from typing import Any
 
 import httpx
 
-from understudy_cli.demo.config import effective_mapping, ground_truth_checks, parse
+from understudy_cli.demo.config import ConfigError, effective_mapping, ground_truth_checks, parse
 from understudy_cli.demo.controller import ControllerResult, LocalController
 from understudy_cli.demo.display import Display, View, label_counts
 from understudy_cli.demo.labels import LabelFeed
@@ -31,7 +31,7 @@ from understudy_cli.demo.report import (
     read_comparison_pairs,
     write_report,
 )
-from understudy_cli.demo.scenarios import SCENARIOS, ModelVersion, Scenario
+from understudy_cli.demo.scenarios import SCENARIOS, ModelVersion
 from understudy_cli.demo.scrape_source import ScrapeSource
 from understudy_cli.demo.supervisor import StartError, Supervisor
 from understudy_cli.demo.traffic import TrafficDriver
@@ -135,26 +135,78 @@ def traffic_records(seed: int = 7) -> tuple[list[dict[str, Any]], list[float]]:
     return [r for r, _ in pairs], [a for _, a in pairs]
 
 
-def run_demo(options: DemoOptions) -> DemoOutcome:
+@dataclass(frozen=True)
+class Plan:
+    """What one local rollout runs: two artifacts, the traffic and the rollout config.
+    ``understudy demo`` makes one from a scenario, ``understudy shadow`` from the user's
+    artifacts and traffic file."""
+
+    name: str
+    summary: str
+    live_version: str
+    candidate_version: str
+    artifacts: dict[str, Path]
+    records: list[dict[str, Any]]
+    # The true value of each record (the label feed), or None.
+    actuals: list[float] | None
+    # Settings on top of the rollout config (dotted keys).
+    overrides: dict[str, Any] = field(default_factory=dict)
+    # "classification": the router's prediction histograms cover probabilities.
+    task: str = "regression"
+    # Send every record once, then let the analysis decide on what it has.
+    once: bool = False
+    title: str = "understudy demo"
+
+
+# A classifier's numbers are positive-class probabilities: the router's shared prediction
+# edges (log-spaced, services/shadow-router settings) then run from 0.001 to 1, not $10k-$2M.
+PROBABILITY_EDGES_ENV = {
+    "UNDERSTUDY_ROUTER_PREDICTION_BUCKETS_LOW": "0.001",
+    "UNDERSTUDY_ROUTER_PREDICTION_BUCKETS_HIGH": "1.0",
+}
+
+
+def scenario_plan(options: DemoOptions, log: Any) -> Plan:
     scenario = SCENARIOS[options.scenario]
-    overrides = {
-        "model.version": scenario.candidate.version,
-        **scenario.overrides,
-        **options.overrides,
-    }
+    artifacts = ensure_artifacts(options.artifacts_dir, [scenario.live, scenario.candidate], log)
+    records, actuals = traffic_records()
+    return Plan(
+        name=scenario.name,
+        summary=scenario.summary,
+        live_version=scenario.live.version,
+        candidate_version=scenario.candidate.version,
+        artifacts=artifacts,
+        records=records,
+        actuals=actuals,
+        overrides=dict(scenario.overrides),
+    )
+
+
+def run_demo(options: DemoOptions) -> DemoOutcome:
+    view = View(title="understudy demo")
+    display = Display(view, interactive=options.interactive)
+    plan = scenario_plan(options, display.note)
+    return run_plan(plan, options, view=view, display=display)
+
+
+def run_plan(
+    plan: Plan, options: DemoOptions, *, view: View | None = None, display: Display | None = None
+) -> DemoOutcome:
+    """One local shadow rollout of ``plan`` to its end (or ``options.max_seconds``)."""
+    overrides = {"model.version": plan.candidate_version, **plan.overrides, **options.overrides}
     spec_mapping = effective_mapping(options.config, overrides)
     spec = parse(spec_mapping)
     started_at = datetime.now()
-    run_dir = options.out_dir / f"{started_at:%Y%m%d-%H%M%S}-{scenario.name}"
-    view = View(title=f"understudy demo — {scenario.summary}")
-    display = Display(view, interactive=options.interactive)
-    artifacts = ensure_artifacts(
-        options.artifacts_dir, [scenario.live, scenario.candidate], display.note
-    )
-    records, actuals = traffic_records()
+    run_dir = options.out_dir / f"{started_at:%Y%m%d-%H%M%S}-{plan.name}"
+    view = view or View(title=plan.title)
+    view.title = f"{plan.title} — {plan.summary}"
+    display = display or Display(view, interactive=options.interactive)
+    artifacts, records, actuals = plan.artifacts, plan.records, plan.actuals
     supervisor = Supervisor(run_dir)
     traffic: TrafficDriver | None = None
     labels_on = options.labels if options.labels is not None else bool(ground_truth_checks(spec))
+    if labels_on and actuals is None:
+        raise ConfigError("labels need the true value of each record; this traffic has none")
     workloads = LocalWorkloads(
         supervisor=supervisor,
         spec=spec,
@@ -162,6 +214,11 @@ def run_demo(options: DemoOptions) -> DemoOutcome:
         router_port=options.router_port,
         # One store per run: the router's default is one file per machine, shared by runs.
         feedback_store=f"sqlite:///{(run_dir / 'feedback.sqlite3').resolve()}",
+        router_env={
+            # The series' model label, which the checks' queries select on.
+            "UNDERSTUDY_ROUTER_MODEL_NAME": spec.model.name,
+            **(PROBABILITY_EDGES_ENV if plan.task == "classification" else {}),
+        },
     )
     feed = LabelFeed(url=workloads.router_url, delay=options.label_delay) if labels_on else None
     source = ScrapeSource(workloads.router_url)
@@ -203,7 +260,7 @@ def run_demo(options: DemoOptions) -> DemoOutcome:
     deadline = time.monotonic() + options.max_seconds
     try:
         with display:
-            controller.go_live(scenario.live.version, deadline=deadline)
+            controller.go_live(plan.live_version, deadline=deadline)
             if prometheus_binary is not None:
                 prom = start_prometheus(
                     supervisor=supervisor,
@@ -226,6 +283,7 @@ def run_demo(options: DemoOptions) -> DemoOutcome:
                 rate=options.rate,
                 actuals=actuals,
                 label_sink=feed,
+                once=plan.once,
             )
             traffic.start()
             result = controller.roll_out(deadline=deadline)
@@ -249,7 +307,7 @@ def run_demo(options: DemoOptions) -> DemoOutcome:
         evidence=evidence,
         spec_mapping=spec_mapping,
         options=options,
-        scenario=scenario,
+        plan=plan,
         result=result,
         phase=phase,
         message=message,
@@ -276,7 +334,7 @@ def _write_outputs(
     evidence: str,
     spec_mapping: dict[str, Any],
     options: DemoOptions,
-    scenario: Scenario,
+    plan: Plan,
     result: ControllerResult,
     phase: str,
     message: str,
@@ -285,12 +343,14 @@ def _write_outputs(
 ) -> Path:
     pairs = read_comparison_pairs(run_dir / "shadow-router.log", dataset="shadow-router.comparison")
     tolerance = float(spec_mapping.get("shadow", {}).get("tolerance", {}).get("relative", 0.1))
+    classifier = plan.task == "classification"
     plot = plot_pairs(
         pairs,
         path=run_dir / "live-vs-candidate.png",
-        live_version=scenario.live.version,
-        candidate_version=scenario.candidate.version,
-        tolerance_relative=tolerance,
+        live_version=plan.live_version,
+        candidate_version=plan.candidate_version,
+        tolerance_relative=None if classifier else tolerance,
+        quantity="positive-class probability" if classifier else "predicted sale price ($)",
     )
     stats = traffic.stats if traffic is not None else None
     latencies = sorted(stats.latencies) if stats else []
@@ -307,9 +367,11 @@ def _write_outputs(
     runs = [r.to_dict() for r in result.runs]
     report = write_report(
         path=run_dir / "report.md",
-        title=f"Shadow rollout of {scenario.candidate.version} beside {scenario.live.version}",
+        title=f"Shadow rollout of {plan.candidate_version} beside {plan.live_version}",
         settings={
-            "scenario": scenario.name,
+            "scenario": plan.name,
+            "task": plan.task,
+            "records in the traffic": len(plan.records),
             "rate_per_second": options.rate,
             "evidence": evidence,
             "labels": (
@@ -331,11 +393,12 @@ def _write_outputs(
         ),
     )
     summary = {
-        "scenario": scenario.name,
+        "scenario": plan.name,
+        "task": plan.task,
         "phase": phase,
         "message": message,
         "stable_version": result.status.stable_version,
-        "candidate_version": scenario.candidate.version,
+        "candidate_version": plan.candidate_version,
         "runs": runs,
         "events": [list(e) for e in result.events],
         "traffic": traffic_summary,
