@@ -23,12 +23,30 @@ def test_schema_inference_on_a_messy_sample() -> None:
     schema = infer_schema(frame, target="price", missing_as="null", max_categories=MAX_CATEGORIES)
     area, rooms, city, code, customer = (schema.field(n) for n in schema.names)
     assert schema.names == ["area", "rooms", "city", "code", "customer_id"]  # target left out
-    assert (area.kind, area.type, area.nullable, area.missing_as) == ("numeric", "float", True, "null")
+    assert (area.kind, area.type, area.nullable, area.missing_as) == (
+        "numeric",
+        "float",
+        True,
+        "null",
+    )
     assert area.observed_min == pytest.approx(frame["area"].min())
-    assert (rooms.type, rooms.nullable, rooms.observed_min, rooms.observed_max) == ("integer", False, 1, 7)
-    assert (city.kind, city.nullable, city.categories) == ("categorical", True, ("Ames", "Boone", "Nevada", "Story City"))
+    assert (rooms.type, rooms.nullable, rooms.observed_min, rooms.observed_max) == (
+        "integer",
+        False,
+        1,
+        7,
+    )
+    assert (city.kind, city.nullable, city.categories) == (
+        "categorical",
+        True,
+        ("Ames", "Boone", "Nevada", "Story City"),
+    )
     # Numbers and strings in one column: a categorical of strings.
-    assert (code.kind, code.categories, code.high_cardinality) == ("categorical", ("1", "2", "A", "B"), False)
+    assert (code.kind, code.categories, code.high_cardinality) == (
+        "categorical",
+        ("1", "2", "A", "B"),
+        False,
+    )
     # A distinct value per row: the most frequent MAX_CATEGORIES kept, marked.
     assert customer.high_cardinality and len(customer.categories) == MAX_CATEGORIES
     # Nulls are accepted where the sample had them, as missing values; not elsewhere.
@@ -64,7 +82,11 @@ def test_pack_a_regressor_with_metrics_reference_and_editable_schema(tmp_path: P
         out_dir=tmp_path / "art",
     )
     model = load_artifact(tmp_path / "art")
-    assert (model.name, model.version, model.algorithm) == ("prices", "1.0.0", "RandomForestRegressor")
+    assert (model.name, model.version, model.algorithm) == (
+        "prices",
+        "1.0.0",
+        "RandomForestRegressor",
+    )
     assert model.task.kind == "regression" and model.metadata["format_version"] == 2
     metrics = result.metadata["metrics"]["holdout"]
     assert set(metrics) == {"rmse", "mae", "r2"} and metrics["r2"] > 0.5
@@ -72,7 +94,9 @@ def test_pack_a_regressor_with_metrics_reference_and_editable_schema(tmp_path: P
     # Served predictions are the pipeline's own.
     frame = pd.read_csv(user.sample)
     expected = joblib.load(user.pipeline).predict(frame.drop(columns=["price"]))
-    served = model.predict_rows(validate_records(frame_records(frame, model.schema), model.schema).rows)
+    served = model.predict_rows(
+        validate_records(frame_records(frame, model.schema), model.schema).rows
+    )
     np.testing.assert_allclose(served, expected, rtol=1e-12)
     # The schema is a documented JSON a user may tighten: an edit is what loads.
     meta_path = tmp_path / "art" / "model.json"
@@ -81,7 +105,9 @@ def test_pack_a_regressor_with_metrics_reference_and_editable_schema(tmp_path: P
     rooms["allowed_max"] = 10
     meta_path.write_text(json.dumps(meta))
     edited = load_artifact(tmp_path / "art")
-    issue = validate_records([{**frame_records(frame.head(1), edited.schema)[0], "rooms": 11}], edited.schema)
+    issue = validate_records(
+        [{**frame_records(frame.head(1), edited.schema)[0], "rooms": 11}], edited.schema
+    )
     assert [e.code for e in issue.errors] == ["out_of_range"]
 
 
@@ -130,7 +156,9 @@ def _pack(tmp_path: Path, **overrides: object) -> None:
 def test_a_sample_missing_columns_is_named(tmp_path: Path) -> None:
     user = write_messy_regressor(tmp_path / "user")
     pd.read_csv(user.sample).drop(columns=["rooms", "city"]).to_csv(tmp_path / "s.csv", index=False)
-    with pytest.raises(PackError, match=r"lacks 2 column\(s\) the pipeline was fitted on: rooms, city"):
+    with pytest.raises(
+        PackError, match=r"lacks 2 column\(s\) the pipeline was fitted on: rooms, city"
+    ):
         _pack(tmp_path, sample_path=tmp_path / "s.csv")
 
 
@@ -148,7 +176,7 @@ def test_classification_of_a_regressor_and_bad_options(tmp_path: Path) -> None:
         _pack(tmp_path, task_kind="classification")
     with pytest.raises(PackError, match="no target column 'cost'"):
         _pack(tmp_path, target="cost")
-    with pytest.raises(PackError, match="expected a .csv or .parquet file"):
+    with pytest.raises(PackError, match=r"expected a \.csv or \.parquet file"):
         _pack(tmp_path, sample_path=tmp_path / "user" / "model.joblib")
     files = write_classifier(tmp_path / "clf")
     with pytest.raises(PackError, match="positive_class 'yes' is not one of the classes"):
@@ -161,7 +189,9 @@ def test_classification_of_a_regressor_and_bad_options(tmp_path: Path) -> None:
         )
 
 
-def test_a_pipeline_pickled_by_another_scikit_learn(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_pipeline_pickled_by_another_scikit_learn(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import sklearn.base
 
     user = write_messy_regressor(tmp_path / "user")
@@ -180,7 +210,9 @@ def test_loading_a_packed_artifact_under_another_scikit_learn(tmp_path: Path) ->
     meta = json.loads(meta_path.read_text())
     meta["libraries"]["scikit-learn"] = "1.0.2"
     meta_path.write_text(json.dumps(meta))
-    with pytest.raises(ArtifactError, match=r"scikit-learn 1\.0\.2.*re-pack it \(understudy model pack\)"):
+    with pytest.raises(
+        ArtifactError, match=r"scikit-learn 1\.0\.2.*re-pack it \(understudy model pack\)"
+    ):
         load_artifact(tmp_path / "art")
 
 

@@ -440,7 +440,9 @@ def test_a_classifier_gets_checks_without_price_ratios_and_may_not_ask_for_them(
         parse_spec(
             {
                 **classifier,
-                "analysis": {"checks": [{"name": "bias", "max": 0.1}, {"name": "slice-bias", "max": 0.1}]},
+                "analysis": {
+                    "checks": [{"name": "bias", "max": 0.1}, {"name": "slice-bias", "max": 0.1}]
+                },
             }
         )
     with pytest.raises(SpecError, match="task"):

@@ -60,7 +60,9 @@ def test_judge(status: int, body: bytes, outcome: str, reason: str | None) -> No
 
 def test_judge_uses_the_shared_agreement_rule() -> None:
     # 200k -> 215k: 15k apart (over 10k) but 7.5% (within 10%): agrees by the OR rule.
-    verdict = judge(live=Predictions((200_000.0,)), status=200, body=answer([215_000.0]), tolerance=TOL)
+    verdict = judge(
+        live=Predictions((200_000.0,)), status=200, body=answer([215_000.0]), tolerance=TOL
+    )
     assert verdict.outcome == AGREED
     assert verdict.comparison is not None
     record = verdict.comparison.records[0]
@@ -85,7 +87,9 @@ def test_a_classifiers_answer_is_its_labels_and_positive_class_probabilities() -
     parsed = predictions_of(classified(("yes", 0.8), ("no", 0.3)))
     assert parsed == Predictions((0.8, 0.3), ("yes", "no"))
     # The answer names the positive class; without it, the last class in sorted order.
-    assert predictions_of(classified(("yes", 0.75), positive="no")) == Predictions((0.25,), ("yes",))
+    assert predictions_of(classified(("yes", 0.75), positive="no")) == Predictions(
+        (0.25,), ("yes",)
+    )
     assert predictions_of(classified(("yes", 0.8), positive=None)) == Predictions((0.8,), ("yes",))
     for broken in (
         b'{"predictions": [{"label": "yes"}]}',

@@ -27,8 +27,7 @@ def add_model(sub: argparse._SubParsersAction) -> None:
         "--sample",
         type=Path,
         required=True,
-        help="records like those it will be asked about (.csv or .parquet), ideally a "
-        "holdout set",
+        help="records like those it will be asked about (.csv or .parquet), ideally a holdout set",
     )
     pack.add_argument("--name", required=True, help="the model's name, e.g. churn")
     pack.add_argument("--version", required=True, help="this version, e.g. 1.0.0")

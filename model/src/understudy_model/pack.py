@@ -127,11 +127,12 @@ def _task(pipeline: Any, kind: TaskKind, positive_class: str | None) -> Task:
         if positive_class is not None:
             raise PackError("--positive-class is for classifiers (--task classification)")
         return Task()
-    if not hasattr(pipeline, "predict_proba") or not hasattr(pipeline, "classes_"):
-        raise PackError(
-            f"--task classification needs predict_proba() and classes_; "
-            f"{_algorithm(pipeline)} has {'no predict_proba' if not hasattr(pipeline, 'predict_proba') else 'no classes_'}"
-        )
+    for needed in ("predict_proba", "classes_"):
+        if not hasattr(pipeline, needed):
+            raise PackError(
+                f"--task classification needs predict_proba() and classes_; "
+                f"{_algorithm(pipeline)} has no {needed}"
+            )
     try:
         return Task.classifier(pipeline.classes_, positive_class)
     except ValueError as exc:
@@ -151,22 +152,28 @@ def _predict(pipeline: Any, frame: pd.DataFrame, task: Task, what: str) -> np.nd
             f"the pipeline cannot predict on {what}: {type(exc).__name__}: {exc}"
         ) from exc
     if values.shape[0] != len(frame):
-        raise PackError(f"the pipeline returned {values.shape[0]} predictions for {len(frame)} rows")
+        raise PackError(
+            f"the pipeline returned {values.shape[0]} predictions for {len(frame)} rows"
+        )
     if not np.all(np.isfinite(values)):
         bad = np.flatnonzero(~np.isfinite(values.reshape(len(frame), -1)).all(axis=1))
-        raise PackError(f"the pipeline's predictions on {what} are not finite in rows {bad[:SHOWN].tolist()}")
+        raise PackError(
+            f"the pipeline's predictions on {what} are not finite in rows {bad[:SHOWN].tolist()}"
+        )
     return values
 
 
-def _round_trip(pipeline: Any, features: pd.DataFrame, schema: FeatureSchema, task: Task, direct: np.ndarray) -> None:
+def _round_trip(
+    pipeline: Any, features: pd.DataFrame, schema: FeatureSchema, task: Task, direct: np.ndarray
+) -> None:
     """Predict the sample as the service will, and hold it equal to the direct result."""
     checked = validate_records(frame_records(features, schema), schema)
     if not checked.ok:
-        shown = "; ".join(
-            f"row {i.record} {i.field}: {i.message}" for i in checked.errors[:SHOWN]
-        )
+        shown = "; ".join(f"row {i.record} {i.field}: {i.message}" for i in checked.errors[:SHOWN])
         raise PackError(f"the inferred schema rejects rows of its own sample: {shown}")
-    served = _predict(pipeline, to_frame(checked.rows, schema), task, "the sample as served (JSON records)")
+    served = _predict(
+        pipeline, to_frame(checked.rows, schema), task, "the sample as served (JSON records)"
+    )
     if task.is_classification:
         same = np.abs(served - direct) <= 1e-12 + ROUND_TRIP_REL_TOLERANCE * np.abs(direct)
         rows = np.flatnonzero(~same.all(axis=1))
@@ -183,7 +190,9 @@ def _round_trip(pipeline: Any, features: pd.DataFrame, schema: FeatureSchema, ta
         )
 
 
-def sample_metrics(task: Task, y_true: pd.Series, values: np.ndarray, labels: list[str] | None) -> dict[str, float]:
+def sample_metrics(
+    task: Task, y_true: pd.Series, values: np.ndarray, labels: list[str] | None
+) -> dict[str, float]:
     """Regression: RMSE, MAE, R². Classification: accuracy, log loss, and ROC AUC of
     the positive class for two classes."""
     from sklearn import metrics

@@ -52,7 +52,9 @@ class FieldSpec:
         if self.kind not in ("numeric", "categorical"):
             raise ValueError(f"field {self.name}: kind {self.kind!r} is not numeric/categorical")
         if self.missing_as not in MISSING_AS:
-            raise ValueError(f"field {self.name}: missing_as {self.missing_as!r} not in {MISSING_AS}")
+            raise ValueError(
+                f"field {self.name}: missing_as {self.missing_as!r} not in {MISSING_AS}"
+            )
 
 
 @dataclass(frozen=True)

@@ -165,7 +165,8 @@ def plot_pairs(
     scatter.set_xlabel(f"live {live_version}: {quantity}")
     scatter.set_ylabel(f"candidate {candidate_version}: {quantity}")
     scatter.set_title(
-        "Live vs candidate, per mirrored record" + (f" ({beyond} beyond the axes)" if beyond else "")
+        "Live vs candidate, per mirrored record"
+        + (f" ({beyond} beyond the axes)" if beyond else "")
     )
     scatter.legend(loc="upper left")
     bins = np.linspace(float(values.min()), top, 50)

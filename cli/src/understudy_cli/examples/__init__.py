@@ -21,7 +21,10 @@ def pack_example(root: Path) -> dict[str, Path]:
     from understudy_model.pack import pack
 
     files = bc.write_pipelines(root / "pipelines")
-    versions = {"v1": ("1.0.0", files.v1), **{f: (v, getattr(files, f)) for f, v in CANDIDATES.values()}}
+    versions = {
+        "v1": ("1.0.0", files.v1),
+        **{f: (v, getattr(files, f)) for f, v in CANDIDATES.values()},
+    }
     out: dict[str, Path] = {"holdout": files.holdout}
     for folder, (version, pipeline) in versions.items():
         target = root / folder

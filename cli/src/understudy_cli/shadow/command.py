@@ -38,7 +38,7 @@ def add_shadow(sub: argparse._SubParsersAction) -> None:
         "--traffic",
         type=Path,
         required=True,
-        help="requests to replay: JSON lines (.jsonl: request bodies {\"records\": [...]} or "
+        help='requests to replay: JSON lines (.jsonl: request bodies {"records": [...]} or '
         "single records) or a table (.csv, .parquet: one record per row); each record is "
         "sent as one request",
     )

@@ -56,7 +56,9 @@ def shadow_plan(
     traffic = read_traffic(traffic_path, live.schema)
     plan = Plan(
         name="shadow",
-        summary=f"{candidate.name} {candidate.version} shadows {live.version} on {traffic_path.name}",
+        summary=(
+            f"{candidate.name} {candidate.version} shadows {live.version} on {traffic_path.name}"
+        ),
         live_version=live.version,
         candidate_version=candidate.version,
         artifacts={live.version: live_dir, candidate.version: candidate_dir},

@@ -59,9 +59,11 @@ def _json_lines(path: Path) -> Traffic:
                     problems.append(f"line {number}: not valid JSON ({exc})")
                     continue
                 if not isinstance(document, dict):
-                    problems.append(f"line {number}: expected a JSON object, got {type(document).__name__}")
+                    problems.append(
+                        f"line {number}: expected a JSON object, got {type(document).__name__}"
+                    )
                     continue
-                batch = document["records"] if "records" in document else [document]
+                batch = document.get("records", [document])
                 if not isinstance(batch, list) or not batch:
                     problems.append(f'line {number}: "records" must be a non-empty list')
                     continue
@@ -87,7 +89,8 @@ def _table(path: Path, schema: FeatureSchema) -> Traffic:
     missing = [name for name in schema.names if name not in frame.columns]
     if missing:
         raise TrafficError(
-            f"{path}: {len(missing)} column(s) of the model are missing: {', '.join(missing[:SHOWN])}"
+            f"{path}: {len(missing)} column(s) of the model are missing: "
+            f"{', '.join(missing[:SHOWN])}"
         )
     ignored = [str(c) for c in frame.columns if c not in set(schema.names)]
     # A CSV's data rows start on line 2 (after the header); a Parquet file has rows only.

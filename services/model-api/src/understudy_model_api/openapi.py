@@ -125,7 +125,9 @@ def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
 
 
 PREDICTION_RESPONSES: dict[int | str, dict[str, Any]] = {
-    200: _json(PREDICTION_SCHEMA, "one prediction per record (a number, or a label and probabilities)"),
+    200: _json(
+        PREDICTION_SCHEMA, "one prediction per record (a number, or a label and probabilities)"
+    ),
     400: _json(ERROR_SCHEMA, "malformed_json"),
     413: _json(ERROR_SCHEMA, "body_too_large"),
     415: _json(ERROR_SCHEMA, "unsupported_media_type"),
