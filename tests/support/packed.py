@@ -46,10 +46,13 @@ def messy_frame(rows: int = 400, *, seed: int = 3) -> pd.DataFrame:
     )
 
 
-def write_messy_regressor(out: Path, *, seed: int = 3, scale: float = 1.0) -> UserModel:
+def write_messy_regressor(
+    out: Path, *, seed: int = 3, model_seed: int | None = None, scale: float = 1.0
+) -> UserModel:
     """A CSV of :func:`messy_frame` and a pipeline fitted on it as read back (imputer,
     one-hot, random forest: steps the fast path does not know). ``scale`` multiplies the
-    target it learns (a deliberately wrong model when not 1)."""
+    target it learns (a deliberately wrong model when not 1); ``model_seed`` the forest's
+    seed (default ``seed``): another one is another, similar model of the same data."""
     from sklearn.compose import ColumnTransformer
     from sklearn.ensemble import RandomForestRegressor
     from sklearn.impute import SimpleImputer
@@ -79,7 +82,12 @@ def write_messy_regressor(out: Path, *, seed: int = 3, scale: float = 1.0) -> Us
                     ]
                 ),
             ),
-            ("model", RandomForestRegressor(n_estimators=30, random_state=seed)),
+            (
+                "model",
+                RandomForestRegressor(
+                    n_estimators=30, random_state=seed if model_seed is None else model_seed
+                ),
+            ),
         ]
     )
     pipeline.fit(features, frame["price"] * scale)

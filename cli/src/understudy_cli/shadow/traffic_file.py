@@ -16,6 +16,7 @@ a rollout.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,6 +43,8 @@ class Traffic:
     origins: list[str]
     # Table columns left out (not fields of the model).
     ignored_columns: list[str] = field(default_factory=list)
+    # Lines that could not be read as records, each message starting "line N".
+    unreadable: list[str] = field(default_factory=list)
 
 
 def _json_lines(path: Path) -> Traffic:
@@ -76,9 +79,7 @@ def _json_lines(path: Path) -> Traffic:
                     origins.append(f"line {number}" + (f" record {i}" if len(batch) > 1 else ""))
         except UnicodeDecodeError as exc:
             raise TrafficError(f"{path}: not UTF-8 text ({exc})") from None
-    if problems:
-        raise TrafficError(_listing(path, problems))
-    return Traffic(records, origins)
+    return Traffic(records, origins, unreadable=problems)
 
 
 def _table(path: Path, schema: FeatureSchema) -> Traffic:
@@ -122,15 +123,16 @@ def read_traffic(path: Path, schema: FeatureSchema) -> Traffic:
             f"{path}: expected JSON lines ({', '.join(JSON_LINES)}) or a table "
             f"({', '.join(TABLES)}), got {suffix or 'no suffix'!r}"
         )
+    checked = validate_records(traffic.records, schema)
+    problems = traffic.unreadable + [
+        f"{traffic.origins[issue.record]}: "
+        + (f"field {issue.field!r}: " if issue.field else "")
+        + f"{issue.message} ({issue.code})"
+        for issue in checked.errors
+    ]
+    if problems:  # in file order: every message starts with its line or row number
+        problems.sort(key=lambda text: int(re.findall(r"\d+", text)[0]))
+        raise TrafficError(_listing(path, problems))
     if not traffic.records:
         raise TrafficError(f"{path}: no records")
-    checked = validate_records(traffic.records, schema)
-    if not checked.ok:
-        problems = [
-            f"{traffic.origins[issue.record]}: "
-            + (f"field {issue.field!r}: " if issue.field else "")
-            + f"{issue.message} ({issue.code})"
-            for issue in checked.errors
-        ]
-        raise TrafficError(_listing(path, problems))
     return traffic
