@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import yaml
 
@@ -108,10 +109,8 @@ def test_shadow_a_classifier_rolled_back_and_the_example_promoted(tmp_path: Path
         yaml.safe_dump(_spec("classification", checks, {"relative": 0, "absolute": 1}))
     )
     traffic = tmp_path / "traffic.jsonl"
-    with files.holdout.open() as csv:  # the same records as request bodies, as JSON lines
-        import pandas as pd
-
-        frame = pd.read_csv(csv).drop(columns=["diagnosis"])
+    # The same records as request bodies, as JSON lines.
+    frame = pd.read_csv(files.holdout).drop(columns=["diagnosis"])
     traffic.write_text(
         "\n".join(json.dumps({"records": [r]}) for r in frame.to_dict(orient="records")) + "\n"
     )
@@ -136,7 +135,8 @@ def test_shadow_refuses_a_bad_traffic_file_and_mismatched_artifacts(tmp_path: Pa
     regressor = write_messy_regressor(tmp_path / "regressor")
     other = _pack(tmp_path, regressor.pipeline, regressor.sample, "2.0.0", "regression", "price")
     traffic = tmp_path / "traffic.jsonl"
-    traffic.write_text('{"records": [{"mean radius": 1}]}\n{oops\n')
+    record = pd.read_csv(files.holdout).drop(columns=["diagnosis", "mean texture"]).iloc[0]
+    traffic.write_text(json.dumps({"records": [record.to_dict()]}) + "\n{oops\n")
     done = understudy(
         "shadow", "--live", live, "--candidate", live, "--traffic", traffic, cwd=tmp_path
     )
