@@ -223,7 +223,7 @@ def _es_client(args: argparse.Namespace) -> Any:
 def _run_demo(args: argparse.Namespace) -> int:
     from understudy_cli.demo.config import GROUND_TRUTH_CONFIG
     from understudy_cli.demo.run import DemoOptions, run_demo
-    from understudy_cli.options import local_run_problem
+    from understudy_cli.options import local_run_problem, local_run_settings
 
     problem = local_run_problem("demo", args)
     if problem is not None:
@@ -242,12 +242,7 @@ def _run_demo(args: argparse.Namespace) -> int:
         labels=args.labels,
         label_delay=label_delay,
         artifacts_dir=args.artifacts,
-        out_dir=args.out,
-        rate=args.rate,
-        max_seconds=args.max_seconds,
-        interactive=False if args.plain else None,
-        router_port=args.router_port,
-        metrics=args.metrics,
+        **local_run_settings(args),
     )
     if args.example is not None:
         from understudy_cli.examples import run_example

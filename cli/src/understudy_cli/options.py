@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
 
 
 def add_local_run_options(parser: argparse.ArgumentParser, *, rate: float) -> None:
@@ -56,3 +57,15 @@ def local_run_problem(command: str, args: argparse.Namespace) -> int | None:
         )
         return EXIT_START_FAILED
     return None
+
+
+def local_run_settings(args: argparse.Namespace) -> dict[str, Any]:
+    """The DemoOptions fields of the shared options."""
+    return {
+        "out_dir": args.out,
+        "rate": args.rate,
+        "max_seconds": args.max_seconds,
+        "interactive": False if args.plain else None,
+        "router_port": args.router_port,
+        "metrics": args.metrics,
+    }

@@ -69,7 +69,7 @@ def add_shadow(sub: argparse._SubParsersAction) -> None:
 def run_shadow(args: argparse.Namespace) -> int:
     from understudy_cli.demo.run import DemoOptions, run_plan
     from understudy_cli.exits import run_rollout
-    from understudy_cli.options import local_run_problem
+    from understudy_cli.options import local_run_problem, local_run_settings
     from understudy_cli.shadow.plan import shadow_plan
 
     problem = local_run_problem("shadow", args)
@@ -85,13 +85,8 @@ def run_shadow(args: argparse.Namespace) -> int:
         )
         options = DemoOptions(
             config=args.config if args.config is not None else default_config,
-            out_dir=args.out,
-            rate=args.rate,
-            max_seconds=args.max_seconds,
-            interactive=False if args.plain else None,
-            router_port=args.router_port,
-            metrics=args.metrics,
             labels=False,
+            **local_run_settings(args),
         )
         return run_plan(plan, options)
 
