@@ -36,7 +36,7 @@ from understudy_cli.demo.scrape_source import ScrapeSource
 from understudy_cli.demo.supervisor import StartError, Supervisor
 from understudy_cli.demo.traffic import TrafficDriver
 from understudy_cli.demo.workloads import LocalWorkloads
-from understudy_operator.core import Decision, Phase
+from understudy_operator.core import Decision, Phase, RolloutSpec
 from understudy_operator.providers.prometheus import PrometheusProvider
 from understudy_operator.providers.promql import PromQLSource
 
@@ -182,7 +182,23 @@ def scenario_plan(options: DemoOptions, log: Any) -> Plan:
     )
 
 
+def resolve_spec(
+    options: DemoOptions, *, candidate_version: str, overrides: dict[str, Any]
+) -> tuple[dict[str, Any], RolloutSpec]:
+    """The config as written (with the run's overrides) and its parsed spec (ConfigError)."""
+    mapping = effective_mapping(
+        options.config,
+        {"model.version": candidate_version, **overrides, **options.overrides},
+    )
+    return mapping, parse(mapping)
+
+
 def run_demo(options: DemoOptions) -> DemoOutcome:
+    scenario = SCENARIOS[options.scenario]
+    # A bad config fails before any model is trained.
+    resolve_spec(
+        options, candidate_version=scenario.candidate.version, overrides=scenario.overrides
+    )
     view = View(title="understudy demo")
     display = Display(view, interactive=options.interactive)
     plan = scenario_plan(options, display.note)
@@ -193,9 +209,9 @@ def run_plan(
     plan: Plan, options: DemoOptions, *, view: View | None = None, display: Display | None = None
 ) -> DemoOutcome:
     """One local shadow rollout of ``plan`` to its end (or ``options.max_seconds``)."""
-    overrides = {"model.version": plan.candidate_version, **plan.overrides, **options.overrides}
-    spec_mapping = effective_mapping(options.config, overrides)
-    spec = parse(spec_mapping)
+    spec_mapping, spec = resolve_spec(
+        options, candidate_version=plan.candidate_version, overrides=plan.overrides
+    )
     started_at = datetime.now()
     run_dir = options.out_dir / f"{started_at:%Y%m%d-%H%M%S}-{plan.name}"
     view = view or View(title=plan.title)
