@@ -116,3 +116,15 @@ def test_unreadable_lines_and_invalid_records_are_listed_together_in_file_order(
     text = str(error.value)
     assert "2 problem(s)" in text
     assert text.index("line 1: field 'rooms'") < text.index("line 2: not valid JSON")
+
+
+def test_a_parquet_table_keeps_its_types(tmp_path: Path) -> None:
+    path = tmp_path / "traffic.parquet"
+    FRAME.to_parquet(path)
+    traffic = read_traffic(path, SCHEMA)
+    assert traffic.records == [
+        {"size": 50.5, "rooms": 1, "city": "Ames"},
+        {"size": 80.0, "rooms": 3, "city": None},
+        {"size": None, "rooms": 2, "city": "Boone"},
+    ]
+    assert traffic.origins == ["row 0", "row 1", "row 2"]

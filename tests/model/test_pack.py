@@ -233,3 +233,12 @@ def test_a_classifier_whose_classes_do_not_match_model_json(tmp_path: Path) -> N
     meta_path.write_text(json.dumps(meta))
     with pytest.raises(ArtifactError, match=r"model.json lists classes \['benign', 'cancer'\]"):
         load_artifact(tmp_path / "art")
+
+
+def test_pack_from_a_parquet_sample(tmp_path: Path) -> None:
+    user = write_messy_regressor(tmp_path / "user")
+    pd.read_csv(user.sample).to_parquet(tmp_path / "sample.parquet")
+    _pack(tmp_path, sample_path=tmp_path / "sample.parquet", target="price")
+    model = load_artifact(tmp_path / "art")
+    assert model.metadata["data"]["source"] == "sample.parquet"
+    assert model.schema.field("rooms").type == "integer"
