@@ -52,7 +52,7 @@ test-fast: env ## unit tests only (no servers, no cluster)
 lint: env ## ruff (lint + format check) and mypy
 	$(UV) run ruff check .
 	$(UV) run ruff format --check .
-	$(UV) run mypy libs/common/src model/src services/model-api/src services/shadow-router/src operator/src cli/src bench tools/mutation
+	$(UV) run mypy libs/common/src model/src services/model-api/src services/shadow-router/src operator/src cli/src bench tools/mutation tools/dashboard
 
 format: env ## apply ruff's formatting and safe fixes
 	$(UV) run ruff check --fix .

@@ -47,6 +47,8 @@ CONFIGS: dict[str, dict[str, str]] = {
     "fast-unbatched": {"BATCHING": "false"},
     "batch-thread": {"EXECUTOR": "thread"},
     "batch-wait-1ms": {"MAX_BATCH_WAIT_MS": "1"},
+    # Input drift counting off (it is on for every feature by default): its cost over HTTP.
+    "drift-off": {"DRIFT_FEATURES": "none"},
 }
 # (config, records per request, concurrency)
 SCENARIOS: list[tuple[str, int, int]] = [
@@ -65,6 +67,9 @@ SCENARIOS: list[tuple[str, int, int]] = [
     ("batch-thread", 1, 64),
     ("batch-wait-1ms", 1, 1),
     ("batch-wait-1ms", 1, 64),
+    ("drift-off", 1, 1),
+    ("drift-off", 1, 64),
+    ("drift-off", 100, 16),
 ]
 
 WRK_SCRIPT = """
@@ -170,25 +175,41 @@ def run_wrk(url: str, body_file: Path, *, concurrency: int, duration: int) -> di
 
 
 def floor(artifact: Path, records: list[dict[str, Any]], seconds: float = 2.0) -> dict[str, Any]:
-    """In-process: validate + fast predict, no HTTP (the lower bound of a request)."""
+    """In-process: validate + fast predict, no HTTP (the lower bound of a request), and the
+    drift counting of the same records alone (its peer: validate + fast predict)."""
     from understudy_model.artifact import load_artifact
     from understudy_model.fast import compile_fast_predictor
     from understudy_model.validation import validate_records
+    from understudy_model_api.drift import DriftCounter, select_features
 
     model = load_artifact(artifact)
     fast = compile_fast_predictor(model)
-    out: dict[str, Any] = {}
+    assert model.reference is not None, "an artifact without a reference counts nothing"
+    counter = DriftCounter(model, model.reference, select_features("all", model.reference))
+
+    def count_drift(rows: list[dict[str, Any]]) -> None:
+        counter.count_rows(rows)
+        counter.count_predictions([0.0] * len(rows))
+
+    out: dict[str, Any] = {"drift_series_per_pod": len(counter.series)}
     for n in (1, 100):
         batch = records[:n]
-        for name, predict in (
-            ("fast_predict", fast.predict_rows),
-            ("reference_predict", model.predict_rows),
-        ):
+        clean = validate_records(batch, model.schema).rows
+        calls: dict[str, Any] = {
+            "fast_predict": lambda b=batch: fast.predict_rows(
+                validate_records(b, model.schema).rows
+            ),
+            "reference_predict": lambda b=batch: model.predict_rows(
+                validate_records(b, model.schema).rows
+            ),
+            "drift_count": lambda rows=clean: count_drift(rows),  # counting alone
+        }
+        for name, call in calls.items():
             times = []
             end = time.perf_counter() + seconds
             while time.perf_counter() < end:
                 t0 = time.perf_counter()
-                predict(validate_records(batch, model.schema).rows)
+                call()
                 times.append(time.perf_counter() - t0)
             arr = np.array(times)
             out[f"{name}_{n}"] = {
@@ -206,8 +227,13 @@ def main() -> int:
     parser.add_argument(
         "--configs", nargs="*", default=list(CONFIGS), help="subset of: " + " ".join(CONFIGS)
     )
+    parser.add_argument(
+        "--floor-only", action="store_true", help="only the in-process floor (no wrk, seconds)"
+    )
     args = parser.parse_args()
-    if shutil.which("wrk") is None:
+    if args.floor_only:
+        args.configs = []
+    elif shutil.which("wrk") is None:
         print("wrk not found: apt-get install -y wrk", file=sys.stderr)
         return 2
     if not (args.artifact / "model.json").is_file():
@@ -279,8 +305,11 @@ def main() -> int:
         else None,
         "p50_c1_ms": c1.p50_ms if c1 else None,
     }
-    print("\nfloor (in process, validate + predict, no HTTP):")
+    print("\nfloor (in process, validate + predict, no HTTP; drift_count: counting alone):")
+    print(f"  drift series per pod: {floor_stats['drift_series_per_pod']} (and as many shares)")
     for name, s in floor_stats.items():
+        if not isinstance(s, dict):
+            continue
         print(
             f"  {name:<22} p50 {s['p50_ms']:7.3f} ms  p99 {s['p99_ms']:7.3f} ms  "
             f"{s['calls_per_s']:9.0f} calls/s"

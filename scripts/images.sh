@@ -13,9 +13,11 @@
 #
 # Nothing can be pulled on these machines, so the images the Dockerfiles and the chart name
 # are made here under those exact names (stand-ins; the README says so):
-#   python:3.11-slim[-bookworm]  mmdebstrap --variant=minbase bookworm + Debian's python3
-#                                (3.11), /usr/local/bin/python{,3} -> /usr/bin/python3
-#   ghcr.io/astral-sh/uv:X       /uv and /uvx from uv's musllinux wheel on PyPI (static)
+#   python:3.11-slim-bookworm    mmdebstrap --variant=minbase bookworm + Debian's python3
+#                                (3.11), /usr/local/bin/python{,3} -> /usr/bin/python3; the
+#                                Dockerfiles pin it by digest (scripts/base-images.env), which
+#                                no stand-in can have: the builds here name it by tag
+#                                (--build-arg PYTHON_IMAGE=...)
 #   curlimages/curl              minbase + Debian's curl (the chart's `helm test` pod)
 #   quay.io/prometheus/prometheus Prometheus at that version built from the Go module proxy
 #                                (scripts/k8s-tools.sh) on that curl stand-in
@@ -33,9 +35,11 @@ WORK=$CACHE/images
 mkdir -p "$WORK"
 
 # The names the Dockerfiles and the chart use (tests/install checks they still do).
-UV_VERSION=0.13.9
-PYTHON_REFS=(docker.io/library/python:3.11-slim docker.io/library/python:3.11-slim-bookworm)
-UV_REF=ghcr.io/astral-sh/uv:$UV_VERSION
+# shellcheck source-path=SCRIPTDIR
+source "$HERE/base-images.env"
+PYTHON_REF=docker.io/library/${PYTHON_IMAGE%@*}
+# The Dockerfiles' bases are pinned by digest; here the stand-in is given by its name.
+BASE_ARGS=(--build-arg "PYTHON_IMAGE=$PYTHON_REF")
 CURL_REF=docker.io/curlimages/curl:8.12.1
 PROMETHEUS_REF=quay.io/prometheus/prometheus:v3.2.1
 PAUSE_REF=registry.k8s.io/pause:3.10
@@ -75,24 +79,8 @@ BASE_ENV=(--change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/
 
 make_python() {
   rootfs "$WORK/python.tar" python3,ca-certificates
-  podman import --quiet "${BASE_ENV[@]}" --change 'CMD ["python3"]' "$WORK/python.tar" "${PYTHON_REFS[0]}" >/dev/null
-  local r
-  for r in "${PYTHON_REFS[@]:1}"; do podman tag "${PYTHON_REFS[0]}" "$r"; done
+  podman import --quiet "${BASE_ENV[@]}" --change 'CMD ["python3"]' "$WORK/python.tar" "$PYTHON_REF" >/dev/null
   rm -f "$WORK/python.tar"
-}
-
-make_uv() {
-  # The musllinux binary is static; the manylinux one needs a libc the scratch image lacks.
-  local d=$WORK/uv-wheel c
-  rm -rf "$d"
-  (cd "$ROOT" && ${UV:-uv} pip install --quiet --python-platform x86_64-unknown-linux-musl \
-    --only-binary :all: --no-deps --target "$d" "uv==$UV_VERSION")
-  c=$(buildah from scratch)
-  buildah copy --quiet --chmod 755 "$c" "$d/bin/uv" /uv >/dev/null
-  buildah copy --quiet --chmod 755 "$c" "$d/bin/uvx" /uvx >/dev/null
-  buildah config --entrypoint '["/uv"]' "$c"
-  buildah commit --quiet --rm "$c" "$UV_REF" >/dev/null
-  rm -rf "$d"
 }
 
 make_curl() {
@@ -127,8 +115,7 @@ make_pause() {
 }
 
 bases() {
-  exists "${PYTHON_REFS[0]}" || timed "stand-in ${PYTHON_REFS[0]}" make_python
-  exists "$UV_REF" || timed "stand-in $UV_REF" make_uv
+  exists "$PYTHON_REF" || timed "stand-in $PYTHON_REF" make_python
   exists "$CURL_REF" || timed "stand-in $CURL_REF" make_curl
   [[ $(podman image inspect --format '{{index .Labels "dev.understudy.stand-in"}}' "$PROMETHEUS_REF" 2>/dev/null) == go-module ]] ||
     timed "stand-in $PROMETHEUS_REF" make_prometheus
@@ -144,7 +131,7 @@ inputs_digest() { # dockerfile [args...]: the build's inputs, "" when unknown (n
   {
     grep -vE '^(tests|docs|bench|reports|helm|k8s|mk|scripts|seed|\.ci|artifacts)/|\.md$|(^|/)Dockerfile$|^(skaffold\.yaml|Makefile|\.dockerignore|\.gitignore)$' <<<"$files" |
       (cd "$ROOT" && xargs -d '\n' sha256sum 2>/dev/null)
-    sha256sum "$ROOT/$1"
+    sha256sum "$ROOT/$1" "$ROOT/scripts/install_uv.py"
     echo "${@:2}"
   } | sha256sum | cut -c1-32
 }
@@ -160,7 +147,7 @@ build_one() { # ref dockerfile [podman build args...]
   # --network=host: the RUN steps reach the package index as this machine does (no
   # bridge, no iptables changes for a build).
   podman build --quiet --pull=never --network=host --layers --label "dev.understudy.inputs=$digest" \
-    -f "$ROOT/$dockerfile" -t "$ref" "$@" "$ROOT" >/dev/null
+    -f "$ROOT/$dockerfile" -t "$ref" "${BASE_ARGS[@]}" "$@" "$ROOT" >/dev/null
   BUILT=1
 }
 
@@ -218,11 +205,11 @@ skaffold_build() { # dockerfile [NAME=VALUE...]; env from skaffold: IMAGE, PUSH_
   for kv in "$@"; do args+=(--build-arg "$kv"); done
   # skaffold's inputDigest tag names the inputs: if podman has it, those inputs are built.
   if ! exists "$ref"; then
-    if ! { exists "${PYTHON_REFS[0]}" && exists "${PYTHON_REFS[1]}" && exists "$UV_REF"; }; then bases; fi
+    exists "$PYTHON_REF" || bases
     # The label keeps these images' ids apart from `build`'s: skaffold dev removes the image
     # it replaces by id (with every tag on it).
     podman build --pull=never --network=host --layers --force-rm --label dev.understudy.built-by=skaffold \
-      -f "${BUILD_CONTEXT:-$ROOT}/$dockerfile" -t "$ref" "${args[@]}" "${BUILD_CONTEXT:-$ROOT}"
+      -f "${BUILD_CONTEXT:-$ROOT}/$dockerfile" -t "$ref" "${BASE_ARGS[@]}" "${args[@]}" "${BUILD_CONTEXT:-$ROOT}"
   fi
   # skaffold deploys NAME:<image id> (a tag it then makes through the Docker API, which the
   # node never sees): the node gets the image under that name.

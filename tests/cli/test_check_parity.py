@@ -23,6 +23,7 @@ import math
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 from prometheus_client import CollectorRegistry, start_http_server
@@ -32,6 +33,10 @@ from prometheus_client.registry import Collector
 from tests.support.prometheus import PrometheusServer
 from understudy_cli.demo.scrape_source import ScrapeSource
 from understudy_common.compare import RecordComparison
+from understudy_model.artifact import LoadedModel, load_artifact
+from understudy_model.data import holdout_records, load_ames, split_holdout
+from understudy_model.validation import validate_records
+from understudy_model_api.drift import DriftMetrics
 from understudy_operator.core import (
     BUILTIN_CHECKS,
     BUILTINS,
@@ -69,11 +74,27 @@ class _Served(Collector):
         self.registry = registry
 
     def collect(self) -> Iterator[Metric]:
-        yield from self.registry.collect()
+        # Two model-apis' drift collectors (stable and candidate) export the same families:
+        # merged here into one each, as Prometheus would see them from two targets.
+        merged: dict[str, Metric] = {}
+        for family in self.registry.collect():
+            if family.name in merged:
+                merged[family.name].samples += family.samples
+            else:
+                merged[family.name] = family
+        yield from merged.values()
 
 
-def _router_metrics(registry: CollectorRegistry) -> RouterMetrics:
+def _router_metrics(registry: CollectorRegistry, models: list[LoadedModel]) -> RouterMetrics:
     settings = RouterSettings()
+    # the stable and candidate model-apis' input-drift series (understudy_model_api.drift)
+    # beside them, three features each (all 73 make a scrape too slow for the 500ms
+    # interval on a busy machine)
+    DRIFT[id(registry)] = []
+    for model in models:
+        drift = DriftMetrics(registry, features="Year_Built,Gr_Liv_Area,Neighborhood")
+        drift.bind(model)
+        DRIFT[id(registry)].append(drift)
     # the ground-truth counters (understudy_router.feedback) on the same registry
     FEEDBACK[id(registry)] = FeedbackMetrics(registry=registry, model=MODEL)
     metrics = RouterMetrics(
@@ -88,6 +109,7 @@ def _router_metrics(registry: CollectorRegistry) -> RouterMetrics:
 
 
 FEEDBACK: dict[int, FeedbackMetrics] = {}
+DRIFT: dict[int, list[DriftMetrics]] = {}
 
 
 def _prediction(role: str, version: str, value: float) -> Prediction:
@@ -99,10 +121,12 @@ class Exporter:
     the test sets: ``before`` holds the baseline, ``after`` the baseline and one more phase;
     ``publish_after`` swaps what is served."""
 
-    def __init__(self) -> None:
+    def __init__(self, models: list[LoadedModel]) -> None:
         self.before_registry, self.after_registry = CollectorRegistry(), CollectorRegistry()
-        self.before = _router_metrics(self.before_registry)
-        self.after = _router_metrics(self.after_registry)
+        self.before = _router_metrics(self.before_registry, models)
+        self.after = _router_metrics(self.after_registry, models)
+        records = holdout_records(split_holdout(load_ames()))
+        self.rows = validate_records(records, models[0].schema).rows
         self.served = _Served(self.before_registry)
         registry = CollectorRegistry()
         registry.register(self.served)
@@ -112,9 +136,13 @@ class Exporter:
     def publish_after(self) -> None:
         self.served.registry = self.after_registry
 
-    @staticmethod
-    def traffic(m: RouterMetrics, *, scale: int) -> None:
+    def traffic(self, m: RouterMetrics, *, scale: int) -> None:
         """One phase of traffic; the second phase adds less than the first (baselines)."""
+        # The candidate's inputs: 250 houses per scale (500 in the second phase, the
+        # input-drift check's minimum), the newest first, so their share drifts by phase.
+        newest = sorted(self.rows, key=lambda r: -r["Year_Built"])
+        for drift in DRIFT[id(self.before_registry if m is self.before else self.after_registry)]:
+            drift.count(newest[: 250 * scale], [150_000.0] * 250 * scale)
         for candidate, model in (("2.0.0", MODEL), ("3.0.0", MODEL), ("2.0.0", "other")):
             noise = 1 if (candidate, model) == ("2.0.0", MODEL) else 7  # other series differ
             mirror = m.mirror.labels(model, candidate, "agreed")
@@ -197,15 +225,15 @@ class Readings:
 
 
 @pytest.fixture(scope="module")
-def readings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Readings]:
-    exporter = Exporter()
+def readings(tmp_path_factory: pytest.TempPathFactory, artifacts: Any) -> Iterator[Readings]:
+    exporter = Exporter([load_artifact(artifacts.v1), load_artifact(artifacts.v2)])
     clock = FakeClock()
     scrape = ScrapeSource(f"http://{exporter.address}", clock=clock)
     # The baseline, twice the second phase, in both registries; the second phase on top.
     for metrics in (exporter.before, exporter.after):
-        Exporter.traffic(metrics, scale=3)
-        Exporter.traffic(metrics, scale=3)
-    Exporter.traffic(exporter.after, scale=2)
+        exporter.traffic(metrics, scale=3)
+        exporter.traffic(metrics, scale=3)
+    exporter.traffic(exporter.after, scale=2)
     with PrometheusServer(tmp_path_factory.mktemp("prometheus")) as prom:
         prom.set_targets([exporter.address])
         prom.wait_until_scraped([exporter.address])
@@ -285,6 +313,11 @@ def test_the_expected_values_so_the_parity_is_not_vacuous(readings: Readings) ->
     result = judged("slice-bias", bound=0.1)
     assert result.verdict is Verdict.FAIL and "[live $" in result.message
     assert "[Neighborhood=" in judged("slice-bias", BY_FIELD, bound=0.1).message
+    # the newest 500 houses against v2's training reference: Year_Built drifts most
+    drift = judged("input-drift", bound=0.2)
+    assert drift.verdict is Verdict.FAIL and drift.samples == 500
+    assert "worst feature Year_Built" in drift.message
+    assert judged("stable-input-drift", bound=0.2).verdict is Verdict.FAIL
     # the sample count reads totals, not increases: all three phases
     parts = BUILTINS["sample-count"].parts(Check("sample-count"), Judging())
     counted = {k: scrape.fetch(q, readings.context()) for k, q in parts.items()}
@@ -294,7 +327,7 @@ def test_the_expected_values_so_the_parity_is_not_vacuous(readings: Readings) ->
     }
 
 
-@pytest.mark.parametrize("name", CHECKS)
+@pytest.mark.parametrize("name", [n for n in CHECKS if n != "stable-input-drift"])  # stable's
 def test_a_candidate_without_series_is_no_data_both_ways(readings: Readings, name: str) -> None:
     ctx = readings.context(candidate="9.9.9")
     check = Check(name=name, max=1)

@@ -154,6 +154,32 @@ def test_default_settings_promote_v2_and_roll_back_a_candidate_off_on_one_segmen
     _assert_nothing_left(_run_dir(out))
 
 
+@pytest.mark.parametrize("metrics", ["prometheus", "router"])
+def test_drifting_traffic_is_rolled_back_on_input_drift_naming_the_features(
+    artifacts, tmp_path, metrics
+):
+    """--scenario drift: newer, larger houses after 200 requests; the input-drift check
+    reads the model-api processes (scraped directly, or by the demo's Prometheus through
+    its file_sd targets) and the report ranks the drifting features."""
+    out = tmp_path / "reports"
+    proc = _demo(
+        *("--scenario", "drift", "--artifacts", str(artifacts.v1.parent)),
+        *("--out", str(out), "--rate", "80", "--max-seconds", "240", "--metrics", metrics),
+    )
+    output, _ = proc.communicate(timeout=400)
+    assert "decision: RolledBack" in output, output
+    reason = output.split("decision:")[1]
+    assert "input-drift worst feature" in reason
+    assert "Year_Built" in reason or "Gr_Liv_Area" in reason
+    run_dir = _run_dir(out)
+    report = (run_dir / "report.md").read_text()
+    drift = report.split("## Input drift")[1].split("## Live vs candidate")[0]
+    top = drift.split("| feature |")[1].splitlines()[2:5]
+    assert any("Year_Built" in row for row in top), drift
+    assert (run_dir / "drift-1.0.0.png").stat().st_size > 10_000
+    _assert_nothing_left(run_dir)
+
+
 def test_ctrl_c_stops_every_process(artifacts, fast_config, tmp_path):
     out = tmp_path / "reports"
     proc = _demo(

@@ -69,6 +69,26 @@ def phase(name: str) -> str:
 
 MIRROR_LABELS = {"model": "m", "candidate_version": "2.0.0"}
 
+
+def drift_series(a: str, b: str) -> dict[str, str]:
+    """One feature with two reference buckets of 50% each; ``a`` and ``b`` the per-minute
+    values of the live counters of the two buckets."""
+
+    def name(metric: str, bucket: str) -> str:
+        labels = f'model="m",version="1.0.0",feature="Year_Built",kind="numeric",bucket="{bucket}"'
+        return f"understudy_model_api_{metric}{{{labels}}}"
+
+    return {
+        name("drift_reference_share", "1990.0"): "0.5x90",
+        name("drift_reference_share", "+Inf"): "0.5x90",
+        name("drift_values_total", "1990.0"): a,
+        name("drift_values_total", "+Inf"): b,
+    }
+
+
+TRAINED = 'understudy_model_api_model_trained_timestamp_seconds{model="m",version="1.0.0"}'
+DAY = 86400
+
 CASES = [
     # -- rollouts, from the operator's per-phase gauge -------------------------------------
     Case("UnderstudyRolloutPaused", {phase("Paused"): "0 1x20"}, "4m"),  # pending (for 5m)
@@ -220,6 +240,38 @@ CASES = [
                 **MIRROR_LABELS,
                 "severity": "warning",
                 "summary": "m candidate 2.0.0: 20% of mirrored requests fail",
+            }
+        ],
+    ),
+    # -- model inputs, from the model-api's drift counters and trained_at gauge ------------
+    Case("UnderstudyInputDrift", drift_series("0+10x90", "0+10x90"), "80m"),  # as trained
+    # 90% of the live values in one bucket, 10% in the other: PSI 0.88, for 30 minutes
+    Case("UnderstudyInputDrift", drift_series("0+1x90", "0+0x90"), "80m"),  # too few records
+    Case(
+        "UnderstudyInputDrift",
+        drift_series("0+18x90", "0+2x90"),
+        "80m",
+        [
+            {
+                "model": "m",
+                "version": "1.0.0",
+                "feature": "Year_Built",
+                "severity": "warning",
+                "summary": "m 1.0.0: input Year_Built has drifted from training (PSI 0.88)",
+            }
+        ],
+    ),
+    Case("UnderstudyModelStale", {TRAINED: f"{-30 * DAY}x120"}, "90m"),  # 30 days old
+    Case(
+        "UnderstudyModelStale",
+        {TRAINED: f"{-100 * DAY}x120"},  # 100 days before the test's time 0
+        "90m",
+        [
+            {
+                "model": "m",
+                "version": "1.0.0",
+                "severity": "info",
+                "summary": "m 1.0.0 was trained 100d 1h 30m 0s ago",
             }
         ],
     ),

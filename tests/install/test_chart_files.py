@@ -21,8 +21,11 @@ from tests.support.layout import (
     REPO,
     chart_schema,
     chart_values,
+    load_script,
     merge_values,
+    out_of_sync,
 )
+from understudy_model.artifact import read_metadata
 
 INDEX_TEMPLATE = CHART / "files" / "elasticsearch-index-template.json"
 RAW_INDEX_TEMPLATE = REPO / "k8s" / "base" / "fluent-bit" / "index-template.json"
@@ -99,6 +102,21 @@ BAD_VALUES = [
     ({"metrics": {"prometheusRules": {"enabled": True}}}, "/metrics"),
     ({"networkPolicy": {"prometheusFrom": [{}]}}, "/networkPolicy/prometheusFrom"),
     ({"networkPolicy": {"models": True}}, "/networkPolicy/models"),
+    # YAML reads an unquoted 1.10 as the number 1.1: a tag must be a string
+    ({"router": {"image": {"tag": 1.10}}}, "/router/image/tag"),
+    ({"prometheus": {"image": {"tag": 3}}}, "/prometheus/image/tag"),
+    ({"rollout": {"model": {"image": {"repository": "m", "tag": 2.0}}}}, "/rollout/model/image"),
+    # the model image goes through the image helper: an object, like every other image
+    ({"rollout": {"model": {"image": "understudy/model-api:1.0.0"}}}, "/rollout/model/image"),
+    ({"prometheus": {"retention": {"time": "7d", "size": "2Gi"}}}, "/prometheus/retention/size"),
+    # rollout.analysis is checked against the CRD's spec.analysis (generated schema)
+    ({"rollout": {"analysis": {"minSample": 200}}}, "/rollout/analysis"),
+    ({"rollout": {"analysis": {"interval": "often"}}}, "/rollout/analysis/interval"),
+    ({"rollout": {"analysis": {"alpha": 0.9}}}, "/rollout/analysis/alpha"),
+    ({"rollout": {"analysis": {"detect": {"agreement-rate": 0}}}}, "/rollout/analysis/detect"),
+    ({"rollout": {"analysis": {"checks": [{"name": "bias", "mx": 1}]}}}, "/rollout/analysis"),
+    ({"metrics": {"dashboard": {"namespace": "Monitoring"}}}, "/metrics/dashboard/namespace"),
+    ({"metrics": {"dashboard": {"label": "grafana_dashboard"}}}, "/metrics/dashboard"),
 ]
 
 
@@ -107,6 +125,71 @@ def test_schema_rejects_bad_values(override: dict[str, Any], where: str) -> None
     errors = _errors(merge_values(chart_values(), override))
     assert errors, f"{override} was accepted"
     assert any(e.startswith(where) for e in errors), errors
+
+
+def test_global_is_open_for_subcharts() -> None:
+    """A parent chart's global.* reaches this chart too: unknown keys there are not errors."""
+    assert _errors(merge_values(chart_values(), {"global": {"storageClass": "fast"}})) == []
+    assert _errors(merge_values(chart_values(), {"global": {"imagePullSecrets": "x"}}))
+
+
+def test_rollout_analysis_schema_is_in_sync_with_the_crd() -> None:
+    """values.schema.json's modelRolloutAnalysis is generated from k8s/crd/modelrollouts.yaml."""
+    assert out_of_sync("chart_schema.py") == ""
+
+
+def test_crd_schema_translation_to_json_schema() -> None:
+    """OpenAPI 3.0's boolean exclusive bounds become draft-07's numeric ones, API-server-only
+    keys go, and objects refuse unknown fields (the API server would prune them silently)."""
+    to_json_schema = load_script("chart_schema.py").to_json_schema
+    crd = {
+        "type": "object",
+        "x-kubernetes-validations": [{"rule": "self.a > 0"}],
+        "properties": {
+            "a": {"type": "number", "minimum": 0, "exclusiveMinimum": True, "maximum": 1},
+            "m": {"type": "object", "additionalProperties": {"type": "number"}},
+            "n": {"type": "string", "nullable": True},
+        },
+    }
+    assert to_json_schema(crd) == {
+        "type": "object",
+        "properties": {
+            "a": {"type": "number", "exclusiveMinimum": 0, "maximum": 1},
+            "m": {"type": "object", "additionalProperties": {"type": "number"}},
+            "n": {"type": ["string", "null"]},
+        },
+        "additionalProperties": False,
+    }
+
+
+def test_every_example_analysis_validates() -> None:
+    """The generated schema accepts what the CRD accepts: every example ModelRollout's
+    spec.analysis and the demo's default config."""
+    analyses = [
+        doc["spec"]["analysis"]
+        for path in sorted((REPO / "k8s" / "examples").glob("*.yaml"))
+        for doc in yaml.safe_load_all(path.read_text())
+        if doc and doc.get("kind") == "ModelRollout" and "analysis" in doc["spec"]
+    ]
+    assert len(analyses) >= 3
+    for analysis in analyses:
+        override = {"rollout": {"analysis": analysis}}
+        assert _errors(merge_values(chart_values(), override)) == [], analysis
+
+
+def _prometheus_bytes(size: str) -> int:
+    match = re.fullmatch(r"(\d+)([KMGTPE]?)B", size)
+    assert match, size
+    return int(match.group(1)) * 1024 ** "_KMGTPE".index(match.group(2) or "_")
+
+
+def test_default_prometheus_retention_size_fits_its_emptydir() -> None:
+    """An emptyDir that outgrows its sizeLimit gets the pod evicted; retention.size must
+    drop old blocks before that (the WAL comes on top, hence the margin)."""
+    prometheus = chart_values()["prometheus"]
+    limit = prometheus["persistence"]["emptyDirSizeLimit"]
+    assert limit.endswith("Gi")
+    assert _prometheus_bytes(prometheus["retention"]["size"]) <= 0.8 * int(limit[:-2]) * 1024**3
 
 
 def test_chart_crd_is_the_operator_crd_byte_for_byte() -> None:
@@ -175,9 +258,28 @@ def test_kibana_data_view_covers_the_log_indices() -> None:
     assert template["index_patterns"] == [view["attributes"]["title"]]
 
 
+def _flattened_fields(properties: dict[str, Any], prefix: str = "") -> set[str]:
+    out: set[str] = set()
+    for name, spec in properties.items():
+        if spec.get("type") == "flattened":
+            out.add(f"{prefix}{name}")
+        elif "properties" in spec:
+            out |= _flattened_fields(spec["properties"], f"{prefix}{name}.")
+    return out
+
+
+def _search_fields(search: dict[str, Any]) -> set[str]:
+    source = json.loads(search["attributes"]["kibanaSavedObjectMeta"]["searchSourceJSON"])
+    used = set(re.findall(r"([\w.@]+)\s*:", source["query"]["query"]))
+    return used | set(search["attributes"]["columns"])
+
+
 def test_saved_searches_use_only_mapped_fields() -> None:
     template = json.loads(INDEX_TEMPLATE.read_text())
-    fields = _mapped_fields(template["template"]["mappings"]["properties"])
+    properties = template["template"]["mappings"]["properties"]
+    fields = _mapped_fields(properties)
+    # a key inside a flattened field (inputs.Year_Built) is searchable as it is
+    flattened = _flattened_fields(properties)
     objects = _saved_objects()
     view_ids = {o["id"] for o in objects if o["type"] == "index-pattern"}
     searches = [o for o in objects if o["type"] == "search"]
@@ -187,9 +289,18 @@ def test_saved_searches_use_only_mapped_fields() -> None:
         assert refs <= view_ids, f"{search['id']} refers to a data view that is not imported"
         source = json.loads(search["attributes"]["kibanaSavedObjectMeta"]["searchSourceJSON"])
         assert source["query"]["language"] == "kuery"
-        used = set(re.findall(r"([\w.@]+)\s*:", source["query"]["query"]))
-        used |= set(search["attributes"]["columns"])
+        used = {f for f in _search_fields(search) if f.rsplit(".", 1)[0] not in flattened}
         assert used <= fields, f"{search['id']} uses unmapped fields {used - fields}"
+
+
+def test_inputs_search_names_features_of_the_model(artifacts: Any) -> None:
+    """The "one feature's live values" search reads keys of the logged ``inputs`` that are
+    the served model's features (a renamed feature would leave empty columns)."""
+    (search,) = [o for o in _saved_objects() if o["id"] == "understudy-model-inputs"]
+    features = {f["name"] for f in read_metadata(artifacts.v1)["feature_schema"]["fields"]}
+    keys = {f.removeprefix("inputs.") for f in _search_fields(search) if f.startswith("inputs.")}
+    assert keys and keys <= features, keys - features
+    assert "model-api.request" in search["attributes"]["kibanaSavedObjectMeta"]["searchSourceJSON"]
 
 
 def test_disagreement_search_is_the_documented_query() -> None:

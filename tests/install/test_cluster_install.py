@@ -79,12 +79,6 @@ def kwok_values(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-def install_crd(cluster: K8sCluster, path: Path) -> None:
-    ok(cluster.kubectl("apply", "--server-side", "-f", str(path)))
-    crd = yaml.safe_load(path.read_text())["metadata"]["name"]
-    ok(cluster.kubectl("wait", "--for=condition=Established", f"crd/{crd}", "--timeout=60s"))
-
-
 @pytest.fixture(scope="module")
 def crd_installed(k8s_cluster: K8sCluster) -> Iterator[None]:
     """The operator's CRD and the Prometheus Operator's ServiceMonitor, PodMonitor and
@@ -93,7 +87,7 @@ def crd_installed(k8s_cluster: K8sCluster) -> Iterator[None]:
     never deletes CRDs either."""
     if not OPERATOR_CRD.is_file():
         pytest.fail(f"{OPERATOR_CRD.relative_to(REPO)} does not exist yet")
-    install_crd(k8s_cluster, OPERATOR_CRD)
+    k8s_cluster.install_crd(OPERATOR_CRD)
     fetched = subprocess.run(
         ["bash", str(REPO / "scripts" / "prometheus-operator-crds.sh")],
         capture_output=True,
@@ -105,7 +99,7 @@ def crd_installed(k8s_cluster: K8sCluster) -> Iterator[None]:
     crds = sorted(Path(fetched.stdout.strip()).glob("monitoring.coreos.com_*.yaml"))
     assert len(crds) == 3, crds
     for path in crds:
-        install_crd(k8s_cluster, path)
+        k8s_cluster.install_crd(path)
     yield
 
 
@@ -714,8 +708,6 @@ def test_upgrade_to_a_new_version_changes_only_the_rollout_spec(
             "--reuse-values",
             "--set",
             "rollout.model.version=2.0.0",
-            "--set",
-            "rollout.model.image=understudy/model-api:2.0.0",
             "--wait",
         )
     )

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import fnmatch
 import os
+import posixpath
 import re
 import shutil
 import subprocess
@@ -54,7 +55,13 @@ def build_context(dest: Path) -> Path:
     for root, dirs, files in os.walk(REPO):
         rel_root = os.path.relpath(root, REPO)
         rel_root = "" if rel_root == "." else rel_root
-        dirs[:] = [d for d in dirs if not _ignored(os.path.join(rel_root, d), patterns)]
+        # Docker still looks inside an excluded folder when an exception (!) names a path in it
+        dirs[:] = [
+            d
+            for d in dirs
+            if not _ignored(os.path.join(rel_root, d), patterns)
+            or any(neg and p.startswith(os.path.join(rel_root, d) + "/") for neg, p in patterns)
+        ]
         for name in files:
             rel = os.path.join(rel_root, name)
             if not _ignored(rel, patterns):
@@ -75,6 +82,8 @@ def test_dockerignore_keeps_what_images_need_and_drops_the_rest(context: Path) -
     for dropped in (".git", ".venv", "tests", "helm", "k8s", "docs", "artifacts"):
         assert not (context / dropped).exists(), dropped
     assert not list(context.rglob("__pycache__"))
+    # scripts/ is dropped except the uv installer the build stages run
+    assert [p.name for p in (context / "scripts").iterdir()] == ["install_uv.py"]
 
 
 @pytest.mark.parametrize("package", sorted(IMAGES))
@@ -94,32 +103,10 @@ def test_image_install_step_works(package: str, context: Path, tmp_path: Path) -
     ]
     src = tmp_path / "src"
     src.mkdir()
-    workdir = src
-    sync = ""
-    for instruction in stage[1:]:
-        word, _, rest = instruction.partition(" ")
-        if word.upper() == "WORKDIR":
-            workdir = src
-        elif word.upper() == "COPY" and "--from=" not in rest:
-            parts = [p for p in rest.split() if not p.startswith("--")]
-            *sources, target = parts
-            for source in sources:
-                origin = context / source
-                where = (
-                    workdir if target in (".", "./") or target.startswith("/") else workdir / target
-                )
-                if target.endswith("/") or target in (".", "./") or target.startswith("/"):
-                    where = where if origin.is_dir() else where / origin.name
-                if origin.is_dir():
-                    shutil.copytree(origin, where, dirs_exist_ok=True)
-                else:
-                    where.parent.mkdir(parents=True, exist_ok=True)
-                    shutil.copy2(origin, where)
-        elif word.upper() == "RUN":
-            m = re.search(rf"(uv sync\b.*--package[= ]{re.escape(package)}\b[^&;]*)", rest)
-            if m:
-                sync = m.group(1)
-    assert sync, "no uv sync of the package in its stage"
+    # src stands for the stage's WORKDIR, where uv sync runs; copies elsewhere (the uv
+    # installer in /tmp) are left out
+    (root,) = {i.split()[1] for i in stage if i.upper().startswith("WORKDIR ")}
+    workdir = "/"
     venv = tmp_path / "venv"
     env = {
         **os.environ,
@@ -129,11 +116,46 @@ def test_image_install_step_works(package: str, context: Path, tmp_path: Path) -
         "UV_NO_PROGRESS": "1",
     }
     env.pop("VIRTUAL_ENV", None)
-    args = sync.split()[2:]
-    r = subprocess.run(
-        [uv, "sync", *args], cwd=src, env=env, capture_output=True, text=True, check=False
-    )
-    assert r.returncode == 0, f"uv sync {' '.join(args)}\n{r.stderr[-3000:]}"
+    syncs = []
+    for instruction in stage[1:]:
+        word, _, rest = instruction.partition(" ")
+        if word.upper() == "WORKDIR":
+            workdir = rest.strip()
+        elif word.upper() == "COPY" and "--from=" not in rest:
+            parts = [p for p in rest.split() if not p.startswith("--")]
+            *sources, target = parts
+            into_dir = target.endswith("/") or target in (".", "./") or len(sources) > 1
+            rel = posixpath.relpath(posixpath.join(workdir, target), root)
+            if rel.startswith(".."):
+                continue
+            for source in sources:
+                origin = context / source
+                where = src / rel
+                if into_dir and not origin.is_dir():
+                    where = where / origin.name
+                if origin.is_dir():
+                    shutil.copytree(origin, where, dirs_exist_ok=True)
+                else:
+                    where.parent.mkdir(parents=True, exist_ok=True)
+                    shutil.copy2(origin, where)
+        elif word.upper() == "RUN":
+            m = re.search(rf"(uv sync\b.*--package[= ]{re.escape(package)}\b[^&;]*)", rest)
+            if m:
+                # run where the Dockerfile runs it: the dependency layer sees only what
+                # was copied so far (uv.lock and the pyproject.toml files)
+                args = m.group(1).split()[2:]
+                r = subprocess.run(
+                    [uv, "sync", *args],
+                    cwd=src,
+                    env=env,
+                    capture_output=True,
+                    text=True,
+                    check=False,
+                )
+                assert r.returncode == 0, f"uv sync {' '.join(args)}\n{r.stderr[-3000:]}"
+                syncs.append(args)
+    assert syncs, "no uv sync of the package in its stage"
+    assert "--no-install-workspace" not in syncs[-1], "the last sync must install the package"
     python = venv / "bin" / "python"
     r = subprocess.run(
         [str(python), "-c", f"import {MODULES[package]}"],

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.support.layout import IMAGES, REPO, SKAFFOLD, dockerfile_stages
+from tests.support.layout import IMAGES, REPO, SKAFFOLD, dockerfile_stages, out_of_sync
 
 ROOT_USERS = {"root", "0", "0:0", "root:root"}
 
@@ -168,3 +168,51 @@ def _resolve_args(text: str, value: str) -> str:
     """${NAME} in a FROM line, from the ARG defaults declared before the first FROM."""
     defaults = dict(re.findall(r"(?m)^ARG\s+(\w+)=(\S+)", text.split("\nFROM", 1)[0]))
     return re.sub(r"\$\{?(\w+)\}?", lambda m: defaults.get(m.group(1), m.group(0)), value)
+
+
+# -- bases, layers and the user -----------------------------------------------------------
+
+
+def _external_bases(text: str) -> set[str]:
+    """The images the FROM lines start from, ARG defaults resolved, stage names left out."""
+    stages = dockerfile_stages(text)
+    names = {m.group(1) for s in stages if (m := re.search(r"(?i)\sAS\s+(\S+)$", s[0]))}
+    return {_resolve_args(text, s[0].split()[1]) for s in stages} - names
+
+
+def test_the_three_images_share_one_python_base_pinned_by_digest() -> None:
+    bases = {name: _external_bases(path.read_text()) for name, path in IMAGES.items()}
+    assert all(len(b) == 1 for b in bases.values()), bases
+    (base,) = set().union(*bases.values())
+    assert re.fullmatch(r"python:3\.\d+-slim-\w+@sha256:[0-9a-f]{64}", base), base
+
+
+def test_the_dockerfiles_pins_are_the_ones_of_base_images_env() -> None:
+    """scripts/base-images.env is the one place to bump the base (`make sync-base-images`)."""
+    assert out_of_sync("base_images.py") == ""
+
+
+@pytest.mark.parametrize("package", sorted(IMAGES))
+def test_dependencies_are_a_layer_of_their_own_before_the_sources(package: str) -> None:
+    """A code change must not re-install every dependency: the first `uv sync` sees only
+    uv.lock and the pyproject.toml files, and skips the workspace packages."""
+    stages = dockerfile_stages(IMAGES[package].read_text())
+    build = next(s for s in stages if any(re.search(r"\buv sync\b", ins) for ins in s))
+    whole = next(i for i, ins in enumerate(build) if re.match(r"(?i)COPY\s+\.\s", ins))
+    syncs = [i for i, ins in enumerate(build) if re.search(r"\buv sync\b", ins)]
+    assert syncs[0] < whole < syncs[-1], build
+    assert "--no-install-workspace" in build[syncs[0]]
+    early = [ins for ins in build[: syncs[0]] if ins.upper().startswith("COPY ")]
+    sources = {p for ins in early for p in ins.split()[1:-1] if not p.startswith("--")}
+    assert sources and all(p.endswith(("pyproject.toml", "uv.lock", ".py")) for p in sources)
+    assert "uv.lock" in sources
+
+
+@pytest.mark.parametrize("package", sorted(IMAGES))
+def test_final_user_is_numeric_user_and_group(package: str) -> None:
+    """runAsNonRoot can only be verified by the kubelet for a numeric USER; the group too,
+    or the process runs with group 0 (root's) and can write what root's group may."""
+    final = dockerfile_stages(IMAGES[package].read_text())[-1]
+    (user,) = [i.split(None, 1)[1] for i in final if i.upper().startswith("USER ")]
+    m = re.fullmatch(r"(\d+):(\d+)", user)
+    assert m and m.group(1) != "0" and m.group(2) != "0", user

@@ -134,6 +134,30 @@ def test_pods_run_as_non_root_without_privilege_escalation() -> None:
             assert spec["securityContext"]["runAsNonRoot"] is True, obj["metadata"]["name"]
 
 
+def test_every_emptydir_has_a_size_limit() -> None:
+    """Without a sizeLimit an emptyDir can fill the node's disk."""
+    for obj in _base_objects():
+        if obj["kind"] not in {"Deployment", "DaemonSet", "Job"}:
+            continue
+        for volume in obj["spec"]["template"]["spec"].get("volumes", []):
+            if "emptyDir" in volume:
+                assert (volume["emptyDir"] or {}).get("sizeLimit"), obj["metadata"]["name"]
+
+
+def test_fluent_bit_buffers_are_bounded_and_lose_nothing_on_an_outage() -> None:
+    """The same settings as the chart's (docs/install.md, "Logs")."""
+    conf = (K8S_BASE / "fluent-bit" / "fluent-bit.conf").read_text()
+    for setting in (
+        r"storage\.max_chunks_up\s+\d+",
+        r"storage\.total_limit_size\s+\d+[KMG]",
+        r"Retry_Limit\s+no_limits",
+        r"storage\.type\s+filesystem",
+    ):
+        assert re.search(rf"^\s*{setting}$", conf, re.M), setting
+    prometheus = _one("Deployment", "prometheus")["spec"]["template"]["spec"]["containers"][0]
+    assert not [a for a in prometheus["args"] if "lifecycle" in a]
+
+
 def test_fluent_bit_ships_to_the_elasticsearch_service() -> None:
     conf = (K8S_BASE / "fluent-bit" / "fluent-bit.conf").read_text()
     host = re.search(r"^\s*Host\s+(\S+)", conf, re.M)

@@ -47,6 +47,8 @@ def test_every_builtin_named_in_the_contract_has_evidence_and_a_judge() -> None:
             "realized-error-ratio",
             "realized-rmse-ratio",
             "label-coverage",
+            "input-drift",
+            "stable-input-drift",
             "sample-count",
         }
         == BUILTIN_CHECKS
@@ -67,11 +69,14 @@ def test_builtin_evidence_renders_completely(name: str, method: Method | None) -
     for promql in _all_promql(name, method):
         assert "{{" not in promql and "}}" not in promql
         assert 'model="house-prices"' in promql
-        # about this candidate, or about the live side of this pair
-        assert 'version="2.0.0"' in promql or 'role="live",version="1.0.0"' in promql
+        # about this candidate, or about the live side of this pair (the router's role
+        # label; the stable model-api's own series for stable-input-drift)
+        stable = 'role="live",version="1.0.0"' if "router" in promql else 'version="1.0.0"'
+        assert 'version="2.0.0"' in promql or stable in promql
         # this namespace's series, or series without one (a local Prometheus): never another's
         # one selector, written once, twice or three times (now, offset, born since)
-        assert promql.count('namespace=~"ml|"') == promql.count("understudy_router_") >= 1
+        selectors = promql.count("understudy_router_") + promql.count("understudy_model_api_")
+        assert promql.count('namespace=~"ml|"') == selectors >= 1
 
 
 def test_agreement_rate_counts_records_by_agreement_since_the_analysis_started() -> None:

@@ -226,7 +226,9 @@ def test_good_candidate_is_promoted_and_the_candidate_removed(
     assert "candidateVersion" not in status
     took = seconds_to_decision(status)
     print(f"candidate ready -> promoted: {took:.1f}s")
-    assert 5 <= took < 30  # warmup 1s + 3 runs 2s apart, + the live rolling update
+    # Not before the schedule allows (warmup 1s + 3 runs 2s apart). No upper bound: how long
+    # it takes is the machine's business (bench/, not tests); the waits above bound it.
+    assert took >= 5
     assert status["analysis"]["consecutiveSuccessful"] >= 3
     assert status["message"].startswith("promoted 2.0.0: 3 consecutive passing runs")
     assert {c["name"]: c["verdict"] for c in status["analysis"]["checks"]} == dict.fromkeys(
@@ -239,6 +241,8 @@ def test_good_candidate_is_promoted_and_the_candidate_removed(
     assert live["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"] == 0
     rollout.wait("router config on 2.0.0", lambda _: plane.routed and not plane.routed["candidate"])
     assert plane.routed is not None and plane.routed["live"]["version"] == "2.0.0"
+    # The Event is written just after the status: wait for it, then count exactly one.
+    rollout.wait("the Promoted event", lambda _: rollout.events("Promoted"))
     assert len(rollout.events("Promoted")) == 1
     assert rollout.events("ShadowStarted")
     table = rollout.cluster.kubectl("get", "mr", "-n", rollout.namespace).stdout
@@ -263,7 +267,7 @@ def test_bad_candidate_is_rolled_back_and_says_which_check_failed(
     assert status["stableVersion"] == "1.0.0"
     took = seconds_to_decision(status)
     print(f"candidate ready -> rolled back: {took:.1f}s")
-    assert 1 <= took < 30  # warmup 1s + 2 failed runs 2s apart
+    assert took >= 1  # not before warmup 1s + 2 failed runs 2s apart; no upper bound
     assert status["candidateVersion"] == "2.0.0-bad"
     assert "agreement-rate 0." in status["message"]
     assert "outside >= 0.6" in status["message"]
@@ -350,6 +354,8 @@ def test_operator_killed_mid_analysis_resumes_to_the_same_outcome_once(
     assert status["stableVersion"] == "2.0.0"
     assert status["analysis"]["runs"] >= before["analysis"]["runs"]  # continued, not restarted
     assert status["analysis"]["startedAt"] == before["analysis"]["startedAt"]
+    # The Event is written just after the status: wait for it, then count exactly one.
+    rollout.wait("the Promoted event", lambda _: rollout.events("Promoted"))
     assert len(rollout.events("Promoted")) == 1
     assert len(rollout.events("ShadowStarted")) == 1
     live = rollout.deployment("live")
@@ -404,6 +410,8 @@ def test_operator_killed_mid_promotion_finishes_it_once(
     live = rollout.deployment("live")
     assert live is not None
     assert live["metadata"]["generation"] == 2  # rolled to 2.0.0 once, not again
+    # The Event is written just after the status: wait for it, then count exactly one.
+    rollout.wait("the Promoted event", lambda _: rollout.events("Promoted"))
     assert len(rollout.events("Promoted")) == 1
     assert len(rollout.events("ShadowStarted")) == 1
 

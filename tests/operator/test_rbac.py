@@ -28,6 +28,12 @@ ALLOWED = [
     ("delete", "services"),
     ("create", "configmaps"),
     ("patch", "configmaps"),
+    ("create", "poddisruptionbudgets.policy"),
+    ("patch", "poddisruptionbudgets.policy"),
+    ("delete", "poddisruptionbudgets.policy"),
+    ("create", "horizontalpodautoscalers.autoscaling"),
+    ("patch", "horizontalpodautoscalers.autoscaling"),
+    ("delete", "horizontalpodautoscalers.autoscaling"),
     ("create", "events"),
 ]
 DENIED = [

@@ -94,6 +94,17 @@ class K8sCluster:
         """Run helm against this cluster; never raises on a non-zero exit."""
         return self._run("helm", ("--kubeconfig", str(self.kubeconfig), *args), input, timeout)
 
+    def install_crd(self, path: Path) -> None:
+        """Apply a CRD for real (a dry run cannot create a CRD and an object of it at once)
+        and wait until it is served."""
+        import yaml
+
+        applied = self.kubectl("apply", "--server-side", "-f", str(path))
+        assert applied.returncode == 0, applied.stderr
+        crd = yaml.safe_load(path.read_text())["metadata"]["name"]
+        ready = self.kubectl("wait", "--for=condition=Established", f"crd/{crd}", "--timeout=60s")
+        assert ready.returncode == 0, ready.stderr
+
     def api_client(self) -> Any:
         """A fresh ``kubernetes.client.ApiClient`` configured from the kubeconfig."""
         from kubernetes import config as k8s_config

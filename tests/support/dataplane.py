@@ -13,6 +13,7 @@ from __future__ import annotations
 import copy
 import json
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +43,9 @@ class ModelFleet:
                     "UNDERSTUDY_MODEL_API_LOG_INPUTS": "false",
                     "UNDERSTUDY_MODEL_API_LOG_LEVEL": "WARNING",
                 },
-                timeout=60,
+                # a start-up bound, not a speed check: with 8 test sessions on 2 cores (load
+                # 13-17) a model-api took over 60 s to answer its first /healthz
+                timeout=180,
             )
         return self._procs[version].url
 
@@ -67,7 +70,11 @@ class DataPlane:
         prometheus: PrometheusServer,
         records: list[dict[str, Any]],
         workdir: Path,
+        target_labels: dict[str, str] | None = None,
+        extra_target_groups: Sequence[tuple[list[str], dict[str, str]]] = (),
     ) -> None:
+        """``target_labels`` go on the router's and models' targets (e.g. the ``namespace``
+        a Kubernetes scrape would add); ``extra_target_groups`` are scraped beside them."""
         self._core = client.CoreV1Api(api)
         self.namespace = namespace
         self.configmap = configmap
@@ -75,6 +82,8 @@ class DataPlane:
         self._prometheus = prometheus
         self._records = records
         self._config_path = workdir / "router.json"
+        self._target_labels = target_labels or {}
+        self._extra_target_groups = list(extra_target_groups)
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self.router: ServiceProcess | None = None
@@ -101,7 +110,8 @@ class DataPlane:
 
     def _scrape_targets(self) -> None:
         assert self.router is not None
-        self._prometheus.set_targets([f"127.0.0.1:{self.router.port}", *self._fleet.targets()])
+        own = [f"127.0.0.1:{self.router.port}", *self._fleet.targets()]
+        self._prometheus.set_target_groups([(own, self._target_labels), *self._extra_target_groups])
 
     def _follow_configmap(self) -> None:
         while not self._stop.wait(POLL_S):

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import copy
+import importlib.util
 import json
 import re
+import subprocess
+import sys
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import yaml
@@ -22,6 +26,8 @@ KIBANA_OBJECTS = K8S_BASE / "kibana" / "saved-objects.ndjson"
 CHART_KIBANA_OBJECTS = CHART / "files" / "kibana-saved-objects.ndjson"
 # The one source of the alert rules (PrometheusRule and the bundled Prometheus alike).
 ALERT_RULES = CHART / "files" / "alert-rules.yaml"
+# The Grafana dashboard, written by `make dashboard` (tools/dashboard).
+DASHBOARD = CHART / "files" / "grafana-dashboard.json"
 # The three images: workspace package → Dockerfile (build context: the repository root).
 IMAGES = {
     "understudy-model-api": REPO / "services" / "model-api" / "Dockerfile",
@@ -85,3 +91,24 @@ def dockerfile_stages(text: str) -> list[list[str]]:
         elif stages:
             stages[-1].append(instruction)
     return stages
+
+
+def out_of_sync(script: str) -> str:
+    """Run `scripts/<script> --check` (a generator that keeps a file in sync with its source):
+    its complaint, or "" when the file is current."""
+    result = subprocess.run(
+        [sys.executable, str(REPO / "scripts" / script), "--check"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return "" if result.returncode == 0 else result.stderr or f"exit {result.returncode}"
+
+
+def load_script(script: str) -> ModuleType:
+    """A module of scripts/ (not a package), imported from its file."""
+    spec = importlib.util.spec_from_file_location(Path(script).stem, REPO / "scripts" / script)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

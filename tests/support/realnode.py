@@ -11,6 +11,7 @@ holds ``/run/understudy/realnode-session.lock`` for the whole session.
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import json
 import os
 import subprocess
@@ -140,6 +141,43 @@ def real_node_session(helm_home: Path) -> Iterator[K8sCluster]:
                 print(f"warning: realnode.sh down failed:\n{down.stderr[-2000:]}")
 
 
+def tree_operator_values(env: dict[str, str]) -> dict[str, Any]:
+    """Chart values that run the operator of this working tree on the running node.
+
+    The session's images are built once (``build_images``) and may predate the tree; a test
+    of the operator's own behaviour builds it again, under a tag named by its inputs, through
+    ``scripts/images.sh skaffold`` (podman's layer cache: the dependency layer is reused) and
+    that imports it into the node as ``understudy/operator:<image id>``."""
+    listed = subprocess.run(
+        ["git", "ls-files", "-co", "--exclude-standard", "operator", "libs", "uv.lock"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    digest = hashlib.sha256()
+    for name in sorted(listed):
+        if (REPO / name).is_file():
+            digest.update(name.encode() + b"\0" + (REPO / name).read_bytes())
+    ref = f"docker.io/understudy/operator:tree-{digest.hexdigest()[:16]}"
+    ok(
+        run_script(
+            str(SCRIPTS / "images.sh"),
+            "skaffold",
+            "operator/Dockerfile",
+            env={**env, "IMAGE": ref},
+            timeout=1800,
+        )
+    )
+    inspect = f"source {SCRIPTS}/podman-env.sh && podman image inspect --format '{{{{.Id}}}}' {ref}"
+    image_id = ok(
+        subprocess.run(
+            ["bash", "-c", inspect], env=env, capture_output=True, text=True, check=False
+        )
+    ).strip()
+    return {"operator": {"image": {"tag": image_id, "pullPolicy": "Never"}}}
+
+
 # -- waiting ---------------------------------------------------------------------------------
 
 
@@ -263,7 +301,12 @@ def start_traffic(
         "spec": {
             "restartPolicy": "Never",
             "automountServiceAccountToken": False,
-            "securityContext": {"runAsNonRoot": True, "runAsUser": 10001},
+            # restricted Pod Security Standard: the client runs in restricted namespaces too
+            "securityContext": {
+                "runAsNonRoot": True,
+                "runAsUser": 10001,
+                "seccompProfile": {"type": "RuntimeDefault"},
+            },
             "containers": [
                 {
                     "name": "client",

@@ -53,7 +53,8 @@ def build_parser() -> argparse.ArgumentParser:
         "shuffled prices should be rolled back; segment-off, neighborhood-off: v2 off on "
         "one segment; slow-candidate: v2 about 3x slower, same predictions; "
         "less-accurate: v1 4%% too cheap, rolled back on realized error with "
-        "--ground-truth (default %(default)s)",
+        "--ground-truth; drift: the traffic moves to newer, larger houses, rolled back "
+        "on input drift (default %(default)s)",
     )
     config = demo.add_mutually_exclusive_group()
     config.add_argument(
@@ -101,7 +102,72 @@ def build_parser() -> argparse.ArgumentParser:
     add_shadow(sub)
     add_model(sub)
     _add_logs(sub)
+    _add_drift(sub)
     return parser
+
+
+def _add_drift(sub: argparse._SubParsersAction) -> None:
+    drift = sub.add_parser(
+        "drift",
+        help="rank a model-api's input features by drift against its training reference, "
+        "with a plot of reference vs live for the top ones",
+        description=(
+            "Drift per input feature: the live inputs a model-api counted into its training "
+            "reference's buckets (understudy_model_api_drift_* series) against the reference "
+            "shares, PSI per feature (KS for numbers, chi-square for categories). From the "
+            "pods' /metrics (every count since they started, summed over the URLs given) or "
+            "from Prometheus over --window. Exit codes: 0 no feature over --max, 1 some "
+            f"feature over it, {EXIT_USAGE} bad usage, {EXIT_BACKEND_FAILED} the metrics could "
+            "not be read or hold no drift series."
+        ),
+    )
+    where = drift.add_mutually_exclusive_group(required=True)
+    where.add_argument(
+        "--url", nargs="+", help="model-api base URL(s), e.g. http://127.0.0.1:8000 (summed)"
+    )
+    where.add_argument("--prometheus", help="Prometheus URL, e.g. http://localhost:9090")
+    drift.add_argument("--model", default="house-prices", help="(Prometheus) model name")
+    drift.add_argument("--version", help="model version (required with --prometheus)")
+    drift.add_argument("--namespace", default="", help="(Prometheus) the pods' namespace")
+    drift.add_argument("--window", default="1h", help="(Prometheus) the window (default 1h)")
+    drift.add_argument("--top", type=int, default=10, help="features listed (default 10)")
+    drift.add_argument(
+        "--max", type=float, default=0.2, help="PSI bound for the exit code (default 0.2)"
+    )
+    drift.add_argument("--plot", type=Path, help="write a PNG of reference vs live here")
+    drift.set_defaults(func=_run_drift)
+
+
+def _run_drift(args: argparse.Namespace) -> int:
+    from understudy_cli import drift
+
+    try:
+        if args.prometheus:
+            if not args.version:
+                print("understudy drift: --prometheus needs --version", file=sys.stderr)
+                return EXIT_USAGE
+            evidence = drift.from_prometheus(
+                args.prometheus,
+                model=args.model,
+                version=args.version,
+                window=args.window,
+                namespace=args.namespace,
+            )
+        else:
+            evidence = drift.from_metrics(args.url, version=args.version)
+    except drift.DriftSourceError as exc:
+        print(f"understudy drift: {exc}", file=sys.stderr)
+        return EXIT_BACKEND_FAILED
+    inputs, prediction, silent = drift.rank(evidence)
+    print(f"{evidence.model} {evidence.version}: {drift.summary(inputs, bound=args.max)}")
+    print("\n".join(drift.table(inputs, top=args.top, bound=args.max)))
+    if prediction is not None:
+        print(f"predictions: {drift.describe_drift(prediction)}")
+    if silent:
+        print(f"no records for: {', '.join(silent)}")
+    if args.plot is not None and drift.plot(inputs, path=args.plot, top=4):
+        print(f"plot: {args.plot}")
+    return 1 if any(d.psi > args.max for d in inputs) else 0
 
 
 def _add_logs(sub: argparse._SubParsersAction) -> None:

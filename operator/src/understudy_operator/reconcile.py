@@ -19,6 +19,7 @@ from typing import Any
 from kubernetes import client
 
 from understudy_operator.core import (
+    CheckResult,
     Decision,
     MetricsSource,
     Phase,
@@ -32,7 +33,7 @@ from understudy_operator.core import (
     run_step,
 )
 from understudy_operator.kube import ANNOTATION_PREFIX, GROUP, PLURAL, VERSION
-from understudy_operator.kube.actuator import KubeActuator
+from understudy_operator.kube.actuator import KubeActuator, WorkloadRejected
 from understudy_operator.kube.events import EventRecorder
 from understudy_operator.kube.resources import RolloutRef
 from understudy_operator.metrics import OperatorMetrics
@@ -105,6 +106,7 @@ class Reconciler:
             self._locks.pop(key, None)
             self._phases.pop(key, None)
             self._metrics.set_phases(self._phases)
+            self._metrics.forget_rollout(namespace, name)
 
     def reconcile(self, namespace: str, name: str) -> Outcome | None:
         started = time.perf_counter()
@@ -138,15 +140,23 @@ class Reconciler:
             raise InvalidSpec(str(exc)) from exc
 
         signals = read_signals(annotations=meta.get("annotations") or {}, spec=spec, status=status)
-        decision = run_step(
-            spec=spec,
-            status=status,
-            source=self._source,
-            actuator=self._actuator.for_rollout(ref, spec),
-            namespace=namespace,
-            now=now,
-            signals=signals,
-        ).decision
+        try:
+            decision = run_step(
+                spec=spec,
+                status=status,
+                source=self._source,
+                actuator=self._actuator.for_rollout(ref, spec),
+                namespace=namespace,
+                now=now,
+                signals=signals,
+            ).decision
+            stable = decision.status.stable_version
+            if decision.status.phase == Phase.PROMOTED and not decision.actions and stable:
+                # a changed spec.template (or replicas) reaches the live pods
+                self._actuator.refresh_live(ref, spec, stable)
+        except WorkloadRejected as exc:  # spec.template values only the API server checks
+            self._invalid(obj, ref, status, str(exc), now)
+            raise InvalidSpec(str(exc)) from exc
         new_status = replace(decision.status, observed_generation=meta.get("generation"))
         written = self._write_status(obj, new_status)
         self._clear_signals(ref, obj, decision.consumed)
@@ -206,6 +216,10 @@ class Reconciler:
         now: datetime,
     ) -> None:
         self._metrics.reconcile_errors.labels("invalid_spec").inc()
+        # Published on every attempt (a restarted operator has no memory of it): the
+        # UnderstudyRolloutFailed alert and the dashboard's phase timeline read it.
+        model = ((obj.get("spec") or {}).get("model") or {}).get("name")
+        self._publish(ref, model=str(model or ""), phase=Phase.FAILED, checks=())
         if status.phase == Phase.FAILED and status.message == message:
             return
         failed = replace(status, phase=Phase.FAILED, message=message, phase_since=now)
@@ -217,14 +231,23 @@ class Reconciler:
 
     # -- reporting ------------------------------------------------------------------------
 
+    def _publish(
+        self, ref: RolloutRef, *, model: str, phase: Phase, checks: tuple[CheckResult, ...]
+    ) -> None:
+        """The rollout's phase and last checks in the operator's metrics."""
+        with self._guard:
+            self._phases[f"{ref.namespace}/{ref.name}"] = phase
+            self._metrics.set_phases(self._phases)
+            self._metrics.set_rollout(
+                namespace=ref.namespace, name=ref.name, model=model, phase=phase, checks=checks
+            )
+
     def _report(
         self, ref: RolloutRef, spec: RolloutSpec, decision: Decision, now: datetime
     ) -> None:
         model = spec.model.name
-        key = f"{ref.namespace}/{ref.name}"
-        with self._guard:
-            self._phases[key] = decision.status.phase
-            self._metrics.set_phases(self._phases)
+        status = decision.status
+        self._publish(ref, model=model, phase=status.phase, checks=status.analysis.checks)
         if decision.run_verdict is not None:
             self._metrics.analysis_runs.labels(model, str(decision.run_verdict)).inc()
         promoted = decision.previous_phase == Phase.PROMOTING

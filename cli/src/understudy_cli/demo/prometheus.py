@@ -3,7 +3,9 @@ on 127.0.0.1 with its own config and data folder in the run folder)."""
 
 from __future__ import annotations
 
+import json
 import shutil
+from collections.abc import Sequence
 from pathlib import Path
 
 import yaml
@@ -17,12 +19,31 @@ def find_prometheus() -> str | None:
     )
 
 
+def model_api_targets(supervisor: Supervisor) -> Path:
+    """The file_sd file listing the model-api processes (``write_targets``)."""
+    return supervisor.run_dir / "prometheus" / "model-api-targets.json"
+
+
+def write_targets(path: Path, urls: Sequence[str]) -> None:
+    """Point the model-api job at ``urls`` (atomic replace: Prometheus watches the file)."""
+    body = json.dumps([{"targets": [u.removeprefix("http://") for u in urls], "labels": {}}])
+    if path.exists() and path.read_text() == body:
+        return
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(body)
+    tmp.replace(path)
+
+
 def start_prometheus(
     *, supervisor: Supervisor, binary: str, router_url: str, scrape_seconds: float
 ) -> Child:
-    """Scrape the router every ``scrape_seconds``; return once Prometheus is ready."""
+    """Scrape the router, and the model-api processes of ``model_api_targets`` (their
+    input-drift series), every ``scrape_seconds``; return once Prometheus is ready."""
     folder = supervisor.run_dir / "prometheus"
     folder.mkdir(parents=True, exist_ok=True)
+    targets = model_api_targets(supervisor)
+    if not targets.exists():
+        write_targets(targets, [])
     interval = f"{max(int(scrape_seconds * 1000), 200)}ms"
     config = {
         "global": {"scrape_interval": interval, "evaluation_interval": interval},
@@ -30,7 +51,11 @@ def start_prometheus(
             {
                 "job_name": "shadow-router",
                 "static_configs": [{"targets": [router_url.removeprefix("http://")]}],
-            }
+            },
+            {
+                "job_name": "model-api",
+                "file_sd_configs": [{"files": [str(targets)], "refresh_interval": "1s"}],
+            },
         ],
     }
     (folder / "prometheus.yml").write_text(yaml.safe_dump(config))

@@ -195,6 +195,7 @@ def write_report(
     plot: Path | None,
     traffic: dict[str, Any],
     ground_truth: GroundTruth | None = None,
+    drift: Sequence[str] = (),
 ) -> Path:
     lines = [f"# {title}", "", f"**Outcome: {outcome}** — {message}", ""]
     lines += [
@@ -243,6 +244,7 @@ def write_report(
     lines += [""]
     if ground_truth is not None:
         lines += ground_truth_lines(ground_truth)
+    lines += drift  # the "Input drift" section (understudy_cli.drift.report_section)
     if plot is not None:
         lines += ["## Live vs candidate", "", f"![live vs candidate]({plot.name})", ""]
     else:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import random
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -22,7 +23,12 @@ from understudy_cli.demo.config import ConfigError, effective_mapping, ground_tr
 from understudy_cli.demo.controller import ControllerResult, LocalController
 from understudy_cli.demo.display import Display, View, label_counts
 from understudy_cli.demo.labels import LabelFeed
-from understudy_cli.demo.prometheus import find_prometheus, start_prometheus
+from understudy_cli.demo.prometheus import (
+    find_prometheus,
+    model_api_targets,
+    start_prometheus,
+    write_targets,
+)
 from understudy_cli.demo.realized import describe as describe_realized
 from understudy_cli.demo.realized import summary as realized_summary
 from understudy_cli.demo.report import (
@@ -32,10 +38,13 @@ from understudy_cli.demo.report import (
     write_report,
 )
 from understudy_cli.demo.scenarios import SCENARIOS, ModelVersion
+from understudy_cli.demo.scrape import Snapshot
 from understudy_cli.demo.scrape_source import ScrapeSource
+from understudy_cli.demo.shift import drifting
 from understudy_cli.demo.supervisor import StartError, Supervisor
 from understudy_cli.demo.traffic import TrafficDriver
 from understudy_cli.demo.workloads import LocalWorkloads
+from understudy_cli.drift import report_section
 from understudy_operator.core import Decision, Phase, RolloutSpec
 from understudy_operator.providers.prometheus import PrometheusProvider
 from understudy_operator.providers.promql import PromQLSource
@@ -155,6 +164,8 @@ class Plan:
     task: str = "regression"
     # Send every record once, then let the analysis decide on what it has.
     once: bool = False
+    # Checks appended to the config's (a scenario's own, e.g. input drift).
+    extra_checks: tuple[Any, ...] = ()
     title: str = "understudy demo"
 
 
@@ -170,6 +181,8 @@ def scenario_plan(options: DemoOptions, log: Any) -> Plan:
     scenario = SCENARIOS[options.scenario]
     artifacts = ensure_artifacts(options.artifacts_dir, [scenario.live, scenario.candidate], log)
     records, actuals = traffic_records()
+    if scenario.drift_after is not None:
+        records, actuals = drifting(records, actuals, after=scenario.drift_after)
     return Plan(
         name=scenario.name,
         summary=scenario.summary,
@@ -179,17 +192,25 @@ def scenario_plan(options: DemoOptions, log: Any) -> Plan:
         records=records,
         actuals=actuals,
         overrides=dict(scenario.overrides),
+        extra_checks=tuple(scenario.extra_checks),
     )
 
 
 def resolve_spec(
-    options: DemoOptions, *, candidate_version: str, overrides: dict[str, Any]
+    options: DemoOptions,
+    *,
+    candidate_version: str,
+    overrides: dict[str, Any],
+    extra_checks: Sequence[Any] = (),
 ) -> tuple[dict[str, Any], RolloutSpec]:
     """The config as written (with the run's overrides) and its parsed spec (ConfigError)."""
     mapping = effective_mapping(
         options.config,
         {"model.version": candidate_version, **overrides, **options.overrides},
     )
+    if extra_checks:
+        analysis = mapping.setdefault("analysis", {})
+        analysis["checks"] = [*analysis.get("checks", []), *extra_checks]
     return mapping, parse(mapping)
 
 
@@ -197,7 +218,10 @@ def run_demo(options: DemoOptions) -> DemoOutcome:
     scenario = SCENARIOS[options.scenario]
     # A bad config fails before any model is trained.
     resolve_spec(
-        options, candidate_version=scenario.candidate.version, overrides=scenario.overrides
+        options,
+        candidate_version=scenario.candidate.version,
+        overrides=scenario.overrides,
+        extra_checks=scenario.extra_checks,
     )
     view = View(title="understudy demo")
     display = Display(view, interactive=options.interactive)
@@ -210,7 +234,10 @@ def run_plan(
 ) -> DemoOutcome:
     """One local shadow rollout of ``plan`` to its end (or ``options.max_seconds``)."""
     spec_mapping, spec = resolve_spec(
-        options, candidate_version=plan.candidate_version, overrides=plan.overrides
+        options,
+        candidate_version=plan.candidate_version,
+        overrides=plan.overrides,
+        extra_checks=plan.extra_checks,
     )
     started_at = datetime.now()
     run_dir = options.out_dir / f"{started_at:%Y%m%d-%H%M%S}-{plan.name}"
@@ -237,7 +264,8 @@ def run_plan(
         },
     )
     feed = LabelFeed(url=workloads.router_url, delay=options.label_delay) if labels_on else None
-    source = ScrapeSource(workloads.router_url)
+    source = ScrapeSource(workloads.router_url, also=workloads.model_api_urls)
+    prometheus_targets: Path | None = None
     prometheus_binary = find_prometheus() if options.metrics != "router" else None
     if options.metrics == "prometheus" and prometheus_binary is None:
         raise StartError(
@@ -248,6 +276,8 @@ def run_plan(
     started = time.monotonic()
 
     def on_change(result: ControllerResult, decision: Decision) -> None:
+        if prometheus_targets is not None:  # the model-api processes of the moment
+            write_targets(prometheus_targets, workloads.model_api_urls())
         status = result.status
         view.elapsed = time.monotonic() - started
         view.phase = str(status.phase)
@@ -284,6 +314,8 @@ def run_plan(
                     router_url=workloads.router_url,
                     scrape_seconds=min(1.0, spec.analysis.interval_seconds / 4),
                 )
+                prometheus_targets = model_api_targets(supervisor)
+                write_targets(prometheus_targets, workloads.model_api_urls())
                 controller.source = PromQLSource(PrometheusProvider(url=str(prom.url)))
                 evidence = f"Prometheus at {prom.url}"
             display.note(f"analysis evidence: {evidence}")
@@ -310,6 +342,7 @@ def run_plan(
             feed.stop()
             with httpx.Client(timeout=5) as client:  # the last word, before the router stops
                 feed.read_realized(client)
+        model_apis = _scrape_model_apis(workloads.model_api_urls())  # before they stop
         supervisor.stop_all()
     status = result.status
     phase = "TimedOut" if result.timed_out else str(status.phase)
@@ -329,6 +362,7 @@ def run_plan(
         message=message,
         traffic=traffic,
         feed=feed,
+        model_apis=model_apis,
     )
     return DemoOutcome(
         phase=phase,
@@ -344,6 +378,17 @@ def run_plan(
     )
 
 
+def _scrape_model_apis(urls: list[str]) -> list[Snapshot]:
+    """The model-api processes' last /metrics (their input-drift counts) for the report."""
+    snapshots = []
+    for url in urls:
+        try:
+            snapshots.append(Snapshot.scrape(url, taken_at=time.monotonic()))
+        except (httpx.HTTPError, ValueError):
+            continue  # a process that died is reported by the supervisor, not here
+    return snapshots
+
+
 def _write_outputs(
     *,
     run_dir: Path,
@@ -356,6 +401,7 @@ def _write_outputs(
     message: str,
     traffic: TrafficDriver | None,
     feed: LabelFeed | None,
+    model_apis: list[Snapshot],
 ) -> Path:
     pairs = read_comparison_pairs(run_dir / "shadow-router.log", dataset="shadow-router.comparison")
     tolerance = float(spec_mapping.get("shadow", {}).get("tolerance", {}).get("relative", 0.1))
@@ -407,6 +453,7 @@ def _write_outputs(
             if feed is not None
             else None
         ),
+        drift=report_section(model_apis, folder=run_dir),
     )
     summary = {
         "scenario": plan.name,

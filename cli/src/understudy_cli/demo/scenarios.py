@@ -48,6 +48,10 @@ class Scenario:
     summary: str
     # Settings this scenario needs on top of the rollout config (dotted keys).
     overrides: dict[str, object] = field(default_factory=dict)
+    # Checks appended to the config's (e.g. input-drift for the drift scenario).
+    extra_checks: tuple[dict[str, object], ...] = ()
+    # Requests after which the traffic drifts to newer, larger houses (demo/shift.py).
+    drift_after: int | None = None
 
 
 # v2's model evaluated this many times per call: about 3x v2's latency through model-api.
@@ -123,5 +127,17 @@ SCENARIOS = {
         ModelVersion("2.0.1-slow", "v2-slow", "gbr", slowed=Slow(V2, SLOW_REPEATS)),
         "v2 made about 3x slower per request (same predictions) shadows v1 and should be "
         "rolled back on latency",
+    ),
+    # v2 shadows v1 while the traffic moves to newer, larger houses (demo/shift.py) than
+    # either model was trained on: the input-drift check (the candidate's training
+    # reference against the traffic it is shown) rolls it back and names the features.
+    "drift": Scenario(
+        "drift",
+        V1,
+        V2,
+        "v2 shadows v1 while the traffic drifts to newer, larger houses: rolled back on "
+        "input drift, the drifting features named",
+        extra_checks=({"name": "input-drift", "max": 0.2},),
+        drift_after=200,
     ),
 }

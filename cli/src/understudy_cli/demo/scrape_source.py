@@ -12,6 +12,11 @@ whole life, which in the demo — one rollout per router — is the same); ``tot
 take the values as they are. A series that went down (a restarted router)
 counts from zero, as PromQL's ``increase`` does.
 
+With ``also`` (the model-api processes of the moment, ``LocalWorkloads.model_api_urls``)
+each run's snapshot holds their series too — the input-drift checks' evidence — as
+Prometheus would scrape them beside the router's. A process that stopped since (a
+promotion, a rollback) is left out; its series disappear like a stopped pod's.
+
 Custom PromQL checks need Prometheus: here they are QueryFailed (inconclusive, never a
 pass), and the message says so.
 """
@@ -20,7 +25,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import httpx
 
@@ -39,8 +44,15 @@ from understudy_operator.core import (
 
 
 class ScrapeSource:
-    def __init__(self, router_url: str, *, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        router_url: str,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        also: Callable[[], Sequence[str]] = lambda: (),
+    ) -> None:
         self.router_url = router_url
+        self.also = also
         self.clock = clock
         # Scrapes of earlier runs, oldest first: the baselines of the increases.
         self.history: deque[Snapshot] = deque(maxlen=256)
@@ -49,11 +61,18 @@ class ScrapeSource:
 
     def begin_run(self) -> None:
         """Scrape once for this analysis run."""
+        taken_at = self.clock()
         try:
-            snapshot = Snapshot.scrape(self.router_url, taken_at=self.clock())
+            snapshot = Snapshot.scrape(self.router_url, taken_at=taken_at)
         except (httpx.HTTPError, ValueError) as exc:
             self.error = f"scraping {self.router_url}/metrics failed: {exc}"
             return
+        for url in self.also():
+            try:
+                extra = Snapshot.scrape(url, taken_at=taken_at)
+            except (httpx.HTTPError, ValueError):
+                continue  # stopped between the listing and the scrape: as if gone
+            snapshot = Snapshot([*snapshot.samples, *extra.samples], taken_at)
         self.error = None
         if self.current is not None:
             self.history.append(self.current)

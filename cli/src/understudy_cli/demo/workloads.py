@@ -86,6 +86,12 @@ class LocalWorkloads:
         self.router_started = True
         self.on_router_started(self.router_url)
 
+    def model_api_urls(self) -> list[str]:
+        """The running model-api processes (live, and the candidate once started)."""
+        ups = (self.actuator.live, self._pending_candidate, self.actuator.candidate)
+        urls = {u.child.url for u in ups if u is not None and u.child.alive()}
+        return sorted(url for url in urls if url)
+
     # -- the Actuator port ------------------------------------------------------------
 
     def observe(self, status: RolloutStatus) -> Observed:

@@ -25,6 +25,14 @@ compares them), bound with a Role per watched namespace, or a ClusterRole when c
 - apiGroups: [""]
   resources: [configmaps]
   verbs: [create, patch]
+# A PodDisruptionBudget per model Deployment, and its HPA under spec.autoscaling:
+# applied and deleted with it, never read.
+- apiGroups: [policy]
+  resources: [poddisruptionbudgets]
+  verbs: [create, patch, delete]
+- apiGroups: [autoscaling]
+  resources: [horizontalpodautoscalers]
+  verbs: [create, patch, delete]
 # An Event on the ModelRollout for every phase change and failed run.
 - apiGroups: [""]
   resources: [events]

@@ -10,6 +10,7 @@ from understudy_operator.core.checks import (
     BIAS,
     BUILTIN_CHECKS,
     CANDIDATE_ERROR_RATE,
+    INPUT_DRIFT,
     LABEL_COVERAGE,
     LATENCY_P50_RATIO,
     LATENCY_P90_RATIO,
@@ -22,6 +23,7 @@ from understudy_operator.core.checks import (
     SAMPLE_COUNT,
     SLICE_AGREEMENT,
     SLICE_BIAS,
+    STABLE_INPUT_DRIFT,
     Check,
     CheckResult,
     Method,
@@ -31,6 +33,12 @@ from understudy_operator.core.checks import (
     render,
 )
 from understudy_operator.core.decide import decide
+from understudy_operator.core.drift import BY as DRIFT_BY
+from understudy_operator.core.drift import MIN_SAMPLES as DRIFT_MIN_SAMPLES
+from understudy_operator.core.drift import PREDICTION as DRIFT_PREDICTION
+from understudy_operator.core.drift import SHARES as DRIFT_SHARES
+from understudy_operator.core.drift import VALUES as DRIFT_VALUES
+from understudy_operator.core.drift import FeatureDrift, describe_drift, feature_drifts
 from understudy_operator.core.durations import format_duration, parse_duration
 from understudy_operator.core.evidence import EvidenceQuery, Matcher, Op, Window
 from understudy_operator.core.formatting import format_estimate, format_number
@@ -75,6 +83,12 @@ __all__ = [
     "BUILTINS",
     "BUILTIN_CHECKS",
     "CANDIDATE_ERROR_RATE",
+    "DRIFT_BY",
+    "DRIFT_MIN_SAMPLES",
+    "DRIFT_PREDICTION",
+    "DRIFT_SHARES",
+    "DRIFT_VALUES",
+    "INPUT_DRIFT",
     "IN_FLIGHT",
     "LABEL_COVERAGE",
     "LATENCY_P50_RATIO",
@@ -90,6 +104,7 @@ __all__ = [
     "SAMPLE_COUNT",
     "SLICE_AGREEMENT",
     "SLICE_BIAS",
+    "STABLE_INPUT_DRIFT",
     "Action",
     "ActionKind",
     "Actuator",
@@ -102,6 +117,7 @@ __all__ = [
     "Decision",
     "Evidence",
     "EvidenceQuery",
+    "FeatureDrift",
     "Judging",
     "Matcher",
     "Measurement",
@@ -134,7 +150,9 @@ __all__ = [
     "analysis_due",
     "assess_run",
     "decide",
+    "describe_drift",
     "evaluate",
+    "feature_drifts",
     "format_duration",
     "format_estimate",
     "format_number",

@@ -17,6 +17,8 @@ prediction-wasserstein     W1 of the predictions / mean live prediction threshol
 realized-error-ratio       candidate MAE / live MAE on labelled records confidence, threshold
 realized-rmse-ratio        candidate RMSE / live RMSE, labelled records threshold
 label-coverage             labelled pairs since the start (a gate)      threshold
+input-drift                worst feature's PSI, candidate's reference  threshold
+stable-input-drift         the same against the stable's reference     threshold
 sample-count               compared records + failed mirrors (totals)  (the minSamples gate)
 =========================  ==========================================  ===================
 
@@ -34,11 +36,12 @@ import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from understudy_operator.core import ground_truth, slices
+from understudy_operator.core import drift, ground_truth, slices
 from understudy_operator.core.checks import (
     AGREEMENT_RATE,
     BIAS,
     CANDIDATE_ERROR_RATE,
+    INPUT_DRIFT,
     LABEL_COVERAGE,
     LATENCY_P50_RATIO,
     LATENCY_P90_RATIO,
@@ -51,6 +54,7 @@ from understudy_operator.core.checks import (
     SAMPLE_COUNT,
     SLICE_AGREEMENT,
     SLICE_BIAS,
+    STABLE_INPUT_DRIFT,
     Check,
     CheckResult,
     Method,
@@ -357,6 +361,8 @@ BUILTINS: dict[str, Builtin] = {
             ground_truth.rmse_ratio,
         ),
         Builtin(LABEL_COVERAGE, THRESHOLD_ONLY, ground_truth.coverage_parts, ground_truth.coverage),
+        Builtin(INPUT_DRIFT, THRESHOLD_ONLY, drift.candidate_parts, drift.judge),
+        Builtin(STABLE_INPUT_DRIFT, THRESHOLD_ONLY, drift.stable_parts, drift.judge),
         Builtin(SAMPLE_COUNT, THRESHOLD_ONLY, samples_parts, _no_judge),
     )
 }

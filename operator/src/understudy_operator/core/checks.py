@@ -59,6 +59,8 @@ SLICE_AGREEMENT = "slice-agreement"
 REALIZED_ERROR_RATIO = "realized-error-ratio"
 REALIZED_RMSE_RATIO = "realized-rmse-ratio"
 LABEL_COVERAGE = "label-coverage"
+INPUT_DRIFT = "input-drift"
+STABLE_INPUT_DRIFT = "stable-input-drift"
 
 BUILTIN_CHECKS = frozenset(
     {
@@ -76,6 +78,8 @@ BUILTIN_CHECKS = frozenset(
         REALIZED_ERROR_RATIO,
         REALIZED_RMSE_RATIO,
         LABEL_COVERAGE,
+        INPUT_DRIFT,
+        STABLE_INPUT_DRIFT,
         SAMPLE_COUNT,
     }
 )

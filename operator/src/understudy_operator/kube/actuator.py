@@ -7,6 +7,7 @@ repeated after a crash changes nothing the second time.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from typing import Any
@@ -22,11 +23,24 @@ from understudy_operator.settings import OperatorSettings
 
 log = logging.getLogger(__name__)
 FIELD_MANAGER = "understudy-operator"
+# Holds a Deployment's replicas between the operator's last apply with them and the HPA's
+# first write (_hand_replicas_over).
+HANDOVER_MANAGER = "understudy-operator-handover"
+# On each model Deployment: the hash of what was last applied for it (refresh_live).
+APPLIED_HASH = "understudy.dev/applied-hash"
 APPLY = "application/apply-patch+yaml"
+# kube-apiserver 1.36 answers an applied object with a field its schema lacks with a 500
+# whose message starts so (measured: tests/operator/test_pod_template_cluster.py).
+TYPED_PATCH_FAILED = "failed to create typed patch object"
 
 
 class ActuatorError(RuntimeError):
     """An action cannot be carried out as things stand (the message says why)."""
+
+
+class WorkloadRejected(ActuatorError):
+    """The API server refused the Deployment built from the spec (spec.template values the
+    CRD cannot check, e.g. a toleration's operator); the message is the server's."""
 
 
 def _json(response: Any) -> dict[str, Any]:
@@ -52,6 +66,8 @@ class KubeActuator:
     def __init__(self, *, api: client.ApiClient, settings: OperatorSettings) -> None:
         self._apps = client.AppsV1Api(api)
         self._core = client.CoreV1Api(api)
+        self._policy = client.PolicyV1Api(api)
+        self._autoscaling = client.AutoscalingV2Api(api)
         self._settings = settings
 
     def for_rollout(self, ref: RolloutRef, spec: RolloutSpec) -> RolloutActuator:
@@ -130,27 +146,101 @@ class KubeActuator:
             image = self._image_for(spec, version)
         self._ensure_workload(ref, "live", spec, version, image)
 
-    def _ensure_workload(
+    def refresh_live(self, ref: RolloutRef, spec: RolloutSpec, version: str) -> bool:
+        """While nothing is in flight: apply the live workload again if the spec's pods
+        changed since it was last applied (spec.template, replicas, disruptionBudget,
+        autoscaling), keeping the image it runs. The applied objects' hash, in an annotation
+        of the Deployment, makes the unchanged case a single read."""
+        live = self._deployment(ref, "live")
+        image = resources.deployment_image(live)
+        if image is None or resources.deployment_version(live) != version:
+            return False
+        annotations = (live or {}).get("metadata", {}).get("annotations") or {}
+        if annotations.get(APPLIED_HASH) == self._workload(ref, "live", spec, version, image)[0]:
+            return False
+        self._ensure_workload(ref, "live", spec, version, image)
+        log.info("applied changed pods of %s/%s to the live workload", ref.namespace, ref.name)
+        return True
+
+    def _workload(
         self, ref: RolloutRef, role: Role, spec: RolloutSpec, version: str, image: str
-    ) -> None:
+    ) -> tuple[str, dict[str, Any], dict[str, Any], dict[str, Any] | None]:
+        """(hash, Deployment, PDB, HPA or None) of one role."""
         body = resources.deployment(
             ref=ref, role=role, spec=spec, version=version, image=image, settings=self._settings
         )
+        pdb = resources.disruption_budget(ref=ref, role=role, spec=spec)
+        hpa = resources.autoscaler(ref=ref, role=role, spec=spec)
+        blob = json.dumps([body, pdb, hpa], sort_keys=True).encode()
+        return hashlib.sha256(blob).hexdigest()[:16], body, pdb, hpa
+
+    def _ensure_workload(
+        self, ref: RolloutRef, role: Role, spec: RolloutSpec, version: str, image: str
+    ) -> None:
+        digest, body, pdb, hpa = self._workload(ref, role, spec, version, image)
+        body["metadata"]["annotations"] = {APPLIED_HASH: digest}
+        name = ref.workload(role)
+        if hpa is not None:
+            self._hand_replicas_over(ref, role)
+        try:
+            # An unknown field inside spec.template (kept by the CRD's
+            # x-kubernetes-preserve-unknown-fields) is an error, never silently dropped:
+            # server-side apply cannot type it (a 500, below); Strict for the rest.
+            self._apps.patch_namespaced_deployment(
+                name,
+                ref.namespace,
+                body,
+                field_manager=FIELD_MANAGER,
+                field_validation="Strict",
+                force=True,
+                _content_type=APPLY,
+            )
+        except client.ApiException as exc:
+            if exc.status in (400, 422) or TYPED_PATCH_FAILED in (exc.body or ""):
+                raise WorkloadRejected(
+                    f"the API server rejected Deployment {name} built from spec.template: "
+                    f"{_reason(exc)}"
+                ) from None
+            raise
+        svc = resources.service(ref=ref, role=role, spec=spec, port=self._settings.model_port)
+        self._core.patch_namespaced_service(
+            name, ref.namespace, svc, field_manager=FIELD_MANAGER, force=True, _content_type=APPLY
+        )
+        self._policy.patch_namespaced_pod_disruption_budget(
+            name, ref.namespace, pdb, field_manager=FIELD_MANAGER, force=True, _content_type=APPLY
+        )
+        if hpa is None:
+            _delete(self._autoscaling.delete_namespaced_horizontal_pod_autoscaler, name, ref)
+        else:
+            self._autoscaling.patch_namespaced_horizontal_pod_autoscaler(
+                name,
+                ref.namespace,
+                hpa,
+                field_manager=FIELD_MANAGER,
+                force=True,
+                _content_type=APPLY,
+            )
+
+    def _hand_replicas_over(self, ref: RolloutRef, role: Role) -> None:
+        """Before the first apply without ``replicas``: a second field manager takes a share
+        of the field at its current value. Server-side apply resets a field its only owner
+        stops applying (replicas to 1, before the HPA acts); shared, it keeps its value
+        until the HPA controller writes it."""
+        current = self._deployment(ref, role)
+        if current is None or FIELD_MANAGER not in resources.replicas_managers(current):
+            return
+        body = {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": ref.workload(role), "namespace": ref.namespace},
+            "spec": {"replicas": current["spec"]["replicas"]},
+        }
+        # Not forced: the same value is shared ownership, never a conflict.
         self._apps.patch_namespaced_deployment(
             ref.workload(role),
             ref.namespace,
             body,
-            field_manager=FIELD_MANAGER,
-            force=True,
-            _content_type=APPLY,
-        )
-        svc = resources.service(ref=ref, role=role, spec=spec, port=self._settings.model_port)
-        self._core.patch_namespaced_service(
-            ref.workload(role),
-            ref.namespace,
-            svc,
-            field_manager=FIELD_MANAGER,
-            force=True,
+            field_manager=HANDOVER_MANAGER,
             _content_type=APPLY,
         )
 
@@ -172,12 +262,29 @@ class KubeActuator:
 
     def _remove_candidate(self, ref: RolloutRef) -> None:
         name = ref.workload("candidate")
+        # The budget and the autoscaler first: a PDB whose pods' Deployment is gone warns
+        # (CalculateExpectedPodCountFailed, seen on the real node).
         for delete in (
+            self._autoscaling.delete_namespaced_horizontal_pod_autoscaler,
+            self._policy.delete_namespaced_pod_disruption_budget,
             self._apps.delete_namespaced_deployment,
             self._core.delete_namespaced_service,
         ):
-            try:
-                delete(name, ref.namespace, propagation_policy="Background")
-            except client.ApiException as exc:
-                if exc.status != 404:
-                    raise
+            _delete(delete, name, ref)
+
+
+def _delete(delete: Any, name: str, ref: RolloutRef) -> None:
+    """Delete one owned object; already gone is fine."""
+    try:
+        delete(name, ref.namespace, propagation_policy="Background")
+    except client.ApiException as exc:
+        if exc.status != 404:
+            raise
+
+
+def _reason(exc: client.ApiException) -> str:
+    """The API server's own message of a refused write (its Status body)."""
+    try:
+        return str(json.loads(exc.body or "")["message"])
+    except (TypeError, ValueError, KeyError):
+        return f"{exc.status} {exc.reason}"

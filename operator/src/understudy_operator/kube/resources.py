@@ -1,7 +1,8 @@
 """Manifests of the objects the operator owns, as plain dicts (pure, no API calls).
 
-Per ModelRollout ``<name>``: Deployments and Services ``<name>-live`` and
-``<name>-candidate`` running model-api, and the router ConfigMap (key ``router.json``,
+Per ModelRollout ``<name>``: Deployments, Services and PodDisruptionBudgets (and, under
+``spec.autoscaling``, HorizontalPodAutoscalers) ``<name>-live`` and ``<name>-candidate``
+running model-api, and the router ConfigMap (key ``router.json``,
 shape in docs/contracts.md). Every object carries an owner reference to the ModelRollout,
 so deleting the rollout deletes them.
 """
@@ -14,7 +15,14 @@ from typing import Any, Literal
 
 from understudy_operator.core.routing import router_document
 from understudy_operator.core.spec import RolloutSpec
+from understudy_operator.core.workload import DEFAULT_PRE_STOP_SECONDS
 from understudy_operator.kube import GROUP, KIND, VERSION
+from understudy_operator.kube.podtemplate import (
+    DEFAULT_CONTAINER_SECURITY,
+    DEFAULT_POD_SECURITY,
+    DEFAULT_RESOURCES,
+    apply_template,
+)
 from understudy_operator.settings import OperatorSettings
 
 Role = Literal["live", "candidate"]
@@ -24,9 +32,8 @@ VERSION_LABEL = f"{GROUP}/version"
 MANAGED_BY = {"app.kubernetes.io/managed-by": "understudy-operator"}
 # The chart's Prometheus scrapes pods with this label on their port named "http".
 SCRAPE_LABEL = "understudy.dev/scrape"
-# A stopping model pod keeps serving this long, until kube-proxy and the endpoints have let
-# it go (the lifecycle sleep action: Kubernetes >= 1.30).
-PRE_STOP_SECONDS = 5
+# The default preStop pause of model pods (spec.template.preStopSeconds changes it).
+PRE_STOP_SECONDS = DEFAULT_PRE_STOP_SECONDS
 
 
 @dataclass(frozen=True)
@@ -85,67 +92,121 @@ def deployment(
     image: str,
     settings: OperatorSettings,
 ) -> dict[str, Any]:
-    """A model-api Deployment: rolling updates never take a replica away (maxUnavailable 0)."""
+    """A model-api Deployment: rolling updates never take a replica away (maxUnavailable 0);
+    the pods are the restricted defaults with ``spec.template`` merged over them. Under
+    ``spec.autoscaling`` there is no ``replicas``: the HPA owns that field."""
     pod_labels = {**labels(ref, role, spec.model.name, version), SCRAPE_LABEL: "true"}
     port = settings.model_port
+    pre_stop = spec.template.pre_stop_seconds
+    pod = {
+        "metadata": {
+            "labels": pod_labels,
+            "annotations": {
+                "prometheus.io/scrape": "true",
+                "prometheus.io/port": str(port),
+                "prometheus.io/path": "/metrics",
+            },
+        },
+        "spec": {
+            "securityContext": DEFAULT_POD_SECURITY,
+            # preStop + uvicorn's graceful shutdown (25 s) + margin.
+            "terminationGracePeriodSeconds": pre_stop + 30,
+            "containers": [
+                {
+                    "name": "model-api",
+                    "image": image,
+                    "securityContext": DEFAULT_CONTAINER_SECURITY,
+                    "resources": DEFAULT_RESOURCES,
+                    "env": [
+                        {"name": "UNDERSTUDY_MODEL_API_HOST", "value": "0.0.0.0"},
+                        {"name": "UNDERSTUDY_MODEL_API_PORT", "value": str(port)},
+                    ],
+                    "ports": [{"name": "http", "containerPort": port, "protocol": "TCP"}],
+                    "readinessProbe": {
+                        "httpGet": {"path": "/readyz", "port": "http"},
+                        "periodSeconds": 5,
+                    },
+                    "livenessProbe": {
+                        "httpGet": {"path": "/healthz", "port": "http"},
+                        "periodSeconds": 10,
+                    },
+                    # Keep serving while the pod leaves the Service's endpoints: a
+                    # promotion on a real node without it answered one request in
+                    # ~14,000 with a 502 (a new connection to a pod already stopping).
+                    # The sleep action refuses 0 seconds: then there is no preStop.
+                    **(
+                        {"lifecycle": {"preStop": {"sleep": {"seconds": pre_stop}}}}
+                        if pre_stop > 0
+                        else {}
+                    ),
+                }
+            ],
+        },
+    }
+    workload: dict[str, Any] = {
+        "selector": {"matchLabels": selector(ref, role)},
+        "strategy": {
+            "type": "RollingUpdate",
+            "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1},
+        },
+        "template": apply_template(pod, spec.template),
+    }
+    if spec.autoscaling is None:
+        workload = {"replicas": spec.replicas, **workload}
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
         "metadata": ref.metadata(ref.workload(role), labels(ref, role, spec.model.name, version)),
+        "spec": workload,
+    }
+
+
+def disruption_budget(*, ref: RolloutRef, role: Role, spec: RolloutSpec) -> dict[str, Any]:
+    """At most one model pod of a role evicted at a time (or spec.disruptionBudget's)."""
+    budget = spec.disruption_budget
+    limit = (
+        {"minAvailable": budget.min_available}
+        if budget.min_available is not None
+        else {"maxUnavailable": budget.max_unavailable}
+    )
+    return {
+        "apiVersion": "policy/v1",
+        "kind": "PodDisruptionBudget",
+        "metadata": ref.metadata(ref.workload(role), labels(ref, role, spec.model.name)),
+        "spec": {"selector": {"matchLabels": selector(ref, role)}, **limit},
+    }
+
+
+def autoscaler(*, ref: RolloutRef, role: Role, spec: RolloutSpec) -> dict[str, Any] | None:
+    """The HPA of a role's Deployment under spec.autoscaling (None without it)."""
+    scaling = spec.autoscaling
+    if scaling is None:
+        return None
+    metrics = [dict(m) for m in scaling.metrics] or [
+        {
+            "type": "Resource",
+            "resource": {
+                "name": "cpu",
+                "target": {
+                    "type": "Utilization",
+                    "averageUtilization": scaling.target_cpu_percent,
+                },
+            },
+        }
+    ]
+    return {
+        "apiVersion": "autoscaling/v2",
+        "kind": "HorizontalPodAutoscaler",
+        "metadata": ref.metadata(ref.workload(role), labels(ref, role, spec.model.name)),
         "spec": {
-            "replicas": spec.replicas,
-            "selector": {"matchLabels": selector(ref, role)},
-            "strategy": {
-                "type": "RollingUpdate",
-                "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1},
+            "scaleTargetRef": {
+                "apiVersion": "apps/v1",
+                "kind": "Deployment",
+                "name": ref.workload(role),
             },
-            "template": {
-                "metadata": {
-                    "labels": pod_labels,
-                    "annotations": {
-                        "prometheus.io/scrape": "true",
-                        "prometheus.io/port": str(port),
-                        "prometheus.io/path": "/metrics",
-                    },
-                },
-                "spec": {
-                    # The image's user (10001) on a read-only root: model-api writes nothing.
-                    "securityContext": {
-                        "runAsNonRoot": True,
-                        "seccompProfile": {"type": "RuntimeDefault"},
-                    },
-                    # preStop (5 s) + uvicorn's graceful shutdown (25 s) + margin.
-                    "terminationGracePeriodSeconds": PRE_STOP_SECONDS + 30,
-                    "containers": [
-                        {
-                            "name": "model-api",
-                            "image": image,
-                            "securityContext": {
-                                "readOnlyRootFilesystem": True,
-                                "allowPrivilegeEscalation": False,
-                                "capabilities": {"drop": ["ALL"]},
-                            },
-                            "env": [
-                                {"name": "UNDERSTUDY_MODEL_API_HOST", "value": "0.0.0.0"},
-                                {"name": "UNDERSTUDY_MODEL_API_PORT", "value": str(port)},
-                            ],
-                            "ports": [{"name": "http", "containerPort": port, "protocol": "TCP"}],
-                            "readinessProbe": {
-                                "httpGet": {"path": "/readyz", "port": "http"},
-                                "periodSeconds": 5,
-                            },
-                            "livenessProbe": {
-                                "httpGet": {"path": "/healthz", "port": "http"},
-                                "periodSeconds": 10,
-                            },
-                            # Keep serving while the pod leaves the Service's endpoints: a
-                            # promotion on a real node without it answered one request in
-                            # ~14,000 with a 502 (a new connection to a pod already stopping).
-                            "lifecycle": {"preStop": {"sleep": {"seconds": PRE_STOP_SECONDS}}},
-                        }
-                    ],
-                },
-            },
+            "minReplicas": scaling.min_replicas,
+            "maxReplicas": scaling.max_replicas,
+            "metrics": metrics,
         },
     }
 
@@ -219,6 +280,15 @@ def deployment_image(obj: dict[str, Any] | None) -> str | None:
         return None
     containers = obj["spec"]["template"]["spec"].get("containers") or []
     return containers[0].get("image") if containers else None
+
+
+def replicas_managers(obj: dict[str, Any]) -> set[str]:
+    """The field managers that own a Deployment's spec.replicas (server-side apply)."""
+    return {
+        entry["manager"]
+        for entry in obj.get("metadata", {}).get("managedFields") or []
+        if "f:replicas" in ((entry.get("fieldsV1") or {}).get("f:spec") or {})
+    }
 
 
 def rolled_out(obj: dict[str, Any] | None) -> bool:

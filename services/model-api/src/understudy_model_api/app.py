@@ -16,6 +16,7 @@ from fastapi.openapi.utils import get_openapi
 from prometheus_client import CollectorRegistry
 
 from understudy_common.metrics import new_registry
+from understudy_model_api.drift import DriftMetrics
 from understudy_model_api.errors import JsonResponse, install_error_handlers
 from understudy_model_api.metrics import ApiMetrics
 from understudy_model_api.middleware import RequestContextMiddleware
@@ -29,11 +30,13 @@ logger = logging.getLogger(__name__)
 
 def create_app(settings: Settings, registry: CollectorRegistry | None = None) -> FastAPI:
     metrics = ApiMetrics(registry if registry is not None else new_registry())
+    drift = DriftMetrics(metrics.registry, features=settings.drift_features)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         try:
             runtime = load_runtime(settings, metrics)
+            drift.bind(runtime.model)  # DriftConfigError: an unknown feature stops the start
         except Exception:
             logger.exception("cannot serve the artifact in %s", settings.artifact_dir)
             raise
@@ -67,6 +70,7 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None) ->
     )
     app.state.settings = settings
     app.state.metrics = metrics
+    app.state.drift = drift
     app.state.runtime = None
     app.include_router(router)
     install_error_handlers(app)

@@ -184,6 +184,8 @@ async def create_predictions(request: Request) -> Response:
         metrics.observe_probabilities(summary, records=len(predictions))
     else:
         metrics.observe_predictions(summary, records=len(predictions))
+    # A classifier's drift reference holds its positive-class probabilities (pack.py).
+    request.app.state.drift.count(result.rows, np.asarray(summary, dtype=np.float64))
     _log_request(
         request_id=request_id,
         runtime=runtime,

@@ -38,6 +38,9 @@ class Settings(BaseSettings):
     max_batch_wait_ms: float = Field(default=0.0, ge=0.0, le=100.0)
     # Where predictions run: "inline" on the event loop or in one worker "thread".
     executor: Literal["inline", "thread"] = "inline"
+    # Count served inputs and predictions into the training reference's buckets for drift
+    # (understudy_model_api.drift): "all" features, "none", or comma-separated names.
+    drift_features: str = "all"
     # Interface and port uvicorn listens on.
     host: str = "0.0.0.0"
     port: int = Field(default=8000, ge=0, le=65535)

@@ -148,12 +148,30 @@ def ks_distance(a: Histogram, b: Histogram) -> float:
 def psi(reference: Histogram, current: Histogram, *, floor: float = PSI_FLOOR) -> float:
     """Σ (p_k − q_k) ln(p_k / q_k) with shares below ``floor`` raised to it."""
     _both_non_empty(reference, current)
+    return psi_of_shares(reference.shares(), current.shares(), floor=floor)
+
+
+def shares_of(counts: Sequence[float]) -> list[float]:
+    total = math.fsum(counts)
+    if total <= 0:
+        raise ValueError("need at least one count")
+    if any(c < 0 for c in counts):
+        raise ValueError("counts must be ≥ 0")
+    return [c / total for c in counts]
+
+
+def psi_of_shares(
+    reference: Sequence[float], current: Sequence[float], *, floor: float = PSI_FLOOR
+) -> float:
+    """Σ (q − p) ln(q / p) over aligned buckets; both are normalised here."""
+    if len(reference) != len(current):
+        raise ValueError("the two distributions must have the same buckets")
     if not 0 < floor < 1:
         raise ValueError(f"floor must be inside (0, 1) (got {floor})")
     total = 0.0
-    for p, q in zip(reference.shares(), current.shares(), strict=True):
-        p, q = max(p, floor), max(q, floor)
-        total += (p - q) * math.log(p / q)
+    for q, p in zip(shares_of(reference), shares_of(current), strict=True):
+        q, p = max(q, floor), max(p, floor)
+        total += (q - p) * math.log(q / p)
     return total
 
 

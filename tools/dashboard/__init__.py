@@ -1,0 +1,1 @@
+"""The chart's Grafana dashboard, generated with grafana-foundation-sdk (`make dashboard`)."""
