@@ -423,3 +423,27 @@ def test_slices_and_methods_are_typed() -> None:
     assert a.slices == SliceSettings(prediction_edges=(150000.0, 300000.0), min_samples=80)
     assert a.checks[0].method is Method.THRESHOLD
     assert a.judging.alpha == 0.01
+
+
+def test_a_classifier_gets_checks_without_price_ratios_and_may_not_ask_for_them() -> None:
+    classifier = {"model": {**MINIMAL["model"], "task": "classification"}}
+    spec = parse_spec(classifier)
+    names = [c.name for c in spec.analysis.checks]
+    assert spec.model.task == "classification"
+    assert "bias" not in names and "slice-bias" not in names
+    assert {"candidate-error-rate", "agreement-rate", "prediction-ks"} <= set(names)
+    # A regression (also when said explicitly) keeps the old defaults and fingerprint.
+    explicit = parse_spec({"model": {**MINIMAL["model"], "task": "regression"}})
+    assert explicit.analysis.checks == DEFAULT_CHECKS
+    assert explicit.analysis_fingerprint() == FINGERPRINT_OF_MINIMAL
+    with pytest.raises(SpecError, match=r"bias, slice-bias judge the relative difference"):
+        parse_spec(
+            {
+                **classifier,
+                "analysis": {
+                    "checks": [{"name": "bias", "max": 0.1}, {"name": "slice-bias", "max": 0.1}]
+                },
+            }
+        )
+    with pytest.raises(SpecError, match="task"):
+        parse_spec({"model": {**MINIMAL["model"], "task": "ranking"}})

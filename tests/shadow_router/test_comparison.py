@@ -13,12 +13,13 @@ from understudy_router.comparison import (
     CANDIDATE_ERROR,
     DISAGREED,
     ComparisonWindows,
+    Predictions,
     judge,
     predictions_of,
 )
 
 TOL = Tolerance(relative=0.10, absolute=10_000)
-LIVE = (200_000.0, 100_000.0)
+LIVE = Predictions((200_000.0, 100_000.0))
 
 
 def answer(predictions: object) -> bytes:
@@ -59,7 +60,9 @@ def test_judge(status: int, body: bytes, outcome: str, reason: str | None) -> No
 
 def test_judge_uses_the_shared_agreement_rule() -> None:
     # 200k -> 215k: 15k apart (over 10k) but 7.5% (within 10%): agrees by the OR rule.
-    verdict = judge(live=(200_000.0,), status=200, body=answer([215_000.0]), tolerance=TOL)
+    verdict = judge(
+        live=Predictions((200_000.0,)), status=200, body=answer([215_000.0]), tolerance=TOL
+    )
     assert verdict.outcome == AGREED
     assert verdict.comparison is not None
     record = verdict.comparison.records[0]
@@ -67,8 +70,50 @@ def test_judge_uses_the_shared_agreement_rule() -> None:
 
 
 def test_predictions_of_live_answer() -> None:
-    assert predictions_of(answer([1.5, 2])) == (1.5, 2.0)
+    assert predictions_of(answer([1.5, 2])) == Predictions((1.5, 2.0))
     assert predictions_of(b"nope") is None
+
+
+def classified(*pairs: tuple[str, float], positive: str | None = "yes") -> bytes:
+    """A classifier's answer: (label, probability of "yes") per record."""
+    predictions = [{"label": label, "probabilities": {"no": 1 - p, "yes": p}} for label, p in pairs]
+    document: dict[str, object] = {"predictions": predictions}
+    if positive is not None:
+        document["positive_class"] = positive
+    return json.dumps(document).encode()
+
+
+def test_a_classifiers_answer_is_its_labels_and_positive_class_probabilities() -> None:
+    parsed = predictions_of(classified(("yes", 0.8), ("no", 0.3)))
+    assert parsed == Predictions((0.8, 0.3), ("yes", "no"))
+    # The answer names the positive class; without it, the last class in sorted order.
+    assert predictions_of(classified(("yes", 0.75), positive="no")) == Predictions(
+        (0.25,), ("yes",)
+    )
+    assert predictions_of(classified(("yes", 0.8), positive=None)) == Predictions((0.8,), ("yes",))
+    for broken in (
+        b'{"predictions": [{"label": "yes"}]}',
+        b'{"predictions": [{"label": 1, "probabilities": {"yes": 1.0}}]}',
+        b'{"predictions": [{"label": "yes", "probabilities": {"yes": "high"}}]}',
+        b'{"predictions": [{"label": "yes", "probabilities": {"yes": 1.0}}, 0.5]}',
+        b'{"predictions": [{"label": "yes", "probabilities": {}}]}',
+    ):
+        assert predictions_of(broken) is None, broken
+
+
+def test_a_classifier_agrees_on_the_same_label_and_optionally_close_probabilities() -> None:
+    live = Predictions((0.8, 0.3, 0.55), ("yes", "no", "yes"))
+    body = classified(("yes", 0.6), ("no", 0.31), ("no", 0.45))
+    labels_only = judge(live=live, status=200, body=body, tolerance=TOL)
+    assert labels_only.outcome == DISAGREED
+    assert labels_only.comparison is not None
+    assert [r.agree for r in labels_only.comparison.records] == [True, True, False]
+    assert labels_only.candidate_labels == ("yes", "no", "no")
+    close = judge(live=live, status=200, body=body, tolerance=Tolerance(relative=0, absolute=0.05))
+    assert close.comparison is not None
+    assert [r.agree for r in close.comparison.records] == [False, True, False]  # 0.8 vs 0.6
+    mixed = judge(live=live, status=200, body=answer([0.6, 0.3, 0.5]), tolerance=TOL)
+    assert mixed.outcome == CANDIDATE_ERROR and "different tasks" in str(mixed.reason)
 
 
 def test_windows_are_bounded_and_ks_matches_the_shared_function() -> None:

@@ -8,17 +8,24 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-EXIT_PROMOTED = 0
-EXIT_ROLLED_BACK = 1
-EXIT_USAGE = 2  # argparse's own code for a bad command line; also a bad config file
-EXIT_NO_DECISION = 3  # paused, waiting for approval, or out of time
-EXIT_START_FAILED = 4  # a process would not start (port in use, missing artifact, ...)
-EXIT_BACKEND_FAILED = 5  # `understudy logs`: Elasticsearch unreachable or refused the search
-EXIT_INTERRUPTED = 130
+from understudy_cli.exits import (
+    EXIT_BACKEND_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_NO_DECISION,
+    EXIT_PROMOTED,
+    EXIT_ROLLED_BACK,
+    EXIT_START_FAILED,
+    EXIT_USAGE,
+    run_rollout,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
     from understudy_cli.demo.scenarios import SCENARIOS
+    from understudy_cli.examples import EXAMPLES
+    from understudy_cli.options import add_local_run_options
+    from understudy_cli.pack_command import add_model
+    from understudy_cli.shadow.command import add_shadow
 
     parser = argparse.ArgumentParser(
         prog="understudy",
@@ -92,37 +99,17 @@ def build_parser() -> argparse.ArgumentParser:
         default=Path("artifacts"),
         help="model artifacts folder; missing models are trained (default %(default)s)",
     )
-    demo.add_argument(
-        "--out",
-        type=Path,
-        default=Path("reports"),
-        help="where each run's folder (report, plot, logs) goes (default %(default)s)",
-    )
-    demo.add_argument(
-        "--rate",
-        type=float,
-        default=40.0,
-        help="requests per second sent to the router (default %(default)s)",
-    )
-    demo.add_argument(
-        "--max-seconds",
-        type=float,
-        default=300.0,
-        help="give up without a decision after this long (default %(default)s)",
-    )
-    demo.add_argument("--router-port", type=int, help="the router's port (default: a free one)")
-    demo.add_argument(
-        "--metrics",
-        choices=["auto", "prometheus", "router"],
-        default="auto",
-        help="where the analysis reads evidence: a local Prometheus, the router's own "
-        "/metrics, or auto: Prometheus when installed (default %(default)s)",
-    )
-    demo.add_argument(
-        "--plain", action="store_true", help="plain progress lines instead of the live display"
-    )
+    add_local_run_options(demo, rate=40.0)
     parser.set_defaults(func=None)
+    demo.add_argument(
+        "--example",
+        choices=sorted(EXAMPLES),
+        help="another worked example instead of the Ames house prices: breast-cancer, a "
+        "classifier on scikit-learn's bundled data set (scenarios good and bad-candidate)",
+    )
     demo.set_defaults(func=_run_demo)
+    add_shadow(sub)
+    add_model(sub)
     _add_logs(sub)
     _add_drift(sub)
     _add_rollout(sub)
@@ -323,13 +310,13 @@ def _es_client(args: argparse.Namespace) -> Any:
 
 
 def _run_demo(args: argparse.Namespace) -> int:
-    from understudy_cli.demo.config import CANARY_CONFIG, GROUND_TRUTH_CONFIG, ConfigError
+    from understudy_cli.demo.config import CANARY_CONFIG, GROUND_TRUTH_CONFIG
     from understudy_cli.demo.run import DemoOptions, run_demo
-    from understudy_cli.demo.supervisor import StartError, port_is_free
+    from understudy_cli.options import local_run_problem, local_run_settings
 
-    if args.rate <= 0:
-        print("understudy demo: --rate must be positive", file=sys.stderr)
-        return EXIT_USAGE
+    problem = local_run_problem("demo", args)
+    if problem is not None:
+        return problem
     label_delay = _seconds(args.label_delay)
     if label_delay is None:
         print(
@@ -338,13 +325,6 @@ def _run_demo(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return EXIT_USAGE
-    if args.router_port is not None and not port_is_free(args.router_port):
-        print(
-            f"understudy demo: port {args.router_port} is in use; choose another "
-            "--router-port or leave it out to use a free one",
-            file=sys.stderr,
-        )
-        return EXIT_START_FAILED
     options = DemoOptions(
         scenario=args.scenario,
         config=(
@@ -357,39 +337,13 @@ def _run_demo(args: argparse.Namespace) -> int:
         labels=args.labels,
         label_delay=label_delay,
         artifacts_dir=args.artifacts,
-        out_dir=args.out,
-        rate=args.rate,
-        max_seconds=args.max_seconds,
-        interactive=False if args.plain else None,
-        router_port=args.router_port,
-        metrics=args.metrics,
+        **local_run_settings(args),
     )
-    try:
-        outcome = run_demo(options)
-    except ConfigError as exc:
-        print(f"understudy demo: bad configuration: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    except StartError as exc:
-        print(f"understudy demo: {exc}", file=sys.stderr)
-        return EXIT_START_FAILED
-    except TimeoutError as exc:
-        print(f"understudy demo: {exc} (--max-seconds)", file=sys.stderr)
-        return EXIT_NO_DECISION
-    except KeyboardInterrupt:
-        print(
-            "\nunderstudy demo: interrupted; every process it started is stopped", file=sys.stderr
-        )
-        return EXIT_INTERRUPTED
-    print()
-    print(f"decision: {outcome.phase} — {outcome.message}")
-    if outcome.realized:
-        print(f"labels:   {outcome.realized}")
-    print(f"report:   {outcome.report}")
-    if outcome.promoted:
-        return EXIT_PROMOTED
-    if outcome.phase == "RolledBack":
-        return EXIT_ROLLED_BACK
-    return EXIT_NO_DECISION
+    if args.example is not None:
+        from understudy_cli.examples import run_example
+
+        return run_rollout("demo", lambda: run_example(args.example, options))
+    return run_rollout("demo", lambda: run_demo(options))
 
 
 def _seconds(text: str) -> float | None:

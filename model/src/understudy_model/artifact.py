@@ -24,8 +24,13 @@ from sklearn.pipeline import Pipeline
 
 from understudy_model.reference import Reference
 from understudy_model.schema import FeatureSchema
+from understudy_model.task import REGRESSION, Task
 
-FORMAT_VERSION = 1
+# Format 2 adds the optional "task" block (regression or a classifier's classes and
+# positive class, task.py) and the schema's per-field ``missing_as`` and
+# ``high_cardinality``; format 1 (no task block) reads as a regression.
+FORMAT_VERSION = 2
+READABLE_FORMATS = (1, 2)
 MODEL_FILE = "model.joblib"
 METADATA_FILE = "model.json"
 REQUIRED_KEYS = (
@@ -68,6 +73,8 @@ class LoadedModel:
     # What inputs and predictions looked like in training (reference.py); None for an
     # artifact written before references existed: it serves, drift says "no reference".
     reference: Reference | None = None
+    # Regression (format 1 artifacts, the Ames models) or a classifier (task.py).
+    task: Task = REGRESSION
 
     @property
     def name(self) -> str:
@@ -86,6 +93,20 @@ class LoadedModel:
         from understudy_model.pipeline import to_frame
 
         return np.asarray(self.pipeline.predict(to_frame(rows, self.schema)), dtype=float)
+
+    def predict_classes(self, rows: list[dict[str, Any]]) -> np.ndarray:
+        """A classifier's reference path: one row per record, column 0 the index in
+        ``task.classes`` of ``pipeline.predict``'s label, then ``predict_proba``'s class
+        probabilities (``task.py``: ``split_classes`` reads it back). One float matrix, so
+        the micro-batcher slices it by record like a regressor's predictions."""
+        from understudy_model.pipeline import to_frame
+
+        frame = to_frame(rows, self.schema)
+        labels = self.pipeline.predict(frame)
+        probabilities = np.asarray(self.pipeline.predict_proba(frame), dtype=float)
+        index = {name: i for i, name in enumerate(self.task.classes)}
+        label_index = np.array([index[str(label)] for label in labels], dtype=float)
+        return np.column_stack([label_index, probabilities])
 
 
 def save_artifact(out_dir: Path, *, pipeline: Pipeline, metadata: dict[str, Any]) -> Path:
@@ -115,10 +136,10 @@ def read_metadata(artifact_dir: Path) -> dict[str, Any]:
     missing = [k for k in REQUIRED_KEYS if k not in metadata]
     if missing:
         raise ArtifactError(f"{meta_path} lacks required keys: {', '.join(missing)}")
-    if metadata["format_version"] != FORMAT_VERSION:
+    if metadata["format_version"] not in READABLE_FORMATS:
         raise ArtifactError(
             f"{meta_path} has format_version {metadata['format_version']!r}; "
-            f"this code reads format_version {FORMAT_VERSION}"
+            f"this code reads format_version {' and '.join(map(str, READABLE_FORMATS))}"
         )
     return metadata
 
@@ -133,6 +154,7 @@ def load_artifact(artifact_dir: Path | str) -> LoadedModel:
             raise ArtifactError(
                 f"artifact {artifact_dir} was trained with {lib} {trained_with}, "
                 f"but {lib} {installed[lib]} is installed; retrain it (make models) "
+                "or re-pack it (understudy model pack) with the installed version, "
                 "or install the matching version"
             )
     model_path = artifact_dir / str(metadata["artifact"].get("file", MODEL_FILE))
@@ -155,12 +177,18 @@ def load_artifact(artifact_dir: Path | str) -> LoadedModel:
     try:
         schema = FeatureSchema.from_dict(metadata["feature_schema"])
         reference = Reference.from_dict(metadata["reference"]) if "reference" in metadata else None
+        task = Task.from_dict(metadata.get("task"))
     except ValueError as exc:
         raise ArtifactError(f"{artifact_dir}/{METADATA_FILE}: {exc}") from exc
+    if task.is_classification:
+        problem = task.mismatch(pipeline)
+        if problem:
+            raise ArtifactError(f"{artifact_dir}: {problem}")
     return LoadedModel(
         pipeline=pipeline,
         metadata=metadata,
         schema=schema,
         path=artifact_dir,
         reference=reference,
+        task=task,
     )

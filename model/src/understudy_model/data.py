@@ -74,17 +74,6 @@ def holdout_records(split: Split, *, limit: int | None = None) -> list[dict[str,
     """Holdout rows as the JSON records a client would send (NaN -> None, no target)."""
     features = split.holdout.drop(columns=[TARGET])
     rows = features if limit is None else features.head(limit)
-    records: list[dict[str, object]] = []
-    for row in rows.to_dict(orient="records"):
-        records.append(
-            {
-                str(k): (None if isinstance(v, float) and np.isnan(v) else _plain(v))
-                for k, v in row.items()
-            }
-        )
-    return records
+    from understudy_model.records import frame_records  # records -> schema -> data
 
-
-def _plain(value: object) -> object:
-    """numpy scalars -> Python scalars, so records serialise as JSON."""
-    return value.item() if isinstance(value, np.generic) else value
+    return frame_records(rows)

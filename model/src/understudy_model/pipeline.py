@@ -52,8 +52,18 @@ def build_pipeline(*, algorithm: Algorithm, schema: FeatureSchema, seed: int) ->
 def to_frame(rows: list[dict[str, Any]], schema: FeatureSchema) -> pd.DataFrame:
     """Clean rows (see validation.py) -> the frame the pipeline expects."""
     frame = pd.DataFrame.from_records(rows, columns=schema.names)
-    for name in schema.categorical:
-        frame[name] = frame[name].fillna(MISSING_CATEGORY).astype(object)
+    for spec in schema.fields:
+        column = frame[spec.name]
+        if spec.kind == "numeric":
+            if column.dtype == object:  # a null among the numbers: NaN, as in a CSV
+                frame[spec.name] = pd.to_numeric(column).astype(float)
+            continue
+        column = column.astype(object)
+        if spec.missing_as == "category":
+            column = column.fillna(MISSING_CATEGORY)
+        else:  # None and NaN both mean missing; give the pipeline NaN, as read from a file
+            column = column.where(column.notna(), np.nan)
+        frame[spec.name] = column
     return frame
 
 

@@ -17,6 +17,11 @@ from understudy_model.data import TARGET
 
 Kind = Literal["numeric", "categorical"]
 NumericType = Literal["integer", "float"]
+# How a null reaches the pipeline: "category" — as the explicit ``__missing__`` category
+# (categorical fields of the project's own training, which encodes empties that way);
+# "null" — as a missing value (NaN/None) for the pipeline's own imputer (packed models).
+MissingAs = Literal["category", "null"]
+MISSING_AS: tuple[MissingAs, ...] = ("category", "null")
 
 
 @dataclass(frozen=True)
@@ -37,6 +42,19 @@ class FieldSpec:
     # its own span on each side (not below 0 for fields that never go negative).
     allowed_min: float | None = None
     allowed_max: float | None = None
+    # How a null reaches the pipeline (MissingAs above).
+    missing_as: MissingAs = "category"
+    # Categorical fields with more distinct values than a pack keeps: ``categories`` holds
+    # only the most frequent, and an unlisted value is normal, so it is not warned about.
+    high_cardinality: bool = False
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("numeric", "categorical"):
+            raise ValueError(f"field {self.name}: kind {self.kind!r} is not numeric/categorical")
+        if self.missing_as not in MISSING_AS:
+            raise ValueError(
+                f"field {self.name}: missing_as {self.missing_as!r} not in {MISSING_AS}"
+            )
 
 
 @dataclass(frozen=True)
@@ -80,19 +98,47 @@ class FeatureSchema:
 
 def derive_schema(frame: pd.DataFrame) -> FeatureSchema:
     """Derive the schema from a training frame (the target column is skipped)."""
+    return infer_schema(frame, target=TARGET, missing_as="category", max_categories=None)
+
+
+def infer_schema(
+    frame: pd.DataFrame,
+    *,
+    target: str | None,
+    missing_as: MissingAs,
+    max_categories: int | None,
+) -> FeatureSchema:
+    """The schema of a sample or training frame (``target`` is skipped).
+
+    Numbers (not booleans) are numeric fields; everything else is categorical, its values
+    as strings (a column mixing numbers and strings included). With ``max_categories``, a
+    categorical field with more distinct values keeps only the most frequent ones and is
+    marked ``high_cardinality``. A numeric field that is entirely null has no range.
+    """
     fields: list[FieldSpec] = []
     for name in frame.columns:
-        if name == TARGET:
+        if name == target:
             continue
         column = frame[name]
         nullable = bool(column.isna().any())
         if pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column):
+            if column.isna().all():
+                fields.append(
+                    FieldSpec(
+                        name=str(name),
+                        kind="numeric",
+                        type="float",
+                        nullable=True,
+                        missing_as=missing_as,
+                    )
+                )
+                continue
             lo, hi = float(column.min()), float(column.max())
             span = max(hi - lo, 1.0)
             allowed_min = max(0.0, lo - span) if lo >= 0 else lo - span
             fields.append(
                 FieldSpec(
-                    name=name,
+                    name=str(name),
                     kind="numeric",
                     type="integer" if pd.api.types.is_integer_dtype(column) else "float",
                     nullable=nullable,
@@ -100,17 +146,22 @@ def derive_schema(frame: pd.DataFrame) -> FeatureSchema:
                     observed_max=hi,
                     allowed_min=allowed_min,
                     allowed_max=hi + span,
+                    missing_as=missing_as,
                 )
             )
         else:
-            categories = tuple(sorted(str(v) for v in column.dropna().unique()))
+            counts = column.dropna().astype(str).value_counts(sort=True)
+            high = max_categories is not None and len(counts) > max_categories
+            kept = counts.index[:max_categories] if high else counts.index
             fields.append(
                 FieldSpec(
-                    name=name,
+                    name=str(name),
                     kind="categorical",
                     type="string",
                     nullable=nullable,
-                    categories=categories,
+                    categories=tuple(sorted(str(v) for v in kept)),
+                    missing_as=missing_as,
+                    high_cardinality=bool(high),
                 )
             )
     return FeatureSchema(fields=tuple(fields))

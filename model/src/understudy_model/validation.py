@@ -18,7 +18,9 @@ What is accepted and handled (reported as a warning, the record is kept):
                        Rejecting it would fail a whole batch on, say, a new
                        neighbourhood; the warning is counted in metrics instead.
   null where the training data had empty values: encoded as the explicit
-  ``__missing__`` category, as in training.
+  ``__missing__`` category, as in training; for a field with ``missing_as: "null"`` (packed
+  models) passed on as a missing value, for the pipeline's own imputer.
+  Any value of a ``high_cardinality`` field (its categories are only the most frequent).
 """
 
 from __future__ import annotations
@@ -116,8 +118,10 @@ def _check_field(
     index: int, spec: FieldSpec, value: object, warnings: list[FieldIssue]
 ) -> tuple[Any, FieldIssue | None]:
     if value is None:
-        if spec.nullable and spec.kind == "categorical":
+        if spec.nullable and spec.kind == "categorical" and spec.missing_as == "category":
             return MISSING_CATEGORY, None
+        if spec.nullable and spec.missing_as == "null":  # the pipeline's imputer decides
+            return None, None
         return None, FieldIssue(index, spec.name, "null", "null is not allowed for this field")
     if spec.kind == "numeric":
         return _check_numeric(index, spec, value)
@@ -132,7 +136,7 @@ def _check_field(
             "too_long",
             f"a string of {len(value)} characters; at most {MAX_STRING_LENGTH} are allowed",
         )
-    if value not in spec.categories:
+    if value not in spec.categories and not spec.high_cardinality:
         warnings.append(
             FieldIssue(
                 index,

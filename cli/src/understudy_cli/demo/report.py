@@ -119,8 +119,11 @@ def plot_pairs(
     path: Path,
     live_version: str,
     candidate_version: str,
-    tolerance_relative: float,
+    tolerance_relative: float | None,
+    quantity: str = "predicted sale price ($)",
 ) -> Path | None:
+    """Scatter of live vs candidate and both distributions; the tolerance band only for a
+    relative tolerance (a classifier agrees on labels, not within a band)."""
     if not pairs:
         return None
     fig, (scatter, hist) = plt.subplots(1, 2, figsize=(12, 5))
@@ -148,20 +151,22 @@ def plot_pairs(
     top = float(np.percentile(values, 99)) * 1.1
     beyond = sum(1 for p in pairs if p.live > top or p.candidate > top)
     scatter.plot([0, top], [0, top], color="black", linewidth=1, label="equal")
-    scatter.fill_between(
-        [0, top],
-        [0, top * (1 - tolerance_relative)],
-        [0, top * (1 + tolerance_relative)],
-        color="grey",
-        alpha=0.15,
-        label=f"±{tolerance_relative:.0%}",
-    )
+    if tolerance_relative is not None:
+        scatter.fill_between(
+            [0, top],
+            [0, top * (1 - tolerance_relative)],
+            [0, top * (1 + tolerance_relative)],
+            color="grey",
+            alpha=0.15,
+            label=f"±{tolerance_relative:.0%}",
+        )
     scatter.set_xlim(0, top)
     scatter.set_ylim(0, top)
-    scatter.set_xlabel(f"live {live_version} prediction ($)")
-    scatter.set_ylabel(f"candidate {candidate_version} prediction ($)")
+    scatter.set_xlabel(f"live {live_version}: {quantity}")
+    scatter.set_ylabel(f"candidate {candidate_version}: {quantity}")
     scatter.set_title(
-        "Live vs candidate, per mirrored house" + (f" ({beyond} beyond the axes)" if beyond else "")
+        "Live vs candidate, per mirrored record"
+        + (f" ({beyond} beyond the axes)" if beyond else "")
     )
     scatter.legend(loc="upper left")
     bins = np.linspace(float(values.min()), top, 50)
@@ -169,8 +174,8 @@ def plot_pairs(
     hist.hist(
         [p.candidate for p in pairs], bins=bins, alpha=0.5, label=f"candidate {candidate_version}"
     )
-    hist.set_xlabel("predicted sale price ($)")
-    hist.set_ylabel("houses")
+    hist.set_xlabel(quantity)
+    hist.set_ylabel("records")
     hist.set_title("Prediction distributions (what the KS check compares)")
     hist.legend()
     fig.tight_layout()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import random
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -18,7 +19,7 @@ from typing import Any
 
 import httpx
 
-from understudy_cli.demo.config import effective_mapping, ground_truth_checks, parse
+from understudy_cli.demo.config import ConfigError, effective_mapping, ground_truth_checks, parse
 from understudy_cli.demo.controller import ControllerResult, LocalController
 from understudy_cli.demo.display import Display, View, label_counts
 from understudy_cli.demo.labels import LabelFeed
@@ -36,7 +37,7 @@ from understudy_cli.demo.report import (
     read_comparison_pairs,
     write_report,
 )
-from understudy_cli.demo.scenarios import SCENARIOS, ModelVersion, Scenario
+from understudy_cli.demo.scenarios import SCENARIOS, ModelVersion
 from understudy_cli.demo.scrape import Snapshot
 from understudy_cli.demo.scrape_source import ScrapeSource
 from understudy_cli.demo.shift import drifting
@@ -44,7 +45,7 @@ from understudy_cli.demo.supervisor import StartError, Supervisor
 from understudy_cli.demo.traffic import TrafficDriver
 from understudy_cli.demo.workloads import LocalWorkloads
 from understudy_cli.drift import report_section
-from understudy_operator.core import Decision, Phase, format_number
+from understudy_operator.core import Decision, Phase, RolloutSpec, format_number
 from understudy_operator.providers.prometheus import PrometheusProvider
 from understudy_operator.providers.promql import PromQLSource
 
@@ -148,31 +149,112 @@ def traffic_records(seed: int = 7) -> tuple[list[dict[str, Any]], list[float]]:
     return [r for r, _ in pairs], [a for _, a in pairs]
 
 
-def run_demo(options: DemoOptions) -> DemoOutcome:
+@dataclass(frozen=True)
+class Plan:
+    """What one local rollout runs: two artifacts, the traffic and the rollout config.
+    ``understudy demo`` makes one from a scenario, ``understudy shadow`` from the user's
+    artifacts and traffic file."""
+
+    name: str
+    summary: str
+    live_version: str
+    candidate_version: str
+    artifacts: dict[str, Path]
+    records: list[dict[str, Any]]
+    # The true value of each record (the label feed), or None.
+    actuals: list[float] | None
+    # Settings on top of the rollout config (dotted keys).
+    overrides: dict[str, Any] = field(default_factory=dict)
+    # "classification": the router's prediction histograms cover probabilities.
+    task: str = "regression"
+    # Send every record once, then let the analysis decide on what it has.
+    once: bool = False
+    # Checks appended to the config's (a scenario's own, e.g. input drift).
+    extra_checks: tuple[Any, ...] = ()
+    title: str = "understudy demo"
+
+
+# A classifier's numbers are positive-class probabilities: the router's shared prediction
+# edges (log-spaced, services/shadow-router settings) then run from 0.001 to 1, not $10k-$2M.
+PROBABILITY_EDGES_ENV = {
+    "UNDERSTUDY_ROUTER_PREDICTION_BUCKETS_LOW": "0.001",
+    "UNDERSTUDY_ROUTER_PREDICTION_BUCKETS_HIGH": "1.0",
+}
+
+
+def scenario_plan(options: DemoOptions, log: Any) -> Plan:
     scenario = SCENARIOS[options.scenario]
-    overrides = {
-        "model.version": scenario.candidate.version,
-        **scenario.overrides,
-        **options.overrides,
-    }
-    spec_mapping = effective_mapping(options.config, overrides)
-    if scenario.extra_checks:
-        analysis = spec_mapping.setdefault("analysis", {})
-        analysis["checks"] = [*analysis.get("checks", []), *scenario.extra_checks]
-    spec = parse(spec_mapping)
-    started_at = datetime.now()
-    run_dir = options.out_dir / f"{started_at:%Y%m%d-%H%M%S}-{scenario.name}"
-    view = View(title=f"understudy demo — {scenario.summary}")
-    display = Display(view, interactive=options.interactive)
-    artifacts = ensure_artifacts(
-        options.artifacts_dir, [scenario.live, scenario.candidate], display.note
-    )
+    artifacts = ensure_artifacts(options.artifacts_dir, [scenario.live, scenario.candidate], log)
     records, actuals = traffic_records()
     if scenario.drift_after is not None:
         records, actuals = drifting(records, actuals, after=scenario.drift_after)
+    return Plan(
+        name=scenario.name,
+        summary=scenario.summary,
+        live_version=scenario.live.version,
+        candidate_version=scenario.candidate.version,
+        artifacts=artifacts,
+        records=records,
+        actuals=actuals,
+        overrides=dict(scenario.overrides),
+        extra_checks=tuple(scenario.extra_checks),
+    )
+
+
+def resolve_spec(
+    options: DemoOptions,
+    *,
+    candidate_version: str,
+    overrides: dict[str, Any],
+    extra_checks: Sequence[Any] = (),
+) -> tuple[dict[str, Any], RolloutSpec]:
+    """The config as written (with the run's overrides) and its parsed spec (ConfigError)."""
+    mapping = effective_mapping(
+        options.config,
+        {"model.version": candidate_version, **overrides, **options.overrides},
+    )
+    if extra_checks:
+        analysis = mapping.setdefault("analysis", {})
+        analysis["checks"] = [*analysis.get("checks", []), *extra_checks]
+    return mapping, parse(mapping)
+
+
+def run_demo(options: DemoOptions) -> DemoOutcome:
+    scenario = SCENARIOS[options.scenario]
+    # A bad config fails before any model is trained.
+    resolve_spec(
+        options,
+        candidate_version=scenario.candidate.version,
+        overrides=scenario.overrides,
+        extra_checks=scenario.extra_checks,
+    )
+    view = View(title="understudy demo")
+    display = Display(view, interactive=options.interactive)
+    plan = scenario_plan(options, display.note)
+    return run_plan(plan, options, view=view, display=display)
+
+
+def run_plan(
+    plan: Plan, options: DemoOptions, *, view: View | None = None, display: Display | None = None
+) -> DemoOutcome:
+    """One local shadow rollout of ``plan`` to its end (or ``options.max_seconds``)."""
+    spec_mapping, spec = resolve_spec(
+        options,
+        candidate_version=plan.candidate_version,
+        overrides=plan.overrides,
+        extra_checks=plan.extra_checks,
+    )
+    started_at = datetime.now()
+    run_dir = options.out_dir / f"{started_at:%Y%m%d-%H%M%S}-{plan.name}"
+    view = view or View(title=plan.title)
+    view.title = f"{plan.title} — {plan.summary}"
+    display = display or Display(view, interactive=options.interactive)
+    artifacts, records, actuals = plan.artifacts, plan.records, plan.actuals
     supervisor = Supervisor(run_dir)
     traffic: TrafficDriver | None = None
     labels_on = options.labels if options.labels is not None else bool(ground_truth_checks(spec))
+    if labels_on and actuals is None:
+        raise ConfigError("labels need the true value of each record; this traffic has none")
     workloads = LocalWorkloads(
         supervisor=supervisor,
         spec=spec,
@@ -180,6 +262,11 @@ def run_demo(options: DemoOptions) -> DemoOutcome:
         router_port=options.router_port,
         # One store per run: the router's default is one file per machine, shared by runs.
         feedback_store=f"sqlite:///{(run_dir / 'feedback.sqlite3').resolve()}",
+        router_env={
+            # The series' model label, which the checks' queries select on.
+            "UNDERSTUDY_ROUTER_MODEL_NAME": spec.model.name,
+            **(PROBABILITY_EDGES_ENV if plan.task == "classification" else {}),
+        },
     )
     feed = LabelFeed(url=workloads.router_url, delay=options.label_delay) if labels_on else None
     source = ScrapeSource(workloads.router_url, also=workloads.model_api_urls)
@@ -226,7 +313,7 @@ def run_demo(options: DemoOptions) -> DemoOutcome:
     deadline = time.monotonic() + options.max_seconds
     try:
         with display:
-            controller.go_live(scenario.live.version, deadline=deadline)
+            controller.go_live(plan.live_version, deadline=deadline)
             if prometheus_binary is not None:
                 prom = start_prometheus(
                     supervisor=supervisor,
@@ -251,6 +338,7 @@ def run_demo(options: DemoOptions) -> DemoOutcome:
                 rate=options.rate,
                 actuals=actuals,
                 label_sink=feed,
+                once=plan.once,
             )
             traffic.start()
             result = controller.roll_out(deadline=deadline)
@@ -275,7 +363,7 @@ def run_demo(options: DemoOptions) -> DemoOutcome:
         evidence=evidence,
         spec_mapping=spec_mapping,
         options=options,
-        scenario=scenario,
+        plan=plan,
         result=result,
         phase=phase,
         message=message,
@@ -314,7 +402,7 @@ def _write_outputs(
     evidence: str,
     spec_mapping: dict[str, Any],
     options: DemoOptions,
-    scenario: Scenario,
+    plan: Plan,
     result: ControllerResult,
     phase: str,
     message: str,
@@ -324,12 +412,14 @@ def _write_outputs(
 ) -> Path:
     pairs = read_comparison_pairs(run_dir / "shadow-router.log", dataset="shadow-router.comparison")
     tolerance = float(spec_mapping.get("shadow", {}).get("tolerance", {}).get("relative", 0.1))
+    classifier = plan.task == "classification"
     plot = plot_pairs(
         pairs,
         path=run_dir / "live-vs-candidate.png",
-        live_version=scenario.live.version,
-        candidate_version=scenario.candidate.version,
-        tolerance_relative=tolerance,
+        live_version=plan.live_version,
+        candidate_version=plan.candidate_version,
+        tolerance_relative=None if classifier else tolerance,
+        quantity="positive-class probability" if classifier else "predicted sale price ($)",
     )
     stats = traffic.stats if traffic is not None else None
     latencies = sorted(stats.latencies) if stats else []
@@ -346,9 +436,11 @@ def _write_outputs(
     runs = [r.to_dict() for r in result.runs]
     report = write_report(
         path=run_dir / "report.md",
-        title=f"Shadow rollout of {scenario.candidate.version} beside {scenario.live.version}",
+        title=f"Shadow rollout of {plan.candidate_version} beside {plan.live_version}",
         settings={
-            "scenario": scenario.name,
+            "scenario": plan.name,
+            "task": plan.task,
+            "records in the traffic": len(plan.records),
             "rate_per_second": options.rate,
             "evidence": evidence,
             "labels": (
@@ -371,11 +463,12 @@ def _write_outputs(
         drift=report_section(model_apis, folder=run_dir),
     )
     summary = {
-        "scenario": scenario.name,
+        "scenario": plan.name,
+        "task": plan.task,
         "phase": phase,
         "message": message,
         "stable_version": result.status.stable_version,
-        "candidate_version": scenario.candidate.version,
+        "candidate_version": plan.candidate_version,
         "runs": runs,
         "events": [list(e) for e in result.events],
         "traffic": traffic_summary,

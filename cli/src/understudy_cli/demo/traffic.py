@@ -63,6 +63,7 @@ class TrafficDriver:
         actuals: Sequence[float] | None = None,
         label_sink: LabelSink | None = None,
         id_prefix: str | None = None,
+        once: bool = False,
     ) -> None:
         if rate <= 0:
             raise ValueError("rate must be positive")
@@ -77,6 +78,9 @@ class TrafficDriver:
         self._sequence = 0
         self.rate, self.concurrency, self.batch_size = rate, concurrency, batch_size
         self.stats = TrafficStats()
+        # Send each record once, then stop (``done`` is set); else loop until stopped.
+        self.once = once
+        self.done = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -93,25 +97,28 @@ class TrafficDriver:
 
     async def _run(self) -> None:
         gate = asyncio.Semaphore(self.concurrency)
-        batches = cycle(
-            [
-                range(i, min(i + self.batch_size, len(self.records)))
-                for i in range(0, len(self.records), self.batch_size)
-            ]
-        )
+        ranges = [
+            range(i, min(i + self.batch_size, len(self.records)))
+            for i in range(0, len(self.records), self.batch_size)
+        ]
+        batches = iter(ranges) if self.once else cycle(ranges)
         period = 1.0 / self.rate
         tasks: set[asyncio.Task[None]] = set()
         async with httpx.AsyncClient(timeout=10.0) as client:
             next_at = time.monotonic()
             while not self._stop.is_set():
+                batch = next(batches, None)
+                if batch is None:  # once: every record sent
+                    break
                 await gate.acquire()
-                task = asyncio.create_task(self._send(client, next(batches), gate))
+                task = asyncio.create_task(self._send(client, batch, gate))
                 tasks.add(task)
                 task.add_done_callback(tasks.discard)
                 next_at += period
                 await asyncio.sleep(max(0.0, next_at - time.monotonic()))
             if tasks:
                 await asyncio.wait(tasks, timeout=10)
+        self.done.set()
 
     def next_request_id(self) -> str:
         self._sequence += 1

@@ -22,10 +22,13 @@ class LocalWorkloads:
         router_port: int | None = None,
         on_router_started: Callable[[str], None] | None = None,
         feedback_store: str | None = None,
+        router_env: Mapping[str, str] | None = None,
     ) -> None:
         self.supervisor = supervisor
         # UNDERSTUDY_ROUTER_FEEDBACK_STORE for the router (None: the router's default).
         self.feedback_store = feedback_store
+        # More router settings (e.g. a classifier's probability histogram edges).
+        self.router_env = dict(router_env or {})
         self.artifacts = dict(artifacts)
 
         self.router_port = router_port or free_port()
@@ -75,6 +78,7 @@ class LocalWorkloads:
                     if self.feedback_store
                     else {}
                 ),
+                **self.router_env,
             },
             url=self.router_url,
             ready_path="/readyz",

@@ -40,6 +40,9 @@ class RecordComparison:
     abs_diff: float
     rel_diff: float
     agree: bool
+    # Classifiers: each side's label (the numbers are the positive-class probabilities).
+    live_label: str | None = None
+    candidate_label: str | None = None
 
 
 @dataclass(frozen=True)
@@ -81,9 +84,19 @@ def _as_finite_floats(name: str, values: Sequence[float]) -> tuple[float, ...]:
 
 
 def compare_predictions(
-    *, live: Sequence[float], candidate: Sequence[float], tolerance: Tolerance
+    *,
+    live: Sequence[float],
+    candidate: Sequence[float],
+    tolerance: Tolerance,
+    live_labels: Sequence[str] | None = None,
+    candidate_labels: Sequence[str] | None = None,
 ) -> Comparison:
     """Compare two equally long prediction sequences record by record.
+
+    Classifiers pass their labels too, and the numbers are each record's positive-class
+    probability: a record then agrees when the labels are equal **and** the probabilities
+    are within the tolerance (so the default tolerance, $10,000 absolute, compares labels
+    only; ``absolute: 0.05, relative: 0`` also asks the probabilities to be within 0.05).
 
     Plain Python, not numpy: the router calls this once per mirrored request, mostly with
     one record, where numpy's per-call overhead was ~20 µs of a ~25 µs comparison. The
@@ -93,15 +106,25 @@ def compare_predictions(
     cand_f = _as_finite_floats("candidate", candidate)
     if len(live_f) != len(cand_f):
         raise ValueError(f"live has {len(live_f)} predictions but candidate has {len(cand_f)}")
+    if (live_labels is None) != (candidate_labels is None):
+        raise ValueError("labels are compared only when both sides have them")
+    if live_labels is not None and not len(live_labels) == len(candidate_labels or ()) == len(
+        live_f
+    ):
+        raise ValueError("one label per prediction on each side")
     records = []
-    for lv, cv in zip(live_f, cand_f, strict=True):
+    for i, (lv, cv) in enumerate(zip(live_f, cand_f, strict=True)):
         abs_diff = abs(cv - lv)
         denom = abs(lv)
         # Relative to |live|; a live 0 has none: 0 when the candidate is 0 too, else inf.
         no_denominator = 0.0 if abs_diff == 0 else math.inf
         rel_diff = abs_diff / denom if denom > 0 else no_denominator
         agree = abs_diff <= tolerance.absolute or rel_diff <= tolerance.relative
-        records.append(RecordComparison(lv, cv, abs_diff, rel_diff, agree))
+        if live_labels is None or candidate_labels is None:
+            records.append(RecordComparison(lv, cv, abs_diff, rel_diff, agree))
+            continue
+        ll, cl = live_labels[i], candidate_labels[i]
+        records.append(RecordComparison(lv, cv, abs_diff, rel_diff, agree and ll == cl, ll, cl))
     return Comparison(records=tuple(records))
 
 

@@ -87,6 +87,9 @@ class ModelRef:
     version: str
     # Container image serving this version; None outside Kubernetes (local mode).
     image: str | None = None
+    # What the model predicts (model.json's task): "regression" or "classification". It
+    # picks the default checks and rules out the checks of relative price differences.
+    task: str = "regression"
 
 
 @dataclass(frozen=True)
@@ -109,6 +112,15 @@ DEFAULT_CHECKS: tuple[Check, ...] = (
     Check(name=BIAS, min=-0.05, max=0.05),
     Check(name=SLICE_BIAS, min=-0.10, max=0.10),
     Check(name=PREDICTION_KS, max=0.10),
+)
+TASKS = ("regression", "classification")
+# Checks of the signed relative difference (candidate - live) / live: a price ratio. For a
+# classifier the numbers are positive-class probabilities, whose ratio means nothing.
+REGRESSION_ONLY = (BIAS, SLICE_BIAS)
+# A classifier's defaults: the same checks without the price-ratio ones; agreement is the
+# share of records with the same label, the KS is on the positive-class probability.
+CLASSIFIER_DEFAULT_CHECKS: tuple[Check, ...] = tuple(
+    c for c in DEFAULT_CHECKS if c.name not in REGRESSION_ONLY
 )
 DEFAULT_GIVE_UP_SECONDS = 1800.0
 
@@ -195,8 +207,11 @@ class RolloutSpec:
 
     def analysis_fingerprint(self) -> str:
         """Hash of what a running analysis depends on; a change restarts the analysis."""
+        model = asdict(self.model)
+        if model["task"] == "regression":  # as before tasks existed: running analyses go on
+            del model["task"]
         relevant: dict[str, Any] = {
-            "model": asdict(self.model),
+            "model": model,
             "shadow": asdict(self.shadow),
             "analysis": asdict(self.analysis),
         }
@@ -220,12 +235,14 @@ def parse_spec(data: Mapping[str, Any]) -> RolloutSpec:
     """The typed spec of a ModelRollout ``spec`` mapping; SpecError when invalid."""
     root = _Obj(data, "spec")
     model = root.obj("model", required=True)
-    analysis = _parse_analysis(root.obj("analysis"))
+    task = model.enum("task", list(TASKS), default="regression")
+    analysis = _parse_analysis(root.obj("analysis"), task=task)
     spec = RolloutSpec(
         model=ModelRef(
             name=model.name("name"),
             version=model.version("version"),
             image=model.text("image", default=None),
+            task=task,
         ),
         replicas=root.integer("replicas", default=1, low=1, high=100),
         shadow=_parse_shadow(root.obj("shadow")),
@@ -238,7 +255,7 @@ def parse_spec(data: Mapping[str, Any]) -> RolloutSpec:
         template=_parse_template(root.obj("template")),
         disruption_budget=_parse_disruption_budget(root.obj("disruptionBudget")),
         autoscaling=_parse_autoscaling(root),
-        canary=_parse_canary(root.obj("canary"), analysis),
+        canary=_parse_canary(root.obj("canary"), analysis, task),
         notifications=_parse_notifications(root.items("notifications")),
     )
     for part in (model, root):
@@ -443,7 +460,7 @@ def _parse_autoscaling(root: _Obj) -> Autoscaling | None:
     return scaling
 
 
-def _parse_canary(obj: _Obj, analysis: AnalysisSpec) -> CanarySpec:
+def _parse_canary(obj: _Obj, analysis: AnalysisSpec, task: str) -> CanarySpec:
     header = obj.text("stickyHeader", default=DEFAULT_STICKY_HEADER)
     if not _HEADER_NAME.match(header):
         raise SpecError(
@@ -451,7 +468,7 @@ def _parse_canary(obj: _Obj, analysis: AnalysisSpec) -> CanarySpec:
             "digits and !#$%&'*+.^_`|~-)"
         )
     raw = obj.items("steps") or []
-    steps = tuple(_parse_step(item, analysis) for item in raw)
+    steps = tuple(_parse_step(item, analysis, task) for item in raw)
     if obj.data.get("steps") is not None and not steps:
         raise SpecError(f"{obj.path}.steps: give at least one step (or leave canary out)")
     if steps and all(step.pause for step in steps):
@@ -463,7 +480,7 @@ def _parse_canary(obj: _Obj, analysis: AnalysisSpec) -> CanarySpec:
     return canary
 
 
-def _parse_step(item: _Obj, analysis: AnalysisSpec) -> CanaryStep:
+def _parse_step(item: _Obj, analysis: AnalysisSpec, task: str) -> CanaryStep:
     has_weight = item.data.get("setWeight") is not None
     has_pause = item.data.get("pause") is not None
     if has_weight == has_pause:
@@ -478,19 +495,32 @@ def _parse_step(item: _Obj, analysis: AnalysisSpec) -> CanaryStep:
     if weight == 0:
         raise SpecError(f"{item.path}.setWeight: must be > 0 (0 is the shadow)")
     overrides = item.obj("analysis")
-    step = CanaryStep(weight=weight, analysis=_parse_analysis(overrides, base=analysis))
+    step = CanaryStep(weight=weight, analysis=_parse_analysis(overrides, base=analysis, task=task))
     item.reject_unknown()
     return step
 
 
-def _parse_analysis(obj: _Obj, *, base: AnalysisSpec | None = None) -> AnalysisSpec:
+def _parse_analysis(
+    obj: _Obj, *, base: AnalysisSpec | None = None, task: str = "regression"
+) -> AnalysisSpec:
     """``obj`` parsed; a field it leaves out is ``base``'s (a canary step's overrides of
-    spec.analysis), or the default."""
+    spec.analysis), or the default (the task's default checks)."""
     b = base or AnalysisSpec()
     raw_checks = obj.items("checks")
-    checks = b.checks if raw_checks is None else tuple(_parse_check(item) for item in raw_checks)
+    if base is not None:
+        defaults = base.checks
+    else:
+        defaults = CLASSIFIER_DEFAULT_CHECKS if task == "classification" else DEFAULT_CHECKS
+    checks = defaults if raw_checks is None else tuple(_parse_check(item) for item in raw_checks)
     if raw_checks is not None and not checks:
         raise SpecError(f"{obj.path}.checks: give at least one check (or leave it out)")
+    ratio_checks = [c.name for c in checks if c.name in REGRESSION_ONLY]
+    if task == "classification" and ratio_checks:
+        raise SpecError(
+            f"{obj.path}.checks: {', '.join(ratio_checks)} judge the relative difference of "
+            "two predicted numbers, which a classifier's probabilities are not; leave them "
+            "out for model.task classification (agreement-rate compares labels)"
+        )
     names = [c.name for c in checks]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:

@@ -44,12 +44,14 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None) ->
         app.state.runtime = runtime
         app.openapi_schema = None  # the request schema now lists the model's fields
         logger.info(
-            "serving %s %s (%s) from %s: predictor=%s batching=%s",
+            "serving %s %s (%s, %s) from %s: predictor=%s%s batching=%s",
             runtime.model.name,
             runtime.model.version,
             runtime.model.algorithm,
+            runtime.model.task.kind,
             settings.artifact_dir,
-            settings.predictor,
+            runtime.predictor,
+            f" ({runtime.predictor_reason})" if runtime.predictor_reason else "",
             settings.batching,
         )
         try:

@@ -20,6 +20,7 @@ from understudy_model.validation import FieldIssue
 
 SUBSYSTEM = "model_api"
 RECORD_BUCKETS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000)
+PROBABILITY_BUCKETS = tuple(round(i / 20, 2) for i in range(1, 21))  # 0.05 .. 1.0
 UNKNOWN_FIELD_LABEL = "_unknown"
 RECORD_LABEL = "_record"
 
@@ -96,6 +97,23 @@ class ApiMetrics:
             "The model this process serves.",
             registry=registry,
         )
+        # A classifier's predictions: the positive class's probability (model.json's
+        # task.positive_class), one observation per record; the dollars histogram stays
+        # empty for a classifier.
+        self.probability = Histogram(
+            metric_name(SUBSYSTEM, "prediction_probability"),
+            "A classifier's positive-class probability, one observation per record.",
+            base,
+            buckets=PROBABILITY_BUCKETS,
+            registry=registry,
+        )
+        # How predictions are computed: predictor "fast" (the compiled numpy path) or
+        # "reference" (the scikit-learn pipeline), and why not fast when it is not.
+        self.predictor = Info(
+            metric_name(SUBSYSTEM, "predictor"),
+            "How this process computes predictions (fast or reference) and why.",
+            registry=registry,
+        )
 
     def bind(self, model: LoadedModel) -> None:
         """Label every later observation with ``model`` and publish the Info metric."""
@@ -108,6 +126,7 @@ class ApiMetrics:
                 "name": model.name,
                 "version": model.version,
                 "algorithm": model.algorithm,
+                "task": model.task.kind,
                 "data_fingerprint": str(model.metadata.get("data", {}).get("fingerprint", "")),
             }
         )
@@ -129,6 +148,15 @@ class ApiMetrics:
         for value in predictions:
             histogram.observe(value)
         self.records.labels(self._model, self._version).observe(records)
+
+    def observe_probabilities(self, probabilities: Iterable[float], *, records: int) -> None:
+        histogram = self.probability.labels(self._model, self._version)
+        for value in probabilities:
+            histogram.observe(value)
+        self.records.labels(self._model, self._version).observe(records)
+
+    def bind_predictor(self, *, predictor: str, reason: str) -> None:
+        self.predictor.info({"predictor": predictor, "reason": reason})
 
     def observe_batch(self, records: int) -> None:
         self.batch_records.labels(self._model, self._version).observe(records)

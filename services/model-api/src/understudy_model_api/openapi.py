@@ -20,7 +20,8 @@ def _field_schema(spec: FieldSpec) -> dict[str, Any]:
             schema["minimum"] = spec.allowed_min
         if spec.allowed_max is not None:
             schema["maximum"] = spec.allowed_max
-        return schema
+        nullable = spec.nullable and spec.missing_as == "null"  # validation.py's rule
+        return {"anyOf": [schema, {"type": "null"}]} if nullable else schema
     categories: list[Any] = list(spec.categories)
     schema = {"type": "string", "description": "unseen categories are accepted with a warning"}
     if categories:
@@ -84,7 +85,27 @@ ERROR_SCHEMA = {
 PREDICTION_SCHEMA = {
     "type": "object",
     "properties": {
-        "predictions": {"type": "array", "items": {"type": "number"}},
+        # A regressor: one number per record; a classifier: a label and every class's
+        # probability per record (docs/contracts.md).
+        "predictions": {
+            "type": "array",
+            "items": {
+                "anyOf": [
+                    {"type": "number"},
+                    {
+                        "type": "object",
+                        "properties": {
+                            "label": {"type": "string"},
+                            "probabilities": {
+                                "type": "object",
+                                "additionalProperties": {"type": "number"},
+                            },
+                        },
+                        "required": ["label", "probabilities"],
+                    },
+                ]
+            },
+        },
         "model": {
             "type": "object",
             "properties": {"name": {"type": "string"}, "version": {"type": "string"}},
@@ -92,6 +113,8 @@ PREDICTION_SCHEMA = {
         },
         "request_id": {"type": "string"},
         "warnings": {"type": "array", "items": _ISSUE},
+        # Classifiers only: the class whose probability the metrics and the router follow.
+        "positive_class": {"type": "string"},
     },
     "required": ["predictions", "model", "request_id", "warnings"],
 }
@@ -102,7 +125,9 @@ def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
 
 
 PREDICTION_RESPONSES: dict[int | str, dict[str, Any]] = {
-    200: _json(PREDICTION_SCHEMA, "one prediction in dollars per record"),
+    200: _json(
+        PREDICTION_SCHEMA, "one prediction per record (a number, or a label and probabilities)"
+    ),
     400: _json(ERROR_SCHEMA, "malformed_json"),
     413: _json(ERROR_SCHEMA, "body_too_large"),
     415: _json(ERROR_SCHEMA, "unsupported_media_type"),

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from understudy_common.metrics import CONTENT_TYPE_LATEST, render
+from understudy_model.task import Task
 from understudy_model.validation import FieldIssue, validate_records
 from understudy_model_api.errors import ApiError, JsonResponse, not_ready
 from understudy_model_api.metrics import ApiMetrics
@@ -71,7 +72,7 @@ def _log_request(
     started: float,
     records: list[Any] | None,
     log_inputs: bool,
-    predictions: np.ndarray | None = None,
+    predictions: list[Any] | None = None,
     error: ApiError | None = None,
     warnings: int = 0,
 ) -> None:
@@ -88,7 +89,7 @@ def _log_request(
         "warnings": warnings,
     }
     if predictions is not None:
-        event["predictions"] = predictions.tolist()
+        event["predictions"] = predictions
     if error is not None:
         event["error.code"] = error.code
         event["error.message"] = error.message
@@ -107,6 +108,22 @@ def _log_request(
         status,
         extra=event,
     )
+
+
+def answers_of(task: Task, predictions: np.ndarray) -> tuple[list[Any], list[float]]:
+    """The ``predictions`` of the answer, and the one number per record the metrics
+    observe. Regression: the numbers themselves. Classification (docs/contracts.md):
+    ``{"label": ..., "probabilities": {class: p, ...}}`` per record, and the positive
+    class's probability."""
+    if not task.is_classification:
+        values = predictions.tolist()
+        return values, values
+    labels, probabilities = task.split_classes(predictions)
+    answers = [
+        {"label": label, "probabilities": dict(zip(task.classes, row, strict=True))}
+        for label, row in zip(labels, probabilities.tolist(), strict=True)
+    ]
+    return answers, probabilities[:, task.positive_index].tolist()
 
 
 @router.post(
@@ -137,7 +154,7 @@ async def create_predictions(request: Request) -> Response:
                 errors=_issues(result.errors),
             )
         predictions = np.asarray(await runtime.predict(result.rows), dtype=np.float64)
-        bad = np.flatnonzero(~np.isfinite(predictions))
+        bad = np.flatnonzero(~np.isfinite(predictions.reshape(len(predictions), -1)).all(axis=1))
         if bad.size:
             raise ApiError(
                 422,
@@ -162,8 +179,13 @@ async def create_predictions(request: Request) -> Response:
             error=error,
         )
         return error.response()
-    metrics.observe_predictions(predictions, records=len(predictions))
-    request.app.state.drift.count(result.rows, predictions)
+    answers, summary = answers_of(runtime.model.task, predictions)
+    if runtime.model.task.is_classification:
+        metrics.observe_probabilities(summary, records=len(predictions))
+    else:
+        metrics.observe_predictions(summary, records=len(predictions))
+    # A classifier's drift reference holds its positive-class probabilities (pack.py).
+    request.app.state.drift.count(result.rows, np.asarray(summary, dtype=np.float64))
     _log_request(
         request_id=request_id,
         runtime=runtime,
@@ -171,17 +193,18 @@ async def create_predictions(request: Request) -> Response:
         started=started,
         records=records,
         log_inputs=settings.log_inputs,
-        predictions=predictions,
+        predictions=answers,
         warnings=len(result.warnings),
     )
-    return JsonResponse(
-        {
-            "predictions": predictions.tolist(),
-            "model": {"name": runtime.model.name, "version": runtime.model.version},
-            "request_id": request_id,
-            "warnings": _issues(result.warnings),
-        }
-    )
+    document: dict[str, Any] = {
+        "predictions": answers,
+        "model": {"name": runtime.model.name, "version": runtime.model.version},
+        "request_id": request_id,
+        "warnings": _issues(result.warnings),
+    }
+    if runtime.model.task.is_classification:  # the class the router's histograms follow
+        document["positive_class"] = runtime.model.task.positive_class
+    return JsonResponse(document)
 
 
 @router.get("/v1/model", summary="The served model: version, holdout metrics, feature schema")
@@ -198,10 +221,12 @@ async def model_metadata(request: Request) -> JsonResponse:
             "data": metadata.get("data"),
             "metrics": metadata.get("metrics"),
             "feature_schema": metadata.get("feature_schema"),
+            "task": runtime.model.task.to_dict(),
             "libraries": metadata.get("libraries"),
             "artifact": metadata.get("artifact"),
             "serving": {
                 "predictor": runtime.predictor,
+                "predictor_reason": runtime.predictor_reason,
                 "batching": settings.batching,
                 "max_records": settings.max_records,
                 "max_body_bytes": settings.max_body_bytes,

@@ -23,8 +23,11 @@ class Settings(BaseSettings):
     # the log store may hold them.
     log_inputs: bool = False
     # "fast": the numpy predictor compiled from the pipeline (checked against the
-    # pipeline at start-up); "reference": the scikit-learn pipeline on a pandas frame.
-    predictor: Literal["fast", "reference"] = "fast"
+    # pipeline at start-up; start-up fails for a pipeline it cannot compile);
+    # "reference": the scikit-learn pipeline on a pandas frame; "auto": fast where the
+    # pipeline's steps are supported, else reference (a packed model of any shape, any
+    # classifier), said in the start-up log, /v1/model and understudy_model_api_predictor_info.
+    predictor: Literal["auto", "fast", "reference"] = "auto"
     # Queue concurrent requests and predict them in one call (micro-batching).
     batching: bool = True
     # Most records predicted in one batched call.

@@ -24,6 +24,20 @@ MIRROR_OUTCOMES = (AGREED, DISAGREED, CANDIDATE_ERROR, CANDIDATE_TIMEOUT, DROPPE
 
 
 @dataclass(frozen=True)
+class Predictions:
+    """The ``predictions`` of a prediction API answer (docs/contracts.md): a regressor's
+    numbers, or a classifier's labels with its positive-class probabilities as the numbers
+    (the answer's ``positive_class``; without one, the last class in sorted order, which
+    is scikit-learn's positive class of a binary problem)."""
+
+    values: tuple[float, ...]
+    labels: tuple[str, ...] | None = None
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+
+@dataclass(frozen=True)
 class Verdict:
     """What one candidate answer amounted to."""
 
@@ -32,9 +46,36 @@ class Verdict:
     candidate_predictions: tuple[float, ...] | None = None
     # Why the answer could not be compared (outcome candidate_error), for the log.
     reason: str | None = None
+    candidate_labels: tuple[str, ...] | None = None
 
 
-def predictions_of(body: bytes) -> tuple[float, ...] | None:
+def _number(value: object) -> float | None:
+    # bool is an int subclass; a prediction of `true` is as wrong as a string.
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value) if math.isfinite(value) else None
+
+
+def _classified(values: list[object], positive: object) -> Predictions | None:
+    """Labels and positive-class probabilities of a classifier's predictions, or None."""
+    labels: list[str] = []
+    out: list[float] = []
+    for value in values:
+        if not isinstance(value, dict):
+            return None
+        label, probabilities = value.get("label"), value.get("probabilities")
+        if not isinstance(label, str) or not isinstance(probabilities, dict) or not probabilities:
+            return None
+        key = positive if isinstance(positive, str) else max(probabilities)
+        p = _number(probabilities.get(key))
+        if p is None:
+            return None
+        labels.append(label)
+        out.append(p)
+    return Predictions(tuple(out), tuple(labels))
+
+
+def predictions_of(body: bytes) -> Predictions | None:
     """The ``predictions`` of a prediction API answer, or None if the body is not one."""
     try:
         data = json.loads(body)
@@ -45,15 +86,15 @@ def predictions_of(body: bytes) -> tuple[float, ...] | None:
     values = data.get("predictions")
     if not isinstance(values, list):
         return None
+    if values and isinstance(values[0], dict):
+        return _classified(values, data.get("positive_class"))
     out: list[float] = []
     for value in values:
-        # bool is an int subclass; a prediction of `true` is as wrong as a string.
-        if isinstance(value, bool) or not isinstance(value, int | float):
+        number = _number(value)
+        if number is None:
             return None
-        if not math.isfinite(value):
-            return None
-        out.append(float(value))
-    return tuple(out)
+        out.append(number)
+    return Predictions(tuple(out))
 
 
 def signed_rel_diff(live: float, candidate: float) -> float | None:
@@ -65,7 +106,7 @@ def signed_rel_diff(live: float, candidate: float) -> float | None:
     return d if math.isfinite(d) else None
 
 
-def judge(*, live: tuple[float, ...], status: int, body: bytes, tolerance: Tolerance) -> Verdict:
+def judge(*, live: Predictions, status: int, body: bytes, tolerance: Tolerance) -> Verdict:
     """Compare a candidate's HTTP answer with the live predictions for the same request."""
     if not 200 <= status < 300:
         return Verdict(CANDIDATE_ERROR, reason=f"candidate answered HTTP {status}")
@@ -75,12 +116,29 @@ def judge(*, live: tuple[float, ...], status: int, body: bytes, tolerance: Toler
     if len(candidate) != len(live):
         return Verdict(
             CANDIDATE_ERROR,
-            candidate_predictions=candidate,
+            candidate_predictions=candidate.values,
             reason=f"candidate returned {len(candidate)} predictions for {len(live)} records",
         )
-    comparison = compare_predictions(live=live, candidate=candidate, tolerance=tolerance)
+    if (candidate.labels is None) != (live.labels is None):
+        return Verdict(
+            CANDIDATE_ERROR,
+            candidate_predictions=candidate.values,
+            reason="candidate and live answer different tasks (labels on one side only)",
+        )
+    comparison = compare_predictions(
+        live=live.values,
+        candidate=candidate.values,
+        tolerance=tolerance,
+        live_labels=live.labels,
+        candidate_labels=candidate.labels,
+    )
     outcome = AGREED if comparison.agreed == comparison.count else DISAGREED
-    return Verdict(outcome, comparison=comparison, candidate_predictions=candidate)
+    return Verdict(
+        outcome,
+        comparison=comparison,
+        candidate_predictions=candidate.values,
+        candidate_labels=candidate.labels,
+    )
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ from .comparison import (
     CANDIDATE_TIMEOUT,
     DROPPED,
     ComparisonWindows,
+    Predictions,
     Verdict,
     judge,
     predictions_of,
@@ -82,6 +83,8 @@ class MirrorJob:
     tolerance: Tolerance
     # The input field that slices the paired evidence (routing config), or None.
     slice_field: str | None = None
+    # A classifier's live labels (live_predictions: its positive-class probabilities).
+    live_labels: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -388,8 +391,8 @@ class ShadowRouter:
     ) -> bool:
         assert route.candidate is not None and route.config.candidate is not None
         assert route.config.live is not None
-        live_predictions = predictions_of(live_body)
-        if live_predictions is None:
+        live = predictions_of(live_body)
+        if live is None:
             logger.warning("live answer has no predictions list; not mirrored")
             return False
         candidate_version = route.config.candidate.version
@@ -398,7 +401,8 @@ class ShadowRouter:
             body=body,
             content_type=content_type,
             live_version=route.config.live.version,
-            live_predictions=live_predictions,
+            live_predictions=live.values,
+            live_labels=live.labels,
             candidate=route.candidate,
             candidate_version=candidate_version,
             timeout=route.config.timeouts.candidate_seconds,
@@ -426,7 +430,7 @@ class ShadowRouter:
             )
             status = response.status
             verdict = judge(
-                live=job.live_predictions,
+                live=Predictions(job.live_predictions, job.live_labels),
                 status=status,
                 body=response.content,
                 tolerance=job.tolerance,
@@ -499,6 +503,11 @@ class ShadowRouter:
                 list(verdict.candidate_predictions) if verdict.candidate_predictions else None
             ),
         }
+        if job.live_labels is not None:
+            fields["understudy.live.labels"] = list(job.live_labels)
+            fields["understudy.candidate.labels"] = (
+                list(verdict.candidate_labels) if verdict.candidate_labels else None
+            )
         if comparison is not None:
             fields["understudy.abs_diff"] = [r.abs_diff for r in comparison.records]
             fields["understudy.rel_diff"] = [_finite(r.rel_diff) for r in comparison.records]

@@ -40,7 +40,11 @@ class Pending:
     predictions: tuple[float, ...] | None = None
 
     def rows(self, model: str) -> list[Prediction]:
-        values = self.predictions if self.predictions is not None else predictions_of(self.body)
+        if self.predictions is not None:
+            values: tuple[float, ...] | None = self.predictions
+        else:
+            parsed = predictions_of(self.body)
+            values = parsed.values if parsed is not None else None
         return [
             Prediction(
                 request_id=self.request_id,

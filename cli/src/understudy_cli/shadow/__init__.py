@@ -1,0 +1,1 @@
+"""``understudy shadow``: the demo's local rollout on the user's artifacts and traffic."""
