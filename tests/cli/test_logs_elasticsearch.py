@@ -35,6 +35,7 @@ from tests.support.artifacts import Artifacts
 from tests.support.elasticsearch import ElasticsearchNode
 from tests.support.processes import REPO_ROOT, ServiceProcess, start_model_api, start_service
 from tests.support.router import metric
+from understudy_model.artifact import load_artifact
 from understudy_model.data import TARGET, Split, holdout_records
 
 pytestmark = pytest.mark.integration
@@ -325,3 +326,41 @@ def test_worse_for_one_request_of_several_houses(shipped: Any) -> None:
     assert result.returncode == 0, result.stderr
     rows = _rows(result.stdout)
     assert sorted(int(r[r.index(rid) :].split()[1]) for r in rows) == sorted(worse)
+
+
+def test_shadow_traffic_replays_exactly_the_inputs_model_api_logged(
+    elasticsearch: ElasticsearchNode, artifacts: Artifacts, ames_split: Split
+) -> None:
+    """``understudy shadow --traffic es://...``: a real model-api logging its inputs, its
+    lines shipped as Fluent Bit does; the reader gives back exactly the records it served,
+    in order, and not those of a request it refused (422)."""
+    from understudy_cli.shadow.plan import shadow_plan
+    from understudy_cli.shadow.traffic_file import TrafficError, read_traffic
+
+    records = holdout_records(ames_split, limit=12)
+    bodies = [[r] for r in records[:9]] + [records[9:12]]
+    with start_model_api(artifacts.v1, UNDERSTUDY_MODEL_API_LOG_INPUTS="true") as live:
+        with httpx.Client(base_url=live.url, timeout=30) as http:
+            for body in bodies:
+                assert http.post("/v1/predictions", json={"records": body}).status_code == 200
+            refused = {**records[0], "Gr_Liv_Area": "big"}
+            assert http.post("/v1/predictions", json={"records": [refused]}).status_code == 422
+        deadline = time.monotonic() + 30
+        while len([e for e in live.json_logs() if "inputs" in e]) < len(bodies) + 1:
+            assert time.monotonic() < deadline, "model-api did not log every request"
+            time.sleep(0.05)
+        ship(elasticsearch, live.json_logs(), pod="model-api-v1-0")
+    address = elasticsearch.url.replace("http://", "es://") + "?since=1h&version=1.0.0"
+    schema = load_artifact(artifacts.v1).schema
+    traffic = read_traffic(address, schema)
+    assert traffic.records == records  # the batch's three records in order, the 422 not
+    assert traffic.origins[-1].endswith("record 2")
+    plan, _ = shadow_plan(
+        live_dir=artifacts.v1, candidate_dir=artifacts.v2, traffic_path=address, once=True
+    )
+    assert plan.records == records and address in plan.summary
+    # A version nothing logged, and an index that does not exist: said so.
+    with pytest.raises(TrafficError, match="no logged inputs"):
+        read_traffic(address.replace("1.0.0", "9.9.9"), schema)
+    with pytest.raises(TrafficError, match="no such index"):
+        read_traffic(elasticsearch.url.replace("http://", "es://") + "/absent-index", schema)

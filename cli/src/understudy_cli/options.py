@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 from pathlib import Path
 from typing import Any
 
@@ -16,9 +17,11 @@ def add_local_run_options(parser: argparse.ArgumentParser, *, rate: float) -> No
     )
     parser.add_argument(
         "--rate",
-        type=float,
+        type=_rate,
         default=rate,
-        help="requests per second sent to the router (default %(default)s)",
+        help="requests per second sent to the router, or max: as fast as the candidate "
+        "keeps up (each request waits until the router's mirror queue is empty, so no "
+        "mirror is dropped) (default %(default)s)",
     )
     parser.add_argument(
         "--max-seconds",
@@ -37,6 +40,21 @@ def add_local_run_options(parser: argparse.ArgumentParser, *, rate: float) -> No
     parser.add_argument(
         "--plain", action="store_true", help="plain progress lines instead of the live display"
     )
+
+
+def _rate(text: str) -> float:
+    """A positive number of requests per second, or "max" (MAX_RATE: paced by the candidate)."""
+    from understudy_cli.demo.traffic import MAX_RATE
+
+    if text.strip().lower() == "max":
+        return MAX_RATE
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number or max") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a positive number, or max")
+    return value
 
 
 def local_run_problem(command: str, args: argparse.Namespace) -> int | None:

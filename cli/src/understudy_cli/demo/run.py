@@ -9,6 +9,7 @@ report (Markdown + PNG) in the run folder.
 from __future__ import annotations
 
 import json
+import math
 import random
 import time
 from collections.abc import Sequence
@@ -441,7 +442,10 @@ def _write_outputs(
             "scenario": plan.name,
             "task": plan.task,
             "records in the traffic": len(plan.records),
-            "rate_per_second": options.rate,
+            # inf (--rate max) is not JSON: say what it means
+            "rate_per_second": "max (paced by the candidate)"
+            if math.isinf(options.rate)
+            else options.rate,
             "evidence": evidence,
             "labels": (
                 f"true prices sent {options.label_delay:g}s after each answer"

@@ -1,6 +1,14 @@
 """Traffic for a demo run: single-house requests built from the Ames holdout set,
 sent to the router at a steady rate from a background thread.
 
+``rate=MAX_RATE`` (``--rate max``) sends as fast as the candidate keeps up: before each
+request the driver reads the router's ``/v1/routing`` and waits while the mirror queue
+holds anything, with at most ``min(concurrency, queue_size)`` requests out at once — so
+the queue never exceeds its size and the router drops no mirror for lack of room (one
+router, as in a local run). A fast live path is then held back to what the candidate
+can take; with nothing mirrored (no candidate, a canary step) it is only bounded by the
+concurrency.
+
 Each request carries its own ``X-Request-ID`` (``<run prefix>-<sequence>``); the router
 keeps a valid client id and answers with it (``understudy_common.request_id``). With
 ``actuals`` (the true sale price of each record) and a ``label_sink``, every answered
@@ -11,6 +19,7 @@ the sink — the demo's label feed, which later sends them to ``POST /v1/feedbac
 from __future__ import annotations
 
 import asyncio
+import math
 import threading
 import time
 import uuid
@@ -22,6 +31,11 @@ from typing import Any, Protocol
 import httpx
 
 from understudy_common.request_id import REQUEST_ID_HEADER
+
+# --rate max: paced by the router's mirror queue instead of a clock.
+MAX_RATE = math.inf
+# How often a paced driver re-reads a full queue.
+PACE_POLL_S = 0.005
 
 
 class LabelSink(Protocol):
@@ -69,7 +83,8 @@ class TrafficDriver:
             raise ValueError("rate must be positive")
         if label_sink is not None and (actuals is None or len(actuals) != len(records)):
             raise ValueError("a label sink needs one actual per record")
-        self.url = url.rstrip("/") + "/v1/predictions"
+        self.base_url = url.rstrip("/")
+        self.url = self.base_url + "/v1/predictions"
         self.records = list(records)
         self.actuals = list(actuals) if actuals is not None else None
         self.label_sink = label_sink
@@ -78,6 +93,8 @@ class TrafficDriver:
         self._sequence = 0
         self.rate, self.concurrency, self.batch_size = rate, concurrency, batch_size
         self.stats = TrafficStats()
+        # Paced (rate MAX_RATE): times a request waited for the mirror queue to empty.
+        self.paced_waits = 0
         # Send each record once, then stop (``done`` is set); else loop until stopped.
         self.once = once
         self.done = threading.Event()
@@ -102,15 +119,21 @@ class TrafficDriver:
             for i in range(0, len(self.records), self.batch_size)
         ]
         batches = iter(ranges) if self.once else cycle(ranges)
-        period = 1.0 / self.rate
+        paced = math.isinf(self.rate)
+        period = 0.0 if paced else 1.0 / self.rate
         tasks: set[asyncio.Task[None]] = set()
         async with httpx.AsyncClient(timeout=10.0) as client:
+            if paced:  # never more out at once than the queue can hold
+                size = (await self._mirror_queue(client))[1]
+                gate = asyncio.Semaphore(max(1, min(self.concurrency, size)))
             next_at = time.monotonic()
             while not self._stop.is_set():
                 batch = next(batches, None)
                 if batch is None:  # once: every record sent
                     break
                 await gate.acquire()
+                if paced:
+                    await self._until_mirror_queue_empty(client)
                 task = asyncio.create_task(self._send(client, batch, gate))
                 tasks.add(task)
                 task.add_done_callback(tasks.discard)
@@ -119,6 +142,22 @@ class TrafficDriver:
             if tasks:
                 await asyncio.wait(tasks, timeout=10)
         self.done.set()
+
+    async def _mirror_queue(self, client: httpx.AsyncClient) -> tuple[int, int]:
+        """(jobs waiting, queue size) of the router's mirror (``GET /v1/routing``)."""
+        try:
+            response = await client.get(self.base_url + "/v1/routing")
+            mirror = response.json()["mirror"]
+            return int(mirror["queue_depth"]), int(mirror["queue_size"])
+        except (httpx.HTTPError, ValueError, KeyError, TypeError):
+            return 0, self.concurrency  # not readable (yet): the send's own error says why
+
+    async def _until_mirror_queue_empty(self, client: httpx.AsyncClient) -> None:
+        waited = False
+        while not self._stop.is_set() and (await self._mirror_queue(client))[0] > 0:
+            waited = True
+            await asyncio.sleep(PACE_POLL_S)
+        self.paced_waits += waited
 
     def next_request_id(self) -> str:
         self._sequence += 1

@@ -36,11 +36,12 @@ def add_shadow(sub: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--traffic",
-        type=Path,
         required=True,
         help='requests to replay: JSON lines (.jsonl: request bodies {"records": [...]} or '
-        "single records) or a table (.csv, .parquet: one record per row); each record is "
-        "sent as one request",
+        "single records), a table (.csv, .parquet: one record per row), or the inputs "
+        "model-api logged to Elasticsearch: es://HOST:PORT[/INDEX]?since=7d&model=NAME"
+        "&version=V&limit=N (ess:// for https; model-api must run with "
+        "UNDERSTUDY_MODEL_API_LOG_INPUTS=true); each record is sent as one request",
     )
     parser.add_argument(
         "--config",

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from understudy_cli.demo.config import ConfigError
 from understudy_cli.demo.run import Plan
+from understudy_cli.shadow.es_traffic import is_es_address
 from understudy_cli.shadow.traffic_file import read_traffic
 from understudy_model.artifact import ArtifactError, LoadedModel, load_artifact
 
@@ -23,8 +24,13 @@ def _load(role: str, path: Path) -> LoadedModel:
         raise ConfigError(f"--{role} {path}: {exc}") from None
 
 
+def _name(traffic: str | Path) -> str:
+    """A file's name, or an es:// address as given."""
+    return traffic if isinstance(traffic, str) and is_es_address(traffic) else Path(traffic).name
+
+
 def shadow_plan(
-    *, live_dir: Path, candidate_dir: Path, traffic_path: Path, once: bool
+    *, live_dir: Path, candidate_dir: Path, traffic_path: str | Path, once: bool
 ) -> tuple[Plan, str]:
     """The plan, and the name of the packaged default config for its task.
 
@@ -57,7 +63,7 @@ def shadow_plan(
     plan = Plan(
         name="shadow",
         summary=(
-            f"{candidate.name} {candidate.version} shadows {live.version} on {traffic_path.name}"
+            f"{candidate.name} {candidate.version} shadows {live.version} on {_name(traffic_path)}"
         ),
         live_version=live.version,
         candidate_version=candidate.version,

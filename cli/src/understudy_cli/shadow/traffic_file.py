@@ -6,7 +6,9 @@ Formats (by suffix):
   ``{"records": [...]}`` (each of its records is sent on its own), or one record; blank
   lines are skipped;
 * ``.csv``, ``.parquet`` — one record per row; columns the model does not know (a target,
-  an id) are left out and named; an empty cell is null.
+  an id) are left out and named; an empty cell is null;
+* ``es://HOST:PORT[/INDEX]?since=7d&model=...`` — the inputs model-api logged to
+  Elasticsearch (es_traffic.py).
 
 Every record is validated against the live model's schema before anything starts, so
 a bad file fails at once with the line (or row) and field, not as 422s in the middle of
@@ -21,6 +23,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from understudy_cli.shadow.es_traffic import (
+    EsTrafficError,
+    is_es_address,
+    parse_es_address,
+    read_es_records,
+)
 from understudy_model.pack import PackError, read_table
 from understudy_model.records import frame_records
 from understudy_model.schema import FeatureSchema
@@ -104,13 +112,34 @@ def _table(path: Path, schema: FeatureSchema) -> Traffic:
     )
 
 
-def _listing(path: Path, problems: list[str]) -> str:
+def _listing(path: Path | str, problems: list[str]) -> str:
     more = f"\n  ... and {len(problems) - SHOWN} more" if len(problems) > SHOWN else ""
     return f"{path}: {len(problems)} problem(s):\n  " + "\n  ".join(problems[:SHOWN]) + more
 
 
-def read_traffic(path: Path, schema: FeatureSchema) -> Traffic:
-    """The records of ``path``, each one valid for ``schema`` (else :class:`TrafficError`)."""
+def _elasticsearch(address: str) -> Traffic:
+    try:
+        source = parse_es_address(address)
+        found = read_es_records(source)
+    except EsTrafficError as exc:
+        raise TrafficError(str(exc)) from None
+    if not found.records:
+        hint = (
+            f"; {found.without_inputs} served request(s) were logged without inputs "
+            "(model-api logs them only with UNDERSTUDY_MODEL_API_LOG_INPUTS=true)"
+            if found.without_inputs
+            else ""
+        )
+        raise TrafficError(f"{source.describe()}: no logged inputs{hint}")
+    return Traffic(found.records, found.origins)
+
+
+def read_traffic(source: str | Path, schema: FeatureSchema) -> Traffic:
+    """The records of ``source`` (a file or an ``es://`` address), each one valid for
+    ``schema`` (else :class:`TrafficError`)."""
+    if isinstance(source, str) and is_es_address(source):
+        return _checked(source, _elasticsearch(source), schema)
+    path = Path(source)
     suffix = path.suffix.lower()
     if not path.is_file():
         raise TrafficError(f"{path}: no such file")
@@ -123,6 +152,10 @@ def read_traffic(path: Path, schema: FeatureSchema) -> Traffic:
             f"{path}: expected JSON lines ({', '.join(JSON_LINES)}) or a table "
             f"({', '.join(TABLES)}), got {suffix or 'no suffix'!r}"
         )
+    return _checked(str(path), traffic, schema)
+
+
+def _checked(name: str, traffic: Traffic, schema: FeatureSchema) -> Traffic:
     checked = validate_records(traffic.records, schema)
     problems = traffic.unreadable + [
         f"{traffic.origins[issue.record]}: "
@@ -131,8 +164,8 @@ def read_traffic(path: Path, schema: FeatureSchema) -> Traffic:
         for issue in checked.errors
     ]
     if problems:  # in file order: every message starts with its line or row number
-        problems.sort(key=lambda text: int(re.findall(r"\d+", text)[0]))
-        raise TrafficError(_listing(path, problems))
+        problems.sort(key=lambda text: int((re.findall(r"\d+", text) or ["0"])[0]))
+        raise TrafficError(_listing(name, problems))
     if not traffic.records:
-        raise TrafficError(f"{path}: no records")
+        raise TrafficError(f"{name}: no records")
     return traffic
