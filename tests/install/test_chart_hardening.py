@@ -229,6 +229,31 @@ def test_model_pods_pull_with_the_global_pull_secrets(
     assert (rollout["spec"].get("template") or {}).get("imagePullSecrets") == secrets
 
 
+@pytest.mark.parametrize("task", ["regression", "classification"])
+def test_a_classifiers_router_buckets_probabilities(k8s_cluster: K8sCluster, task: str) -> None:
+    """rollout.model.task reaches the ModelRollout, and a classifier's router histograms run
+    over probabilities (the same edges `understudy shadow` gives its router)."""
+    docs = render(
+        k8s_cluster, "--set", "rollout.create=true", "--set", f"rollout.model.task={task}"
+    )
+    (rollout,) = [d for d in docs if d["kind"] == "ModelRollout"]
+    assert rollout["spec"]["model"]["task"] == task
+    (container,) = pod_spec(one(docs, "Deployment", "router"))["containers"]
+    env = env_of(container)
+    if task == "classification":
+        assert (
+            env["UNDERSTUDY_ROUTER_PREDICTION_BUCKETS_LOW"],
+            env["UNDERSTUDY_ROUTER_PREDICTION_BUCKETS_HIGH"],
+        ) == ("0.001", "1")
+    else:
+        assert "UNDERSTUDY_ROUTER_PREDICTION_BUCKETS_LOW" not in env
+
+
+def test_an_unknown_task_is_refused_readably(k8s_cluster: K8sCluster) -> None:
+    result = k8s_cluster.helm("template", "it", str(CHART), "--set", "rollout.model.task=ranking")
+    assert result.returncode != 0 and "/rollout/model/task" in result.stderr, result.stderr
+
+
 MODEL = "understudy/model-api:{version}"
 
 
