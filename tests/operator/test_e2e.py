@@ -387,12 +387,13 @@ def test_operator_killed_mid_promotion_finishes_it_once(
     [
         (  # schema: patterns, enums, required fields
             {
-                "model": {"name": "Houses!"},
+                "model": {"name": "Houses!", "task": "ranking"},
                 "analysis": {"interval": "soon", "minSamples": -1},
                 "promotion": "sometimes",
             },
             [
                 'spec.model.name: Invalid value: "Houses!"',
+                'spec.model.task: Unsupported value: "ranking"',
                 "spec.model.version: Required value",
                 'spec.analysis.interval: Invalid value: "soon"',
                 "spec.analysis.minSamples: Invalid value: -1",
