@@ -135,6 +135,15 @@ def live(
         plane.stop()
 
 
+def _summary(stdout: str) -> dict[str, Any]:
+    """summary.json beside the report.md the plugin printed ("report: PATH")."""
+    line = next(x for x in stdout.splitlines() if x.startswith("report: "))
+    summary: dict[str, Any] = json.loads(
+        (Path(line.removeprefix("report: ").strip()).parent / "summary.json").read_text()
+    )
+    return summary
+
+
 def shadowing_with_runs(rollout: Rollout, version: str = "2.0.0", **spec: Any) -> dict[str, Any]:
     rollout.apply(version, analysis=FOREVER, **spec)
     return rollout.wait(
@@ -173,7 +182,7 @@ def test_get_shows_the_runs_table_and_approve_promotes_a_manual_rollout(
 
 
 def test_dry_run_judges_now_and_promote_skip_analysis_promotes_on_request(
-    live: tuple[Rollout, Plugin], prometheus: PrometheusServer
+    live: tuple[Rollout, Plugin], prometheus: PrometheusServer, tmp_path: Path
 ) -> None:
     rollout, plugin = live
     before = shadowing_with_runs(rollout)
@@ -185,6 +194,13 @@ def test_dry_run_judges_now_and_promote_skip_analysis_promotes_on_request(
     assert after["phase"] == "Shadowing"
     # A dry run writes nothing: the status' counters are the operator's alone.
     assert after["analysis"]["startedAt"] == before["analysis"]["startedAt"]
+    # report: the operator's checks over the whole shadow window so far, as files.
+    reported = plugin("report", NAME, "--prometheus-url", prometheus.url, "--out", str(tmp_path))
+    assert reported.returncode == 0, reported.stdout + reported.stderr
+    summary = _summary(reported.stdout)
+    assert summary["phase"] == "Shadowing" and summary["window_verdict"] == "Pass", summary
+    assert summary["samples"] > 0 and summary["candidate_version"] == "2.0.0"
+    assert {c["name"] for c in summary["checks"]} == {"candidate-error-rate", "agreement-rate"}
     unreachable = plugin("dry-run", NAME, "--prometheus-url", "http://127.0.0.1:9")
     assert unreachable.returncode == 5, unreachable.stdout + unreachable.stderr
     assert "Inconclusive" in unreachable.stdout
@@ -207,10 +223,12 @@ def test_dry_run_judges_now_and_promote_skip_analysis_promotes_on_request(
     assert len(rollout.events("AnalysisSkipped", "Warning")) == 1
     shown = plugin("get", NAME)
     assert "skipped by request" in shown.stdout
+    refused = plugin("report", NAME, "--prometheus-url", prometheus.url, "--out", str(tmp_path))
+    assert refused.returncode == 4 and "Promoted" in refused.stderr, refused.stderr
 
 
 def test_abort_rolls_back_and_retry_shadows_the_candidate_again_with_fresh_counters(
-    live: tuple[Rollout, Plugin],
+    live: tuple[Rollout, Plugin], prometheus: PrometheusServer, tmp_path: Path
 ) -> None:
     rollout, plugin = live
     rollout.apply("2.0.0", analysis=FOREVER)
@@ -226,6 +244,15 @@ def test_abort_rolls_back_and_retry_shadows_the_candidate_again_with_fresh_count
     assert shown.returncode == 1  # a failed state
     assert "RolledBack" in shown.stdout
     assert plugin("abort", NAME).returncode == 4  # nothing in flight to abort
+    # The report of the rolled-back candidate: its window ends at the decision.
+    reported = plugin("report", NAME, "--prometheus-url", prometheus.url, "--out", str(tmp_path))
+    assert reported.returncode == 1, reported.stdout + reported.stderr  # a failed state
+    summary = _summary(reported.stdout)
+    assert summary["phase"] == "RolledBack" and "aborted by request" in summary["message"]
+    assert summary["window"]["end"] == rolled_back["phaseSince"]
+    assert summary["window_verdict"] == "Pass" and summary["samples"] > 0, summary
+    report = Path(reported.stdout.split("report: ", 1)[1].strip()).read_text()
+    assert "Shadow rollout of 2.0.0 beside 1.0.0" in report and "agreement-rate" in report
 
     retried = plugin("retry", NAME)
     assert retried.returncode == 0, retried.stderr

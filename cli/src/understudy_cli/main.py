@@ -187,7 +187,7 @@ def _add_rollout(sub: argparse._SubParsersAction) -> None:
         "rollout",
         help="look at and steer a ModelRollout in a cluster (the same commands as "
         "`kubectl understudy`)",
-        description="get, approve, abort, resume, retry, promote --skip-analysis, dry-run. "
+        description="get, approve, abort, resume, retry, promote --skip-analysis, dry-run, report. "
         + EXIT_CODES,
     )
     add_commands(rollout.add_subparsers(dest="command_verb", required=True, metavar="COMMAND"))

@@ -10,6 +10,7 @@ import sys
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from understudy_cli.rollout.kube import (
@@ -85,6 +86,27 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         default=os.environ.get("UNDERSTUDY_PROMETHEUS_URL", "http://localhost:9090"),
         help="Prometheus the operator reads (e.g. through kubectl port-forward); default "
         "$UNDERSTUDY_PROMETHEUS_URL or %(default)s",
+    )
+
+    report = command(
+        "report",
+        "write the demo's report (report.md, summary.json, the live-vs-candidate plot) for "
+        "the rollout's shadow window, judged from Prometheus",
+        _report,
+    )
+    report.add_argument(
+        "--prometheus-url",
+        default=os.environ.get("UNDERSTUDY_PROMETHEUS_URL", "http://localhost:9090"),
+        help="Prometheus the operator reads; default $UNDERSTUDY_PROMETHEUS_URL or %(default)s",
+    )
+    report.add_argument(
+        "--es",
+        default=os.environ.get("UNDERSTUDY_ES_URL"),
+        help="Elasticsearch holding the router's comparison logs, for the live-vs-candidate "
+        "plot (default $UNDERSTUDY_ES_URL; without it the report has no plot)",
+    )
+    report.add_argument(
+        "--out", type=Path, default=Path("reports"), help="where the report's folder goes"
     )
 
 
@@ -192,6 +214,21 @@ def _dry_run(args: argparse.Namespace, rollouts: Rollouts) -> int:
         print(f"error: Prometheus at {args.prometheus_url} could not be asked", file=sys.stderr)
         return EXIT_API
     return EXIT_FAILED if would_fail(result) else EXIT_OK
+
+
+def _report(args: argparse.Namespace, rollouts: Rollouts) -> int:
+    from understudy_cli.rollout.report import write_rollout_report
+
+    obj = rollouts.get(args.name)
+    path = write_rollout_report(
+        obj,
+        prometheus_url=args.prometheus_url,
+        es_url=args.es,
+        out_dir=args.out,
+        now=datetime.now(UTC),
+    )
+    print(f"report: {path}")
+    return _phase_code(obj)
 
 
 def build_parser(prog: str = "kubectl understudy") -> argparse.ArgumentParser:

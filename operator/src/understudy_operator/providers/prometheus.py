@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -19,11 +20,19 @@ class PrometheusProvider:
     """
 
     def __init__(
-        self, *, url: str, timeout_seconds: float = 5.0, client: httpx.Client | None = None
+        self,
+        *,
+        url: str,
+        timeout_seconds: float = 5.0,
+        client: httpx.Client | None = None,
+        at: datetime | None = None,
     ) -> None:
         self._url = url.rstrip("/") + "/api/v1/query"
         self._timeout = timeout_seconds
         self._client = client or httpx.Client(timeout=timeout_seconds)
+        # Evaluate every query at this instant instead of now (a report over a past window:
+        # the evidence's ``offset`` windows then end there).
+        self._at = at
 
     def close(self) -> None:
         self._client.close()
@@ -52,9 +61,10 @@ class PrometheusProvider:
 
     def _data(self, promql: str) -> dict[str, Any]:
         try:
-            response = self._client.get(
-                self._url, params={"query": promql, "timeout": f"{self._timeout:g}s"}
-            )
+            params = {"query": promql, "timeout": f"{self._timeout:g}s"}
+            if self._at is not None:
+                params["time"] = f"{self._at.timestamp():.3f}"
+            response = self._client.get(self._url, params=params)
         except httpx.TimeoutException as exc:
             raise QueryError(f"Prometheus at {self._url} timed out: {exc}") from exc
         except httpx.TransportError as exc:
