@@ -25,7 +25,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -364,3 +364,32 @@ def test_shadow_traffic_replays_exactly_the_inputs_model_api_logged(
         read_traffic(address.replace("1.0.0", "9.9.9"), schema)
     with pytest.raises(TrafficError, match="no such index"):
         read_traffic(elasticsearch.url.replace("http://", "es://") + "/absent-index", schema)
+
+
+def test_the_rollout_reports_pairs_are_the_routers_comparisons(shipped: Any) -> None:
+    """``kubectl understudy report --es``: the live/candidate pairs read back from
+    Elasticsearch, one per compared record, agreeing exactly where the router said so."""
+    from understudy_cli.rollout.report import Window, comparison_pairs
+    from understudy_operator.core import parse_spec
+
+    node, router, _ = shipped
+    now = datetime.now(UTC)
+    window = Window(start=now - timedelta(hours=1), end=now, candidate="2.0.0", live="1.0.0")
+    spec = parse_spec(
+        {
+            "model": {"name": "house-prices", "version": "2.0.0"},
+            "shadow": {"tolerance": {"relative": 0.10, "absolute": 10000}},  # the router's
+        }
+    )
+    pairs = comparison_pairs(node.url, window, spec, now=now)
+    logged = [
+        (live, candidate, agree)
+        for e in _comparisons(router)
+        for live, candidate, agree in zip(
+            e["understudy.live.predictions"],
+            e["understudy.candidate.predictions"],
+            e["understudy.agree"],
+            strict=True,
+        )
+    ]
+    assert sorted((p.live, p.candidate, p.agree) for p in pairs) == sorted(logged)

@@ -81,7 +81,9 @@ def _as_judged(obj: dict[str, Any]) -> dict[str, Any]:
     return {**obj, "status": status}
 
 
-def _pairs(es_url: str, window: Window, spec: Any, *, now: datetime) -> list[PredictionPair]:
+def comparison_pairs(
+    es_url: str, window: Window, spec: Any, *, now: datetime
+) -> list[PredictionPair]:
     minutes = math.ceil((now - window.start).total_seconds() / 60) + 1
     query = ComparisonQuery(
         since=f"{minutes}m", candidate_version=window.candidate, limit=MAX_PAIRS
@@ -150,7 +152,7 @@ def write_rollout_report(
     plot = None
     pairs: list[PredictionPair] = []
     if es_url:
-        pairs = _pairs(es_url, window, spec, now=now)
+        pairs = comparison_pairs(es_url, window, spec, now=now)
         plot = plot_pairs(
             pairs,
             path=run_dir / "live-vs-candidate.png",
