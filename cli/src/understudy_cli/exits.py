@@ -23,10 +23,12 @@ def run_rollout(command: str, run: Callable[[], DemoOutcome]) -> int:
     its exit code; errors before and during it become messages with their exit codes."""
     from understudy_cli.demo.config import ConfigError
     from understudy_cli.demo.supervisor import StartError
+    from understudy_cli.interrupt import interruptible
     from understudy_cli.shadow.traffic_file import TrafficError
 
     try:
-        outcome = run()
+        with interruptible():
+            outcome = run()
     except ConfigError as exc:
         print(f"understudy {command}: bad configuration: {exc}", file=sys.stderr)
         return EXIT_USAGE

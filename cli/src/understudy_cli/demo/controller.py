@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
+from understudy_cli.interrupt import raise_if_requested
 from understudy_operator.core import (
     Actuator,
     Decision,
@@ -146,7 +147,9 @@ class LocalController:
                 return self.result
 
     def _wait(self, deadline: float) -> bool:
+        raise_if_requested()  # a Ctrl-C whose own KeyboardInterrupt was lost (interrupt.py)
         if time.monotonic() >= deadline:
             return False
         time.sleep(self.tick_seconds)  # the controller's timer, as kopf's timer is
+        raise_if_requested()
         return True
