@@ -74,6 +74,9 @@ def operator(k8s_cluster: K8sCluster) -> Iterator[tuple[ServiceProcess, int]]:
             # nothing to analyse here: the URL is never queried
             "UNDERSTUDY_OPERATOR_PROMETHEUS_URL": "http://127.0.0.1:9",
             "UNDERSTUDY_OPERATOR_NAMESPACES": json.dumps([namespace]),
+            # One operator: no Lease to win (leader election is tested in test_lease.py
+            # and the HA end-to-end test), so it acts at once.
+            "UNDERSTUDY_OPERATOR_LEADER_ELECTION": "false",
             "UNDERSTUDY_OPERATOR_METRICS_PORT": str(metrics_port),
             "UNDERSTUDY_OPERATOR_METRICS_HOST": "127.0.0.1",
         },

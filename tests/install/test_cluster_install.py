@@ -658,7 +658,8 @@ def test_operator_may_do_what_the_raw_manifests_grant_in_its_namespace_only(
                     assert can(verb, target, "-n", namespace), f"cannot {verb} {target}"
                     # Roles in the watched namespaces only, not a ClusterRole
                     assert not can(verb, target, "-n", "default"), f"may {verb} {target} anywhere"
-    assert not can("get", "secrets", "-n", namespace)
+    # Secrets: read by name (a notification's webhook URL), never listed.
+    assert not can("list", "secrets", "-n", namespace)
     assert not can("list", "deployments.apps", "-n", namespace), "more than the raw rules"
 
 

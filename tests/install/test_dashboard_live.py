@@ -188,6 +188,9 @@ def prometheus(
                     "UNDERSTUDY_OPERATOR_PROMETHEUS_TIMEOUT_SECONDS": "2",
                     "UNDERSTUDY_OPERATOR_TICK_SECONDS": "0.5",
                     "UNDERSTUDY_OPERATOR_NAMESPACES": json.dumps([namespace]),
+                    # One operator: no Lease to win (leader election is tested in test_lease.py
+                    # and the HA end-to-end test), so it acts at once.
+                    "UNDERSTUDY_OPERATOR_LEADER_ELECTION": "false",
                     "UNDERSTUDY_OPERATOR_METRICS_PORT": str(metrics_port),
                     "UNDERSTUDY_OPERATOR_METRICS_HOST": "127.0.0.1",
                     "UNDERSTUDY_OPERATOR_RETRY_DELAY_SECONDS": "0.5",
