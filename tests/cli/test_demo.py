@@ -154,7 +154,9 @@ def test_default_settings_promote_v2_and_roll_back_a_candidate_off_on_one_segmen
     _assert_nothing_left(_run_dir(out))
 
 
-@pytest.mark.parametrize("metrics", ["prometheus", "router"])
+# Through the demo's Prometheus only (its file_sd targets follow the model-api processes):
+# that the router-scrape source reads the same drift evidence is test_check_parity's.
+@pytest.mark.parametrize("metrics", ["prometheus"])
 def test_drifting_traffic_is_rolled_back_on_input_drift_naming_the_features(
     artifacts, tmp_path, metrics
 ):
