@@ -12,6 +12,7 @@ import contextvars
 import json
 import logging
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -49,20 +50,14 @@ class EcsJsonFormatter(JsonFormatter):
     def add_fields(
         self, log_data: dict[str, Any], record: logging.LogRecord, message_dict: dict[str, Any]
     ) -> None:
-        log_data["@timestamp"] = datetime.fromtimestamp(record.created, tz=UTC).isoformat(
-            timespec="milliseconds"
+        self._ecs_fields(
+            log_data,
+            created=record.created,
+            levelname=record.levelname,
+            message=record.getMessage(),
+            name=record.name,
+            extras=record.__dict__,
         )
-        log_data["log.level"] = record.levelname.lower()
-        log_data["message"] = record.getMessage()
-        log_data["log.logger"] = record.name
-        log_data["service.name"] = self._service
-        log_data["event.dataset"] = getattr(record, "event.dataset", None) or self._dataset
-        request_id = request_id_var.get()
-        if request_id is not None:
-            log_data["http.request.id"] = request_id
-        for key, value in record.__dict__.items():
-            if key not in _RESERVED and not key.startswith("_"):
-                log_data[key] = _jsonable(value)
         if record.exc_info:
             log_data["error.stack_trace"] = self.formatException(record.exc_info)
             exc = record.exc_info[1]
@@ -70,6 +65,48 @@ class EcsJsonFormatter(JsonFormatter):
                 log_data["error.type"] = type(exc).__name__
                 log_data["error.message"] = str(exc)
         log_data.update(message_dict)
+
+    def _ecs_fields(
+        self,
+        log_data: dict[str, Any],
+        *,
+        created: float,
+        levelname: str,
+        message: str,
+        name: str,
+        extras: dict[str, Any],
+    ) -> None:
+        """The one definition of a line's fields, for a LogRecord and for ``log_event``."""
+        log_data["@timestamp"] = datetime.fromtimestamp(created, tz=UTC).isoformat(
+            timespec="milliseconds"
+        )
+        log_data["log.level"] = levelname.lower()
+        log_data["message"] = message
+        log_data["log.logger"] = name
+        log_data["service.name"] = self._service
+        log_data["event.dataset"] = extras.get("event.dataset") or self._dataset
+        request_id = request_id_var.get()
+        if request_id is not None:
+            log_data["http.request.id"] = request_id
+        for key, value in extras.items():
+            if key not in _RESERVED and not key.startswith("_"):
+                log_data[key] = _jsonable(value)
+
+    def format_event(
+        self, *, name: str, level: int, message: str, created: float, fields: dict[str, Any]
+    ) -> str:
+        """The line ``format`` writes for a record of logger ``name`` at ``level`` with
+        ``fields`` as its extras (and no exception), built without a LogRecord."""
+        log_data: dict[str, Any] = {}
+        self._ecs_fields(
+            log_data,
+            created=created,
+            levelname=logging.getLevelName(level),
+            message=message,
+            name=name,
+            extras=fields,
+        )
+        return self.serialize_log_record(self.process_log_record(log_data))
 
 
 _SCALARS = (str, int, float, bool, type(None))
@@ -115,6 +152,66 @@ def configure_logging(
     # httpx logs every request at INFO; that would double the router's volume.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     return handler
+
+
+def _json_handlers(logger: logging.Logger, level: int) -> list[logging.StreamHandler[Any]] | None:
+    """The handlers a record of ``logger`` at ``level`` would reach, when every handler on
+    the way is a plain StreamHandler with our formatter and nothing filters; else None."""
+    found: list[logging.StreamHandler[Any]] = []
+    seen_any = False
+    current: logging.Logger | None = logger
+    while current is not None:
+        if current.filters or current.disabled:
+            return None
+        for handler in current.handlers:
+            if (
+                type(handler) is not logging.StreamHandler
+                or handler.filters
+                or not isinstance(handler.formatter, EcsJsonFormatter)
+            ):
+                return None
+            seen_any = True
+            if level >= handler.level:
+                found.append(handler)
+        if not current.propagate:
+            break
+        current = current.parent
+    return found if seen_any else None  # no handler at all: logging's lastResort decides
+
+
+def log_event(
+    logger: logging.Logger, level: int, fields: dict[str, Any], msg: str, *args: object
+) -> None:
+    """``logger.log(level, msg, *args, extra=fields)`` without the LogRecord, for an event
+    written once per request on a hot path: the same line through the same handler and
+    stream, built by the same formatter (``EcsJsonFormatter.format_event``). It skips the
+    record's creation (caller lookup, thread and process names) and the formatter's walk
+    over the record's attributes: measured in bench/README.md ("where the time goes").
+    When anything else would see the record (a filter, another kind of handler such as
+    pytest's caplog) it takes the standard path, so nothing is lost either way
+    (tests/common/test_logging.py holds both lines equal)."""
+    if not logger.isEnabledFor(level):
+        return
+    handlers = _json_handlers(logger, level)
+    if handlers is None:
+        logger.log(level, msg, *args, extra=fields, stacklevel=2)
+        return
+    created = time.time()
+    message = msg % args if args else msg
+    for handler in handlers:
+        formatter = handler.formatter
+        assert isinstance(formatter, EcsJsonFormatter)  # _json_handlers checked it
+        handler.acquire()
+        try:
+            line = formatter.format_event(
+                name=logger.name, level=level, message=message, created=created, fields=fields
+            )
+            handler.stream.write(line + handler.terminator)
+            handler.flush()
+        except Exception:
+            handler.handleError(logger.makeRecord(logger.name, level, "", 0, msg, args, None))
+        finally:
+            handler.release()
 
 
 @contextmanager

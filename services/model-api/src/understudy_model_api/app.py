@@ -21,7 +21,8 @@ from understudy_model_api.errors import JsonResponse, install_error_handlers
 from understudy_model_api.metrics import ApiMetrics
 from understudy_model_api.middleware import RequestContextMiddleware
 from understudy_model_api.openapi import request_body
-from understudy_model_api.routes import PREDICTIONS_PATH, router
+from understudy_model_api.predictions import PREDICTIONS_PATH, PredictionHandler
+from understudy_model_api.routes import router
 from understudy_model_api.runtime import Runtime, load_runtime
 from understudy_model_api.settings import Settings
 
@@ -79,7 +80,16 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None) ->
         runtime: Runtime | None = app.state.runtime
         return runtime.model.version if runtime is not None else None
 
-    app.add_middleware(RequestContextMiddleware, metrics=metrics, model_version=model_version)
+    predictions = PredictionHandler(
+        settings=settings, metrics=metrics, drift=drift, runtime=lambda: app.state.runtime
+    )
+    app.state.predictions = predictions  # FastAPI's route calls it too (routes.py)
+    app.add_middleware(
+        RequestContextMiddleware,
+        metrics=metrics,
+        model_version=model_version,
+        predictions=predictions if settings.fast_route else None,
+    )
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:

@@ -15,14 +15,19 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse, Response
 
 
-class JsonResponse(JSONResponse):
+def render_json(content: Any) -> bytes:
     """JSON that is always valid: ASCII escapes (a lone surrogate from a client's field
     name cannot break the encoding) and no NaN/Infinity (they are not JSON)."""
+    return json.dumps(content, ensure_ascii=True, allow_nan=False, separators=(",", ":")).encode(
+        "ascii"
+    )
+
+
+class JsonResponse(JSONResponse):
+    """Every JSON answer of the service, rendered by :func:`render_json`."""
 
     def render(self, content: Any) -> bytes:
-        return json.dumps(
-            content, ensure_ascii=True, allow_nan=False, separators=(",", ":")
-        ).encode("ascii")
+        return render_json(content)
 
 
 class ApiError(Exception):

@@ -50,6 +50,15 @@ class ApiMetrics:
         )
         # The child of the labels in force, looked up once per bind, not once per request.
         self._in_flight_now = self.in_flight.labels(self._model, self._version)
+        # The same for the per-request series: (route, status class) -> (counter child,
+        # histogram child), filled on first use; ``labels()`` costs a lock, a tuple and a
+        # dict look-up per call, three calls per request before (bench/README.md).
+        self._request_children: dict[tuple[str, str], tuple[Counter, Histogram]] = {}
+        # Children of the per-record histograms, made on first use (a series appears in
+        # /metrics once something was observed, as before they were cached).
+        self._prediction_now: Histogram | None = None
+        self._probability_now: Histogram | None = None
+        self._records_now: Histogram | None = None
         self.request_duration = Histogram(
             metric_name(SUBSYSTEM, "request_duration", "seconds"),
             "Time from the request's arrival to the end of the response, by route.",
@@ -120,6 +129,8 @@ class ApiMetrics:
         self._model, self._version = model.name, model.version
         self._known_fields = frozenset(model.schema.names)
         self._in_flight_now = self.in_flight.labels(self._model, self._version)
+        self._request_children = {}
+        self._prediction_now = self._probability_now = self._records_now = None
         self.info.info(
             {
                 "model": model.name,
@@ -139,21 +150,39 @@ class ApiMetrics:
         return child
 
     def observe_request(self, *, route: str, status: int, seconds: float) -> None:
-        labels = (self._model, self._version)
-        self.requests.labels(*labels, route, status_class(status)).inc()
-        self.request_duration.labels(*labels, route).observe(seconds)
+        key = (route, status_class(status))  # route: a template or "unmatched", a fixed set
+        children = self._request_children.get(key)
+        if children is None:
+            labels = (self._model, self._version)
+            children = (
+                self.requests.labels(*labels, *key),
+                self.request_duration.labels(*labels, route),
+            )
+            self._request_children[key] = children
+        children[0].inc()
+        children[1].observe(seconds)
 
     def observe_predictions(self, predictions: Iterable[float], *, records: int) -> None:
-        histogram = self.prediction.labels(self._model, self._version)
+        histogram = self._prediction_now
+        if histogram is None:
+            histogram = self._prediction_now = self.prediction.labels(self._model, self._version)
         for value in predictions:
             histogram.observe(value)
-        self.records.labels(self._model, self._version).observe(records)
+        self._observe_records(records)
 
     def observe_probabilities(self, probabilities: Iterable[float], *, records: int) -> None:
-        histogram = self.probability.labels(self._model, self._version)
+        histogram = self._probability_now
+        if histogram is None:
+            histogram = self._probability_now = self.probability.labels(self._model, self._version)
         for value in probabilities:
             histogram.observe(value)
-        self.records.labels(self._model, self._version).observe(records)
+        self._observe_records(records)
+
+    def _observe_records(self, records: int) -> None:
+        histogram = self._records_now
+        if histogram is None:
+            histogram = self._records_now = self.records.labels(self._model, self._version)
+        histogram.observe(records)
 
     def bind_predictor(self, *, predictor: str, reason: str) -> None:
         self.predictor.info({"predictor": predictor, "reason": reason})

@@ -2,7 +2,10 @@
 
 For every HTTP request: take the ``X-Request-ID`` (or make one), set it in the
 logging context so every log line carries it, echo it and ``X-Model-Version`` on
-the response, and count the request in the metrics. A bug anywhere below is
+the response, and count the request in the metrics. ``POST /v1/predictions`` goes
+straight to its handler (predictions.py) when ``predictions`` is given: the fast route,
+which skips FastAPI's routing, dependency resolution and exception middleware (the
+share of a request they took is in bench/README.md, "where the time goes"). A bug anywhere below is
 logged with its stack trace and answered with a JSON 500 that still carries
 the request id: the catch-all that tests prove no input reaches.
 """
@@ -19,6 +22,7 @@ from understudy_common.logging import request_context
 from understudy_common.request_id import REQUEST_ID_HEADER, request_id_from
 from understudy_model_api.errors import ApiError
 from understudy_model_api.metrics import ApiMetrics
+from understudy_model_api.predictions import PREDICTIONS_PATH, PredictionHandler
 
 logger = logging.getLogger(__name__)
 
@@ -27,11 +31,17 @@ UNMATCHED_ROUTE = "unmatched"
 
 class RequestContextMiddleware:
     def __init__(
-        self, app: ASGIApp, *, metrics: ApiMetrics, model_version: Callable[[], str | None]
+        self,
+        app: ASGIApp,
+        *,
+        metrics: ApiMetrics,
+        model_version: Callable[[], str | None],
+        predictions: PredictionHandler | None = None,
     ) -> None:
         self.app = app
         self.metrics = metrics
         self.model_version = model_version
+        self.predictions = predictions
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -42,6 +52,7 @@ class RequestContextMiddleware:
         scope.setdefault("state", {})["request_id"] = request_id
         status = 500
         response_started = False
+        route: str | None = None  # None: FastAPI's router names it (scope["route"])
         in_flight = self.metrics.request_started()
 
         async def send_with_headers(message: Message) -> None:
@@ -59,7 +70,15 @@ class RequestContextMiddleware:
 
         with request_context(request_id):
             try:
-                await self.app(scope, receive, send_with_headers)
+                if (
+                    self.predictions is not None
+                    and scope["path"] == PREDICTIONS_PATH
+                    and scope["method"] == "POST"
+                ):
+                    route = PREDICTIONS_PATH
+                    await self._predict(request_id, scope, receive, send_with_headers)
+                else:
+                    await self.app(scope, receive, send_with_headers)
             except Exception:
                 logger.exception("unhandled error in %s %s", scope["method"], scope["path"])
                 if response_started:
@@ -68,9 +87,29 @@ class RequestContextMiddleware:
                 await error.response()(scope, receive, send_with_headers)
             finally:
                 in_flight.dec()
-                route = scope.get("route")
+                if route is None:
+                    route = getattr(scope.get("route"), "path", UNMATCHED_ROUTE)
                 self.metrics.observe_request(
-                    route=getattr(route, "path", UNMATCHED_ROUTE),
+                    route=route,
                     status=status,
                     seconds=time.perf_counter() - started,
                 )
+
+    async def _predict(self, request_id: str, scope: Scope, receive: Receive, send: Send) -> None:
+        """The fast route: the handler's answer with the headers Starlette's Response
+        would send (content-length, then content-type)."""
+        assert self.predictions is not None
+        status, body = await self.predictions(
+            request_id=request_id, headers=scope["headers"], receive=receive
+        )
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [
+                    (b"content-length", str(len(body)).encode("latin-1")),
+                    (b"content-type", b"application/json"),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})

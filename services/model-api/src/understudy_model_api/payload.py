@@ -12,9 +12,8 @@ for a float become infinity the same way (they would otherwise crash float()).
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
-
-from starlette.requests import Request
 
 from understudy_common import body
 from understudy_model_api.errors import ApiError
@@ -29,8 +28,8 @@ def _parse_int(literal: str) -> int | float:
     return int(literal)
 
 
-def check_content_type(request: Request) -> None:
-    media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+def check_content_type(headers: Mapping[str, str]) -> None:
+    media_type = headers.get("content-type", "").split(";", 1)[0].strip().lower()
     if media_type != "application/json":
         raise ApiError(
             415,
@@ -39,10 +38,12 @@ def check_content_type(request: Request) -> None:
         )
 
 
-async def read_body(request: Request, *, limit: int) -> bytes:
+async def read_body(
+    stream: AsyncIterator[bytes], headers: Mapping[str, str], *, limit: int
+) -> bytes:
     """The decoded body under ``limit`` (understudy_common.body: size, gzip, 413/415/400)."""
     try:
-        return await body.read_body(request.stream(), request.headers, limit=limit)
+        return await body.read_body(stream, headers, limit=limit)
     except body.BodyError as exc:
         raise ApiError(exc.status, exc.code, exc.message) from None
 

@@ -41,6 +41,10 @@ class Settings(BaseSettings):
     # Count served inputs and predictions into the training reference's buckets for drift
     # (understudy_model_api.drift): "all" features, "none", or comma-separated names.
     drift_features: str = "all"
+    # Serve POST /v1/predictions straight from the request middleware (the fast route)
+    # rather than through FastAPI's routing; both call the same handler and answer the
+    # same bytes (tests/model_api/test_fast_route.py). Off: for comparison in bench/.
+    fast_route: bool = True
     # Interface and port uvicorn listens on.
     host: str = "0.0.0.0"
     port: int = Field(default=8000, ge=0, le=65535)
