@@ -4,7 +4,12 @@ import logging
 
 import pytest
 
-from understudy_common.logging import TAKEN_OVER_LOGGERS, configure_logging, request_context
+from understudy_common.logging import (
+    TAKEN_OVER_LOGGERS,
+    configure_logging,
+    log_event,
+    request_context,
+)
 
 
 @pytest.fixture
@@ -90,3 +95,55 @@ def test_uvicorns_ansi_colour_message_is_dropped(stream):
     assert event["message"] == "Uvicorn running on http://x"
     assert "color_message" not in event
     assert "\x1b" not in json.dumps(event)
+
+
+def _without_time(line: dict) -> dict:
+    return {k: v for k, v in line.items() if k != "@timestamp"}
+
+
+def test_log_event_writes_the_line_logger_info_writes(stream):
+    fields = {
+        "event.dataset": "svc.request",
+        "records": 2,
+        "inputs": [{"a": 1.5, "b": None, "c": "\ud800"}],  # a lone surrogate escapes alike
+        "settings": object(),  # repr, as for any extra JSON cannot carry
+        "_private": 1,  # dropped, as for any extra
+    }
+    log = logging.getLogger("understudy.test.events")
+    with request_context("req-9"):
+        log.info("request %s: %s records", "req-9", 2, extra=fields)
+        log_event(log, logging.INFO, fields, "request %s: %s records", "req-9", 2)
+    standard, fast = stream.getvalue().splitlines()
+    assert json.loads(fast)["http.request.id"] == "req-9"
+    assert fast.split(", ", 1)[1] == standard.split(", ", 1)[1]  # all but @timestamp, in order
+    assert list(json.loads(fast)) == list(json.loads(standard))
+
+
+def test_log_event_keeps_the_level(stream):
+    configure_logging(service="test-svc", level="WARNING", stream=stream)
+    log_event(logging.getLogger("x"), logging.INFO, {"n": 1}, "dropped")
+    log_event(logging.getLogger("x"), logging.WARNING, {"n": 2}, "kept")
+    (event,) = _lines(stream)
+    assert event["n"] == 2 and event["log.level"] == "warning"
+
+
+def test_log_event_takes_the_standard_path_when_others_listen(stream):
+    """A filter or a handler of another kind (pytest's caplog, a test's list) sees a
+    real LogRecord: log_event hands over to logger.log then."""
+    records: list[logging.LogRecord] = []
+
+    class ListHandler(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            records.append(record)
+
+    log = logging.getLogger("understudy.test.listened")
+    handler = ListHandler()
+    log.addHandler(handler)
+    try:
+        log_event(log, logging.INFO, {"n": 3}, "seen by %s", "both")
+    finally:
+        log.removeHandler(handler)
+    (event,) = _lines(stream)
+    assert event["message"] == "seen by both" and event["n"] == 3
+    [record] = records
+    assert record.getMessage() == "seen by both" and record.n == 3  # type: ignore[attr-defined]
