@@ -44,6 +44,7 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from understudy_model.artifact import LoadedModel
 from understudy_model.data import MISSING_CATEGORY
 from understudy_model.schema import FeatureSchema
+from understudy_model.trees import WALK_MAX_ROWS, TreeWalk
 
 # The fast path must agree with the reference this closely (relative difference).
 REL_TOLERANCE = 1e-9
@@ -176,8 +177,14 @@ def _gradient_boosting(model: GradientBoostingRegressor) -> _Regressor:
         raise _fail("GradientBoostingRegressor with several targets")
     baseline = float(constant[0])
     estimators, learning_rate = model.estimators_, float(model.learning_rate)
+    # A few rows (a single-record request): all trees walked together (trees.py, same bits).
+    walk = TreeWalk(
+        [e.tree_ for e in estimators[:, 0]], learning_rate=learning_rate, baseline=baseline
+    )
 
     def predict(x: np.ndarray) -> np.ndarray:
+        if x.shape[0] <= WALK_MAX_ROWS:
+            return walk(x)
         raw = np.full((x.shape[0], 1), baseline, dtype=np.float64)
         predict_stages(estimators, np.ascontiguousarray(x, dtype=np.float32), learning_rate, raw)
         return raw.ravel()
