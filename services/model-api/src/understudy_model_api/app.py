@@ -14,6 +14,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from prometheus_client import CollectorRegistry
+from starlette.types import Receive, Scope, Send
 
 from understudy_common.metrics import new_registry
 from understudy_model_api.drift import DriftMetrics
@@ -29,7 +30,25 @@ from understudy_model_api.settings import Settings
 logger = logging.getLogger(__name__)
 
 
-def create_app(settings: Settings, registry: CollectorRegistry | None = None) -> FastAPI:
+class ModelApi(FastAPI):
+    """FastAPI with the fast route in front: ``POST /v1/predictions`` goes to
+    ``fast_route`` (a RequestContextMiddleware that answers it with PredictionHandler)
+    before FastAPI's own middleware stack (ServerErrorMiddleware, its telemetry and body
+    limit layers, ours, ExceptionMiddleware, the router): each is a coroutine and a send
+    wrapper per request, and the fast route needs none of them (it has its own 500 catch-all
+    and body limit). Every other request is FastAPI's."""
+
+    fast_route: RequestContextMiddleware | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        fast = self.fast_route
+        if fast is not None and fast.serves(scope):
+            await fast(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
+
+
+def create_app(settings: Settings, registry: CollectorRegistry | None = None) -> ModelApi:
     metrics = ApiMetrics(registry if registry is not None else new_registry())
     drift = DriftMetrics(metrics.registry, features=settings.drift_features)
 
@@ -62,7 +81,7 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None) ->
             await runtime.runner.stop()
             logger.info("stopped serving %s %s", runtime.model.name, runtime.model.version)
 
-    app = FastAPI(
+    app = ModelApi(
         title="Understudy model-api",
         summary="Serves one versioned house-price model",
         version="1",
@@ -84,12 +103,11 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None) ->
         settings=settings, metrics=metrics, drift=drift, runtime=lambda: app.state.runtime
     )
     app.state.predictions = predictions  # FastAPI's route calls it too (routes.py)
-    app.add_middleware(
-        RequestContextMiddleware,
-        metrics=metrics,
-        model_version=model_version,
-        predictions=predictions if settings.fast_route else None,
-    )
+    app.add_middleware(RequestContextMiddleware, metrics=metrics, model_version=model_version)
+    if settings.fast_route:
+        app.fast_route = RequestContextMiddleware(
+            app, metrics=metrics, model_version=model_version, predictions=predictions
+        )
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:

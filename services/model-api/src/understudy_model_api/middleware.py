@@ -2,10 +2,11 @@
 
 For every HTTP request: take the ``X-Request-ID`` (or make one), set it in the
 logging context so every log line carries it, echo it and ``X-Model-Version`` on
-the response, and count the request in the metrics. ``POST /v1/predictions`` goes
-straight to its handler (predictions.py) when ``predictions`` is given: the fast route,
-which skips FastAPI's routing, dependency resolution and exception middleware (the
-share of a request they took is in bench/README.md, "where the time goes"). A bug anywhere below is
+the response, and count the request in the metrics. Given ``predictions``, it answers
+``POST /v1/predictions`` itself by calling that handler (predictions.py): the fast route,
+which ``ModelApi`` (app.py) enters before FastAPI's middleware stack, routing, dependency
+resolution and exception middleware (what they cost: bench/README.md, "Where the time
+goes"). A bug anywhere below is
 logged with its stack trace and answered with a JSON 500 that still carries
 the request id: the catch-all that tests prove no input reaches.
 """
@@ -43,6 +44,15 @@ class RequestContextMiddleware:
         self.model_version = model_version
         self.predictions = predictions
 
+    def serves(self, scope: Scope) -> bool:
+        """True for the requests this middleware answers itself (the fast route)."""
+        return (
+            self.predictions is not None
+            and scope["type"] == "http"
+            and scope["path"] == PREDICTIONS_PATH
+            and scope["method"] == "POST"
+        )
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
@@ -70,11 +80,7 @@ class RequestContextMiddleware:
 
         with request_context(request_id):
             try:
-                if (
-                    self.predictions is not None
-                    and scope["path"] == PREDICTIONS_PATH
-                    and scope["method"] == "POST"
-                ):
+                if self.serves(scope):
                     route = PREDICTIONS_PATH
                     await self._predict(request_id, scope, receive, send_with_headers)
                 else:
