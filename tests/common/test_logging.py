@@ -147,3 +147,27 @@ def test_log_event_takes_the_standard_path_when_others_listen(stream):
     assert event["message"] == "seen by both" and event["n"] == 3
     [record] = records
     assert record.getMessage() == "seen by both" and record.n == 3  # type: ignore[attr-defined]
+
+
+def test_nested_plain_extras_pass_unchanged_and_others_as_repr(stream):
+    class Opaque:
+        def __repr__(self) -> str:
+            return "<Opaque>"
+
+    cycle: list = []
+    cycle.append(cycle)
+    plain = [{"a": 1.5, "b": None, "c": ["x", True, {"d": 2}]}]
+    logging.getLogger("x").info(
+        "extras",
+        extra={
+            "plain": plain,
+            "nested_opaque": [{"a": Opaque()}],
+            "int_keys": {1: "one"},  # JSON writes the key as "1": encodable, kept
+            "cycle": cycle,
+        },
+    )
+    (event,) = _lines(stream)
+    assert event["plain"] == plain
+    assert event["nested_opaque"] == "[{'a': <Opaque>}]"
+    assert event["int_keys"] == {"1": "one"}
+    assert event["cycle"] == "[[...]]"
