@@ -155,13 +155,11 @@ def infer_path() -> str:
 
 
 @contextmanager
-def mlserver(
-    binary: Path, root: Path, *, port: int, log_path: Path, timeout_s: float = 120
-) -> Iterator[str]:
-    """``mlserver start root`` until the model is ready; yields the base URL."""
-    url = f"http://127.0.0.1:{port}"
-    # Its own process group: MLServer's inference pool is a child process of its own.
+def mlserver(binary: Path, root: Path, *, log_path: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """``mlserver start root``, stopped (its whole process group) on exit. Not yet ready:
+    ``wait_ready`` (two servers start side by side, ~30 s each on a busy machine)."""
     with log_path.open("w") as log:
+        # Its own process group: MLServer's inference pool is a child process of its own.
         proc = subprocess.Popen(
             [str(binary), "start", str(root)],
             stdout=log,
@@ -169,20 +167,7 @@ def mlserver(
             start_new_session=True,
         )
         try:
-            deadline = time.monotonic() + timeout_s
-            while True:
-                if proc.poll() is not None:
-                    raise RuntimeError(f"mlserver exited; see {log_path}")
-                try:
-                    ready = httpx.get(f"{url}/v2/models/{MODEL_NAME}/ready", timeout=1)
-                    if ready.status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"mlserver not ready in {timeout_s:.0f}s; see {log_path}")
-                time.sleep(0.1)
-            yield url
+            yield proc
         finally:
             if proc.poll() is None:
                 os.killpg(proc.pid, 15)
@@ -191,6 +176,24 @@ def mlserver(
                 except subprocess.TimeoutExpired:
                     os.killpg(proc.pid, 9)
                     proc.wait()
+
+
+def wait_ready(
+    proc: subprocess.Popen[bytes], url: str, *, log_path: Path, timeout_s: float = 180
+) -> None:
+    """Until MLServer says the model is ready; raises if it exits or takes too long."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        if proc.poll() is not None:
+            raise RuntimeError(f"mlserver exited; see {log_path}")
+        try:
+            if httpx.get(f"{url}/v2/models/{MODEL_NAME}/ready", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"mlserver not ready in {timeout_s:.0f}s; see {log_path}")
+        time.sleep(0.1)
 
 
 def relative_mismatch(got: list[float], want: list[float]) -> float:

@@ -40,6 +40,7 @@ from contextlib import ExitStack
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 import mlserver_peer
@@ -51,6 +52,7 @@ from model_api_report import (
     MODEL_API,
     Result,
     add_ratios,
+    enough_requests,
     goals,
     merge_wrk,
     scaling,
@@ -164,6 +166,7 @@ def start_targets(
             expected = model_api_predictions(out[MODEL_API].urls[0], bodies)
         else:  # what model-api serves: the artifact's pipeline on the validated records
             expected = mlserver_peer.reference_predictions(args.artifact, args.records)
+        started = []
         for name in wanted:
             ports = mlserver_peer.Ports(free_port(), free_port(), free_port())
             root = mlserver_peer.write_repository(
@@ -173,11 +176,12 @@ def start_targets(
                 ports=ports,
                 batching=name == MLSERVER_BATCH,
             )
-            url = stack.enter_context(
-                mlserver_peer.mlserver(binary, root, port=ports.http, log_path=log(name, 0))
-            )
-            out[name] = Endpoint([url], mlserver_peer.infer_path(), v2_bodies)
+            proc = stack.enter_context(mlserver_peer.mlserver(binary, root, log_path=log(name, 0)))
+            started.append((name, proc, f"http://127.0.0.1:{ports.http}"))
+        for name, proc, url in started:
+            mlserver_peer.wait_ready(proc, url, log_path=log(name, 0))
             mlserver_peer.check_predictions(url, v2_bodies, expected)
+            out[name] = Endpoint([url], mlserver_peer.infer_path(), v2_bodies)
     return out
 
 
@@ -193,15 +197,24 @@ def measure(
 ) -> Result:
     urls = [u + endpoint.path for u in endpoint.urls[:processes]]
     body = endpoint.bodies[records]
-    if wrk_processes == 1:
-        run_wrk(urls[0], body, concurrency=concurrency, duration=1)  # warm-up
+    # One wrk (2 threads), or single-threaded ones side by side, each on its own server
+    # process or all on the one.
+    targets = [urls[i % len(urls)] for i in range(wrk_processes)]
+
+    def load(seconds: int) -> dict[str, Any]:
+        if wrk_processes == 1:
+            return merge_wrk([run_wrk(urls[0], body, concurrency=concurrency, duration=seconds)])
+        return merge_wrk(wrk_split(targets, body, concurrency=concurrency, duration=seconds))
+
+    load(1)  # warm-up
+    seconds = duration
+    while True:
         before = os.getloadavg()[0]
-        stats = merge_wrk([run_wrk(urls[0], body, concurrency=concurrency, duration=duration)])
-    else:  # each wrk on its own server process, or both on the one
-        targets = [urls[i % len(urls)] for i in range(wrk_processes)]
-        wrk_split(targets, body, concurrency=concurrency, duration=1)
-        before = os.getloadavg()[0]
-        stats = merge_wrk(wrk_split(targets, body, concurrency=concurrency, duration=duration))
+        stats = load(seconds)
+        # wrk counts only answered requests: a slow server needs a longer run to count.
+        if enough_requests(stats["requests"], concurrency) or seconds >= 4 * duration:
+            break
+        seconds *= 2
     after = os.getloadavg()[0]
     rps = stats["requests_per_s"]
     result = Result(
@@ -218,6 +231,7 @@ def measure(
         errors=stats["errors"],
         load_before=before,
         load_after=after,
+        duration_s=seconds,
     )
     print(
         f"{name:>15} records={records:<3} c={concurrency:<3} procs={processes} "

@@ -32,10 +32,21 @@ class Result:
     errors: int
     load_before: float  # 1-minute load average before and after the run
     load_after: float
+    duration_s: int = 0  # of the measured wrk run
     ratios: dict[str, float | None] | None = None  # filled by add_ratios
 
     def key(self) -> tuple[int, int, int, int]:
         return (self.records, self.concurrency, self.processes, self.wrk_processes)
+
+
+# A run counts when it answered at least this many requests per connection; else the
+# run is repeated longer (wrk drops the requests still in flight at its end, so a
+# server slower than the run, e.g. MLServer at 64 connections, would count 0 req/s).
+MIN_REQUESTS_PER_CONNECTION = 2
+
+
+def enough_requests(requests: int, concurrency: int) -> bool:
+    return requests >= MIN_REQUESTS_PER_CONNECTION * concurrency
 
 
 def merge_wrk(stats: list[dict[str, Any]]) -> dict[str, Any]:
@@ -62,8 +73,10 @@ def add_ratios(results: list[Result]) -> None:
         row.ratios = {}
         for peer, _ in PEERS:
             other = by_key.get((peer, row.key()))
-            ok = other is not None and other is not row and other.requests_per_s > 0
-            row.ratios[peer] = row.requests_per_s / other.requests_per_s if ok else None  # type: ignore[union-attr]
+            if other is None or other is row or other.requests_per_s <= 0:
+                row.ratios[peer] = None
+            else:
+                row.ratios[peer] = row.requests_per_s / other.requests_per_s
 
 
 def scaling(results: list[Result]) -> dict[str, dict[str, float]]:
