@@ -58,7 +58,7 @@ from model_api_report import (
     scaling,
     table,
 )
-from model_api_runs import free_port, model_api_process, run_wrk, wrk_split
+from model_api_runs import Started, free_port, model_api_process, run_wrk, wait_ready, wrk_split
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "bench" / "results"
@@ -139,8 +139,8 @@ def start_targets(
     def log(name: str, i: int) -> Path:
         return RESULTS / f"model_api-{stamp}-{name}{'' if i == 0 else f'-{i + 1}'}.log"
 
-    # MLServer first, without waiting: it takes the longest to start (~30-80 s on a busy
-    # machine, most of it importing), the model-api processes start meanwhile.
+    # Every server starts side by side, MLServer first (the slowest: ~30-80 s on a busy
+    # machine, most of it importing); then each is waited for.
     mlservers = []
     wanted = [t for t in (MLSERVER, MLSERVER_BATCH) if t in args.targets]
     if wanted:
@@ -159,22 +159,24 @@ def start_targets(
             )
             proc = stack.enter_context(mlserver_peer.mlserver(binary, root, log_path=log(name, 0)))
             mlservers.append((name, proc, f"http://127.0.0.1:{ports.http}"))
+    started: dict[str, list[Started]] = {}
     for config in configs:
         count = processes if config == MODEL_API else 1
-        urls = [
+        started[config] = [
             stack.enter_context(model_api_process(args.artifact, CONFIGS[config], log(config, i)))
             for i in range(count)
         ]
-        out[config] = Endpoint(urls, "/v1/predictions", bodies)
     if CEILING in args.targets or SCALING in args.targets:
-        urls = [
+        started[CEILING] = [
             stack.enter_context(
                 model_api_process(args.artifact, {}, log(CEILING, i), script=CEILING_SCRIPT)
             )
             for i in range(processes)
         ]
-        check_ceiling(urls[0], bodies[1])
-        out[CEILING] = Endpoint(urls, "/v1/predictions", bodies)
+    for name, group in started.items():
+        out[name] = Endpoint([wait_ready(s) for s in group], "/v1/predictions", bodies)
+    if CEILING in out:
+        check_ceiling(out[CEILING].urls[0], bodies[1])
     if mlservers:
         v2_bodies = mlserver_peer.frame_bodies(args.artifact, args.records, RESULTS)
         if MODEL_API in out:

@@ -12,6 +12,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -42,12 +43,20 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+@dataclass(frozen=True)
+class Started:
+    url: str
+    proc: subprocess.Popen[bytes]
+    log_path: Path
+
+
 @contextmanager
 def model_api_process(
     artifact: Path, settings: dict[str, str], log_path: Path, *, script: Path | None = None
-) -> Iterator[str]:
+) -> Iterator[Started]:
     """``python -m understudy_model_api`` (or ``script``, the ceiling, which runs the same
-    entry point) on a free port until /readyz answers; yields the base URL."""
+    entry point) on a free port, stopped on exit; ``wait_ready`` until it answers (every
+    process starts side by side: each takes 10-20 s to import on a busy machine)."""
     port = free_port()
     env = {
         **os.environ,
@@ -63,24 +72,27 @@ def model_api_process(
     )
     with log_path.open("w") as log:
         proc = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=REPO)
-        url = f"http://127.0.0.1:{port}"
         try:
-            deadline = time.monotonic() + 60
-            while True:  # readiness polling
-                if proc.poll() is not None:
-                    raise RuntimeError(f"service exited; see {log_path}")
-                try:
-                    if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"service not ready in 60s; see {log_path}")
-                time.sleep(0.05)
-            yield url
+            yield Started(f"http://127.0.0.1:{port}", proc, log_path)
         finally:
             proc.terminate()
             proc.wait(timeout=30)
+
+
+def wait_ready(started: Started, *, timeout_s: float = 120) -> str:
+    """Until /readyz answers 200; returns the base URL."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        if started.proc.poll() is not None:
+            raise RuntimeError(f"service exited; see {started.log_path}")
+        try:
+            if httpx.get(f"{started.url}/readyz", timeout=1).status_code == 200:
+                return started.url
+        except httpx.TransportError:
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"service not ready in {timeout_s:.0f}s; see {started.log_path}")
+        time.sleep(0.05)
 
 
 def _wrk_command(
