@@ -58,7 +58,7 @@ from model_api_report import (
     scaling,
     table,
 )
-from model_api_runs import Started, free_port, model_api_process, run_wrk, wait_ready, wrk_split
+from model_api_runs import Started, free_ports, model_api_process, run_wrk, wait_ready, wrk_split
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "bench" / "results"
@@ -140,7 +140,9 @@ def start_targets(
         return RESULTS / f"model_api-{stamp}-{name}{'' if i == 0 else f'-{i + 1}'}.log"
 
     # Every server starts side by side, MLServer first (the slowest: ~30-80 s on a busy
-    # machine, most of it importing); then each is waited for.
+    # machine, most of it importing); then each is waited for. Ports are taken at once,
+    # before any server binds, so no two get the same one.
+    ports_left = iter(free_ports(6 + 3 * processes + len(configs)))
     mlservers = []
     wanted = [t for t in (MLSERVER, MLSERVER_BATCH) if t in args.targets]
     if wanted:
@@ -149,7 +151,7 @@ def start_targets(
         binary = mlserver_peer.ensure_env(uv=shutil.which("uv") or "uv")
         metadata = read_metadata(args.artifact)
         for name in wanted:
-            ports = mlserver_peer.Ports(free_port(), free_port(), free_port())
+            ports = mlserver_peer.Ports(next(ports_left), next(ports_left), next(ports_left))
             root = mlserver_peer.write_repository(
                 Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="mlserver-"))),
                 model_file=args.artifact / str(metadata["artifact"]["file"]),
@@ -163,13 +165,19 @@ def start_targets(
     for config in configs:
         count = processes if config == MODEL_API else 1
         started[config] = [
-            stack.enter_context(model_api_process(args.artifact, CONFIGS[config], log(config, i)))
+            stack.enter_context(
+                model_api_process(
+                    args.artifact, CONFIGS[config], log(config, i), port=next(ports_left)
+                )
+            )
             for i in range(count)
         ]
     if CEILING in args.targets or SCALING in args.targets:
         started[CEILING] = [
             stack.enter_context(
-                model_api_process(args.artifact, {}, log(CEILING, i), script=CEILING_SCRIPT)
+                model_api_process(
+                    args.artifact, {}, log(CEILING, i), port=next(ports_left), script=CEILING_SCRIPT
+                )
             )
             for i in range(processes)
         ]

@@ -37,10 +37,16 @@ end
 """
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+def free_ports(count: int) -> list[int]:
+    """``count`` distinct free ports: all bound at once, so none is handed out twice."""
+    socks = [socket.socket() for _ in range(count)]
+    try:
+        for sock in socks:
+            sock.bind(("127.0.0.1", 0))
+        return [int(sock.getsockname()[1]) for sock in socks]
+    finally:
+        for sock in socks:
+            sock.close()
 
 
 @dataclass(frozen=True)
@@ -52,12 +58,16 @@ class Started:
 
 @contextmanager
 def model_api_process(
-    artifact: Path, settings: dict[str, str], log_path: Path, *, script: Path | None = None
+    artifact: Path,
+    settings: dict[str, str],
+    log_path: Path,
+    *,
+    port: int,
+    script: Path | None = None,
 ) -> Iterator[Started]:
     """``python -m understudy_model_api`` (or ``script``, the ceiling, which runs the same
-    entry point) on a free port, stopped on exit; ``wait_ready`` until it answers (every
+    entry point) on ``port``, stopped on exit; ``wait_ready`` until it answers (every
     process starts side by side: each takes 10-20 s to import on a busy machine)."""
-    port = free_port()
     env = {
         **os.environ,
         "UNDERSTUDY_MODEL_API_ARTIFACT_DIR": str(artifact),

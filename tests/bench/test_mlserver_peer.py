@@ -105,6 +105,8 @@ def test_the_repository_serves_the_artifact_file_with_or_without_batching(
             18082,
         )
         assert settings["debug"] is False
+        # Its own metrics folder: two MLServers started in one directory would share one.
+        assert settings["metrics_dir"] == str(root / "metrics")
         model = json.loads((root / MODEL_NAME / "model-settings.json").read_text())
         assert model["implementation"] == "mlserver_sklearn.SKLearnModel"
         assert model["parameters"] == {"uri": "./model.joblib", "version": "2.0.0"}
