@@ -1,6 +1,6 @@
 """Benchmark of the model-api service next to its ceiling and its peer, all in one run.
 
-    uv run python bench/model_api.py                      # v2, every peer target, ~3 minutes
+    uv run python bench/model_api.py                      # v2, every peer target, ~4 minutes
     uv run python bench/model_api.py --quick              # fewer loads, 2 s runs, ~1 minute
     uv run python bench/model_api.py --targets ceiling default --duration 5
     uv run python bench/model_api.py --targets default naive fast-unbatched   # ablations

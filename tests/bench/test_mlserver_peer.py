@@ -8,12 +8,15 @@ import json
 import math
 from pathlib import Path
 
+import httpx
 import pytest
 
 from bench.mlserver_peer import (
     BATCH_SETTINGS,
     MODEL_NAME,
     Ports,
+    check_predictions,
+    infer_path,
     relative_mismatch,
     v2_datatype,
     v2_predictions,
@@ -113,3 +116,26 @@ def test_the_repository_serves_the_artifact_file_with_or_without_batching(
         assert (root / MODEL_NAME / "model.joblib").read_bytes() == b"pickled pipeline"
         for key, value in BATCH_SETTINGS.items():
             assert model.get(key) == (value if batching else None)
+
+
+def test_the_prediction_check_stops_the_benchmark_when_mlserver_predicts_otherwise(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    body = tmp_path / "body.json"
+    body.write_text("{}")
+    served: list[float] = []
+
+    def post(url: str, **kwargs: object) -> httpx.Response:
+        assert url == "http://mlserver" + infer_path()
+        answer = {"outputs": [{"name": "predict", "data": served}]}
+        return httpx.Response(200, json=answer)
+
+    monkeypatch.setattr(httpx, "post", post)
+    served[:] = [181000.0 * (1 + 1e-12)]  # within the fast path's bound: the same numbers
+    check_predictions("http://mlserver", {1: body}, {1: [181000.0]})
+    served[:] = [181000.0 * (1 + 1e-6)]
+    with pytest.raises(SystemExit, match="predicts differently"):
+        check_predictions("http://mlserver", {1: body}, {1: [181000.0]})
+    served[:] = []
+    with pytest.raises(SystemExit, match="predicts differently"):
+        check_predictions("http://mlserver", {1: body}, {1: [181000.0]})
