@@ -152,6 +152,12 @@ def _fmt_ratio(value: float | None) -> str:
     return "-" if value is None else f"{value:.3f}" if value < 0.1 else f"{value:.2f}"
 
 
+def _fmt_rps(r: Result) -> str:
+    if r.requests == 0:  # not "0 req/s": slower than the run, nothing answered to count
+        return f"none answered in {r.duration_s} s"
+    return f"{r.requests_per_s:,.0f}"
+
+
 def table(results: list[Result]) -> str:
     """A Markdown table of every row, with its ratios to the peers."""
     head = (
@@ -164,7 +170,7 @@ def table(results: list[Result]) -> str:
         ratios = r.ratios or {}
         lines.append(
             f"| {r.target} | {r.records} | {r.concurrency} | {r.processes} | "
-            f"{r.wrk_processes} | {r.p50_ms:.2f} | {r.p99_ms:.2f} | {r.requests_per_s:,.0f} | "
+            f"{r.wrk_processes} | {r.p50_ms:.2f} | {r.p99_ms:.2f} | {_fmt_rps(r)} | "
             f"{r.records_per_s:,.0f} | "
             + " | ".join(_fmt_ratio(ratios.get(p)) for p, _ in PEERS)
             + f" | {r.load_before:.1f}-{r.load_after:.1f} |"

@@ -130,3 +130,9 @@ def test_the_table_has_one_line_per_row_and_a_dash_for_missing_ratios() -> None:
     assert len(lines) == 2 + len(rows)
     assert lines[0].count("|") == lines[1].count("|") == lines[2].count("|")
     assert "| default | 1 | 1 | 1 | 1 | 1.00 | 2.00 | 2,500 | 2,500 | 0.25 | - | - |" in lines[3]
+
+
+def test_a_row_that_answered_nothing_says_so_instead_of_zero() -> None:
+    slow = row("mlserver", 0.0, concurrency=64)
+    slow.requests, slow.duration_s = 0, 8
+    assert "| none answered in 8 s |" in table([slow])
