@@ -1,17 +1,30 @@
-"""Benchmark of the model-api service: real uvicorn process, load from wrk (a separate process).
+"""Benchmark of the model-api service next to its ceiling and its peer, all in one run.
 
-    uv run python bench/model_api.py                 # v1, the default scenarios, ~3 minutes
-    uv run python bench/model_api.py --artifact artifacts/v2 --duration 5
+    uv run python bench/model_api.py                      # v2, every peer target, ~4 minutes
+    uv run python bench/model_api.py --quick              # fewer loads, 2 s runs, ~1 minute
+    uv run python bench/model_api.py --targets ceiling default --duration 5
+    uv run python bench/model_api.py --targets default naive fast-unbatched   # ablations
 
-For each service configuration (the default one, the naive baseline = per-request
-scikit-learn pipeline without batching or fast path, and a few ablations) it starts
-``python -m understudy_model_api`` on a free port, drives it with ``wrk`` (Debian
-package; a Lua script POSTs a fixed body) at several concurrencies, and records
-latency p50/p99 and throughput. The floor is the in-process predict without HTTP.
-It prints a table and writes JSON to bench/results/ (gitignored), with the load
-average before and after each run: other work on the machine skews the numbers.
-Service logs (one JSON event per request, inputs included: the default) go to a
-file next to the JSON.
+Targets (each a real server process on 127.0.0.1, driven by ``wrk``, a separate process
+with a Lua script POSTing a fixed body of 1 or 100 Ames holdout records):
+
+- model-api configurations (``python -m understudy_model_api``, inputs logged: the worst
+  case): ``default`` (as it ships), ``naive`` (the scikit-learn pipeline per request, no
+  batching, predict in a thread) and ablations (``CONFIGS``);
+- ``ceiling``: the raw-ASGI ceiling, a fixed answer under model-api's own uvicorn and
+  options (bench/asgi_ceiling.py);
+- ``mlserver`` / ``mlserver-batch``: MLServer + mlserver-sklearn serving the artifact's
+  pipeline (V2 protocol, pandas codec), without and with adaptive batching, installed by
+  this script into a benchmark-only environment (bench/mlserver_peer.py). Its predictions
+  are checked equal to model-api's before anything is measured;
+- ``scaling``: ``default`` and ``ceiling`` with one server process and with two (two
+  ports, like two pods), both loads split over two wrk processes.
+
+Every target is started first, then each load (records, concurrency) runs on every target
+in turn, so the machine's drift falls on all alike; each row's throughput is divided by
+the ceiling's and MLServer's at the same load (bench/model_api_report.py). The floor is
+validate + predict in process, without HTTP. Prints a table and writes JSON to
+bench/results/ (gitignored) with the load average before and after each run.
 """
 
 from __future__ import annotations
@@ -20,25 +33,36 @@ import argparse
 import json
 import os
 import platform
-import re
 import shutil
-import socket
-import subprocess
 import sys
 import tempfile
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
-import numpy as np
+import mlserver_peer
+from model_api_floor import floor
+from model_api_report import (
+    CEILING,
+    MLSERVER,
+    MLSERVER_BATCH,
+    MODEL_API,
+    Result,
+    add_ratios,
+    enough_requests,
+    goals,
+    merge_wrk,
+    scaling,
+    table,
+)
+from model_api_runs import Started, free_ports, model_api_process, run_wrk, wait_ready, wrk_split
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "bench" / "results"
+CEILING_SCRIPT = REPO / "bench" / "asgi_ceiling.py"
 
 # name -> service settings (UNDERSTUDY_MODEL_API_* without the prefix)
 CONFIGS: dict[str, dict[str, str]] = {
@@ -53,191 +77,253 @@ CONFIGS: dict[str, dict[str, str]] = {
     # same handler either way): what the fast route buys.
     "fastapi-route": {"FAST_ROUTE": "false"},
 }
-# (config, records per request, concurrency)
-SCENARIOS: list[tuple[str, int, int]] = [
-    ("default", 1, 1),
-    ("default", 1, 16),
-    ("default", 1, 64),
-    ("default", 100, 1),
-    ("default", 100, 16),
-    ("naive", 1, 1),
-    ("naive", 1, 16),
-    ("naive", 1, 64),
-    ("naive", 100, 16),
-    ("fast-unbatched", 1, 1),
-    ("fast-unbatched", 1, 64),
-    ("batch-thread", 1, 1),
-    ("batch-thread", 1, 64),
-    ("batch-wait-1ms", 1, 1),
-    ("batch-wait-1ms", 1, 64),
-    ("drift-off", 1, 1),
-    ("drift-off", 1, 64),
-    ("drift-off", 100, 16),
-    ("fastapi-route", 1, 1),
-    ("fastapi-route", 1, 64),
-]
-
-WRK_SCRIPT = """
-wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/json"
-local f = assert(io.open("%(body)s", "rb"))
-wrk.body = f:read("*a")
-f:close()
-done = function(summary, latency, requests)
-  io.write(string.format(
-    "BENCH_JSON {\\"p50_us\\": %%d, \\"p99_us\\": %%d, \\"mean_us\\": %%f, \\"requests\\": %%d, " ..
-    "\\"duration_us\\": %%d, \\"errors_status\\": %%d, \\"errors_socket\\": %%d}\\n",
-    latency:percentile(50), latency:percentile(99), latency.mean, summary.requests,
-    summary.duration, summary.errors.status,
-    summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout))
-end
-"""
+PEERS = (CEILING, MLSERVER, MLSERVER_BATCH)
+SCALING = "scaling"
+TARGETS = [*CONFIGS, *PEERS, SCALING]
+DEFAULT_TARGETS = [CEILING, MODEL_API, MLSERVER, MLSERVER_BATCH, "naive", SCALING]
+# (records, concurrency) per target; the peers run model-api's loads.
+PEER_LOADS = [(1, 1), (1, 16), (1, 64), (100, 1), (100, 16)]
+LOADS: dict[str, list[tuple[int, int]]] = {
+    "default": PEER_LOADS,
+    "naive": [(1, 1), (1, 16), (1, 64), (100, 16)],
+    "fast-unbatched": [(1, 1), (1, 64)],
+    "batch-thread": [(1, 1), (1, 64)],
+    "batch-wait-1ms": [(1, 1), (1, 64)],
+    "drift-off": [(1, 1), (1, 64), (100, 16)],
+    "fastapi-route": [(1, 1), (1, 64)],
+    **{peer: PEER_LOADS for peer in PEERS},
+}
+QUICK_LOADS = [(1, 1), (1, 64), (100, 16)]
+SCALING_TARGETS = (MODEL_API, CEILING)
+SCALING_LOADS = [(1, 16), (1, 64)]
+QUICK_SCALING_LOADS = [(1, 64)]
 
 
 @dataclass
-class Result:
-    config: str
-    records: int
-    concurrency: int
-    p50_ms: float
-    p99_ms: float
-    requests_per_s: float
-    records_per_s: float
-    requests: int
-    errors: int
-    load_before: float
-    load_after: float
+class Endpoint:
+    """Where a target answers, and the body file per records-per-request."""
+
+    urls: list[str]  # one per server process
+    path: str
+    bodies: dict[int, Path]
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@contextmanager
-def service(artifact: Path, settings: dict[str, str], log_path: Path) -> Iterator[str]:
-    port = free_port()
-    env = {
-        **os.environ,
-        "UNDERSTUDY_MODEL_API_ARTIFACT_DIR": str(artifact),
-        "UNDERSTUDY_MODEL_API_HOST": "127.0.0.1",
-        "UNDERSTUDY_MODEL_API_PORT": str(port),
-        # The worst case (and the recorded results): every request's inputs logged.
-        "UNDERSTUDY_MODEL_API_LOG_INPUTS": "true",
-        **{f"UNDERSTUDY_MODEL_API_{k}": v for k, v in settings.items()},
-    }
-    with log_path.open("w") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "understudy_model_api"],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            cwd=REPO,
+def model_api_predictions(url: str, bodies: dict[int, Path]) -> dict[int, list[float]]:
+    out = {}
+    for n, body in bodies.items():
+        answer = httpx.post(
+            f"{url}/v1/predictions",
+            content=body.read_bytes(),
+            headers={"content-type": "application/json"},
+            timeout=30,
         )
-        url = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 60
-            while True:  # readiness polling
-                if proc.poll() is not None:
-                    raise RuntimeError(f"service exited; see {log_path}")
-                try:
-                    if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"service not ready in 60s; see {log_path}")
-                time.sleep(0.05)
-            yield url
-        finally:
-            proc.terminate()
-            proc.wait(timeout=30)
-
-
-def run_wrk(url: str, body_file: Path, *, concurrency: int, duration: int) -> dict[str, Any]:
-    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
-        script.write(WRK_SCRIPT % {"body": body_file})
-    threads = min(2, concurrency)
-    cmd = [
-        "wrk",
-        f"-t{threads}",
-        f"-c{concurrency}",
-        f"-d{duration}s",
-        "--timeout",
-        "10s",
-        "-s",
-        script.name,
-        f"{url}/v1/predictions",
-    ]
-    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
-    os.unlink(script.name)
-    match = re.search(r"BENCH_JSON (\{.*\})", out)
-    if not match:
-        raise RuntimeError(f"unexpected wrk output:\n{out}")
-    stats: dict[str, Any] = json.loads(match.group(1))
-    return stats
-
-
-def floor(artifact: Path, records: list[dict[str, Any]], seconds: float = 2.0) -> dict[str, Any]:
-    """In-process: validate + fast predict, no HTTP (the lower bound of a request), and the
-    drift counting of the same records alone (its peer: validate + fast predict)."""
-    from understudy_model.artifact import load_artifact
-    from understudy_model.fast import compile_fast_predictor
-    from understudy_model.validation import validate_records
-    from understudy_model_api.drift import DriftCounter, select_features
-
-    model = load_artifact(artifact)
-    fast = compile_fast_predictor(model)
-    assert model.reference is not None, "an artifact without a reference counts nothing"
-    counter = DriftCounter(model, model.reference, select_features("all", model.reference))
-
-    def count_drift(rows: list[dict[str, Any]]) -> None:
-        counter.count_rows(rows)
-        counter.count_predictions([0.0] * len(rows))
-
-    out: dict[str, Any] = {"drift_series_per_pod": len(counter.series)}
-    for n in (1, 100):
-        batch = records[:n]
-        clean = validate_records(batch, model.schema).rows
-        calls: dict[str, Any] = {
-            "fast_predict": lambda b=batch: fast.predict_rows(
-                validate_records(b, model.schema).rows
-            ),
-            "reference_predict": lambda b=batch: model.predict_rows(
-                validate_records(b, model.schema).rows
-            ),
-            "drift_count": lambda rows=clean: count_drift(rows),  # counting alone
-        }
-        for name, call in calls.items():
-            times = []
-            end = time.perf_counter() + seconds
-            while time.perf_counter() < end:
-                t0 = time.perf_counter()
-                call()
-                times.append(time.perf_counter() - t0)
-            arr = np.array(times)
-            out[f"{name}_{n}"] = {
-                "p50_ms": float(np.percentile(arr, 50) * 1e3),
-                "p99_ms": float(np.percentile(arr, 99) * 1e3),
-                "calls_per_s": float(len(arr) / arr.sum()),
-            }
+        answer.raise_for_status()
+        out[n] = [float(p) for p in answer.json()["predictions"]]
     return out
+
+
+def check_ceiling(url: str, body: Path) -> None:
+    from asgi_ceiling import ANSWER
+
+    answer = httpx.post(url + "/v1/predictions", content=body.read_bytes(), timeout=10)
+    if answer.status_code != 200 or answer.content != ANSWER:
+        raise SystemExit(f"the ceiling did not give its fixed answer: {answer.text[:200]}")
+
+
+def start_targets(
+    stack: ExitStack, args: argparse.Namespace, bodies: dict[int, Path], stamp: str
+) -> dict[str, Endpoint]:
+    """Every server the chosen targets need (a second process each for `scaling`)."""
+    out: dict[str, Endpoint] = {}
+    configs = [t for t in args.targets if t in CONFIGS]
+    if SCALING in args.targets:
+        configs = list(dict.fromkeys([*configs, MODEL_API]))
+    processes = 2 if SCALING in args.targets else 1
+
+    def log(name: str, i: int) -> Path:
+        return RESULTS / f"model_api-{stamp}-{name}{'' if i == 0 else f'-{i + 1}'}.log"
+
+    # Every server starts side by side, MLServer first (the slowest: ~30-80 s on a busy
+    # machine, most of it importing); then each is waited for. Ports are taken at once,
+    # before any server binds, so no two get the same one.
+    ports_left = iter(free_ports(6 + 3 * processes + len(configs)))
+    mlservers = []
+    wanted = [t for t in (MLSERVER, MLSERVER_BATCH) if t in args.targets]
+    if wanted:
+        from understudy_model.artifact import read_metadata
+
+        binary = mlserver_peer.ensure_env(uv=shutil.which("uv") or "uv")
+        metadata = read_metadata(args.artifact)
+        for name in wanted:
+            ports = mlserver_peer.Ports(next(ports_left), next(ports_left), next(ports_left))
+            root = mlserver_peer.write_repository(
+                Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="mlserver-"))),
+                model_file=args.artifact / str(metadata["artifact"]["file"]),
+                model_version=str(metadata["version"]),
+                ports=ports,
+                batching=name == MLSERVER_BATCH,
+            )
+            proc = stack.enter_context(mlserver_peer.mlserver(binary, root, log_path=log(name, 0)))
+            mlservers.append((name, proc, f"http://127.0.0.1:{ports.http}"))
+    started: dict[str, list[Started]] = {}
+    for config in configs:
+        count = processes if config == MODEL_API else 1
+        started[config] = [
+            stack.enter_context(
+                model_api_process(
+                    args.artifact, CONFIGS[config], log(config, i), port=next(ports_left)
+                )
+            )
+            for i in range(count)
+        ]
+    if CEILING in args.targets or SCALING in args.targets:
+        started[CEILING] = [
+            stack.enter_context(
+                model_api_process(
+                    args.artifact, {}, log(CEILING, i), port=next(ports_left), script=CEILING_SCRIPT
+                )
+            )
+            for i in range(processes)
+        ]
+    for name, group in started.items():
+        out[name] = Endpoint([wait_ready(s) for s in group], "/v1/predictions", bodies)
+    if CEILING in out:
+        check_ceiling(out[CEILING].urls[0], bodies[1])
+    if mlservers:
+        v2_bodies = mlserver_peer.frame_bodies(args.artifact, args.records, RESULTS)
+        if MODEL_API in out:
+            expected = model_api_predictions(out[MODEL_API].urls[0], bodies)
+        else:  # what model-api serves: the artifact's pipeline on the validated records
+            expected = mlserver_peer.reference_predictions(args.artifact, args.records)
+        for name, proc, url in mlservers:
+            mlserver_peer.wait_ready(proc, url, log_path=log(name, 0))
+            mlserver_peer.check_predictions(url, v2_bodies, expected)
+            out[name] = Endpoint([url], mlserver_peer.infer_path(), v2_bodies)
+    return out
+
+
+def measure(
+    name: str,
+    endpoint: Endpoint,
+    *,
+    records: int,
+    concurrency: int,
+    processes: int,
+    wrk_processes: int,
+    duration: int,
+) -> Result:
+    urls = [u + endpoint.path for u in endpoint.urls[:processes]]
+    body = endpoint.bodies[records]
+    # One wrk (2 threads), or single-threaded ones side by side, each on its own server
+    # process or all on the one.
+    targets = [urls[i % len(urls)] for i in range(wrk_processes)]
+
+    def load(seconds: int) -> dict[str, Any]:
+        if wrk_processes == 1:
+            return merge_wrk([run_wrk(urls[0], body, concurrency=concurrency, duration=seconds)])
+        return merge_wrk(wrk_split(targets, body, concurrency=concurrency, duration=seconds))
+
+    load(1)  # warm-up
+    seconds = duration
+    while True:
+        before = os.getloadavg()[0]
+        stats = load(seconds)
+        # wrk counts only answered requests: a slow server needs a longer run to count.
+        if enough_requests(stats["requests"], concurrency) or seconds >= 4 * duration:
+            break
+        seconds *= 2
+    after = os.getloadavg()[0]
+    rps = stats["requests_per_s"]
+    result = Result(
+        target=name,
+        records=records,
+        concurrency=concurrency,
+        processes=processes,
+        wrk_processes=wrk_processes,
+        p50_ms=stats["p50_us"] / 1e3,
+        p99_ms=stats["p99_us"] / 1e3,
+        requests_per_s=rps,
+        records_per_s=rps * records,
+        requests=stats["requests"],
+        errors=stats["errors"],
+        load_before=before,
+        load_after=after,
+        duration_s=seconds,
+    )
+    print(
+        f"{name:>15} records={records:<3} c={concurrency:<3} procs={processes} "
+        f"wrk={wrk_processes} p50 {result.p50_ms:7.2f} ms  p99 {result.p99_ms:7.2f} ms  "
+        f"{rps:8.0f} req/s  errors {result.errors}  load {before:.2f}->{after:.2f}",
+        flush=True,
+    )
+    return result
+
+
+def run(args: argparse.Namespace, stamp: str) -> list[Result]:
+    bodies = {}
+    for n in (1, 100):
+        bodies[n] = RESULTS / f"model_api-body-{n}.json"
+        bodies[n].write_text(json.dumps({"records": args.records[:n]}))
+    results: list[Result] = []
+    with ExitStack() as stack:
+        endpoints = start_targets(stack, args, bodies, stamp)
+        measured = [t for t in args.targets if t in LOADS]
+        for load in dict.fromkeys(load for t in measured for load in LOADS[t]):
+            if args.quick and load not in QUICK_LOADS:
+                continue
+            for name in (t for t in measured if load in LOADS[t]):
+                results.append(
+                    measure(
+                        name,
+                        endpoints[name],
+                        records=load[0],
+                        concurrency=load[1],
+                        processes=1,
+                        wrk_processes=1,
+                        duration=args.duration,
+                    )
+                )
+        if SCALING in args.targets:
+            for records, concurrency in QUICK_SCALING_LOADS if args.quick else SCALING_LOADS:
+                for name in SCALING_TARGETS:
+                    for processes in (1, 2):
+                        results.append(
+                            measure(
+                                name,
+                                endpoints[name],
+                                records=records,
+                                concurrency=concurrency,
+                                processes=processes,
+                                wrk_processes=2,
+                                duration=args.duration,
+                            )
+                        )
+    return results
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--artifact", type=Path, default=REPO / "artifacts" / "v1")
-    parser.add_argument("--duration", type=int, default=8, help="seconds per wrk run")
+    parser.add_argument("--artifact", type=Path, default=REPO / "artifacts" / "v2")
+    parser.add_argument("--duration", type=int, default=None, help="seconds per wrk run")
     parser.add_argument(
-        "--configs", nargs="*", default=list(CONFIGS), help="subset of: " + " ".join(CONFIGS)
+        "--targets",
+        nargs="*",
+        default=None,
+        choices=TARGETS,
+        help=f"default: {' '.join(DEFAULT_TARGETS)} (--quick: without naive)",
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="3 loads (scaling: 1), 2 s runs unless --duration"
     )
     parser.add_argument(
         "--floor-only", action="store_true", help="only the in-process floor (no wrk, seconds)"
     )
     args = parser.parse_args()
+    args.duration = args.duration or (2 if args.quick else 4)
+    if args.targets is None:  # naive, the slowest, adds ~20 s of reruns to a quick run
+        args.targets = [t for t in DEFAULT_TARGETS if not (args.quick and t == "naive")]
     if args.floor_only:
-        args.configs = []
+        args.targets = []
     elif shutil.which("wrk") is None:
         print("wrk not found: apt-get install -y wrk", file=sys.stderr)
         return 2
@@ -247,103 +333,53 @@ def main() -> int:
 
     from understudy_model.data import holdout_records, load_ames, split_holdout
 
-    records = holdout_records(split_holdout(load_ames()), limit=100)
+    args.records = holdout_records(split_holdout(load_ames()), limit=100)
     RESULTS.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    bodies = {}
-    for n in (1, 100):
-        bodies[n] = RESULTS / f"model_api-body-{n}.json"
-        bodies[n].write_text(json.dumps({"records": records[:n]}))
-
-    results: list[Result] = []
-    for config in args.configs:
-        wanted = [s for s in SCENARIOS if s[0] == config]
-        log_path = RESULTS / f"model_api-{stamp}-{config}.log"
-        with service(args.artifact, CONFIGS[config], log_path) as url:
-            for _, n, conc in wanted:
-                # warm-up, then the measured run
-                run_wrk(url, bodies[n], concurrency=conc, duration=1)
-                before = os.getloadavg()[0]
-                stats = run_wrk(url, bodies[n], concurrency=conc, duration=args.duration)
-                after = os.getloadavg()[0]
-                rps = stats["requests"] / (stats["duration_us"] / 1e6)
-                result = Result(
-                    config=config,
-                    records=n,
-                    concurrency=conc,
-                    p50_ms=stats["p50_us"] / 1e3,
-                    p99_ms=stats["p99_us"] / 1e3,
-                    requests_per_s=rps,
-                    records_per_s=rps * n,
-                    requests=stats["requests"],
-                    errors=stats["errors_status"] + stats["errors_socket"],
-                    load_before=before,
-                    load_after=after,
-                )
-                results.append(result)
-                print(
-                    f"{config:>15} records={n:<3} c={conc:<3} p50 {result.p50_ms:7.2f} ms  "
-                    f"p99 {result.p99_ms:7.2f} ms  {rps:8.0f} req/s  "
-                    f"{result.records_per_s:8.0f} rec/s  errors {result.errors}  "
-                    f"load {before:.2f}->{after:.2f}",
-                    flush=True,
-                )
-    floor_stats = floor(args.artifact, records)
-
-    def find(config: str, n: int, c: int) -> Result | None:
-        return next(
-            (r for r in results if (r.config, r.records, r.concurrency) == (config, n, c)), None
-        )
-
-    best = find("default", 1, 64)
-    naive = find("naive", 1, 1)
-    naive_best = max(
-        (r.requests_per_s for r in results if r.config == "naive" and r.records == 1), default=None
-    )
-    c1 = find("default", 1, 1)
-    goals = {
-        "speedup_c64_vs_naive_c1": best.requests_per_s / naive.requests_per_s
-        if best and naive
-        else None,
-        "speedup_c64_vs_naive_best_single": best.requests_per_s / naive_best
-        if best and naive_best
-        else None,
-        "p50_c1_ms": c1.p50_ms if c1 else None,
-    }
+    load_start = os.getloadavg()
+    results = run(args, stamp)
+    add_ratios(results)
+    floor_stats = floor(args.artifact, args.records)
+    summary = {"goals": goals(results), "scaling": scaling(results)}
+    if results:
+        print("\n" + table(results))
     print("\nfloor (in process, validate + predict, no HTTP; drift_count: counting alone):")
     print(f"  drift series per pod: {floor_stats['drift_series_per_pod']} (and as many shares)")
     for name, s in floor_stats.items():
-        if not isinstance(s, dict):
-            continue
-        print(
-            f"  {name:<22} p50 {s['p50_ms']:7.3f} ms  p99 {s['p99_ms']:7.3f} ms  "
-            f"{s['calls_per_s']:9.0f} calls/s"
-        )
-    print("\ngoals:", json.dumps(goals))
+        if isinstance(s, dict):
+            print(
+                f"  {name:<22} p50 {s['p50_ms']:7.3f} ms  p99 {s['p99_ms']:7.3f} ms  "
+                f"{s['calls_per_s']:9.0f} calls/s"
+            )
+    print("\ngoals:", json.dumps(summary["goals"]))
+    print("scaling:", json.dumps(summary["scaling"]))
     out = RESULTS / f"model_api-{stamp}.json"
-    out.write_text(
-        json.dumps(
-            {
-                "benchmark": "model_api",
-                "when": stamp,
-                "artifact": str(args.artifact),
-                "machine": {
-                    "cpus": os.cpu_count(),
-                    "python": platform.python_version(),
-                    "platform": platform.platform(),
-                    "loadavg_end": os.getloadavg(),
-                },
-                "duration_s": args.duration,
-                "load_generator": "wrk (separate process), 2 threads",
-                "configs": {k: CONFIGS[k] for k in args.configs},
-                "results": [asdict(r) for r in results],
-                "floor": floor_stats,
-                "goals": goals,
-            },
-            indent=2,
-        )
-        + "\n"
-    )
+    document = {
+        "benchmark": "model_api",
+        "when": stamp,
+        "artifact": str(args.artifact),
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+            "loadavg_start": load_start,
+            "loadavg_end": os.getloadavg(),
+        },
+        "duration_s": args.duration,
+        "quick": args.quick,
+        "targets": args.targets,
+        "load_generator": "wrk (separate process), 2 threads; scaling rows: 2 wrk x 1 thread",
+        "latency_of_split_wrk": "p50 request-weighted mean of the wrk processes', p99 worst",
+        "configs": {k: CONFIGS[k] for k in args.targets if k in CONFIGS},
+        "mlserver": {
+            "version": mlserver_peer.MLSERVER_VERSION,
+            "batching": mlserver_peer.BATCH_SETTINGS,
+        },
+        "results": [asdict(r) for r in results],
+        "floor": floor_stats,
+        **summary,
+    }
+    out.write_text(json.dumps(document, indent=2) + "\n")
     print(f"wrote {out}")
     return 0
 

@@ -3,7 +3,7 @@
     uv run python bench/profile_model_api.py                       # v2, c=1 and c=64, ~1 minute
     uv run python bench/profile_model_api.py --configs default fastapi-route --duration 10
 
-For each configuration of bench/model_api.py (same service start, same wrk script, one Ames
+For each configuration of bench/model_api.py (same service process, same wrk script, one Ames
 holdout record per request) and each concurrency it samples the service process with
 py-spy (``--nonblocking``, wall-clock samples of the busy thread) while wrk drives it, and
 groups every sample by the deepest frame that names a part of the request: the HTTP
@@ -33,7 +33,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from model_api import CONFIGS, REPO, RESULTS, run_wrk, service
+from model_api import CONFIGS, REPO, RESULTS
+from model_api_runs import free_ports, model_api_process, run_wrk, wait_ready
 
 TOOLS = Path.home() / ".cache" / "understudy" / "bench-tools" / "py-spy"
 
@@ -89,19 +90,6 @@ def py_spy() -> Path:
     return exe
 
 
-def service_pid() -> int:
-    """The model-api process bench/model_api.py's ``service`` started (our child)."""
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-            cmdline = (stat.parent / "cmdline").read_bytes()
-        except OSError:
-            continue
-        if int(fields[1]) == os.getpid() and b"understudy_model_api" in cmdline:
-            return int(stat.parent.name)
-    raise RuntimeError("the model-api process is not a child of this one")
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--artifact", type=Path, default=REPO / "artifacts" / "v2")
@@ -121,8 +109,9 @@ def main() -> int:
     columns: dict[str, dict[str, Any]] = {}
     for config in args.configs:
         log_path = RESULTS / f"profile_model_api-{stamp}-{config}.log"
-        with service(args.artifact, CONFIGS[config], log_path) as url:
-            pid = service_pid()
+        [port] = free_ports(1)
+        with model_api_process(args.artifact, CONFIGS[config], log_path, port=port) as started:
+            url, pid = wait_ready(started), started.proc.pid
             for conc in args.concurrency:
                 run_wrk(url, body, concurrency=conc, duration=1)  # warm-up
                 raw = RESULTS / f"profile_model_api-{stamp}-{config}-c{conc}.txt"

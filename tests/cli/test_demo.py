@@ -14,29 +14,20 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.support.local_rollout import fast_spec
+
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-FAST_SPEC = {
-    "model": {"name": "house-prices", "version": "2.0.0"},
-    "shadow": {"mirrorPercent": 100, "tolerance": {"relative": 0.10, "absolute": 10000}},
-    "analysis": {
-        "interval": "2s",
-        "warmup": "1s",
-        "minSamples": 60,
-        "successfulRuns": 3,
-        "failureLimit": 2,
-        "inconclusiveLimit": 5,
-        "checks": [
-            {"name": "candidate-error-rate", "max": 0.01},
-            # p90: a 2-second run sees ~100 requests, too few for a p99 bound
-            {"name": "latency-p90-ratio", "max": 5.0},
-            # looser than the demo's default: this test is about the mechanism, and a
-            # 2-second run sees only ~100 houses
-            {"name": "agreement-rate", "min": 0.70},
-            {"name": "prediction-ks", "max": 0.20},
-        ],
-    },
-}
+FAST_SPEC = fast_spec(
+    checks=[
+        # p90: a 2-second run sees ~100 requests, too few for a p99 bound
+        {"name": "latency-p90-ratio", "max": 5.0},
+        # looser than the demo's default: this test is about the mechanism, and a
+        # 2-second run sees only ~100 houses
+        {"name": "agreement-rate", "min": 0.70},
+        {"name": "prediction-ks", "max": 0.20},
+    ]
+)
 
 
 @pytest.fixture

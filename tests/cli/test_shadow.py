@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from tests.support.local_rollout import fast_spec
 from tests.support.packed import write_classifier, write_messy_regressor
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -21,23 +22,11 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 def _spec(task: str, checks: list[dict], tolerance: dict) -> dict:
     """Short settings: this test is about the mechanism, not the thresholds."""
-    return {
-        "model": {"name": "ignored", "version": "0.0.0", "task": task},
-        "shadow": {"mirrorPercent": 100, "tolerance": tolerance},
-        "analysis": {
-            "interval": "2s",
-            "warmup": "1s",
-            "minSamples": 60,
-            "successfulRuns": 3,
-            "failureLimit": 2,
-            "inconclusiveLimit": 5,
-            "checks": [
-                {"name": "candidate-error-rate", "max": 0.01},
-                {"name": "latency-p90-ratio", "max": 5.0},
-                *checks,
-            ],
-        },
-    }
+    return fast_spec(
+        model={"name": "ignored", "version": "0.0.0", "task": task},
+        tolerance=tolerance,
+        checks=[{"name": "latency-p90-ratio", "max": 5.0}, *checks],
+    )
 
 
 def understudy(*args: str | Path, cwd: Path, timeout: float = 400) -> subprocess.CompletedProcess:

@@ -608,6 +608,7 @@ def test_install_creates_the_initial_model_rollout(
         "name": "house-prices",
         "version": "1.0.0",
         "image": "understudy/model-api:1.0.0",
+        "task": "regression",
     }
 
 

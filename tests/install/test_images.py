@@ -94,8 +94,18 @@ def test_skaffold_realnode_profile_builds_what_the_docker_artifacts_build() -> N
         ]
         build_args = {k: str(v) for k, v in artifact["docker"].get("buildArgs", {}).items()}
         assert dict(a.split("=", 1) for a in command[4:]) == build_args, artifact["image"]
-        # skaffold watches (and tags by) the files the Dockerfile copies
-        assert builders[i]["dependencies"] == {"dockerfile": {"path": command[3]}}
+        # skaffold watches (and tags by) the files the Dockerfile copies; it parses the FROM
+        # to list them, so the base is named by tag (the digest would send it to a registry)
+        assert builders[i]["dependencies"] == {
+            "dockerfile": {"path": command[3], "buildArgs": {"PYTHON_IMAGE": _stand_in_base()}}
+        }
+
+
+def _stand_in_base() -> str:
+    """The pinned base of scripts/base-images.env by tag, as scripts/images.sh builds it."""
+    pinned = (REPO / "scripts" / "base-images.env").read_text()
+    (line,) = [x for x in pinned.splitlines() if x.startswith("PYTHON_IMAGE=")]
+    return "docker.io/library/" + line.split("=", 1)[1].split("@", 1)[0]
 
 
 @pytest.mark.parametrize("package", sorted(IMAGES))

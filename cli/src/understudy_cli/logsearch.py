@@ -147,8 +147,17 @@ def run_search(
 ) -> dict[str, Any]:
     """``POST <index>/_search`` with ``body``; the answer, or a :class:`SearchError`."""
     url = f"{es_url.rstrip('/')}/{quote(index, safe='*,-_.')}/_search"
+    return es_call(http, "POST", url, es_url=es_url, json=body)
+
+
+def es_call(
+    http: httpx.Client, method: str, url: str, *, es_url: str, **kwargs: Any
+) -> dict[str, Any]:
+    """One search-shaped Elasticsearch request (``_search``, ``_search/scroll``): its
+    answer, or a :class:`SearchError` that says whether Elasticsearch was unreachable,
+    refused (its own error type and reason), or was not Elasticsearch at all."""
     try:
-        response = http.post(url, json=body)
+        response = http.request(method, url, **kwargs)
     except httpx.HTTPError as exc:
         raise SearchError(f"cannot reach Elasticsearch at {es_url}: {exc}") from exc
     try:

@@ -11,9 +11,9 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from understudy_cli.rollout.kube import (
+from understudy_cli.rollout.errors import (
     EXIT_API,
     EXIT_FAILED,
     EXIT_INTERRUPTED,
@@ -22,9 +22,10 @@ from understudy_cli.rollout.kube import (
     EXIT_REFUSED,
     EXIT_USAGE,
     PluginError,
-    Rollouts,
-    Target,
 )
+
+if TYPE_CHECKING:
+    from understudy_cli.rollout.kube import Rollouts
 
 FAILED_PHASES = frozenset({"RolledBack", "Failed"})
 EXIT_CODES = (
@@ -112,6 +113,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run a parsed command; errors become a line on stderr and their exit code."""
+    from understudy_cli.rollout.kube import Rollouts, Target  # the client: only when used
+
     try:
         rollouts = Rollouts(Target(args.kubeconfig, args.context, args.namespace))
         return int(args.verb(args, rollouts))

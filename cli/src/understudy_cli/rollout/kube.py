@@ -11,24 +11,17 @@ from typing import Any
 import urllib3
 from kubernetes import client, config, watch
 
+from understudy_cli.rollout.errors import (  # noqa: F401 (re-exported: the plugin's codes)
+    EXIT_API,
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_NOT_FOUND,
+    EXIT_OK,
+    EXIT_REFUSED,
+    EXIT_USAGE,
+    PluginError,
+)
 from understudy_operator.kube import GROUP, PLURAL, VERSION
-
-# Exit codes of every plugin command (docs/plugin.md).
-EXIT_OK = 0
-EXIT_FAILED = 1  # get/dry-run: the rollout is RolledBack or Failed (or dry-run would fail)
-EXIT_USAGE = 2  # a bad command line (argparse's code) or a bad kubeconfig/context
-EXIT_NOT_FOUND = 3  # no such rollout or namespace
-EXIT_REFUSED = 4  # the command does not apply in the rollout's phase, or was not confirmed
-EXIT_API = 5  # the API server (or Prometheus) is unreachable or refused the request
-EXIT_INTERRUPTED = 130
-
-
-class PluginError(Exception):
-    """A message for stderr and the exit code it ends the command with."""
-
-    def __init__(self, message: str, code: int) -> None:
-        super().__init__(message)
-        self.code = code
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
-from understudy_cli.logsearch import DEFAULT_INDEX, SINCE_PATTERN
+from understudy_cli.logsearch import DEFAULT_INDEX, SINCE_PATTERN, SearchError, es_call
 
 SCHEMES = {"es": "http", "ess": "https"}
 REQUEST_DATASET = "model-api.request"
@@ -170,17 +170,6 @@ def read_es_records(source: EsSource, *, client: httpx.Client | None = None) -> 
 
 def _call(http: httpx.Client, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
     try:
-        response = http.request(method, path, **kwargs)
-    except httpx.HTTPError as exc:
-        raise EsTrafficError(f"{http.base_url}: Elasticsearch cannot be reached ({exc})") from None
-    if response.status_code == 404:
-        raise EsTrafficError(f"{http.base_url}{path}: no such index")
-    if response.status_code >= 400:
-        raise EsTrafficError(
-            f"{http.base_url}{path}: Elasticsearch answered {response.status_code}: "
-            f"{response.text[:300]}"
-        )
-    body = response.json()
-    if not isinstance(body, dict):
-        raise EsTrafficError(f"{http.base_url}{path}: not an Elasticsearch answer")
-    return body
+        return es_call(http, method, path, es_url=str(http.base_url), **kwargs)
+    except SearchError as exc:
+        raise EsTrafficError(str(exc)) from None

@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
-import math
 import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
@@ -38,34 +37,26 @@ from understudy_operator.core.checks import (
     Method,
     template_variables,
 )
-from understudy_operator.core.durations import parse_duration
 from understudy_operator.core.judging import (
     DEFAULT_ALPHA,
     DEFAULT_MIN_SAMPLES_PER_SLICE,
     Judging,
     SliceSettings,
 )
-from understudy_operator.core.notifications import Format, Notification, NotifyOn
+from understudy_operator.core.notifications import Notification
+from understudy_operator.core.spec_notifications import parse_notifications
+from understudy_operator.core.spec_reader import SpecError, SpecObject
+from understudy_operator.core.spec_workload import (
+    parse_autoscaling,
+    parse_disruption_budget,
+    parse_template,
+)
 from understudy_operator.core.statistics import (
     Direction,
     prior_for_threshold,
     rate_samples_needed,
 )
-from understudy_operator.core.workload import (
-    CONTAINER_FIELDS,
-    DEFAULT_PRE_STOP_SECONDS,
-    POD_FIELDS,
-    RESERVED_ANNOTATIONS,
-    RESERVED_ENV,
-    Autoscaling,
-    DisruptionBudget,
-    PodTemplate,
-    reserved_label,
-)
-
-
-class SpecError(ValueError):
-    """The spec is invalid; the message says which field and why."""
+from understudy_operator.core.workload import Autoscaling, DisruptionBudget, PodTemplate
 
 
 class Promotion(StrEnum):
@@ -74,8 +65,6 @@ class Promotion(StrEnum):
 
 
 # Versions and names end up in label values, object names and PromQL strings.
-_VERSION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,62}$")
-_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
 # An HTTP header name (an RFC 9110 token), as the router's sticky_header accepts it.
 _HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,64}$")
@@ -233,7 +222,7 @@ class RolloutSpec:
 
 def parse_spec(data: Mapping[str, Any]) -> RolloutSpec:
     """The typed spec of a ModelRollout ``spec`` mapping; SpecError when invalid."""
-    root = _Obj(data, "spec")
+    root = SpecObject(data, "spec")
     model = root.obj("model", required=True)
     task = model.enum("task", list(TASKS), default="regression")
     analysis = _parse_analysis(root.obj("analysis"), task=task)
@@ -252,11 +241,11 @@ def parse_spec(data: Mapping[str, Any]) -> RolloutSpec:
         ),
         approved_version=root.version("approvedVersion", default=None),
         router=_parse_router(root.obj("router")),
-        template=_parse_template(root.obj("template")),
-        disruption_budget=_parse_disruption_budget(root.obj("disruptionBudget")),
-        autoscaling=_parse_autoscaling(root),
+        template=parse_template(root.obj("template")),
+        disruption_budget=parse_disruption_budget(root.obj("disruptionBudget")),
+        autoscaling=parse_autoscaling(root),
         canary=_parse_canary(root.obj("canary"), analysis, task),
-        notifications=_parse_notifications(root.items("notifications")),
+        notifications=parse_notifications(root.items("notifications")),
     )
     for part in (model, root):
         part.reject_unknown()
@@ -268,7 +257,7 @@ def parse_spec(data: Mapping[str, Any]) -> RolloutSpec:
     return spec
 
 
-def _parse_shadow(obj: _Obj) -> ShadowSpec:
+def _parse_shadow(obj: SpecObject) -> ShadowSpec:
     tol = obj.obj("tolerance")
     timeouts = obj.obj("timeouts")
     shadow = ShadowSpec(
@@ -286,7 +275,7 @@ def _parse_shadow(obj: _Obj) -> ShadowSpec:
     return shadow
 
 
-def _parse_slices(obj: _Obj) -> SliceSettings:
+def _parse_slices(obj: SpecObject) -> SliceSettings:
     edges = obj.numbers("predictionEdges")
     if any(b <= a for a, b in itertools.pairwise(edges)):
         raise SpecError(f"{obj.path}.predictionEdges: must be strictly increasing, got {edges}")
@@ -340,7 +329,7 @@ def _derived_min_samples(
     return needed
 
 
-def _parse_router(obj: _Obj) -> RouterSpec:
+def _parse_router(obj: SpecObject) -> RouterSpec:
     name = obj.text("configMapName", default=None)
     if name is not None and not _DNS_SUBDOMAIN.match(name):
         raise SpecError(f"{obj.path}.configMapName: {name!r} is not a valid ConfigMap name")
@@ -349,118 +338,7 @@ def _parse_router(obj: _Obj) -> RouterSpec:
     return router
 
 
-def _string_map(obj: _Obj, key: str) -> dict[str, str]:
-    value = obj.data.get(key)
-    obj.seen.add(key)
-    if value is None:
-        return {}
-    if not isinstance(value, Mapping) or not all(
-        isinstance(k, str) and isinstance(v, str) for k, v in value.items()
-    ):
-        raise SpecError(f"{obj.path}.{key}: must be a map of strings to strings")
-    return dict(value)
-
-
-def _parse_template(obj: _Obj) -> PodTemplate:
-    """spec.template: the operator's own labels, annotations and env stay its own."""
-    labels = _string_map(obj, "labels")
-    taken = sorted(k for k in labels if reserved_label(k))
-    if taken:
-        raise SpecError(
-            f"{obj.path}.labels: {', '.join(taken)} belong to the operator (its selector and "
-            "Services use them); choose other keys"
-        )
-    annotations = _string_map(obj, "annotations")
-    taken = sorted(RESERVED_ANNOTATIONS & set(annotations))
-    if taken:
-        raise SpecError(
-            f"{obj.path}.annotations: {', '.join(taken)} are set by the operator "
-            "(Prometheus scrapes model pods by them)"
-        )
-    fields: dict[str, Any] = {}
-    for key in (*POD_FIELDS, *CONTAINER_FIELDS):
-        value = obj.data.get(key)
-        obj.seen.add(key)
-        if value is not None:
-            fields[key] = value
-    for key in ("securityContext", "containerSecurityContext", "resources", "affinity"):
-        if key in fields and not isinstance(fields[key], Mapping):
-            raise SpecError(f"{obj.path}.{key}: must be an object")
-    for key in ("imagePullSecrets", "tolerations", "topologySpreadConstraints", "env"):
-        if key in fields and not isinstance(fields[key], list):
-            raise SpecError(f"{obj.path}.{key}: must be a list")
-    for i, var in enumerate(fields.get("env", [])):
-        name = var.get("name") if isinstance(var, Mapping) else None
-        if not isinstance(name, str) or not name:
-            raise SpecError(f"{obj.path}.env[{i}]: needs a name")
-        if name in RESERVED_ENV:
-            raise SpecError(
-                f"{obj.path}.env[{i}].name: {name} is set by the operator (the port the "
-                "Service and the probes use)"
-            )
-    if "nodeSelector" in fields:
-        fields["nodeSelector"] = _string_map(obj, "nodeSelector")
-    template = PodTemplate(
-        labels=labels,
-        annotations=annotations,
-        fields=fields,
-        pre_stop_seconds=obj.integer(
-            "preStopSeconds", default=DEFAULT_PRE_STOP_SECONDS, low=0, high=300
-        ),
-    )
-    obj.reject_unknown()
-    return template
-
-
-def _int_or_percent(obj: _Obj, key: str) -> int | str | None:
-    value = obj.data.get(key)
-    obj.seen.add(key)
-    if value is None:
-        return None
-    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
-        return value
-    if isinstance(value, str) and re.fullmatch(r"(100|[1-9]?[0-9])%", value):
-        return value
-    raise SpecError(f"{obj.path}.{key}: must be an integer >= 0 or a percentage, got {value!r}")
-
-
-def _parse_disruption_budget(obj: _Obj) -> DisruptionBudget:
-    max_unavailable = _int_or_percent(obj, "maxUnavailable")
-    min_available = _int_or_percent(obj, "minAvailable")
-    obj.reject_unknown()
-    if max_unavailable is not None and min_available is not None:
-        raise SpecError(f"{obj.path}: give maxUnavailable or minAvailable, not both")
-    if min_available is not None:
-        return DisruptionBudget(max_unavailable=None, min_available=min_available)
-    return DisruptionBudget(max_unavailable=1 if max_unavailable is None else max_unavailable)
-
-
-def _parse_autoscaling(root: _Obj) -> Autoscaling | None:
-    if root.data.get("autoscaling") is None:
-        root.seen.add("autoscaling")
-        return None
-    obj = root.obj("autoscaling")
-    low = obj.integer("minReplicas", default=1, low=1, high=100)
-    high = obj.integer("maxReplicas", default=-1, low=1, high=100)
-    if high < 0:
-        raise SpecError(f"{obj.path}.maxReplicas: is required")
-    if low > high:
-        raise SpecError(f"{obj.path}: minReplicas {low} is greater than maxReplicas {high}")
-    metrics = obj.items("metrics") or []
-    cpu = obj.integer("targetCPUUtilizationPercentage", default=-1, low=1, high=1000)
-    if metrics and cpu > 0:
-        raise SpecError(f"{obj.path}: give targetCPUUtilizationPercentage or metrics, not both")
-    scaling = Autoscaling(
-        min_replicas=low,
-        max_replicas=high,
-        target_cpu_percent=None if metrics else (cpu if cpu > 0 else 80),
-        metrics=tuple(dict(m.data) for m in metrics),
-    )
-    obj.reject_unknown()
-    return scaling
-
-
-def _parse_canary(obj: _Obj, analysis: AnalysisSpec, task: str) -> CanarySpec:
+def _parse_canary(obj: SpecObject, analysis: AnalysisSpec, task: str) -> CanarySpec:
     header = obj.text("stickyHeader", default=DEFAULT_STICKY_HEADER)
     if not _HEADER_NAME.match(header):
         raise SpecError(
@@ -480,7 +358,7 @@ def _parse_canary(obj: _Obj, analysis: AnalysisSpec, task: str) -> CanarySpec:
     return canary
 
 
-def _parse_step(item: _Obj, analysis: AnalysisSpec, task: str) -> CanaryStep:
+def _parse_step(item: SpecObject, analysis: AnalysisSpec, task: str) -> CanaryStep:
     has_weight = item.data.get("setWeight") is not None
     has_pause = item.data.get("pause") is not None
     if has_weight == has_pause:
@@ -501,7 +379,7 @@ def _parse_step(item: _Obj, analysis: AnalysisSpec, task: str) -> CanaryStep:
 
 
 def _parse_analysis(
-    obj: _Obj, *, base: AnalysisSpec | None = None, task: str = "regression"
+    obj: SpecObject, *, base: AnalysisSpec | None = None, task: str = "regression"
 ) -> AnalysisSpec:
     """``obj`` parsed; a field it leaves out is ``base``'s (a canary step's overrides of
     spec.analysis), or the default (the task's default checks)."""
@@ -528,7 +406,7 @@ def _parse_analysis(
     alpha = obj.number("alpha", default=b.alpha, low=0.0001, high=0.5)
     detect_obj = obj.obj("detect")
     detect: dict[str, float] = {}
-    for key in detect_obj.keys():  # noqa: SIM118 (an _Obj, not a dict)
+    for key in detect_obj.keys():  # noqa: SIM118 (an SpecObject, not a dict)
         effect = detect_obj.number(key, default=None)
         if effect is None or not 0.0 < effect < 1.0:
             raise SpecError(f"{detect_obj.path}.{key}: the effect must be inside (0, 1)")
@@ -559,7 +437,7 @@ def _parse_analysis(
     return analysis
 
 
-def _parse_check(item: _Obj) -> Check:
+def _parse_check(item: SpecObject) -> Check:
     name = item.text("name", required=True)
     query = item.text("query", default=None)
     where = f"{item.path} ({name})"
@@ -612,171 +490,3 @@ def _parse_check(item: _Obj) -> Check:
     )
     item.reject_unknown()
     return check
-
-
-class _Obj:
-    """A mapping being parsed, with its path for messages and the keys already read."""
-
-    def __init__(self, data: Any, path: str) -> None:
-        if data is None:
-            data = {}
-        if not isinstance(data, Mapping):
-            raise SpecError(f"{path}: must be an object, got {type(data).__name__}")
-        self.data = data
-        self.path = path
-        self.seen: set[str] = set()
-
-    def _get(self, key: str, required: bool) -> Any:
-        self.seen.add(key)
-        value = self.data.get(key)
-        if value is None and required:
-            raise SpecError(f"{self.path}.{key}: is required")
-        return value
-
-    def reject_unknown(self) -> None:
-        unknown = sorted(set(self.data) - self.seen)
-        if unknown:
-            raise SpecError(f"{self.path}: unknown field(s) {', '.join(unknown)}")
-
-    def keys(self) -> list[str]:
-        return [str(k) for k in self.data]
-
-    def numbers(self, key: str) -> list[float]:
-        value = self._get(key, False)
-        if value is None:
-            return []
-        if not isinstance(value, list) or not value:
-            raise SpecError(f"{self.path}.{key}: must be a non-empty list of numbers")
-        out = []
-        for i, v in enumerate(value):
-            if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
-                raise SpecError(f"{self.path}.{key}[{i}]: must be a finite number, got {v!r}")
-            out.append(float(v))
-        return out
-
-    def obj(self, key: str, required: bool = False) -> _Obj:
-        return _Obj(self._get(key, required), f"{self.path}.{key}")
-
-    def items(self, key: str) -> list[_Obj] | None:
-        value = self._get(key, False)
-        if value is None:
-            return None
-        if not isinstance(value, list):
-            raise SpecError(f"{self.path}.{key}: must be a list")
-        return [_Obj(v, f"{self.path}.{key}[{i}]") for i, v in enumerate(value)]
-
-    def text(self, key: str, *, required: bool = False, default: Any = None) -> Any:
-        value = self._get(key, required)
-        if value is None:
-            return default
-        if not isinstance(value, str) or not value:
-            raise SpecError(f"{self.path}.{key}: must be a non-empty string, got {value!r}")
-        return value
-
-    def name(self, key: str) -> str:
-        value: str = self.text(key, required=True)
-        if not _NAME.match(value):
-            raise SpecError(
-                f"{self.path}.{key}: {value!r} must be a DNS label (lower-case letters, "
-                "digits and '-', at most 63 characters)"
-            )
-        return value
-
-    def version(self, key: str, *, default: Any = ...) -> Any:
-        value = self.text(key, required=default is ..., default=default)
-        if value is not None and value is not default and not _VERSION.match(value):
-            raise SpecError(
-                f"{self.path}.{key}: {value!r} is not a version (letters, digits, '.', '_', "
-                "'+', '-'; at most 63 characters)"
-            )
-        return value
-
-    def boolean(self, key: str, *, default: bool) -> bool:
-        value = self._get(key, False)
-        if value is None:
-            return default
-        if not isinstance(value, bool):
-            raise SpecError(f"{self.path}.{key}: must be true or false, got {value!r}")
-        return value
-
-    def enum(self, key: str, allowed: list[str], *, default: str) -> str:
-        value = self.text(key, default=default)
-        if value not in allowed:
-            raise SpecError(f"{self.path}.{key}: {value!r} must be one of {', '.join(allowed)}")
-        return str(value)
-
-    def number(
-        self, key: str, *, default: Any, low: float | None = None, high: float | None = None
-    ) -> Any:
-        value = self._get(key, False)
-        if value is None:
-            return default
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise SpecError(f"{self.path}.{key}: must be a number, got {value!r}")
-        if not math.isfinite(value):
-            raise SpecError(f"{self.path}.{key}: must be finite, got {value!r}")
-        self._range(key, value, low, high)
-        return float(value)
-
-    def integer(
-        self, key: str, *, default: int, low: int | None = None, high: int | None = None
-    ) -> int:
-        value = self._get(key, False)
-        if value is None:
-            return default
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise SpecError(f"{self.path}.{key}: must be an integer, got {value!r}")
-        self._range(key, value, low, high)
-        return value
-
-    def duration(self, key: str, *, default: Any, allow_zero: bool = False) -> Any:
-        value = self._get(key, False)
-        if value is None:
-            return default
-        try:
-            seconds = parse_duration(value)
-        except ValueError as exc:
-            raise SpecError(f"{self.path}.{key}: {exc}") from None
-        if seconds == 0 and not allow_zero:
-            raise SpecError(f"{self.path}.{key}: must be longer than 0, got {value!r}")
-        return seconds
-
-    def _range(self, key: str, value: float, low: float | None, high: float | None) -> None:
-        if low is not None and value < low:
-            raise SpecError(f"{self.path}.{key}: must be >= {low}, got {value!r}")
-        if high is not None and value > high:
-            raise SpecError(f"{self.path}.{key}: must be <= {high}, got {value!r}")
-
-
-MAX_NOTIFICATIONS = 10
-
-
-def _parse_notifications(items: list[_Obj] | None) -> tuple[Notification, ...]:
-    out: list[Notification] = []
-    for item in items or []:
-        url_from = item.obj("urlFrom", required=True)
-        ref = url_from.obj("secretKeyRef", required=True)
-        on = item._get("events", False)
-        if on is not None and (not isinstance(on, list) or not on):
-            raise SpecError(f"{item.path}.events: must be a non-empty list")
-        for i, event in enumerate(on or []):
-            if event not in set(NotifyOn):
-                allowed = ", ".join(NotifyOn)
-                raise SpecError(f"{item.path}.events[{i}]: {event!r} must be one of {allowed}")
-        notification = Notification(
-            name=item.name("name"),
-            secret_name=ref.text("name", required=True),
-            secret_key=ref.text("key", required=True),
-            format=Format(item.enum("format", list(Format), default=Format.JSON)),
-            on=frozenset(NotifyOn(e) for e in on) if on else frozenset(NotifyOn),
-            timeout_seconds=item.duration("timeout", default=5.0),
-        )
-        for part in (ref, url_from, item):
-            part.reject_unknown()
-        out.append(notification)
-    names = [n.name for n in out]
-    if len(set(names)) != len(names):
-        raise SpecError("spec.notifications: names must be unique")
-    if len(out) > MAX_NOTIFICATIONS:
-        raise SpecError(f"spec.notifications: at most {MAX_NOTIFICATIONS} webhooks")
-    return tuple(out)
