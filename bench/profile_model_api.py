@@ -113,7 +113,7 @@ def main() -> int:
         with model_api_process(args.artifact, CONFIGS[config], log_path, port=port) as started:
             url, pid = wait_ready(started), started.proc.pid
             for conc in args.concurrency:
-                run_wrk(url, body, concurrency=conc, duration=1)  # warm-up
+                run_wrk(f"{url}/v1/predictions", body, concurrency=conc, duration=1)  # warm-up
                 raw = RESULTS / f"profile_model_api-{stamp}-{config}-c{conc}.txt"
                 load = os.getloadavg()[0]
                 sampler = subprocess.Popen(
@@ -135,7 +135,9 @@ def main() -> int:
                     stdout=subprocess.DEVNULL,
                     stderr=subprocess.DEVNULL,
                 )
-                stats = run_wrk(url, body, concurrency=conc, duration=args.duration)
+                stats = run_wrk(
+                    f"{url}/v1/predictions", body, concurrency=conc, duration=args.duration
+                )
                 sampler.wait(timeout=60)
                 rps = stats["requests"] / (stats["duration_us"] / 1e6)
                 columns[f"{config} c={conc}"] = {
