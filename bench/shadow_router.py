@@ -50,6 +50,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from prometheus_client.parser import text_string_to_metric_families
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "bench" / "results"
@@ -198,15 +199,43 @@ def nginx(live: int, candidate: int, tmp: Path) -> Any:
     )
 
 
+def mirror_counts(url: str | None) -> dict[str, float]:
+    """The router's ``understudy_router_mirror_total`` by outcome, from its /metrics (the
+    router's own count: a drop is never sent, so only the router knows of it)."""
+    if url is None:
+        return {}
+    counts: dict[str, float] = {}
+    for family in text_string_to_metric_families(httpx.get(f"{url}/metrics", timeout=10).text):
+        for sample in family.samples:
+            if sample.name == "understudy_router_mirror_total":
+                outcome = sample.labels["outcome"]
+                counts[outcome] = counts.get(outcome, 0.0) + sample.value
+    return counts
+
+
+def delta(after: dict[str, float], before: dict[str, float]) -> dict[str, int]:
+    return {k: int(v - before.get(k, 0.0)) for k, v in after.items() if v - before.get(k, 0.0)}
+
+
 def run_wrk(
-    url: str, script: Path, *, connections: int, duration: int, threads: int = 1
+    url: str,
+    script: Path,
+    *,
+    connections: int,
+    duration: int,
+    threads: int = 1,
+    metrics_url: str | None = None,
 ) -> dict[str, Any]:
+    """One measurement; with ``metrics_url`` (a router), its mirror outcomes counted over the
+    warm-up and over the measured run, from its /metrics before and after each."""
+    before_warmup = mirror_counts(metrics_url)
     # Short warm-up: connection pools, caches, the first JIT-less Python paths.
     subprocess.run(
         ["wrk", "-t1", f"-c{connections}", "-d2s", "-s", str(script), url],
         capture_output=True,
         check=True,
     )
+    before = mirror_counts(metrics_url)
     out = subprocess.run(
         ["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration}s", "-s", str(script), url],
         capture_output=True,
@@ -216,6 +245,13 @@ def run_wrk(
     line = next(line for line in out.splitlines() if line.startswith("RESULT "))
     result: dict[str, Any] = json.loads(line.removeprefix("RESULT "))
     result["rps"] = result["requests"] / (result["duration_us"] / 1e6)
+    if metrics_url is not None:
+        # Give the mirror workers a moment to finish what the run left in flight.
+        time.sleep(0.5)
+        after = mirror_counts(metrics_url)
+        result["mirror_warmup"] = delta(before, before_warmup)
+        result["mirror"] = delta(after, before)
+        result["dropped"] = result["mirror"].get("dropped", 0)
     return result
 
 
@@ -272,6 +308,20 @@ def weight_decision_ns(calls: int = 200_000) -> float:
     return best / calls * 1e9
 
 
+TARGETS = ("direct", "router-off", "router-100", "nginx-100", "router-w")
+
+
+def paired_or_none(
+    results: dict[str, list[dict[str, Any]]],
+    key_a: str,
+    key_b: str,
+    compare: Callable[[dict[str, Any], dict[str, Any]], float],
+) -> dict[str, float] | None:
+    if key_a not in results or key_b not in results:
+        return None
+    return paired(results, key_a, key_b, compare)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=int, default=10, help="seconds per measurement")
@@ -281,6 +331,13 @@ def main() -> None:
         "--pin",
         action="store_true",
         help="the candidate alone on the last CPU, everything else on the others",
+    )
+    parser.add_argument(
+        "--targets",
+        nargs="+",
+        choices=TARGETS,
+        default=list(TARGETS),
+        help="measure only these (quick checks; router-off and router-100 give the goal ratios)",
     )
     args = parser.parse_args()
     candidate_cpus: set[int] | None = None
@@ -326,7 +383,7 @@ def main() -> None:
         }
         for cm in (off_cm, on_cm, w_cm, nginx_cm):
             stack.enter_context(cm)
-        names = list(targets)
+        names = [name for name in targets if name in args.targets]
         for connections in (1, args.connections):
             for round_ in range(args.rounds):
                 shift = round_ % len(names)
@@ -339,6 +396,9 @@ def main() -> None:
                             script,
                             connections=connections,
                             duration=args.duration,
+                            metrics_url=f"http://127.0.0.1:{on_port}"
+                            if name == "router-100"
+                            else None,
                         )
                     )
         mirrored = httpx.get(f"http://127.0.0.1:{on_port}/metrics").text
@@ -350,26 +410,34 @@ def main() -> None:
     load_after = os.getloadavg()
 
     c = args.connections
+    candidates = {
+        "router_overhead_p50_ms@c1": (
+            "router-off@c1",
+            "direct@c1",
+            lambda a, b: (a["p50_us"] - b["p50_us"]) / 1000,
+        ),
+        "mirror_p99_ratio@c1": ("router-100@c1", "router-off@c1", ratio("p99_us")),
+        f"mirror_p99_ratio@c{c}": (f"router-100@c{c}", f"router-off@c{c}", ratio("p99_us")),
+        "mirror_p50_ratio@c1": ("router-100@c1", "router-off@c1", ratio("p50_us")),
+        "weight_decision_p50_ms@c1": (
+            "router-w@c1",
+            "router-off@c1",
+            lambda a, b: (a["p50_us"] - b["p50_us"]) / 1000,
+        ),
+        f"router_throughput_ratio@c{c}": (f"router-off@c{c}", f"direct@c{c}", ratio("rps")),
+        f"router100_throughput_ratio@c{c}": (f"router-100@c{c}", f"direct@c{c}", ratio("rps")),
+        f"nginx100_throughput_ratio@c{c}": (f"nginx-100@c{c}", f"direct@c{c}", ratio("rps")),
+    }
     summary = {
-        "router_overhead_p50_ms@c1": paired(
-            results, "router-off@c1", "direct@c1", lambda a, b: (a["p50_us"] - b["p50_us"]) / 1000
-        ),
-        "mirror_p99_ratio@c1": paired(results, "router-100@c1", "router-off@c1", ratio("p99_us")),
-        f"mirror_p99_ratio@c{c}": paired(
-            results, f"router-100@c{c}", f"router-off@c{c}", ratio("p99_us")
-        ),
-        "weight_decision_p50_ms@c1": paired(
-            results, "router-w@c1", "router-off@c1", lambda a, b: (a["p50_us"] - b["p50_us"]) / 1000
-        ),
-        f"router_throughput_ratio@c{c}": paired(
-            results, f"router-off@c{c}", f"direct@c{c}", ratio("rps")
-        ),
-        f"router100_throughput_ratio@c{c}": paired(
-            results, f"router-100@c{c}", f"direct@c{c}", ratio("rps")
-        ),
-        f"nginx100_throughput_ratio@c{c}": paired(
-            results, f"nginx-100@c{c}", f"direct@c{c}", ratio("rps")
-        ),
+        key: value
+        for key, (a, b, compare) in candidates.items()
+        if (value := paired_or_none(results, a, b, compare)) is not None
+    }
+    # The goal "no mirror dropped at c=1": the router's own counter, per measured run.
+    drops = {
+        f"mirror_dropped@c{conn}": sum(run["dropped"] for run in results[f"router-100@c{conn}"])
+        for conn in (1, c)
+        if f"router-100@c{conn}" in results
     }
     print(f"\nload average before {load_before}, after {load_after}; {os.cpu_count()} CPUs")
     if candidate_cpus:
@@ -377,7 +445,7 @@ def main() -> None:
     print(f"medians of {args.rounds} rounds; p99 range = lowest-highest round")
     print(
         f"{'target':<18}{'p50 ms':>9}{'p99 ms':>9}{'p99 range':>16}{'req/s':>9}"
-        f"{'errors':>8}{'non2xx':>8}"
+        f"{'errors':>8}{'non2xx':>8}{'dropped':>9}"
     )
     for key, runs in results.items():
         p99s = [run["p99_us"] / 1000 for run in runs]
@@ -385,17 +453,25 @@ def main() -> None:
             f"{key:<18}{median(runs, 'p50_us') / 1000:>9.2f}{median(runs, 'p99_us') / 1000:>9.2f}"
             f"{f'{min(p99s):.2f}-{max(p99s):.2f}':>16}{median(runs, 'rps'):>9.0f}"
             f"{sum(run['errors'] for run in runs):>8}{sum(run['non2xx'] for run in runs):>8}"
+            f"{sum(run['dropped'] for run in runs) if 'dropped' in runs[0] else '-':>9}"
         )
     print(f"\n{'ratio (within a round)':<34}{'median':>8}{'range':>16}")
     for key, value in summary.items():
         spread = f"{value['min']:.3f}-{value['max']:.3f}"
         print(f"{key:<34}{value['median']:>8.3f}{spread:>16}")
+    for key, count in drops.items():
+        warmup = sum(
+            run["mirror_warmup"].get("dropped", 0)
+            for run in results[key.replace("mirror_dropped", "router-100")]
+        )
+        print(f"{key:<34}{count:>8}  (measured runs; {warmup} in their warm-ups)")
     decision_ns = weight_decision_ns()
-    overhead_ns = summary["router_overhead_p50_ms@c1"]["median"] * 1e6
-    print(
-        f"\ncanary weight decision in process: {decision_ns:.0f} ns per request "
-        f"({decision_ns / overhead_ns:.2%} of the router's p50 overhead)"
-    )
+    if "router_overhead_p50_ms@c1" in summary:
+        overhead_ns = summary["router_overhead_p50_ms@c1"]["median"] * 1e6
+        print(
+            f"\ncanary weight decision in process: {decision_ns:.0f} ns per request "
+            f"({decision_ns / overhead_ns:.2%} of the router's p50 overhead)"
+        )
     print("\n".join(mirror_lines))
     RESULTS.mkdir(parents=True, exist_ok=True)
     out = RESULTS / f"shadow_router-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
@@ -413,6 +489,7 @@ def main() -> None:
                 "rounds": args.rounds,
                 "results": results,
                 "summary": summary,
+                "mirror_dropped": drops,
                 "router_mirror_counts": mirror_lines,
                 "weight_decision_ns": decision_ns,
             },
