@@ -90,11 +90,17 @@ def test_live_work_ready_meanwhile_runs_before_each_slice_of_the_mirror_work(
     windows.reset(live_version="1.0.0", candidate_version="2.0.0")
     recorder = MirrorRecorder(metrics=metrics, windows=windows)
     events: list[str] = []
-    judge = recording.judge
-    monkeypatch.setattr(recording, "judge", lambda **kw: events.append("judge") or judge(**kw))
-    count, log = recorder._count, recorder._log
-    monkeypatch.setattr(recorder, "_count", lambda *a: events.append("count") or count(*a))
-    monkeypatch.setattr(recorder, "_log", lambda *a: events.append("log") or log(*a))
+
+    def noting(step: str, work: Any) -> Any:
+        def noted(*args: Any, **kwargs: Any) -> Any:
+            events.append(step)
+            return work(*args, **kwargs)
+
+        return noted
+
+    monkeypatch.setattr(recording, "judge", noting("judge", recording.judge))
+    monkeypatch.setattr(recorder, "_count", noting("count", recorder._count))
+    monkeypatch.setattr(recorder, "_log", noting("log", recorder._log))
     job = MirrorJob(
         request_id="r-1",
         body=b'{"records": [{}]}',
@@ -232,7 +238,7 @@ def test_every_mirrored_pair_is_judged_counted_and_logged_once_after_its_live_an
     assert candidate_latency == n
     assert live.asked == [f"r-{i}" for i in range(n)]
     assert sorted(candidate.asked) == sorted(live.asked)
-    ids = [request_id for request_id, _ in comparisons.lines]
+    ids = [str(request_id) for request_id, _ in comparisons.lines]
     assert sorted(ids) == sorted(f"r-{i}" for i in range(n))  # each exactly once
     by_id = {request_id: fields for request_id, fields in comparisons.lines}
     assert by_id["r-0"]["understudy.outcome"] == "agreed"
