@@ -564,16 +564,16 @@ def main() -> None:
             f"{max(run['mirror_jobs_max'] for run in runs) if 'dropped' in runs[0] else '-':>9}"
             f"{cpu(runs):>12}"
         )
-    print(f"\n{'ratio (within a round)':<34}{'median':>8}{'range':>16}")
+    print(f"\n{'ratio (within a round)':<34}{'median':>10}  range")
     for key, value in summary.items():
         spread = f"{value['min']:.3f}-{value['max']:.3f}"
-        print(f"{key:<34}{value['median']:>8.3f}{spread:>16}")
+        print(f"{key:<34}{value['median']:>10.3f}  {spread}")
     for key, count in drops.items():
         warmup = sum(
             run["mirror_warmup"].get("dropped", 0)
             for run in results[key.replace("mirror_dropped", "router-100")]
         )
-        print(f"{key:<34}{count:>8}  (measured runs; {warmup} in their warm-ups)")
+        print(f"{key:<34}{count:>10}  (measured runs; {warmup} in their warm-ups)")
     decision_ns = weight_decision_ns()
     if "router_overhead_p50_ms@c1" in summary:
         overhead_ns = summary["router_overhead_p50_ms@c1"]["median"] * 1e6
