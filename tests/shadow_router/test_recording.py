@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.router import metric
+from tests.support.router import label_sets, metric
 from understudy_common.compare import Tolerance
 from understudy_common.logging import request_id_var
 from understudy_common.metrics import new_registry, render
@@ -133,6 +133,14 @@ def test_live_work_ready_meanwhile_runs_before_each_slice_of_the_mirror_work(
         assert events[events.index(step) - 1] == "live", events
     text = render(registry).decode()
     assert metric(text, "understudy_router_mirror_total", outcome="disagreed") == 1
+    # A series appears when first counted, as before the children were cached: no zeros
+    # for outcomes that never happened (a check's query would read 0 instead of no data).
+    assert [s["outcome"] for s in label_sets(text, "understudy_router_mirror_total")] == [
+        "disagreed"
+    ]
+    assert [s["agree"] for s in label_sets(text, "understudy_router_compared_records_total")] == [
+        "false"
+    ]
     assert len(comparisons.lines) == 1
 
 

@@ -10,9 +10,9 @@ request) arrives meanwhile would wait for all of it. Hence two rules:
   slices (judge, count, log). Whatever became ready while the candidate's answer was being
   read — a live answer, a new client request — runs before the slice, and a live event
   waits behind one slice at most, never behind the whole record.
-- **Less work per answer.** The metric children of a candidate version are looked up once
-  (prometheus_client's ``labels()`` costs ~2.5 µs a call; there were five per answer), not
-  per answer.
+- **Less work per answer.** Each metric child (a series) is looked up once, on first use,
+  not per answer (prometheus_client's ``labels()`` costs ~2.5 µs a call; there were five
+  per answer). On first use, as before: a series appears in /metrics exactly when it did.
 
 Every answer is still judged, counted and logged exactly once, in that order
 (tests/shadow_router/test_recording.py).
@@ -32,7 +32,7 @@ from understudy_common.compare import Tolerance
 from understudy_common.logging import request_context
 
 from .comparison import (
-    MIRROR_OUTCOMES,
+    DROPPED,
     ComparisonWindows,
     Predictions,
     Verdict,
@@ -75,17 +75,6 @@ class CandidateAnswer:
     verdict: Verdict | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class _Series:
-    """The metric children of one candidate version, looked up once."""
-
-    outcomes: dict[str, Counter]
-    agreed: Counter
-    disagreed: Counter
-    abs_diff: Histogram
-    rel_diff: Histogram
-
-
 async def yield_to_live() -> None:
     """One trip through the event loop: callbacks already ready (a live answer read, a new
     request) run before the caller's next slice of mirror work."""
@@ -105,26 +94,28 @@ class MirrorRecorder:
         self._metrics = metrics
         self._windows = windows
         self._feedback = feedback
-        # One entry per candidate version seen (a handful per router's life), like the
-        # series themselves, which prometheus_client never forgets either.
-        self._series: dict[str, _Series] = {}
+        # Children by (metric name, label values): a handful per candidate version, like
+        # the series themselves, which prometheus_client never forgets either.
+        self._counters: dict[tuple[object, ...], Counter] = {}
+        self._histograms: dict[tuple[object, ...], Histogram] = {}
 
-    def series(self, version: str) -> _Series:
-        series = self._series.get(version)
-        if series is None:
-            m, model = self._metrics, self._metrics.model
-            series = self._series[version] = _Series(
-                outcomes={o: m.mirror.labels(model, version, o) for o in MIRROR_OUTCOMES},
-                agreed=m.compared_records.labels(model, version, "true"),
-                disagreed=m.compared_records.labels(model, version, "false"),
-                abs_diff=m.abs_diff.labels(model, version),
-                rel_diff=m.rel_diff.labels(model, version),
-            )
-        return series
+    def _counter(self, metric: Counter, *labels: str) -> Counter:
+        key = (id(metric), *labels)
+        child = self._counters.get(key)
+        if child is None:
+            child = self._counters[key] = metric.labels(self._metrics.model, *labels)
+        return child
+
+    def _histogram(self, metric: Histogram, *labels: str) -> Histogram:
+        key = (id(metric), *labels)
+        child = self._histograms.get(key)
+        if child is None:
+            child = self._histograms[key] = metric.labels(self._metrics.model, *labels)
+        return child
 
     def count_dropped(self, version: str) -> None:
         """A mirror refused for want of room (on the live path: one cached increment)."""
-        self.series(version).outcomes["dropped"].inc()
+        self._counter(self._metrics.mirror, version, DROPPED).inc()
 
     async def record(self, job: MirrorJob, answer: CandidateAnswer) -> None:
         """Judge ``answer``, count it and log it, in slices that let live work go first."""
@@ -148,20 +139,21 @@ class MirrorRecorder:
 
     def _count(self, job: MirrorJob, verdict: Verdict, seconds: float) -> None:
         m, model, version = self._metrics, self._metrics.model, job.candidate_version
-        series = self.series(version)
         m.observe_upstream(role=CANDIDATE, version=version, seconds=seconds)
-        series.outcomes[verdict.outcome].inc()
+        self._counter(m.mirror, version, verdict.outcome).inc()
         comparison = verdict.comparison
         if comparison is None:
             return
         agreed = comparison.agreed
         if agreed:
-            series.agreed.inc(agreed)
+            self._counter(m.compared_records, version, "true").inc(agreed)
         if comparison.count - agreed:
-            series.disagreed.inc(comparison.count - agreed)
+            self._counter(m.compared_records, version, "false").inc(comparison.count - agreed)
+        abs_diff = self._histogram(m.abs_diff, version)
+        rel_diff = self._histogram(m.rel_diff, version)
         for record in comparison.records:
-            series.abs_diff.observe(record.abs_diff)
-            series.rel_diff.observe(record.rel_diff)
+            abs_diff.observe(record.abs_diff)
+            rel_diff.observe(record.rel_diff)
         candidate = tuple(r.candidate for r in comparison.records)
         m.predictions.observe_many((model, "live", job.live_version), job.live_predictions)
         m.predictions.observe_many((model, CANDIDATE, version), candidate)
