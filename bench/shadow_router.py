@@ -42,6 +42,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
@@ -50,6 +51,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from prometheus_client.parser import text_string_to_metric_families
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "bench" / "results"
@@ -98,6 +100,15 @@ http {{
       proxy_http_version 1.1;
       proxy_set_header Connection "";
       proxy_pass http://candidate/v1/predictions;
+    }}
+  }}
+  server {{
+    # The null candidate: a fixed answer at nginx's cost, so that a router mirroring to it
+    # shows the router's own mirror work without a second model's CPU.
+    listen 127.0.0.1:{null};
+    location = /v1/predictions {{
+      default_type application/json;
+      return 200 '{{"predictions": [180000.0], "model_version": "null"}}';
     }}
   }}
 }}
@@ -185,10 +196,12 @@ def router(config: dict[str, Any], tmp: Path, name: str) -> Any:
     )
 
 
-def nginx(live: int, candidate: int, tmp: Path) -> Any:
+def nginx(live: int, candidate: int, null: int, tmp: Path) -> Any:
     port = free_port()
     conf = tmp / "nginx.conf"
-    conf.write_text(NGINX_CONF.format(tmp=tmp, live=live, candidate=candidate, port=port))
+    conf.write_text(
+        NGINX_CONF.format(tmp=tmp, live=live, candidate=candidate, null=null, port=port)
+    )
     binary = shutil.which("nginx") or "/usr/sbin/nginx"
     return port, process(
         [binary, "-p", str(tmp), "-c", str(conf), "-e", str(tmp / "nginx-error.log")],
@@ -198,29 +211,123 @@ def nginx(live: int, candidate: int, tmp: Path) -> Any:
     )
 
 
+def cpu_seconds(pid: int | None) -> float:
+    """User + system CPU time of a process so far (/proc/<pid>/stat, Linux)."""
+    if pid is None:
+        return 0.0
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def mirror_counts(url: str | None) -> dict[str, float]:
+    """The router's ``understudy_router_mirror_total`` by outcome, from its /metrics (the
+    router's own count: a drop is never sent, so only the router knows of it)."""
+    if url is None:
+        return {}
+    counts: dict[str, float] = {}
+    for family in text_string_to_metric_families(httpx.get(f"{url}/metrics", timeout=10).text):
+        for sample in family.samples:
+            if sample.name == "understudy_router_mirror_total":
+                outcome = sample.labels["outcome"]
+                counts[outcome] = counts.get(outcome, 0.0) + sample.value
+    return counts
+
+
+class QueueDepth:
+    """Samples a router's mirror queue depth (GET /v1/routing) every ``interval`` seconds in
+    a thread, to tell a drop's cause: a queue that climbs steadily means the candidate
+    serves fewer mirrors per second than the router sends; a sudden jump, a stall."""
+
+    def __init__(self, url: str, interval: float = 0.05) -> None:
+        self.samples: list[tuple[float, int]] = []
+        self._url = f"{url}/v1/routing"
+        self._interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> QueueDepth:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        started = time.monotonic()
+        with httpx.Client(timeout=5) as client:
+            while not self._stop.wait(self._interval):
+                mirror = client.get(self._url).json()["mirror"]
+                self.samples.append(
+                    (
+                        round(time.monotonic() - started, 3),
+                        mirror["queue_depth"] + mirror["inflight"],
+                    )
+                )
+
+
+def delta(after: dict[str, float], before: dict[str, float]) -> dict[str, int]:
+    return {k: int(v - before.get(k, 0.0)) for k, v in after.items() if v - before.get(k, 0.0)}
+
+
 def run_wrk(
-    url: str, script: Path, *, connections: int, duration: int, threads: int = 1
+    url: str,
+    script: Path,
+    *,
+    connections: int,
+    duration: int,
+    threads: int = 1,
+    metrics_url: str | None = None,
+    pid: int | None = None,
 ) -> dict[str, Any]:
+    """One measurement; with ``metrics_url`` (a router), its mirror outcomes counted over the
+    warm-up and over the measured run, from its /metrics before and after each; with
+    ``pid``, that process' CPU time per request of the measured run (the mirror's share of
+    the router's one core, which load on the machine does not inflate the way it does
+    latency)."""
+    before_warmup = mirror_counts(metrics_url)
     # Short warm-up: connection pools, caches, the first JIT-less Python paths.
     subprocess.run(
         ["wrk", "-t1", f"-c{connections}", "-d2s", "-s", str(script), url],
         capture_output=True,
         check=True,
     )
-    out = subprocess.run(
-        ["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration}s", "-s", str(script), url],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
+    before = mirror_counts(metrics_url)
+    cpu_before = cpu_seconds(pid)
+    with ExitStack() as sampling:
+        depth = sampling.enter_context(QueueDepth(metrics_url)) if metrics_url else None
+        out = subprocess.run(
+            ["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration}s", "-s", str(script), url],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
     line = next(line for line in out.splitlines() if line.startswith("RESULT "))
     result: dict[str, Any] = json.loads(line.removeprefix("RESULT "))
     result["rps"] = result["requests"] / (result["duration_us"] / 1e6)
+    if pid is not None:
+        # Read before the pause below; the mirrors still in flight add a few more.
+        result["cpu_us_per_request"] = (cpu_seconds(pid) - cpu_before) / result["requests"] * 1e6
+    if metrics_url is not None:
+        # Give the mirror workers a moment to finish what the run left in flight.
+        time.sleep(0.5)
+        after = mirror_counts(metrics_url)
+        result["mirror_warmup"] = delta(before, before_warmup)
+        result["mirror"] = delta(after, before)
+        result["dropped"] = result["mirror"].get("dropped", 0)
+        assert depth is not None
+        # Mirror jobs waiting or in flight, every 50 ms: (seconds into the run, jobs).
+        result["mirror_jobs"] = depth.samples
+        result["mirror_jobs_max"] = max((jobs for _, jobs in depth.samples), default=0)
     return result
 
 
 def median(runs: list[dict[str, Any]], field: str) -> float:
     return float(statistics.median(run[field] for run in runs))
+
+
+def cpu(runs: list[dict[str, Any]]) -> str:
+    return f"{median(runs, 'cpu_us_per_request'):.0f}" if "cpu_us_per_request" in runs[0] else "-"
 
 
 def ratio(field: str) -> Callable[[dict[str, Any], dict[str, Any]], float]:
@@ -272,6 +379,24 @@ def weight_decision_ns(calls: int = 200_000) -> float:
     return best / calls * 1e9
 
 
+TARGETS = ("direct", "router-off", "router-100", "nginx-100", "router-w", "router-null")
+# Targets that are a router (their CPU time is measured), and those that mirror (their
+# mirror outcomes are counted from /metrics).
+ROUTERS = ("router-off", "router-100", "router-w", "router-null")
+MIRRORING = ("router-100", "router-null")
+
+
+def paired_or_none(
+    results: dict[str, list[dict[str, Any]]],
+    key_a: str,
+    key_b: str,
+    compare: Callable[[dict[str, Any], dict[str, Any]], float],
+) -> dict[str, float] | None:
+    if key_a not in results or key_b not in results:
+        return None
+    return paired(results, key_a, key_b, compare)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=int, default=10, help="seconds per measurement")
@@ -281,6 +406,13 @@ def main() -> None:
         "--pin",
         action="store_true",
         help="the candidate alone on the last CPU, everything else on the others",
+    )
+    parser.add_argument(
+        "--targets",
+        nargs="+",
+        choices=TARGETS,
+        default=list(TARGETS),
+        help="measure only these (quick checks; router-off and router-100 give the goal ratios)",
     )
     args = parser.parse_args()
     candidate_cpus: set[int] | None = None
@@ -316,17 +448,31 @@ def main() -> None:
             tmp,
             "router-w",
         )
-        nginx_port, nginx_cm = nginx(live_port, cand_port, tmp)
+        null_port = free_port()
+        null = {"url": f"http://127.0.0.1:{null_port}", "version": "null"}
+        n_port, n_cm = router(
+            {"live": live, "candidate": null, "mirror_percent": 100}, tmp, "router-null"
+        )
+        nginx_port, nginx_cm = nginx(live_port, cand_port, null_port, tmp)
         targets = {
             "direct": live_port,
             "router-off": off_port,
             "router-100": on_port,
             "nginx-100": nginx_port,
             "router-w": w_port,
+            "router-null": n_port,
         }
-        for cm in (off_cm, on_cm, w_cm, nginx_cm):
-            stack.enter_context(cm)
-        names = list(targets)
+        stack.enter_context(nginx_cm)
+        pids = {
+            name: stack.enter_context(cm).pid
+            for name, cm in (
+                ("router-off", off_cm),
+                ("router-100", on_cm),
+                ("router-w", w_cm),
+                ("router-null", n_cm),
+            )
+        }
+        names = [name for name in targets if name in args.targets]
         for connections in (1, args.connections):
             for round_ in range(args.rounds):
                 shift = round_ % len(names)
@@ -339,6 +485,10 @@ def main() -> None:
                             script,
                             connections=connections,
                             duration=args.duration,
+                            metrics_url=f"http://127.0.0.1:{targets[name]}"
+                            if name in MIRRORING
+                            else None,
+                            pid=pids.get(name),
                         )
                     )
         mirrored = httpx.get(f"http://127.0.0.1:{on_port}/metrics").text
@@ -350,34 +500,59 @@ def main() -> None:
     load_after = os.getloadavg()
 
     c = args.connections
+    candidates = {
+        "router_overhead_p50_ms@c1": (
+            "router-off@c1",
+            "direct@c1",
+            lambda a, b: (a["p50_us"] - b["p50_us"]) / 1000,
+        ),
+        "mirror_p99_ratio@c1": ("router-100@c1", "router-off@c1", ratio("p99_us")),
+        f"mirror_p99_ratio@c{c}": (f"router-100@c{c}", f"router-off@c{c}", ratio("p99_us")),
+        "mirror_p50_ratio@c1": ("router-100@c1", "router-off@c1", ratio("p50_us")),
+        # The router's own mirror work alone (a fixed-answer candidate: no second model).
+        "null_mirror_p99_ratio@c1": ("router-null@c1", "router-off@c1", ratio("p99_us")),
+        f"null_mirror_p99_ratio@c{c}": (
+            f"router-null@c{c}",
+            f"router-off@c{c}",
+            ratio("p99_us"),
+        ),
+        "mirror_cpu_us_per_request@c1": (
+            "router-100@c1",
+            "router-off@c1",
+            lambda a, b: a["cpu_us_per_request"] - b["cpu_us_per_request"],
+        ),
+        "weight_decision_p50_ms@c1": (
+            "router-w@c1",
+            "router-off@c1",
+            lambda a, b: (a["p50_us"] - b["p50_us"]) / 1000,
+        ),
+        f"router_throughput_ratio@c{c}": (f"router-off@c{c}", f"direct@c{c}", ratio("rps")),
+        f"router100_throughput_ratio@c{c}": (f"router-100@c{c}", f"direct@c{c}", ratio("rps")),
+        f"nginx100_throughput_ratio@c{c}": (f"nginx-100@c{c}", f"direct@c{c}", ratio("rps")),
+    }
     summary = {
-        "router_overhead_p50_ms@c1": paired(
-            results, "router-off@c1", "direct@c1", lambda a, b: (a["p50_us"] - b["p50_us"]) / 1000
-        ),
-        "mirror_p99_ratio@c1": paired(results, "router-100@c1", "router-off@c1", ratio("p99_us")),
-        f"mirror_p99_ratio@c{c}": paired(
-            results, f"router-100@c{c}", f"router-off@c{c}", ratio("p99_us")
-        ),
-        "weight_decision_p50_ms@c1": paired(
-            results, "router-w@c1", "router-off@c1", lambda a, b: (a["p50_us"] - b["p50_us"]) / 1000
-        ),
-        f"router_throughput_ratio@c{c}": paired(
-            results, f"router-off@c{c}", f"direct@c{c}", ratio("rps")
-        ),
-        f"router100_throughput_ratio@c{c}": paired(
-            results, f"router-100@c{c}", f"direct@c{c}", ratio("rps")
-        ),
-        f"nginx100_throughput_ratio@c{c}": paired(
-            results, f"nginx-100@c{c}", f"direct@c{c}", ratio("rps")
-        ),
+        key: value
+        for key, (a, b, compare) in candidates.items()
+        if (value := paired_or_none(results, a, b, compare)) is not None
+    }
+    # The goal "no mirror dropped at c=1": the router's own counter, per measured run.
+    drops = {
+        f"mirror_dropped@c{conn}": sum(run["dropped"] for run in results[f"router-100@c{conn}"])
+        for conn in (1, c)
+        if f"router-100@c{conn}" in results
     }
     print(f"\nload average before {load_before}, after {load_after}; {os.cpu_count()} CPUs")
     if candidate_cpus:
         print(f"pinned: candidate on CPU {sorted(candidate_cpus)}, the rest on the others")
     print(f"medians of {args.rounds} rounds; p99 range = lowest-highest round")
     print(
+        "dropped: mirrors the router refused (its own counter, summed over rounds); jobs max:"
+        " most mirror jobs waiting or in flight (sampled every 50 ms); cpu us/req: the"
+        " router's CPU time per request"
+    )
+    print(
         f"{'target':<18}{'p50 ms':>9}{'p99 ms':>9}{'p99 range':>16}{'req/s':>9}"
-        f"{'errors':>8}{'non2xx':>8}"
+        f"{'errors':>8}{'non2xx':>8}{'dropped':>9}{'jobs max':>9}{'cpu us/req':>12}"
     )
     for key, runs in results.items():
         p99s = [run["p99_us"] / 1000 for run in runs]
@@ -385,17 +560,27 @@ def main() -> None:
             f"{key:<18}{median(runs, 'p50_us') / 1000:>9.2f}{median(runs, 'p99_us') / 1000:>9.2f}"
             f"{f'{min(p99s):.2f}-{max(p99s):.2f}':>16}{median(runs, 'rps'):>9.0f}"
             f"{sum(run['errors'] for run in runs):>8}{sum(run['non2xx'] for run in runs):>8}"
+            f"{sum(run['dropped'] for run in runs) if 'dropped' in runs[0] else '-':>9}"
+            f"{max(run['mirror_jobs_max'] for run in runs) if 'dropped' in runs[0] else '-':>9}"
+            f"{cpu(runs):>12}"
         )
-    print(f"\n{'ratio (within a round)':<34}{'median':>8}{'range':>16}")
+    print(f"\n{'ratio (within a round)':<34}{'median':>10}  range")
     for key, value in summary.items():
         spread = f"{value['min']:.3f}-{value['max']:.3f}"
-        print(f"{key:<34}{value['median']:>8.3f}{spread:>16}")
+        print(f"{key:<34}{value['median']:>10.3f}  {spread}")
+    for key, count in drops.items():
+        warmup = sum(
+            run["mirror_warmup"].get("dropped", 0)
+            for run in results[key.replace("mirror_dropped", "router-100")]
+        )
+        print(f"{key:<34}{count:>10}  (measured runs; {warmup} in their warm-ups)")
     decision_ns = weight_decision_ns()
-    overhead_ns = summary["router_overhead_p50_ms@c1"]["median"] * 1e6
-    print(
-        f"\ncanary weight decision in process: {decision_ns:.0f} ns per request "
-        f"({decision_ns / overhead_ns:.2%} of the router's p50 overhead)"
-    )
+    if "router_overhead_p50_ms@c1" in summary:
+        overhead_ns = summary["router_overhead_p50_ms@c1"]["median"] * 1e6
+        print(
+            f"\ncanary weight decision in process: {decision_ns:.0f} ns per request "
+            f"({decision_ns / overhead_ns:.2%} of the router's p50 overhead)"
+        )
     print("\n".join(mirror_lines))
     RESULTS.mkdir(parents=True, exist_ok=True)
     out = RESULTS / f"shadow_router-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
@@ -413,6 +598,7 @@ def main() -> None:
                 "rounds": args.rounds,
                 "results": results,
                 "summary": summary,
+                "mirror_dropped": drops,
                 "router_mirror_counts": mirror_lines,
                 "weight_decision_ns": decision_ns,
             },

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import random
 import time
 from collections.abc import Callable
@@ -19,19 +18,14 @@ from typing import Any
 import httpx
 
 from understudy_common.compare import Tolerance
-from understudy_common.logging import request_context
 
 from .canary import answered_by_candidate
 from .comparison import (
     CANDIDATE_ERROR,
     CANDIDATE_TIMEOUT,
-    DROPPED,
     ComparisonWindows,
-    Predictions,
     Verdict,
-    judge,
     predictions_of,
-    signed_rel_diff,
 )
 from .config import ConfigError, RoutingConfig, parse_config
 from .feedback.service import Feedback
@@ -44,12 +38,11 @@ from .metrics import (
     RouterMetrics,
 )
 from .mirror import MirrorQueue
+from .recording import CandidateAnswer, MirrorJob, MirrorRecorder
 from .settings import RouterSettings
-from .slices import field_values
 from .upstreams import UpstreamClient, UpstreamPool, UpstreamTimeout, UpstreamUnreachable
 
 logger = logging.getLogger("understudy_router")
-comparison_logger = logging.getLogger("understudy_router.comparison")
 
 # Response headers of the live answer that reach the client unchanged.
 PASSED_HEADERS = ("content-type", "retry-after")
@@ -68,23 +61,6 @@ class Route:
     # Where the config came from, e.g. "env", "file:/etc/router.json", "configmap:ns/name".
     source: str
     applied_at: str
-
-
-@dataclass(frozen=True, slots=True)
-class MirrorJob:
-    request_id: str
-    body: bytes
-    content_type: str | None
-    live_version: str
-    live_predictions: tuple[float, ...]
-    candidate: UpstreamClient
-    candidate_version: str
-    timeout: float
-    tolerance: Tolerance
-    # The input field that slices the paired evidence (routing config), or None.
-    slice_field: str | None = None
-    # A classifier's live labels (live_predictions: its positive-class probabilities).
-    live_labels: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,6 +112,8 @@ class ShadowRouter:
         self._metrics = metrics
         self._windows = windows
         self._pool = UpstreamPool(max_connections=settings.live_max_connections)
+        # Judging, counting and logging the candidate's answers (recording.py).
+        self._recorder = MirrorRecorder(metrics=metrics, windows=windows, feedback=feedback)
         self._mirror: MirrorQueue[MirrorJob] = MirrorQueue(
             workers=settings.mirror_workers,
             queue_size=settings.mirror_queue_size,
@@ -413,7 +391,7 @@ class ShadowRouter:
         if self._mirror.offer(job):
             return True
         job.candidate.release()
-        self._metrics.mirror.labels(self._metrics.model, candidate_version, DROPPED).inc()
+        self._recorder.count_dropped(candidate_version)
         return False
 
     # -- the mirror path (background workers) -------------------------------------------------
@@ -423,107 +401,24 @@ class ShadowRouter:
         if job.content_type is not None:
             headers["content-type"] = job.content_type
         started = time.perf_counter()
-        status: int | None = None
         try:
             response = await job.candidate.post(
                 content=job.body, headers=headers, timeout=job.timeout
             )
-            status = response.status
-            verdict = judge(
-                live=Predictions(job.live_predictions, job.live_labels),
-                status=status,
+            answer = CandidateAnswer(
+                seconds=time.perf_counter() - started,
+                status=response.status,
                 body=response.content,
-                tolerance=job.tolerance,
             )
         except UpstreamTimeout as exc:
-            verdict = Verdict(CANDIDATE_TIMEOUT, reason=str(exc))
+            failed = Verdict(CANDIDATE_TIMEOUT, reason=str(exc))
+            answer = CandidateAnswer(seconds=time.perf_counter() - started, verdict=failed)
         except UpstreamUnreachable as exc:
-            verdict = Verdict(CANDIDATE_ERROR, reason=str(exc))
+            failed = Verdict(CANDIDATE_ERROR, reason=str(exc))
+            answer = CandidateAnswer(seconds=time.perf_counter() - started, verdict=failed)
         finally:
             job.candidate.release()
-        seconds = time.perf_counter() - started
-        self._record(job, verdict, seconds=seconds, status=status)
-        if self._feedback is not None and verdict.comparison is not None:
-            self._feedback.record_candidate(
-                request_id=job.request_id,
-                version=job.candidate_version,
-                predictions=tuple(r.candidate for r in verdict.comparison.records),
-            )
-
-    def _record(
-        self, job: MirrorJob, verdict: Verdict, *, seconds: float, status: int | None
-    ) -> None:
-        m, model, version = self._metrics, self._metrics.model, job.candidate_version
-        m.observe_upstream(role="candidate", version=version, seconds=seconds)
-        m.mirror.labels(model, version, verdict.outcome).inc()
-        comparison = verdict.comparison
-        if comparison is not None:
-            agreed = comparison.agreed
-            if agreed:
-                m.compared_records.labels(model, version, "true").inc(agreed)
-            if comparison.count - agreed:
-                m.compared_records.labels(model, version, "false").inc(comparison.count - agreed)
-            abs_hist = m.abs_diff.labels(model, version)
-            rel_hist = m.rel_diff.labels(model, version)
-            for record in comparison.records:
-                abs_hist.observe(record.abs_diff)
-                rel_hist.observe(record.rel_diff)
-            candidate = tuple(r.candidate for r in comparison.records)
-            m.predictions.observe_many((model, "live", job.live_version), job.live_predictions)
-            m.predictions.observe_many((model, "candidate", version), candidate)
-            diffs = (signed_rel_diff(r.live, r.candidate) for r in comparison.records)
-            m.signed_rel_diff.observe_many(
-                (model, job.live_version, version), (math.nan if d is None else d for d in diffs)
-            )
-            # Per slice; the request body is parsed here, off the live path, and only if asked.
-            field = job.slice_field
-            m.paired.observe(
-                live_version=job.live_version,
-                candidate_version=version,
-                records=comparison.records,
-                field=field,
-                values=field_values(job.body, field, comparison.count) if field else (),
-            )
-            self._windows.add(
-                live_version=job.live_version,
-                candidate_version=version,
-                live=job.live_predictions,
-                candidate=candidate,
-            )
-        fields: dict[str, Any] = {
-            "event.dataset": "shadow-router.comparison",
-            "event.duration": int(seconds * 1e9),
-            "understudy.outcome": verdict.outcome,
-            "understudy.live.version": job.live_version,
-            "understudy.candidate.version": version,
-            "understudy.candidate.status": status,
-            "understudy.candidate.latency_seconds": round(seconds, 6),
-            "understudy.live.predictions": list(job.live_predictions),
-            "understudy.candidate.predictions": (
-                list(verdict.candidate_predictions) if verdict.candidate_predictions else None
-            ),
-        }
-        if job.live_labels is not None:
-            fields["understudy.live.labels"] = list(job.live_labels)
-            fields["understudy.candidate.labels"] = (
-                list(verdict.candidate_labels) if verdict.candidate_labels else None
-            )
-        if comparison is not None:
-            fields["understudy.abs_diff"] = [r.abs_diff for r in comparison.records]
-            fields["understudy.rel_diff"] = [_finite(r.rel_diff) for r in comparison.records]
-            fields["understudy.agree"] = [r.agree for r in comparison.records]
-            fields["understudy.agreement_rate"] = comparison.agreement_rate
-        if verdict.reason:
-            fields["error.message"] = verdict.reason
-        with request_context(job.request_id):
-            comparison_logger.info(
-                "compared %s %s with %s: %s",
-                job.live_version,
-                "prediction" if len(job.live_predictions) == 1 else "predictions",
-                version,
-                verdict.outcome,
-                extra=fields,
-            )
+        await self._recorder.record(job, answer)
 
     # -- read-only views ---------------------------------------------------------------------
 
@@ -571,8 +466,3 @@ class ShadowRouter:
 def source_kind(source: str) -> str:
     """The low-cardinality label of a source description ("file:/x" -> "file")."""
     return source.partition(":")[0]
-
-
-def _finite(value: float) -> float | None:
-    # JSON has no Infinity: a relative difference to a live 0 is logged as null.
-    return value if math.isfinite(value) else None
