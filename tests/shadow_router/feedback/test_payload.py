@@ -68,6 +68,13 @@ def test_a_valid_body_gives_its_labels_in_order() -> None:
             "invalid_labels",
             "actual",
         ),
+        # finite but past the schema's maximum (found by the fuzz test's negative mode)
+        (
+            b'{"labels": [{"request_id": "x", "record": 0, "actual": 1.0000000000000002e+300}]}',
+            422,
+            "invalid_labels",
+            "actual",
+        ),
         (
             b'{"labels": [{"request_id": "x", "record": 0, "actual": null}]}',
             422,

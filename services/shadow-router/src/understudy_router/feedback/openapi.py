@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from understudy_common.request_id import MAX_REQUEST_ID_LENGTH
+from understudy_router.feedback.payload import MAX_ACTUAL
 
 
 def feedback_openapi(*, max_labels: int) -> dict[str, Any]:
@@ -55,7 +56,7 @@ def feedback_openapi(*, max_labels: int) -> dict[str, Any]:
                             "pattern": f"^[!-~]{{1,{MAX_REQUEST_ID_LENGTH}}}$",
                         },
                         "record": {"type": "integer", "minimum": 0, "maximum": 2**31 - 1},
-                        "actual": {"type": "number", "minimum": 0, "maximum": 1e300},
+                        "actual": {"type": "number", "minimum": 0, "maximum": MAX_ACTUAL},
                     },
                 },
                 "FeedbackRequest": {

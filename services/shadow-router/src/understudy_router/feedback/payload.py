@@ -17,6 +17,9 @@ from understudy_common.request_id import why_invalid
 from .store import Label
 
 LABEL_FIELDS = ("request_id", "record", "actual")
+# The largest realized value accepted (the OpenAPI schema's maximum): a label beyond it is
+# a unit or encoding mistake, and squared errors of such values overflow the sums.
+MAX_ACTUAL = 1e300
 # Nesting deeper than this is refused before parsing (json recursion), as model-api does.
 MAX_DEPTH = 32
 
@@ -139,4 +142,6 @@ def _problems(item: Any) -> list[dict[str, Any]]:
             problems.append(_problem("actual", "not_finite", "must be finite"))
         elif actual < 0:
             problems.append(_problem("actual", "negative", "must be 0 or more"))
+        elif actual > MAX_ACTUAL:
+            problems.append(_problem("actual", "too_large", f"must be at most {MAX_ACTUAL:g}"))
     return problems
