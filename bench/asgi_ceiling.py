@@ -56,7 +56,7 @@ def main() -> int:
     if not callable(getattr(entry, "create_app", None)):
         raise SystemExit("understudy_model_api.__main__ has no create_app to replace")
 
-    def create_app(settings: Any) -> Any:
+    def create_app(settings: Any, **options: Any) -> Any:
         return app
 
     setattr(entry, "create_app", create_app)  # noqa: B010 (mypy: not a FastAPI factory)

@@ -41,7 +41,7 @@ def test_the_ceiling_runs_under_model_apis_uvicorn_options(
     monkeypatch.setattr(entry, "configure_logging", lambda **kw: None)
     monkeypatch.setenv("UNDERSTUDY_MODEL_API_PORT", "18123")
     real_factory = entry.create_app
-    monkeypatch.setattr(entry, "create_app", lambda settings: "model-api app")
+    monkeypatch.setattr(entry, "create_app", lambda settings, **options: "model-api app")
     assert entry.main() == 0
     monkeypatch.setattr(entry, "create_app", real_factory)  # what the ceiling replaces
     assert asgi_ceiling.main() == 0

@@ -25,7 +25,7 @@ def main() -> int:
         return 2
     configure_logging(service="model-api", level=settings.log_level)
     uvicorn.run(
-        create_app(settings),
+        create_app(settings, freeze_gc=True),  # a server process: see app.py
         host=settings.host,
         port=settings.port,
         log_config=uvicorn_log_config(),
