@@ -76,6 +76,9 @@ CONFIGS: dict[str, dict[str, str]] = {
     # POST /v1/predictions through FastAPI's routing rather than the fast route (the
     # same handler either way): what the fast route buys.
     "fastapi-route": {"FAST_ROUTE": "false"},
+    # The service's own default: the request event without the inputs (every other target
+    # logs them, the worst case). What logging each request's inputs costs.
+    "inputs-unlogged": {"LOG_INPUTS": "false"},
 }
 PEERS = (CEILING, MLSERVER, MLSERVER_BATCH)
 SCALING = "scaling"
@@ -91,6 +94,7 @@ LOADS: dict[str, list[tuple[int, int]]] = {
     "batch-wait-1ms": [(1, 1), (1, 64)],
     "drift-off": [(1, 1), (1, 64), (100, 16)],
     "fastapi-route": [(1, 1), (1, 64)],
+    "inputs-unlogged": [(1, 1), (1, 64)],
     **{peer: PEER_LOADS for peer in PEERS},
 }
 QUICK_LOADS = [(1, 1), (1, 64), (100, 16)]

@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from tests.support.local_rollout import fast_spec
+from tests.support.local_rollout import LATENCY_P90_POINT, fast_spec
 from tests.support.packed import write_classifier, write_messy_regressor
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -25,7 +25,7 @@ def _spec(task: str, checks: list[dict], tolerance: dict) -> dict:
     return fast_spec(
         model={"name": "ignored", "version": "0.0.0", "task": task},
         tolerance=tolerance,
-        checks=[{"name": "latency-p90-ratio", "max": 5.0}, *checks],
+        checks=[LATENCY_P90_POINT, *checks],
     )
 
 

@@ -213,3 +213,20 @@ def test_same_config_again_is_unchanged_and_a_new_candidate_is_applied() -> None
     assert view["generation"] == 2 and view["config"]["candidate"]["version"] == "3.0.0"
     assert metric(text, "understudy_router_config_reloads_total", outcome="unchanged") == 1
     assert 'candidate_version="3.0.0"' in text
+
+
+@pytest.mark.parametrize("freeze_gc", [False, True])
+def test_a_server_process_freezes_what_start_up_left_alive(freeze_gc: bool) -> None:
+    """``__main__`` asks for it (understudy_common.gcfreeze: a full collection walked the
+    router's ~73,000 start-up objects each time); an app in another process, a test's,
+    leaves its collector alone."""
+    import gc
+
+    app = create_app(RouterSettings(), registry=new_registry(), freeze_gc=freeze_gc)
+    try:
+        with TestClient(app) as client:
+            assert client.get("/readyz").status_code == 200
+            frozen = gc.get_freeze_count()
+    finally:
+        gc.unfreeze()
+    assert (frozen > 10_000) if freeze_gc else (frozen == 0)

@@ -6,7 +6,6 @@ Nothing happens at import time; the artifact loads in the lifespan hook, so
 
 from __future__ import annotations
 
-import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -17,6 +16,7 @@ from fastapi.openapi.utils import get_openapi
 from prometheus_client import CollectorRegistry
 from starlette.types import Receive, Scope, Send
 
+from understudy_common.gcfreeze import freeze_startup_objects
 from understudy_common.metrics import new_registry
 from understudy_model_api.drift import DriftMetrics
 from understudy_model_api.errors import JsonResponse, install_error_handlers
@@ -49,16 +49,6 @@ class ModelApi(FastAPI):
         await super().__call__(scope, receive, send)
 
 
-def _freeze_startup_objects() -> None:
-    """Move everything alive after start-up (the model, scikit-learn, numpy, pydantic:
-    ~160,000 objects) out of the garbage collector's reach. They live as long as the
-    process, yet each full collection walked them all (~105 ms measured, a stall that
-    shows as the c=64 p99); requests' own garbage is still collected. Collect first so
-    start-up's garbage is not kept for good (the pattern of CPython's gc.freeze docs)."""
-    gc.collect()
-    gc.freeze()
-
-
 def create_app(
     settings: Settings, registry: CollectorRegistry | None = None, *, freeze_gc: bool = False
 ) -> ModelApi:
@@ -77,7 +67,7 @@ def create_app(
             raise
         await runtime.runner.start()
         if freeze_gc:
-            _freeze_startup_objects()
+            freeze_startup_objects()
         app.state.runtime = runtime
         app.openapi_schema = None  # the request schema now lists the model's fields
         logger.info(

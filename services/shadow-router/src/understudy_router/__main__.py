@@ -14,7 +14,7 @@ def main() -> None:
     settings = RouterSettings()
     configure_logging(service="shadow-router", level=settings.log_level.upper())
     uvicorn.run(
-        create_app(settings),
+        create_app(settings, freeze_gc=True),  # a server process: understudy_common.gcfreeze
         host=settings.host,
         port=settings.port,
         log_config=uvicorn_log_config(),

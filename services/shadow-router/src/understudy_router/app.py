@@ -15,6 +15,7 @@ from prometheus_client import CollectorRegistry, Gauge
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from understudy_common.body import BodyError, read_body
+from understudy_common.gcfreeze import freeze_startup_objects
 from understudy_common.logging import request_id_var
 from understudy_common.metrics import CONTENT_TYPE_LATEST, metric_name, new_registry, render
 from understudy_common.request_id import REQUEST_ID_HEADER, request_id_from
@@ -65,8 +66,12 @@ def _response(answer: Answer) -> Response:
     return Response(content=answer.body, status_code=answer.status, headers=answer.headers)
 
 
-def create_app(settings: RouterSettings, registry: CollectorRegistry | None = None) -> FastAPI:
-    """Build the router app; upstream clients, workers and config watchers start in lifespan."""
+def create_app(
+    settings: RouterSettings, registry: CollectorRegistry | None = None, *, freeze_gc: bool = False
+) -> FastAPI:
+    """Build the router app; upstream clients, workers and config watchers start in lifespan.
+    ``freeze_gc``: once started, freeze what lives in the process (``__main__`` does;
+    understudy_common.gcfreeze says why)."""
     registry = registry if registry is not None else new_registry()
     metrics = RouterMetrics(
         registry=registry,
@@ -121,6 +126,8 @@ def create_app(settings: RouterSettings, registry: CollectorRegistry | None = No
             # take traffic before it knows the live model.
             router.pending_source = configmap.source
             configmap.start(asyncio.get_running_loop())
+        if freeze_gc:
+            freeze_startup_objects()
         try:
             yield
         finally:
