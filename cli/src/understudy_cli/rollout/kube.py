@@ -11,16 +11,7 @@ from typing import Any
 import urllib3
 from kubernetes import client, config, watch
 
-from understudy_cli.rollout.errors import (  # noqa: F401 (re-exported: the plugin's codes)
-    EXIT_API,
-    EXIT_FAILED,
-    EXIT_INTERRUPTED,
-    EXIT_NOT_FOUND,
-    EXIT_OK,
-    EXIT_REFUSED,
-    EXIT_USAGE,
-    PluginError,
-)
+from understudy_cli.rollout.errors import EXIT_API, EXIT_NOT_FOUND, EXIT_USAGE, PluginError
 from understudy_operator.kube import GROUP, PLURAL, VERSION
 
 

@@ -31,7 +31,7 @@ import httpx
 from understudy_cli.demo.report import PredictionPair, plot_pairs, write_report
 from understudy_cli.logsearch import DEFAULT_INDEX, ComparisonQuery, SearchError, search_comparisons
 from understudy_cli.rollout.dryrun import dry_run
-from understudy_cli.rollout.kube import EXIT_API, EXIT_REFUSED, PluginError
+from understudy_cli.rollout.errors import EXIT_API, EXIT_REFUSED, PluginError
 from understudy_operator.core import Phase, RolloutStatus, parse_spec
 from understudy_operator.providers.prometheus import PrometheusProvider
 from understudy_operator.providers.promql import PromQLSource

@@ -10,7 +10,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from understudy_cli.rollout.kube import EXIT_REFUSED, PluginError, Rollouts
+from understudy_cli.rollout.errors import EXIT_REFUSED, PluginError
+from understudy_cli.rollout.kube import Rollouts
 from understudy_operator.core import IN_FLIGHT, SIGNAL_ANNOTATIONS, Phase, Signal
 
 # Before a promotion is under way; a promotion in flight completes (core/README.md).
