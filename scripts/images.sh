@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Builds Understudy's images from the repository's own Dockerfiles with podman, offline.
 #
-# usage: scripts/images.sh [build|bases|list|save FILE]
-#   build      the stand-in bases (if missing), then every Understudy image (default)
+# usage: scripts/images.sh [build|bases|list|save FILE|prune]
+#   build      the stand-in bases (if missing), then every Understudy image (default),
+#              then `prune`
+#   prune      remove every other docker.io/understudy/* image (earlier builds, skaffold's
+#              per-build tags) and the layers only they used: the store stays one build's size
 #   bases      only the stand-in base and third-party images
 #   list       the image references the real node needs, one a line
 #   save FILE  every image of `list` into one docker-archive (for `ctr images import`)
@@ -136,7 +139,6 @@ inputs_digest() { # dockerfile [args...]: the build's inputs, "" when unknown (n
   } | sha256sum | cut -c1-32
 }
 
-BUILT=0
 build_one() { # ref dockerfile [podman build args...]
   local ref=$1 dockerfile=$2 digest
   shift 2
@@ -148,7 +150,6 @@ build_one() { # ref dockerfile [podman build args...]
   # bridge, no iptables changes for a build).
   podman build --quiet --pull=never --network=host --layers --label "dev.understudy.inputs=$digest" \
     -f "$ROOT/$dockerfile" -t "$ref" "${BASE_ARGS[@]}" "$@" "$ROOT" >/dev/null
-  BUILT=1
 }
 
 build() {
@@ -166,7 +167,7 @@ build() {
   done
   timed "$ROUTER_REF" build_one "$ROUTER_REF" services/shadow-router/Dockerfile
   timed "$OPERATOR_REF" build_one "$OPERATOR_REF" operator/Dockerfile
-  if ((BUILT)); then podman image prune --force >/dev/null || true; fi # earlier builds' layers
+  prune
   podman images --format '{{.Repository}}:{{.Tag}} {{.Size}}' | grep understudy >&2
 }
 
@@ -181,6 +182,42 @@ save() { # file
   mapfile -t refs < <(list)
   rm -f "$1"
   podman save --quiet --multi-image-archive --format docker-archive -o "$1" "${refs[@]}"
+}
+
+prune() {
+  # Without this the store grows by about 2 GB for each changed tree (skaffold tags every
+  # build by its id and inputs; each model variant leaves a 1.2 GB training stage), and a
+  # warm machine's disk fills: CI once failed writing a layer with "no space left on device".
+  # The cost: the next skaffold build of a changed tree starts from the cached base layers.
+  local keep ref stale=()
+  # Build containers an interrupted build left (each holds its layers). Callers hold the
+  # store's lock exclusively (with_store_lock), so no build is using one now.
+  buildah rm --all >/dev/null 2>&1 || true
+  keep=$(list)
+  while read -r ref; do
+    grep -qxF "$ref" <<<"$keep" || stale+=("$ref")
+  done < <(podman images --format '{{.Repository}}:{{.Tag}}' | grep -E '^(docker\.io|localhost)/understudy/')
+  # by name: an image that also carries a kept tag only loses the stale one
+  if ((${#stale[@]})); then podman rmi --force "${stale[@]}" >/dev/null; fi
+  # One prune removes the untagged images nothing builds on; their parents (--layers'
+  # intermediate images) become such images only then: repeat until none is left.
+  local before after
+  after=$(podman images -aq | wc -l)
+  while true; do
+    before=$after
+    podman image prune --force >/dev/null
+    after=$(podman images -aq | wc -l)
+    ((after < before)) || break
+  done
+  log "pruned ${#stale[@]} stale tags; store: $(du -sh "$CACHE/containers" 2>/dev/null | cut -f1)"
+}
+
+with_store_lock() { # shared|exclusive cmd...: builds share the store, prune has it alone
+  local mode=$1
+  shift
+  exec 8>"$CACHE/images.lock"
+  if [[ $mode == exclusive ]]; then flock -x 8; else flock -s 8; fi
+  "$@"
 }
 
 qualified() { # ref: as the kubelet normalises it (docker.io/[library/] for short names)
@@ -219,10 +256,11 @@ skaffold_build() { # dockerfile [NAME=VALUE...]; env from skaffold: IMAGE, PUSH_
 }
 
 case ${1:-build} in
-  build) build ;;
-  skaffold) skaffold_build "${@:2}" ;;
+  build) with_store_lock exclusive build ;;
+  skaffold) with_store_lock shared skaffold_build "${@:2}" ;;
   bases) bases ;;
   list) list ;;
   save) save "${2:?usage: images.sh save FILE}" ;;
+  prune) with_store_lock exclusive prune ;;
   *) sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//' >&2; exit 2 ;;
 esac

@@ -236,14 +236,32 @@ import_images() {
   done <<<"$lines"
   if ((${#changed[@]} == 0)); then
     log "images already imported"
-    return 0
+  else
+    (source "$HERE/podman-env.sh" &&
+      podman save --quiet --multi-image-archive --format docker-archive -o "$archive" "${changed[@]}")
+    ctr --address "$SOCK" -n k8s.io images import "$archive" >/dev/null
+    rm -f "$archive"
+    echo "$lines" >"$DATA/imported"
+    log "${#changed[@]} images imported in $((SECONDS - start)) s"
   fi
-  (source "$HERE/podman-env.sh" &&
-    podman save --quiet --multi-image-archive --format docker-archive -o "$archive" "${changed[@]}")
-  ctr --address "$SOCK" -n k8s.io images import "$archive" >/dev/null
-  rm -f "$archive"
-  echo "$lines" >"$DATA/imported"
-  log "${#changed[@]} images imported in $((SECONDS - start)) s"
+  prune_node_images "$(cut -d' ' -f1 <<<"$lines")"
+}
+
+prune_node_images() { # kept refs (lines): remove every other image before any pod starts
+  # The content store is kept between runs, so replaced images and skaffold's per-build
+  # imports (`import`) would pile up (42 GB on a machine after a day's runs). Names that
+  # point at a kept image's digest (the CRI's sha256:... and @digest names) stay.
+  local listing stale
+  listing=$(ctr --address "$SOCK" -n k8s.io images ls | awk 'NR > 1 {print $1, $3}')
+  mapfile -t stale < <(awk -v keep="$1" '
+    BEGIN { n = split(keep, k, "\n"); for (i = 1; i <= n; i++) kept[k[i]] = 1 }
+    { ref[NR] = $1; digest[NR] = $2; if ($1 in kept) keptdigest[$2] = 1 }
+    END { for (i = 1; i <= NR; i++) if (!(digest[i] in keptdigest)) print ref[i] }' <<<"$listing")
+  ((${#stale[@]})) || return 0
+  # --sync: containerd's garbage collector frees their content and snapshots before `up`
+  # goes on
+  ctr --address "$SOCK" -n k8s.io images rm --sync "${stale[@]}" >/dev/null
+  log "removed ${#stale[@]} stale images from the node; store: $(du -sh "$DATA/containerd" | cut -f1)"
 }
 
 start_coredns() {
