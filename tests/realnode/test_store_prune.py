@@ -51,7 +51,7 @@ def test_prune_removes_stale_tags_and_leftover_build_containers_and_keeps_the_li
     _podman("tag", model_api, "docker.io/understudy/model-api:stale-probe")
     _podman("tag", model_api, "localhost/understudy/model-api:stale-probe")
     work = _podman("from", "--pull=never", model_api, tool="buildah")
-    _podman("run", "--network", "none", "--user", "0:0", work, "--", "touch", "/probe", tool="buildah")
+    _podman("run", "--network", "none", "--user", "0:0", work, "--", "touch", "/p", tool="buildah")
     _podman("commit", "--quiet", work, "docker.io/understudy/prune-probe:stale", tool="buildah")
     # a build container as an interrupted build leaves it
     leftover = _podman("from", "--pull=never", model_api, tool="buildah")
