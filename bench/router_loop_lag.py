@@ -128,7 +128,10 @@ def main() -> None:
                 print(f"round {r + 1}: {label}: {results[label][-1]}", file=sys.stderr)
     load_after = os.getloadavg()
 
-    print(f"\nloop lag of a 1 ms timer, {args.rate:g} requests/s offered, medians of {args.rounds} rounds")
+    print(
+        f"\nloop lag of a 1 ms timer, {args.rate:g} requests/s offered, "
+        f"medians of {args.rounds} rounds"
+    )
     print(f"load average before {load_before[0]:.2f}, after {load_after[0]:.2f}\n")
     print("| setting | p50 µs | p99 µs | p99.9 µs | max µs | ticks late > 1 ms |")
     print("|---|---:|---:|---:|---:|---:|")
