@@ -188,6 +188,11 @@ def router(config: dict[str, Any], tmp: Path, name: str) -> Any:
         "UNDERSTUDY_ROUTER_PORT": str(port),
         "UNDERSTUDY_ROUTER_CONFIG_JSON": json.dumps(config),
     }
+    if "UNDERSTUDY_ROUTER_FEEDBACK_STORE" not in os.environ:  # bench/feedback.py sets its own
+        # Each router its own, new ground-truth store: by default they would all write one
+        # SQLite file in the temp dir, kept across runs (lock waits between the routers, and
+        # a store grown by every earlier run).
+        env["UNDERSTUDY_ROUTER_FEEDBACK_STORE"] = f"sqlite:///{tmp / f'feedback-{name}.sqlite3'}"
     return port, process(
         [sys.executable, "-m", "understudy_router"],
         env=env,
