@@ -139,6 +139,29 @@ def test_a_candidate_stored_after_its_label_joins_late_exactly_once(
     assert store.store([prediction("a", role=CANDIDATE, value=130.0)]) == []
 
 
+def test_a_large_batch_joins_exactly_the_candidates_whose_labels_wait(
+    store: PredictionStore,
+) -> None:
+    """The late joins of one batch are looked up together (SQLite in chunks of 5,000): a
+    batch of 12,000 candidates, three of them awaited by labels in different chunks, one
+    label (for "r7") that already joined."""
+    waiting = ["r3", "r5004", "r11999", "r7"]
+    store.store([prediction(r, value=100.0) for r in waiting])
+    store.store([prediction("r7", role=CANDIDATE, value=90.0)])
+    store.apply_labels([Label(r, 0, 120.0) for r in waiting], now=NOW)
+    batch = [prediction(f"r{i}", role=CANDIDATE, value=float(i)) for i in range(12_000)]
+    late = store.store(batch)
+    assert sorted((j.request_id, j.actual) for j in late) == [
+        ("r11999", 120.0),
+        ("r3", 120.0),
+        ("r5004", 120.0),
+    ]
+    for j in late:
+        assert isinstance(j.actual, float)
+        assert j.live is not None and j.live.prediction == 100.0
+        assert j.candidate is not None and j.candidate.prediction == float(j.request_id[1:])
+
+
 def test_a_candidate_present_at_label_time_never_joins_late(store: PredictionStore) -> None:
     store.store([prediction("a"), prediction("a", role=CANDIDATE)])
     store.apply_labels([Label("a", 0, 1.0)], now=NOW)
