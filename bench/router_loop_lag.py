@@ -1,7 +1,7 @@
-"""How long the router's event loop waits for its feedback writer thread, by GIL switch interval.
+"""How long the router's event loop waits for its feedback writer thread, by store and setting.
 
     uv run python bench/router_loop_lag.py                  # ~1 minute
-    uv run python bench/router_loop_lag.py --seconds 20 --rate 2000
+    uv run python bench/router_loop_lag.py --seconds 20 --rate 2000 --intervals-ms 5 0.5
 
 The router stores every request's predictions for ground truth: the event loop queues them,
 and a worker thread parses and writes each batch (SQLite here). The thread's Python work
@@ -12,8 +12,10 @@ shows as the router's live tail at one connection even with mirroring off (bench
 In one process, with the real PredictionWriter, FeedbackMetrics and SQLite store, a task
 offers one live and one candidate prediction ``--rate`` times a second (as the request path
 does) and measures how late its own 1 ms timer fires: the loop's lag, which every live
-request waiting for the loop also sees. Measured for each switch interval, and without
-the writer (the floor), in rotated rounds; a table and JSON in bench/results/.
+request waiting for the loop also sees. Measured without the writer (the floor), with
+SQLite at each switch interval, and with a stand-in for a store across a network (each
+write takes ``--remote-ms``, the GIL released, as a PostgreSQL round trip would), in
+rotated rounds; a table and JSON in bench/results/.
 """
 
 from __future__ import annotations
@@ -70,8 +72,22 @@ async def _run(seconds: float, rate: float, writer: PredictionWriter | None) -> 
     return lags
 
 
-def measure(seconds: float, rate: float, interval: float | None, db: Path) -> dict[str, Any]:
-    """One measurement: ``interval`` None = no writer; else that switch interval (s)."""
+class RemoteStore:
+    """A store whose every write takes ``seconds`` of waiting (the GIL released)."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+
+    def store(self, predictions: Any) -> list[Any]:
+        time.sleep(self.seconds)
+        return []
+
+
+def measure(
+    seconds: float, rate: float, interval: float | None, db: Path, remote: float | None = None
+) -> dict[str, Any]:
+    """One measurement: ``interval`` None = no writer; else SQLite at that switch interval
+    (s), or the remote stand-in taking ``remote`` seconds per write."""
     default = sys.getswitchinterval()
     writer = None
     if interval is not None:
@@ -79,7 +95,7 @@ def measure(seconds: float, rate: float, interval: float | None, db: Path) -> di
         db.unlink(missing_ok=True)
         metrics = FeedbackMetrics(registry=CollectorRegistry(), model="house-prices")
         writer = PredictionWriter(
-            store=open_store(f"sqlite:///{db}"),
+            store=RemoteStore(remote) if remote else open_store(f"sqlite:///{db}"),  # type: ignore[arg-type]
             metrics=metrics,
             queue_size=100_000,
             batch_size=500,
@@ -111,20 +127,22 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=1000.0, help="requests offered per second")
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument(
-        "--intervals-ms", type=float, nargs="+", default=[5.0, 1.0, 0.5], help="switch intervals"
+        "--intervals-ms", type=float, nargs="+", default=[5.0], help="switch intervals (SQLite)"
     )
+    parser.add_argument("--remote-ms", type=float, default=3.0, help="the remote store's write")
     args = parser.parse_args()
-    labels: list[tuple[str, float | None]] = [(NO_WRITER, None)] + [
-        (f"writer, switch {ms:g} ms", ms / 1000) for ms in args.intervals_ms
-    ]
+    labels: list[tuple[str, float | None, float | None]] = [(NO_WRITER, None, None)]
+    labels += [(f"SQLite, switch {ms:g} ms", ms / 1000, None) for ms in args.intervals_ms]
+    remote_label = f"remote store, {args.remote_ms:g} ms a write"
+    labels.append((remote_label, sys.getswitchinterval(), args.remote_ms / 1000))
     load_before = os.getloadavg()
-    results: dict[str, list[dict[str, Any]]] = {label: [] for label, _ in labels}
+    results: dict[str, list[dict[str, Any]]] = {label: [] for label, _, _ in labels}
     with tempfile.TemporaryDirectory() as tmp:
         db = Path(tmp) / "feedback.sqlite3"
         for r in range(args.rounds):
             rotated = labels[r % len(labels) :] + labels[: r % len(labels)]
-            for label, interval in rotated:
-                results[label].append(measure(args.seconds, args.rate, interval, db))
+            for label, interval, remote in rotated:
+                results[label].append(measure(args.seconds, args.rate, interval, db, remote))
                 print(f"round {r + 1}: {label}: {results[label][-1]}", file=sys.stderr)
     load_after = os.getloadavg()
 
@@ -135,7 +153,7 @@ def main() -> None:
     print(f"load average before {load_before[0]:.2f}, after {load_after[0]:.2f}\n")
     print("| setting | p50 µs | p99 µs | p99.9 µs | max µs | ticks late > 1 ms |")
     print("|---|---:|---:|---:|---:|---:|")
-    for label, _ in labels:
+    for label, _, _ in labels:
         runs = results[label]
 
         def med(key: str, runs: list[dict[str, Any]] = runs) -> float:

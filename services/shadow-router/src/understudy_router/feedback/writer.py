@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -157,14 +158,20 @@ class PredictionWriter:
             if len(self._pending) < self._batch_size:
                 await asyncio.sleep(self._interval)
             self._ready.clear()
-            await self._drain()
+            # Only what is queued now: what arrives during these writes waits for the next
+            # batch. Draining until empty wrote a tiny batch after every write under steady
+            # load (a few requests arrive during each), so the thread never rested and the
+            # loop's timers ran late (bench/router_loop_lag.py).
+            await self._drain(limit=len(self._pending))
 
-    async def _drain(self) -> None:
-        while self._pending:
+    async def _drain(self, *, limit: int | None = None) -> None:
+        """Write queued entries, at most ``limit`` of them (None: until the queue is empty)."""
+        left = math.inf if limit is None else limit
+        while self._pending and left > 0:
             # Taking entries is all the event loop does; parsing and writing run in a thread.
-            entries = [
-                self._pending.popleft() for _ in range(min(len(self._pending), self._batch_size))
-            ]
+            n = int(min(len(self._pending), self._batch_size, left))
+            entries = [self._pending.popleft() for _ in range(n)]
+            left -= n
             await self._write(entries)
 
     def _rows(self, entries: Sequence[Pending]) -> list[Prediction]:
