@@ -115,21 +115,22 @@ class PostgresStore:
         candidates = [p for p in predictions if p.role == CANDIDATE]
         with self._tx() as cur:
             _lock_requests(cur, (p.request_id for p in candidates))
-            cur.executemany(
+            # One statement for the batch (arrays, unnested by the server): executemany ran
+            # one INSERT per row, and on a shared machine the server's work for a 400-row
+            # batch showed in the router's live tail (bench/README.md, the feedback writer).
+            cur.execute(
                 f"INSERT INTO understudy_predictions ({_COLUMNS}) "
-                "VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
-                [
-                    (
-                        p.request_id,
-                        p.record,
-                        p.role,
-                        p.version,
-                        p.model,
-                        p.prediction,
-                        p.created_at,
-                    )
-                    for p in predictions
-                ],
+                "SELECT * FROM unnest(%s::text[], %s::int[], %s::text[], %s::text[], "
+                "%s::text[], %s::float8[], %s::float8[]) ON CONFLICT DO NOTHING",
+                (
+                    [p.request_id for p in predictions],
+                    [p.record for p in predictions],
+                    [p.role for p in predictions],
+                    [p.version for p in predictions],
+                    [p.model for p in predictions],
+                    [p.prediction for p in predictions],
+                    [p.created_at for p in predictions],
+                ),
             )
             if not candidates:
                 return joins
