@@ -27,8 +27,8 @@ from tests.support.realnode import (
     REPO,
     SCRIPTS,
     pod_ready,
+    podman,
     pods,
-    script_env,
     wait_until,
 )
 
@@ -67,19 +67,8 @@ def _tags_used(output: str) -> dict[str, str]:
     return dict(re.findall(r"^ - (understudy/[\w-]+) -> (\S+)$", output, re.M))
 
 
-def _podman(*args: str) -> str:
-    r = subprocess.run(
-        ["bash", "-c", f'source {SCRIPTS}/podman-env.sh && podman "$@"', "podman", *args],
-        capture_output=True,
-        text=True,
-        env=script_env(),
-        check=True,
-    )
-    return r.stdout.strip()
-
-
 def _working_containers() -> set[str]:
-    return set(_podman("ps", "--external", "--all", "--quiet", "--no-trunc").split())
+    return set(podman("ps", "--external", "--all", "--quiet", "--no-trunc").split())
 
 
 def _assert_runs_what_skaffold_built(pod: dict[str, Any], tag: str) -> None:
@@ -89,7 +78,7 @@ def _assert_runs_what_skaffold_built(pod: dict[str, Any], tag: str) -> None:
     assert container["image"] == tag, (container["image"], tag)
     image_id = tag.rsplit(":", 1)[1]
     assert re.fullmatch(r"[0-9a-f]{64}", image_id), tag
-    built = _podman(
+    built = podman(
         "image", "inspect", "--format", '{{.Id}} {{index .Labels "dev.understudy.built-by"}}', tag
     )
     assert built == f"{image_id} skaffold", f"{tag} in podman: {built}"

@@ -77,16 +77,37 @@ def run_script(*args: str, env: dict[str, str], timeout: float) -> subprocess.Co
     )
 
 
+def podman(*args: str, tool: str = "podman") -> str:
+    """``podman ARGS`` (or ``buildah``) on the store of scripts/podman-env.sh: its stdout,
+    stripped; a non-zero exit fails the test with its stderr."""
+    r = subprocess.run(
+        ["bash", "-c", f'source {SCRIPTS}/podman-env.sh && {tool} "$@"', tool, *args],
+        capture_output=True,
+        text=True,
+        env=script_env(),
+        check=False,
+    )
+    assert r.returncode == 0, f"{tool} {' '.join(args)}: {r.stderr}"
+    return r.stdout.strip()
+
+
+def image_exists(ref: str, env: dict[str, str] | None = None) -> bool:
+    """Whether podman's store has ``ref``."""
+    r = subprocess.run(
+        ["bash", "-c", f'source {SCRIPTS}/podman-env.sh && podman image exists "$1"', "-", ref],
+        env=env or script_env(),
+        check=False,
+    )
+    assert r.returncode in (0, 1), f"podman image exists {ref}: exit {r.returncode}"
+    return r.returncode == 0
+
+
 def build_images(env: dict[str, str]) -> None:
     """scripts/images.sh build, unless every image is there (`make test` has just run
     `make images`; after a code change outside `make test`, run `make images`)."""
     listed = run_script(str(SCRIPTS / "images.sh"), "list", env=env, timeout=60)
     refs = listed.stdout.split()
-    check = (
-        f"source {SCRIPTS}/podman-env.sh && podman image exists "
-        + " && podman image exists ".join(refs)
-    )
-    if refs and subprocess.run(["bash", "-c", check], env=env, check=False).returncode == 0:
+    if refs and all(image_exists(ref, env) for ref in refs):
         return
     r = run_script(str(SCRIPTS / "images.sh"), "build", env=env, timeout=3600)
     if r.returncode != 0:
