@@ -30,19 +30,18 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import sys
 import tempfile
 import threading
 import time
 from contextlib import ExitStack
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
-from shadow_router import LUA, REPO, RESULTS, artifacts_root, body, model_api, router, run_wrk
+from run_file import write_run
+from shadow_router import LUA, REPO, artifacts_root, body, model_api, router, run_wrk
 
 sys.path.insert(0, str(REPO))  # the real PostgreSQL of the tests (tests/support/postgres.py)
 
@@ -218,27 +217,19 @@ def main() -> None:
             f"{name:<12}{f['labels']:>8}{f['batch']:>7}{f['clients']:>8}"
             f"{f['seconds']:>9.2f}{f['labels_per_s']:>10.0f}  {json.dumps(f['outcomes'])}"
         )
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    out = RESULTS / f"feedback-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
-    out.write_text(
-        json.dumps(
-            {
-                "when": datetime.now(UTC).isoformat(),
-                "host": platform.node(),
-                "cpus": os.cpu_count(),
-                "load_average_before": load_before,
-                "load_average_after": load_after,
-                "duration_s": args.duration,
-                "rounds": args.rounds,
-                "results": results,
-                "summary": summary,
-                "stored": stored,
-                "feedback": feedback,
-            },
-            indent=2,
-        )
+    write_run(
+        "feedback",
+        {
+            "duration_s": args.duration,
+            "rounds": args.rounds,
+            "results": results,
+            "summary": summary,
+            "stored": stored,
+            "feedback": feedback,
+        },
+        load_before=load_before,
+        load_after=load_after,
     )
-    print(f"\nwrote {out.relative_to(REPO)}")
 
 
 if __name__ == "__main__":

@@ -22,24 +22,21 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import statistics
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from prometheus_client import CollectorRegistry
+from run_file import write_run
 
 from understudy_router.feedback.metrics import FeedbackMetrics
 from understudy_router.feedback.store import open_store
 from understudy_router.feedback.writer import PredictionWriter
 
-REPO = Path(__file__).resolve().parents[1]
-RESULTS = REPO / "bench" / "results"
 NO_WRITER = "no writer"
 # One record's answer as model-api sends it (the writer parses live bodies itself).
 BODY = (
@@ -163,23 +160,12 @@ def main() -> None:
             f"| {label} | {med('p50_us'):.0f} | {med('p99_us'):.0f} | {med('p999_us'):.0f} "
             f"| {med('max_us'):.0f} | {med('over_1ms'):.0f} |"
         )
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    out = RESULTS / f"router_loop_lag-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
-    out.write_text(
-        json.dumps(
-            {
-                "when": datetime.now(UTC).isoformat(),
-                "cpus": os.cpu_count(),
-                "load_average_before": load_before,
-                "load_average_after": load_after,
-                "seconds": args.seconds,
-                "rate": args.rate,
-                "results": results,
-            },
-            indent=2,
-        )
+    write_run(
+        "router_loop_lag",
+        {"seconds": args.seconds, "rate": args.rate, "results": results},
+        load_before=load_before,
+        load_after=load_after,
     )
-    print(f"\nwrote {out.relative_to(REPO)}")
 
 
 if __name__ == "__main__":

@@ -35,7 +35,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shutil
 import socket
 import statistics
@@ -46,15 +45,12 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
-
-REPO = Path(__file__).resolve().parents[1]
-RESULTS = REPO / "bench" / "results"
+from run_file import REPO, write_run
 
 LUA = """
 wrk.method = "POST"
@@ -587,30 +583,22 @@ def main() -> None:
             f"({decision_ns / overhead_ns:.2%} of the router's p50 overhead)"
         )
     print("\n".join(mirror_lines))
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    out = RESULTS / f"shadow_router-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
-    out.write_text(
-        json.dumps(
-            {
-                "when": datetime.now(UTC).isoformat(),
-                "host": platform.node(),
-                "cpus": os.cpu_count(),
-                "load_average_before": load_before,
-                "load_average_after": load_after,
-                "duration_s": args.duration,
-                "connections": [1, c],
-                "candidate_cpus": sorted(candidate_cpus) if candidate_cpus else None,
-                "rounds": args.rounds,
-                "results": results,
-                "summary": summary,
-                "mirror_dropped": drops,
-                "router_mirror_counts": mirror_lines,
-                "weight_decision_ns": decision_ns,
-            },
-            indent=2,
-        )
+    write_run(
+        "shadow_router",
+        {
+            "duration_s": args.duration,
+            "connections": [1, c],
+            "candidate_cpus": sorted(candidate_cpus) if candidate_cpus else None,
+            "rounds": args.rounds,
+            "results": results,
+            "summary": summary,
+            "mirror_dropped": drops,
+            "router_mirror_counts": mirror_lines,
+            "weight_decision_ns": decision_ns,
+        },
+        load_before=load_before,
+        load_after=load_after,
     )
-    print(f"\nwrote {out.relative_to(REPO)}")
 
 
 if __name__ == "__main__":
