@@ -5,9 +5,14 @@ The reconcile calls :meth:`Notifier.notify` after it wrote a status; that only p
 deliveries on this process's own asyncio loop (one daemon thread) and returns. Each
 delivery reads the webhook URL from its Secret, POSTs the body, and retries a failed
 attempt (connection error, timeout, 5xx, 408, 429) with exponential backoff; a 4xx
-other than those is final. Deliveries run concurrently, so one webhook that hangs (each
-attempt ends at its timeout) delays neither the reconcile nor other webhooks. At most
-``max_pending`` deliveries wait or run at once; beyond that a new one is dropped.
+other than those is final. Deliveries to different webhooks, or of different rollouts, run
+concurrently, so one webhook that hangs (each attempt ends at its timeout) delays neither
+the reconcile nor other webhooks. One rollout's notifications to one webhook go one after
+the other, in the order they were made: a receiver (a chat channel) never sees
+"Deploying → Promoted" before "Pending → Deploying" because the first was being retried.
+The price is that a hanging webhook holds back that rollout's later notifications to it
+until the earlier ones succeed or give up. At most ``max_pending`` deliveries wait or run
+at once; beyond that a new one is dropped.
 
 Outcomes are counted in ``understudy_operator_notifications_total{outcome}`` (delivered,
 failed, dropped); a failed delivery is also a Warning Event on the rollout (a dropped one
@@ -89,6 +94,8 @@ class Notifier:
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._run, name="notifier", daemon=True)
         self._tasks: set[asyncio.Task[None]] = set()
+        # The newest delivery per (rollout, webhook): the next one waits for it.
+        self._last: dict[tuple[str, str, str], asyncio.Task[None]] = {}
 
     # -- lifecycle (the operator's main) --------------------------------------------------
 
@@ -153,9 +160,23 @@ class Notifier:
         self._loop.call_soon_threadsafe(self._spawn, delivery)
 
     def _spawn(self, delivery: Delivery) -> None:
-        task = self._loop.create_task(self._deliver(delivery))
+        key = (delivery.ref.namespace, delivery.ref.name, delivery.notification.name)
+        task = self._loop.create_task(self._deliver_after(self._last.get(key), delivery))
+        self._last[key] = task
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+
+        def done(t: asyncio.Task[None]) -> None:
+            self._tasks.discard(t)
+            if self._last.get(key) is t:
+                del self._last[key]
+
+        task.add_done_callback(done)
+
+    async def _deliver_after(self, previous: asyncio.Task[None] | None, d: Delivery) -> None:
+        if previous is not None:
+            # Its outcome does not matter (it counted itself); only that it is over.
+            await asyncio.wait([previous])
+        await self._deliver(d)
 
     # -- the background side ----------------------------------------------------------------
 
