@@ -212,7 +212,7 @@ def test_one_rollouts_notifications_to_one_webhook_arrive_in_order_despite_retri
     cluster: Cluster,
 ) -> None:
     """The notifier in this process (its Secret read from the real API server): the first
-    notification is refused once and retried after 1 s; the second, made meanwhile, waits
+    notification is refused once and retried after 3 s; the second, made meanwhile, waits
     for it instead of overtaking it. Another rollout's notification to the same receiver
     does not wait."""
     with Receiver(fail_first=1) as flaky:
@@ -227,7 +227,7 @@ def test_one_rollouts_notifications_to_one_webhook_arrive_in_order_despite_retri
             api=cluster.cluster.api_client(),
             metrics=OperatorMetrics(CollectorRegistry()),
             attempts=3,
-            backoff_seconds=1,
+            backoff_seconds=3,  # the other rollout has 3 s to overtake the retry
             max_pending=10,
         ).start()
         try:
