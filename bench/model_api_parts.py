@@ -153,28 +153,27 @@ async def measure(
     from understudy_model_api.settings import Settings
 
     scope = scope_of(body)
-    apps: dict[str, ASGIApp] = {CEILING: ceiling_app}
+    apps: list[tuple[Variant, ASGIApp]] = [(Variant(CEILING), ceiling_app)]
     async with contextlib.AsyncExitStack() as stack:
         for v in VARIANTS:
             model_api = create_app(Settings(artifact_dir=artifact, **v.settings))
             await stack.enter_async_context(model_api.router.lifespan_context(model_api))
-            apps[v.name] = model_api
+            apps.append((v, model_api))
         if freeze_gc:  # as the service does after start-up (understudy_common.gcfreeze)
             gc.freeze()
-        variants = {v.name: v for v in VARIANTS}
-        cpu_us: dict[str, list[float]] = {name: [] for name in apps}
+        cpu_us: dict[str, list[float]] = {v.name: [] for v, _ in apps}
         for round_ in range(rounds + 1):  # round 0 warms every variant up, unmeasured
-            for name, app in apps.items():
+            for variant, app in apps:
                 n = warmup if round_ == 0 else requests
-                with patched(variants.get(name, Variant(name))):
+                with patched(variant):
                     started = time.process_time()
                     for _ in range(n):
                         status = await request(app, scope, body)
                         if status != 200:
-                            raise RuntimeError(f"{name}: HTTP {status}")
+                            raise RuntimeError(f"{variant.name}: HTTP {status}")
                     spent = time.process_time() - started
                 if round_:
-                    cpu_us[name].append(spent / n * 1e6)
+                    cpu_us[variant.name].append(spent / n * 1e6)
     return cpu_us
 
 

@@ -77,28 +77,31 @@ def run_script(*args: str, env: dict[str, str], timeout: float) -> subprocess.Co
     )
 
 
-def podman(*args: str, tool: str = "podman") -> str:
-    """``podman ARGS`` (or ``buildah``) on the store of scripts/podman-env.sh: its stdout,
-    stripped; a non-zero exit fails the test with its stderr."""
-    r = subprocess.run(
+def _in_podman_env(
+    tool: str, args: tuple[str, ...], env: dict[str, str] | None
+) -> subprocess.CompletedProcess[str]:
+    """``tool ARGS`` with scripts/podman-env.sh sourced first (podman's store of the tests)."""
+    return subprocess.run(
         ["bash", "-c", f'source {SCRIPTS}/podman-env.sh && {tool} "$@"', tool, *args],
         capture_output=True,
         text=True,
-        env=script_env(),
+        env=env or script_env(),
         check=False,
     )
+
+
+def podman(*args: str, tool: str = "podman") -> str:
+    """``podman ARGS`` (or ``buildah``) on the store of scripts/podman-env.sh: its stdout,
+    stripped; a non-zero exit fails the test with its stderr."""
+    r = _in_podman_env(tool, args, None)
     assert r.returncode == 0, f"{tool} {' '.join(args)}: {r.stderr}"
     return r.stdout.strip()
 
 
 def image_exists(ref: str, env: dict[str, str] | None = None) -> bool:
     """Whether podman's store has ``ref``."""
-    r = subprocess.run(
-        ["bash", "-c", f'source {SCRIPTS}/podman-env.sh && podman image exists "$1"', "-", ref],
-        env=env or script_env(),
-        check=False,
-    )
-    assert r.returncode in (0, 1), f"podman image exists {ref}: exit {r.returncode}"
+    r = _in_podman_env("podman", ("image", "exists", ref), env)
+    assert r.returncode in (0, 1), f"podman image exists {ref}: exit {r.returncode} {r.stderr}"
     return r.returncode == 0
 
 
