@@ -110,6 +110,7 @@ class EcsJsonFormatter(JsonFormatter):
 
 
 _SCALARS = (str, int, float, bool, type(None))
+_SCALAR_TYPES = frozenset(_SCALARS)
 
 
 def _plain(value: Any) -> bool:
@@ -136,7 +137,12 @@ def _jsonable(value: Any) -> Any:
     attaches its settings object to records) must never break a log line."""
     # Scalars and flat lists of scalars (most extras: the router's per-comparison fields)
     # need no trial encoding; it doubled the cost of a comparison log line.
-    if isinstance(value, _SCALARS):
+    kind = type(value)
+    if kind in _SCALAR_TYPES or isinstance(value, _SCALARS):
+        return value
+    # The exact types in one C-level pass first (a generator of isinstance calls cost
+    # ~1 µs per list field, and a comparison line has five such lists).
+    if (kind is list or kind is tuple) and _SCALAR_TYPES.issuperset(map(type, value)):
         return value
     if isinstance(value, list | tuple) and all(isinstance(v, _SCALARS) for v in value):
         return value

@@ -13,13 +13,13 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-from starlette.requests import ClientDisconnect
 from starlette.types import Receive
 
+from understudy_common.asgi import Headers, body_chunks, header_map
 from understudy_common.logging import log_event
 from understudy_model.task import Task
 from understudy_model.validation import FieldIssue, validate_records
@@ -37,33 +37,6 @@ REQUEST_DATASET = "model-api.request"
 # Issues written into one log event at most (a 1,000-record request can have tens
 # of thousands); the event also carries the total count.
 MAX_LOGGED_ISSUES = 50
-
-Headers = Sequence[tuple[bytes, bytes]]
-
-
-def header_map(headers: Headers) -> dict[str, str]:
-    """ASGI header pairs as ``{name: value}``, the first value of a repeated name (what
-    Starlette's ``Headers.get`` answers), decoded as latin-1 like Starlette does."""
-    out: dict[str, str] = {}
-    for name, value in headers:
-        key = name.decode("latin-1")
-        if key not in out:
-            out[key] = value.decode("latin-1")
-    return out
-
-
-async def body_chunks(receive: Receive) -> AsyncIterator[bytes]:
-    """The body's chunks as ``Request.stream()`` yields them (ClientDisconnect alike)."""
-    while True:
-        message = await receive()
-        if message["type"] == "http.request":
-            chunk = message.get("body", b"")
-            if chunk:
-                yield chunk
-            if not message.get("more_body", False):
-                return
-        elif message["type"] == "http.disconnect":
-            raise ClientDisconnect()
 
 
 def _issues(issues: list[FieldIssue]) -> list[dict[str, Any]]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -14,9 +13,9 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CollectorRegistry, Gauge
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from understudy_common.body import BodyError, read_body
+from understudy_common.asgi import ClientDisconnect
 from understudy_common.gcfreeze import freeze_startup_objects
-from understudy_common.logging import request_id_var
+from understudy_common.logging import request_context, request_id_var
 from understudy_common.metrics import CONTENT_TYPE_LATEST, metric_name, new_registry, render
 from understudy_common.request_id import REQUEST_ID_HEADER, request_id_from
 
@@ -25,6 +24,7 @@ from .config_sources import ConfigMapSource, FileSource, core_v1_api
 from .feedback.routes import add_feedback_route
 from .feedback.setup import feedback_from_settings
 from .metrics import RouterMetrics, WindowCollector
+from .predictions import PREDICTIONS_PATH, answer_prediction, response_headers
 from .service import Answer, ShadowRouter, error_answer
 from .settings import RouterSettings
 
@@ -60,6 +60,62 @@ class RequestIdMiddleware:
             await self.app(scope, receive, send_with_id)
         finally:
             request_id_var.reset(token)
+
+
+class FastPredictionRoute:
+    """``POST /v1/predictions`` as plain ASGI: what RequestIdMiddleware and FastAPI's route
+    do for it, without FastAPI's middleware stack, routing and ``Request`` (the live path's
+    share of them: bench/README.md, "the router's own CPU"). A bug below is logged with its
+    stack trace and answered with a JSON 500 that carries the request id."""
+
+    def __init__(self, router: ShadowRouter, *, limit: int) -> None:
+        self.router = router
+        self.limit = limit
+
+    @staticmethod
+    def serves(scope: Scope) -> bool:
+        return (
+            scope["type"] == "http"
+            and scope["path"] == PREDICTIONS_PATH
+            and scope["method"] == "POST"
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        request_id = request_id_from(scope["headers"])
+        scope.setdefault("state", {})["request_id"] = request_id
+        with request_context(request_id):
+            try:
+                answer = await answer_prediction(
+                    self.router,
+                    request_id=request_id,
+                    headers=scope["headers"],
+                    receive=receive,
+                    limit=self.limit,
+                )
+            except ClientDisconnect:
+                logger.info("client went away before its request body arrived; not answered")
+                return
+            except Exception:
+                logger.exception("unhandled error in POST %s", PREDICTIONS_PATH)
+                answer = error_answer(500, "internal_error", "internal error; see the router log")
+            headers = response_headers(answer)
+            headers.append((REQUEST_ID_HEADER, request_id.encode()))
+            await send({"type": "http.response.start", "status": answer.status, "headers": headers})
+            await send({"type": "http.response.body", "body": answer.body})
+
+
+class RouterApp(FastAPI):
+    """FastAPI with the fast route in front (settings.fast_route): ``POST /v1/predictions``
+    goes to ``fast_route`` before FastAPI's own stack; every other request is FastAPI's."""
+
+    fast_route: FastPredictionRoute | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        fast = self.fast_route
+        if fast is not None and fast.serves(scope):
+            await fast(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
 
 
 def _response(answer: Answer) -> Response:
@@ -140,7 +196,7 @@ def create_app(
             if feedback is not None:
                 await feedback.stop()
 
-    app = FastAPI(
+    app = RouterApp(
         title="Understudy shadow router",
         lifespan=lifespan,
         docs_url=None,
@@ -157,39 +213,16 @@ def create_app(
     )
     app.state.registry = registry
 
-    @app.post("/v1/predictions")
+    @app.post(PREDICTIONS_PATH)
     async def predictions(request: Request) -> Response:
-        started = time.perf_counter()
-        request_id: str = request.scope["state"]["request_id"]
-        try:
-            # Decoded here (gzip), so both models get the same plain body.
-            body = await read_body(request.stream(), request.headers, limit=settings.max_body_bytes)
-        except BodyError as exc:
-            answer = error_answer(exc.status, exc.code, exc.message)
-        else:
-            answer = await router.predict(
-                body=body,
-                content_type=request.headers.get("content-type"),
-                request_id=request_id,
-                sticky=request.headers.get,
-            )
-        logger.info(
-            "POST /v1/predictions %d",
-            answer.status,
-            extra={
-                "event.dataset": "shadow-router.request",
-                "http.request.method": "POST",
-                "url.path": "/v1/predictions",
-                "http.response.status_code": answer.status,
-                "event.duration": int((time.perf_counter() - started) * 1e9),
-                "understudy.live.version": router.route.config.live.version
-                if router.route.config.live
-                else None,
-                # Whose answer the client got: "live", or "candidate" (a canary step).
-                "understudy.answered_by": answer.answered_by,
-                "understudy.answer.version": answer.headers.get("x-model-version"),
-                "understudy.mirrored": answer.mirrored,
-            },
+        # Served here only with fast_route off: RouterApp answers it before FastAPI
+        # otherwise, through the same handler (predictions.py).
+        answer = await answer_prediction(
+            router,
+            request_id=request.scope["state"]["request_id"],
+            headers=request.scope["headers"],
+            receive=request.receive,
+            limit=settings.max_body_bytes,
         )
         return _response(answer)
 
@@ -226,4 +259,6 @@ def create_app(
         return Response(render(registry), media_type=CONTENT_TYPE_LATEST)
 
     app.add_middleware(RequestIdMiddleware)
+    if settings.fast_route:
+        app.fast_route = FastPredictionRoute(router, limit=settings.max_body_bytes)
     return app

@@ -29,7 +29,7 @@ from typing import Any
 from prometheus_client import Counter, Histogram
 
 from understudy_common.compare import Tolerance
-from understudy_common.logging import request_context
+from understudy_common.logging import log_event, request_context
 
 from .comparison import (
     DROPPED,
@@ -206,13 +206,16 @@ class MirrorRecorder:
         if verdict.reason:
             fields["error.message"] = verdict.reason
         with request_context(job.request_id):
-            comparison_logger.info(
+            # log_event: the line logger.info(..., extra=fields) writes, without a LogRecord.
+            log_event(
+                comparison_logger,
+                logging.INFO,
+                fields,
                 "compared %s %s with %s: %s",
                 job.live_version,
                 "prediction" if len(job.live_predictions) == 1 else "predictions",
                 job.candidate_version,
                 verdict.outcome,
-                extra=fields,
             )
 
 

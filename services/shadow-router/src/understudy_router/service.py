@@ -453,6 +453,11 @@ class ShadowRouter:
         }
 
     @property
+    def mirror_jobs(self) -> int:
+        """Mirror jobs waiting or in flight (0: every offered mirror is done)."""
+        return self._mirror.inflight + self._mirror.depth
+
+    @property
     def configured(self) -> bool:
         """A live model is configured (predictions are routed, not answered 503)."""
         return self.route.live is not None

@@ -51,6 +51,10 @@ class RouterSettings(BaseSettings):
     max_body_bytes: int = Field(default=4 * 1024 * 1024, ge=1)
     # Connections kept open to the live upstream (the client pool's size).
     live_max_connections: int = Field(default=256, ge=1)
+    # Answer POST /v1/predictions before FastAPI's middleware stack and routing (the fast
+    # route, app.py); both paths call the same handler and answer the same bytes
+    # (tests/shadow_router/test_fast_route.py). Off: for comparison in bench/.
+    fast_route: bool = True
     # Shared bucket edges of the prediction histograms (understudy_router_prediction_value):
     # `prediction_buckets` edges log-spaced from low to high, i.e. each bucket is the same
     # relative width (200 over $10k..$2M: 2.7% each; on the Ames holdout that keeps the KS
