@@ -46,6 +46,16 @@ class EcsJsonFormatter(JsonFormatter):
         super().__init__()
         self._service = service
         self._dataset = dataset
+        # One encoder for every line, built with the arguments JsonFormatter's
+        # jsonify_log_record gives json.dumps (which builds a new encoder per call when
+        # given ``cls``, ~3 µs of a line): the same text.
+        encoder = self.json_encoder or json.JSONEncoder
+        self._encoder = encoder(
+            default=self.json_default, indent=self.json_indent, ensure_ascii=self.json_ensure_ascii
+        )
+
+    def jsonify_log_record(self, log_data: dict[str, Any]) -> str:
+        return str(self._encoder.encode(log_data))
 
     def add_fields(
         self, log_data: dict[str, Any], record: logging.LogRecord, message_dict: dict[str, Any]
