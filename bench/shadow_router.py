@@ -17,7 +17,8 @@ each at concurrency 1 (latency: the router's overhead) and at a higher concurren
 and writes JSON to bench/results/. Needs Debian ``wrk`` and ``nginx``
 (``apt-get install -y wrk nginx``) and trained artifacts (``make models``).
 
-    uv run python bench/shadow_router.py [--duration 10] [--connections 16] [--rounds 3] [--pin]
+    uv run python bench/shadow_router.py [--duration 10] [--connections 16] [--rounds 3]
+    uv run python bench/shadow_router.py --pin            # or --pin-router (below)
 
 Each round measures every target once, in a rotated order, so slow drifts of the machine
 (other load, thermal) fall on all targets alike. The table shows the median over rounds
@@ -28,6 +29,11 @@ and reported as its median and range over rounds.
 the live model-api, the routers, nginx) on the others, as a cluster would schedule the
 candidate's pods apart from the live ones. Comparing a pinned and an unpinned run shows
 how much of the mirroring's p99 cost is the candidate's CPU competing with the live path.
+
+``--pin-router`` puts every router alone on the last CPU and everything else (wrk, both
+model-apis, nginx) on the others, as a cluster gives the router's pod CPU of its own. With
+the fixed-answer candidate (``router-null``) the mirroring's p99 cost is then the router's
+own mirror work interleaved with its live work on one thread, and nothing else.
 """
 
 from __future__ import annotations
@@ -177,7 +183,7 @@ def model_api(artifact: Path, tmp: Path, name: str, cpus: set[int] | None = None
     )
 
 
-def router(config: dict[str, Any], tmp: Path, name: str) -> Any:
+def router(config: dict[str, Any], tmp: Path, name: str, cpus: set[int] | None = None) -> Any:
     port = free_port()
     env = {
         "UNDERSTUDY_ROUTER_HOST": "127.0.0.1",
@@ -194,6 +200,7 @@ def router(config: dict[str, Any], tmp: Path, name: str) -> Any:
         env=env,
         ready=f"http://127.0.0.1:{port}/readyz",
         log=tmp / f"{name}.log",
+        cpus=cpus,
     )
 
 
@@ -409,6 +416,11 @@ def main() -> None:
         help="the candidate alone on the last CPU, everything else on the others",
     )
     parser.add_argument(
+        "--pin-router",
+        action="store_true",
+        help="every router alone on the last CPU, everything else on the others",
+    )
+    parser.add_argument(
         "--targets",
         nargs="+",
         choices=TARGETS,
@@ -417,12 +429,18 @@ def main() -> None:
     )
     args = parser.parse_args()
     candidate_cpus: set[int] | None = None
-    if args.pin:
+    router_cpus: set[int] | None = None
+    if args.pin and args.pin_router:
+        raise SystemExit("--pin and --pin-router are exclusive")
+    if args.pin or args.pin_router:
         cpus = sorted(os.sched_getaffinity(0))
         if len(cpus) < 2:
-            raise SystemExit("--pin needs at least 2 CPUs")
-        candidate_cpus = {cpus[-1]}
-        # Children (wrk, live model-api, routers, nginx) inherit this process' CPUs.
+            raise SystemExit("--pin and --pin-router need at least 2 CPUs")
+        if args.pin:
+            candidate_cpus = {cpus[-1]}
+        else:
+            router_cpus = {cpus[-1]}
+        # Children not placed themselves (wrk, model-apis, routers, nginx) inherit these.
         os.sched_setaffinity(0, set(cpus[:-1]))
     for tool in ("wrk", "nginx"):
         if shutil.which(tool) is None and not Path(f"/usr/sbin/{tool}").exists():
@@ -440,19 +458,26 @@ def main() -> None:
         stack.enter_context(cand_cm)
         live = {"url": f"http://127.0.0.1:{live_port}", "version": "1.0.0"}
         candidate = {"url": f"http://127.0.0.1:{cand_port}", "version": "2.0.0"}
-        off_port, off_cm = router({"live": live, "candidate": None}, tmp, "router-off")
+        off_port, off_cm = router({"live": live, "candidate": None}, tmp, "router-off", router_cpus)
         on_port, on_cm = router(
-            {"live": live, "candidate": candidate, "mirror_percent": 100}, tmp, "router-100"
+            {"live": live, "candidate": candidate, "mirror_percent": 100},
+            tmp,
+            "router-100",
+            router_cpus,
         )
         w_port, w_cm = router(
             {"live": live, "candidate": candidate, "mirror_percent": 0, "weight": 0.01},
             tmp,
             "router-w",
+            router_cpus,
         )
         null_port = free_port()
         null = {"url": f"http://127.0.0.1:{null_port}", "version": "null"}
         n_port, n_cm = router(
-            {"live": live, "candidate": null, "mirror_percent": 100}, tmp, "router-null"
+            {"live": live, "candidate": null, "mirror_percent": 100},
+            tmp,
+            "router-null",
+            router_cpus,
         )
         nginx_port, nginx_cm = nginx(live_port, cand_port, null_port, tmp)
         targets = {
@@ -545,6 +570,8 @@ def main() -> None:
     print(f"\nload average before {load_before}, after {load_after}; {os.cpu_count()} CPUs")
     if candidate_cpus:
         print(f"pinned: candidate on CPU {sorted(candidate_cpus)}, the rest on the others")
+    if router_cpus:
+        print(f"pinned: the routers on CPU {sorted(router_cpus)}, the rest on the others")
     print(f"medians of {args.rounds} rounds; p99 range = lowest-highest round")
     print(
         "dropped: mirrors the router refused (its own counter, summed over rounds); jobs max:"
@@ -589,6 +616,7 @@ def main() -> None:
             "duration_s": args.duration,
             "connections": [1, c],
             "candidate_cpus": sorted(candidate_cpus) if candidate_cpus else None,
+            "router_cpus": sorted(router_cpus) if router_cpus else None,
             "rounds": args.rounds,
             "results": results,
             "summary": summary,
