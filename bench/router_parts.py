@@ -97,6 +97,7 @@ async def measure(
     requests: int,
     warmup: int,
     variants: list[Variant] = VARIANTS,
+    freeze_gc: bool = False,
 ) -> dict[str, list[float]]:
     from understudy_router.app import create_app
     from understudy_router.settings import RouterSettings
@@ -113,7 +114,8 @@ async def measure(
             app = create_app(RouterSettings(**settings))
             await stack.enter_async_context(app.router.lifespan_context(app))
             apps.append((v, app))
-        gc.freeze()  # as the service does after start-up (understudy_common.gcfreeze)
+        if freeze_gc:  # as the service does after start-up (understudy_common.gcfreeze)
+            gc.freeze()
         cpu_us: dict[str, list[float]] = {v.name: [] for v, _ in apps}
         for round_ in range(rounds + 1):  # round 0 warms every variant up, unmeasured
             for variant, app in apps:
@@ -188,6 +190,7 @@ def main() -> int:
                 rounds=args.rounds,
                 requests=args.requests,
                 warmup=args.warmup,
+                freeze_gc=True,
             )
         )
     load_after = os.getloadavg()
