@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from tests.support.processes import ServiceProcess
-from tests.support.router import metric, routing_config, rss_kib
+from tests.support.router import metric, routing, routing_config, rss_kib
 
 pytestmark = pytest.mark.integration
 
@@ -55,7 +55,9 @@ async def _burst(
     return statuses, gauges
 
 
+@pytest.mark.parametrize("mirror_process", ["false", "true"], ids=["in-loop", "in-process"])
 def test_hung_candidate_bounded_inflight_queue_and_memory(
+    mirror_process: str,
     router_factory: Any,
     live_api: ServiceProcess,
     faulty: ServiceProcess,
@@ -65,13 +67,18 @@ def test_hung_candidate_bounded_inflight_queue_and_memory(
         routing_config(live_api, (f"{faulty.url}/hang", "hung"), candidate_seconds=120),
         mirror_workers=str(WORKERS),
         mirror_queue_size=str(QUEUE),
+        mirror_process=mirror_process,
     )
+    # The router's memory, and its mirror process's when there is one.
+    pids = [router.process.pid, routing(router.client, router.url)["mirror"]["process"]]
+    pids = [pid for pid in pids if pid is not None]
+    assert len(pids) == (2 if mirror_process == "true" else 1)
     statuses, _ = asyncio.run(_burst(router.url, records, WARMUP, "warm"))
     assert statuses == [200] * WARMUP
-    rss_before = rss_kib(router.process.pid)
+    rss_before = sum(rss_kib(pid) for pid in pids)
 
     statuses, gauges = asyncio.run(_burst(router.url, records, BURST, "burst"))
-    rss_after = rss_kib(router.process.pid)
+    rss_after = sum(rss_kib(pid) for pid in pids)
 
     assert statuses == [200] * BURST
     assert gauges, "the scraper never ran"

@@ -86,9 +86,7 @@ def test_live_work_ready_meanwhile_runs_before_each_slice_of_the_mirror_work(
     is always ready) runs before the judging, before the counting and before the log line:
     no two slices of mirror work follow each other without a turn of the loop between."""
     metrics, registry = new_metrics()
-    windows = ComparisonWindows(size=10)
-    windows.reset(live_version="1.0.0", candidate_version="2.0.0")
-    recorder = MirrorRecorder(metrics=metrics, windows=windows)
+    recorder = MirrorRecorder(metrics=metrics)
     events: list[str] = []
 
     def noting(step: str, work: Any) -> Any:
@@ -123,8 +121,11 @@ def test_live_work_ready_meanwhile_runs_before_each_slice_of_the_mirror_work(
                 loop.call_soon(live)
 
         loop.call_soon(live)
-        await recorder.record(job, CandidateAnswer(seconds=0.001, status=200, body=answer_body(1)))
+        compared = await recorder.record(
+            job, CandidateAnswer(seconds=0.001, status=200, body=answer_body(1))
+        )
         running = False
+        assert compared == (1.0,)
 
     asyncio.run(scenario())
     mirror_work = [e for e in events if e != "live"]
@@ -211,7 +212,7 @@ def test_every_mirrored_pair_is_judged_counted_and_logged_once_after_its_live_an
     n = 40
 
     async def scenario() -> None:
-        router.start()
+        await router.start()
         for i in range(n):
             answer = await router.predict(
                 body=b'{"records": [{}]}', content_type="application/json", request_id=f"r-{i}"
@@ -270,7 +271,7 @@ def test_a_mirror_refused_for_want_of_room_is_counted_dropped_and_never_logged(
     router, _, registry = shadow_router(candidate, mirror_workers=1, mirror_queue_size=0)
 
     async def scenario() -> None:
-        router.start()
+        await router.start()
         mirrored = []
         for i in range(3):
             answer = await router.predict(

@@ -8,8 +8,10 @@ Names follow ``understudy_<subsystem>_<name>_<unit>``.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator, Sequence
 
 from prometheus_client import CollectorRegistry, Info, generate_latest
+from prometheus_client.core import Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from understudy_common.histogram import log_spaced_edges
@@ -98,6 +100,34 @@ def set_info(
     return info
 
 
-def render(registry: CollectorRegistry) -> bytes:
-    """The text exposition format of everything in ``registry``."""
-    return generate_latest(registry)
+def render(registry: CollectorRegistry, extra: Sequence[Metric] = ()) -> bytes:
+    """The text exposition format of everything in ``registry``, and of ``extra``'s families
+    merged in by name (another process's, e.g. the router's mirror process): one family
+    may appear only once in a scrape, so samples are joined, not the texts. A sample that
+    both have (same name and labels) is ``registry``'s."""
+    if not extra:
+        return generate_latest(registry)
+    return generate_latest(_Merged(registry, extra))
+
+
+class _Merged:
+    """A collector of ``registry``'s families with ``extra``'s samples joined in."""
+
+    def __init__(self, registry: CollectorRegistry, extra: Sequence[Metric]) -> None:
+        self._registry = registry
+        self._extra = extra
+
+    def collect(self) -> Iterator[Metric]:
+        by_name = {family.name: family for family in self._extra}
+        for family in self._registry.collect():
+            other = by_name.pop(family.name, None)
+            if other is None:
+                yield family
+                continue
+            seen = {(s.name, tuple(sorted(s.labels.items()))) for s in family.samples}
+            joined = Metric(family.name, family.documentation, family.type, family.unit)
+            joined.samples = family.samples + [
+                s for s in other.samples if (s.name, tuple(sorted(s.labels.items()))) not in seen
+            ]
+            yield joined
+        yield from by_name.values()

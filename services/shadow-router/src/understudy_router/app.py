@@ -150,7 +150,7 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        router.start()
+        await router.start()
         if feedback is not None:
             feedback.start()
         if settings.config_json is not None and not router.offer_document(
@@ -256,7 +256,9 @@ def create_app(
 
     @app.get("/metrics")
     async def metrics_route() -> Response:
-        return Response(render(registry), media_type=CONTENT_TYPE_LATEST)
+        # With a mirror process, its families (the mirror work's) merged in by family.
+        extra = await router.mirror_families()
+        return Response(render(registry, extra), media_type=CONTENT_TYPE_LATEST)
 
     app.add_middleware(RequestIdMiddleware)
     if settings.fast_route:

@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,17 +33,17 @@ from understudy_common.compare import Tolerance
 from understudy_common.logging import log_event, request_context
 
 from .comparison import (
+    CANDIDATE_ERROR,
+    CANDIDATE_TIMEOUT,
     DROPPED,
-    ComparisonWindows,
     Predictions,
     Verdict,
     judge,
     signed_rel_diff,
 )
-from .feedback.service import Feedback
 from .metrics import CANDIDATE, RouterMetrics
 from .slices import field_values
-from .upstreams import UpstreamClient
+from .upstreams import UpstreamClient, UpstreamTimeout, UpstreamUnreachable
 
 comparison_logger = logging.getLogger("understudy_router.comparison")
 
@@ -75,6 +76,28 @@ class CandidateAnswer:
     verdict: Verdict | None = None
 
 
+async def exchange(job: MirrorJob) -> CandidateAnswer:
+    """Send ``job`` to the candidate; its answer, or why there is none. Releases the
+    candidate client the job holds (:meth:`UpstreamClient.hold`)."""
+    headers = {"x-request-id": job.request_id}
+    if job.content_type is not None:
+        headers["content-type"] = job.content_type
+    started = time.perf_counter()
+    try:
+        response = await job.candidate.post(content=job.body, headers=headers, timeout=job.timeout)
+        return CandidateAnswer(
+            seconds=time.perf_counter() - started, status=response.status, body=response.content
+        )
+    except UpstreamTimeout as exc:
+        failed = Verdict(CANDIDATE_TIMEOUT, reason=str(exc))
+        return CandidateAnswer(seconds=time.perf_counter() - started, verdict=failed)
+    except UpstreamUnreachable as exc:
+        failed = Verdict(CANDIDATE_ERROR, reason=str(exc))
+        return CandidateAnswer(seconds=time.perf_counter() - started, verdict=failed)
+    finally:
+        job.candidate.release()
+
+
 async def yield_to_live() -> None:
     """One trip through the event loop: callbacks already ready (a live answer read, a new
     request) run before the caller's next slice of mirror work."""
@@ -82,18 +105,13 @@ async def yield_to_live() -> None:
 
 
 class MirrorRecorder:
-    """Judges, counts and logs the candidate's answers; one per router."""
+    """Judges, counts and logs the candidate's answers; one per router (or mirror process).
 
-    def __init__(
-        self,
-        *,
-        metrics: RouterMetrics,
-        windows: ComparisonWindows,
-        feedback: Feedback | None = None,
-    ) -> None:
+    What needs the router's own state - the KS windows and the candidate's feedback rows -
+    is the caller's, from what :meth:`record` returns (``ShadowRouter.compared``)."""
+
+    def __init__(self, *, metrics: RouterMetrics) -> None:
         self._metrics = metrics
-        self._windows = windows
-        self._feedback = feedback
         # Children by (metric name, label values): a handful per candidate version, like
         # the series themselves, which prometheus_client never forgets either.
         self._counters: dict[tuple[object, ...], Counter] = {}
@@ -113,12 +131,14 @@ class MirrorRecorder:
             child = self._histograms[key] = metric.labels(self._metrics.model, *labels)
         return child
 
-    def count_dropped(self, version: str) -> None:
-        """A mirror refused for want of room (on the live path: one cached increment)."""
-        self._counter(self._metrics.mirror, version, DROPPED).inc()
+    def count_dropped(self, version: str, count: int = 1) -> None:
+        """Mirrors refused for want of room (on the live path: one cached increment), or
+        lost with a mirror process that died."""
+        self._counter(self._metrics.mirror, version, DROPPED).inc(count)
 
-    async def record(self, job: MirrorJob, answer: CandidateAnswer) -> None:
-        """Judge ``answer``, count it and log it, in slices that let live work go first."""
+    async def record(self, job: MirrorJob, answer: CandidateAnswer) -> tuple[float, ...] | None:
+        """Judge ``answer``, count it and log it, in slices that let live work go first.
+        The candidate's predictions when they were compared with live's, else None."""
         await yield_to_live()
         verdict = answer.verdict or judge(
             live=Predictions(job.live_predictions, job.live_labels),
@@ -130,12 +150,8 @@ class MirrorRecorder:
         self._count(job, verdict, answer.seconds)
         await yield_to_live()
         self._log(job, verdict, answer)
-        if self._feedback is not None and verdict.comparison is not None:
-            self._feedback.record_candidate(
-                request_id=job.request_id,
-                version=job.candidate_version,
-                predictions=tuple(r.candidate for r in verdict.comparison.records),
-            )
+        comparison = verdict.comparison
+        return None if comparison is None else tuple(r.candidate for r in comparison.records)
 
     def _count(self, job: MirrorJob, verdict: Verdict, seconds: float) -> None:
         m, model, version = self._metrics, self._metrics.model, job.candidate_version
@@ -169,12 +185,6 @@ class MirrorRecorder:
             records=comparison.records,
             field=field,
             values=field_values(job.body, field, comparison.count) if field else (),
-        )
-        self._windows.add(
-            live_version=job.live_version,
-            candidate_version=version,
-            live=job.live_predictions,
-            candidate=candidate,
         )
 
     def _log(self, job: MirrorJob, verdict: Verdict, answer: CandidateAnswer) -> None:

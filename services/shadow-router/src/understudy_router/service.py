@@ -16,17 +16,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
+from prometheus_client.core import Metric
 
 from understudy_common.compare import Tolerance
 
 from .canary import answered_by_candidate
-from .comparison import (
-    CANDIDATE_ERROR,
-    CANDIDATE_TIMEOUT,
-    ComparisonWindows,
-    Verdict,
-    predictions_of,
-)
+from .comparison import CANDIDATE_ERROR, CANDIDATE_TIMEOUT, ComparisonWindows, predictions_of
 from .config import ConfigError, RoutingConfig, parse_config
 from .feedback.service import Feedback
 from .metrics import (
@@ -38,7 +33,8 @@ from .metrics import (
     RouterMetrics,
 )
 from .mirror import MirrorQueue
-from .recording import CandidateAnswer, MirrorJob, MirrorRecorder
+from .mirror_process import MirrorProcess
+from .recording import MirrorJob, MirrorRecorder, exchange
 from .settings import RouterSettings
 from .upstreams import UpstreamClient, UpstreamPool, UpstreamTimeout, UpstreamUnreachable
 
@@ -113,12 +109,19 @@ class ShadowRouter:
         self._windows = windows
         self._pool = UpstreamPool(max_connections=settings.live_max_connections)
         # Judging, counting and logging the candidate's answers (recording.py).
-        self._recorder = MirrorRecorder(metrics=metrics, windows=windows, feedback=feedback)
-        self._mirror: MirrorQueue[MirrorJob] = MirrorQueue(
-            workers=settings.mirror_workers,
-            queue_size=settings.mirror_queue_size,
-            handle=self._send_mirror,
-        )
+        self._recorder = MirrorRecorder(metrics=metrics)
+        # Where mirror jobs go: workers on this event loop, or a process of their own
+        # (settings.mirror_process; mirror_process.py). Same bound, same counting.
+        self._mirror: MirrorQueue[MirrorJob] | MirrorProcess
+        if settings.mirror_process:
+            self._mirror = MirrorProcess(settings=settings, on_done=self.compared)
+            self._mirror.on_lost = self._recorder.count_dropped
+        else:
+            self._mirror = MirrorQueue(
+                workers=settings.mirror_workers,
+                queue_size=settings.mirror_queue_size,
+                handle=self._send_mirror,
+            )
         self.route = _NO_ROUTE
         # The last rejected document's error, shown on GET /v1/routing.
         self.last_rejection: str | None = None
@@ -133,8 +136,17 @@ class ShadowRouter:
 
     # -- lifecycle ---------------------------------------------------------------------
 
-    def start(self) -> None:
-        self._mirror.start()
+    async def start(self) -> None:
+        if isinstance(self._mirror, MirrorProcess):
+            await self._mirror.start()
+        else:
+            self._mirror.start()
+
+    async def mirror_families(self) -> list[Metric]:
+        """The mirror process's metric families, to merge into /metrics (none in-loop)."""
+        if isinstance(self._mirror, MirrorProcess):
+            return await self._mirror.families()
+        return []
 
     async def stop(self) -> None:
         await self._mirror.stop()
@@ -387,38 +399,51 @@ class ShadowRouter:
             tolerance=route.tolerance,
             slice_field=route.config.slice_field,
         )
-        job.candidate.hold()  # keep the client open while the job waits in the queue
-        if self._mirror.offer(job):
-            return True
-        job.candidate.release()
+        if isinstance(self._mirror, MirrorProcess):
+            # The process has clients of its own: nothing here to hold open.
+            if self._mirror.offer(job):
+                return True
+        else:
+            job.candidate.hold()  # keep the client open while the job waits in the queue
+            if self._mirror.offer(job):
+                return True
+            job.candidate.release()
         self._recorder.count_dropped(candidate_version)
         return False
 
     # -- the mirror path (background workers) -------------------------------------------------
 
     async def _send_mirror(self, job: MirrorJob) -> None:
-        headers = {"x-request-id": job.request_id}
-        if job.content_type is not None:
-            headers["content-type"] = job.content_type
-        started = time.perf_counter()
-        try:
-            response = await job.candidate.post(
-                content=job.body, headers=headers, timeout=job.timeout
+        candidate = await self._recorder.record(job, await exchange(job))
+        if candidate is not None:
+            self.compared(
+                job.request_id,
+                job.live_version,
+                job.candidate_version,
+                job.live_predictions,
+                candidate,
             )
-            answer = CandidateAnswer(
-                seconds=time.perf_counter() - started,
-                status=response.status,
-                body=response.content,
+
+    def compared(
+        self,
+        request_id: str,
+        live_version: str,
+        candidate_version: str,
+        live: tuple[float, ...],
+        candidate: tuple[float, ...],
+    ) -> None:
+        """A mirrored answer was compared (here or in the mirror process): the router's own
+        evidence - the KS windows, the candidate's feedback rows - takes it in."""
+        self._windows.add(
+            live_version=live_version,
+            candidate_version=candidate_version,
+            live=live,
+            candidate=candidate,
+        )
+        if self._feedback is not None:
+            self._feedback.record_candidate(
+                request_id=request_id, version=candidate_version, predictions=candidate
             )
-        except UpstreamTimeout as exc:
-            failed = Verdict(CANDIDATE_TIMEOUT, reason=str(exc))
-            answer = CandidateAnswer(seconds=time.perf_counter() - started, verdict=failed)
-        except UpstreamUnreachable as exc:
-            failed = Verdict(CANDIDATE_ERROR, reason=str(exc))
-            answer = CandidateAnswer(seconds=time.perf_counter() - started, verdict=failed)
-        finally:
-            job.candidate.release()
-        await self._recorder.record(job, answer)
 
     # -- read-only views ---------------------------------------------------------------------
 
@@ -449,6 +474,8 @@ class ShadowRouter:
                 "queue_size": self._settings.mirror_queue_size,
                 "inflight": self._mirror.inflight,
                 "queue_depth": self._mirror.depth,
+                # The mirror process's pid (settings.mirror_process), else None.
+                "process": self._mirror.pid if isinstance(self._mirror, MirrorProcess) else None,
             },
         }
 

@@ -44,6 +44,14 @@ class RouterSettings(BaseSettings):
     mirror_workers: int = Field(default=8, ge=1, le=1024)
     # Mirror requests that may wait for a worker; beyond this they are dropped and counted.
     mirror_queue_size: int = Field(default=256, ge=0, le=100_000)
+    # Run the mirror work (the candidate exchange, judging, counting, the comparison line)
+    # in a child process instead of on the router's event loop: the loop only hands each
+    # job over, so live requests never wait behind it (mirror_process.py; measured in
+    # bench/README.md). Same bound, metrics, log lines and feedback rows either way
+    # (tests/shadow_router/test_mirror_process.py).
+    mirror_process: bool = False
+    # The mirror process's niceness (0-19; higher: lower CPU priority than the router's).
+    mirror_process_nice: int = Field(default=10, ge=0, le=19)
     # Predictions kept per role in the rolling windows the KS statistic is computed over.
     window_size: int = Field(default=2_000, ge=1, le=1_000_000)
     # Request bodies larger than this are refused with 413 before anything is forwarded

@@ -1,0 +1,126 @@
+"""``python -m understudy_router.mirror_child FD``: the router's mirror process.
+
+Started by :class:`~understudy_router.mirror_process.MirrorProcess` with one end of a
+socketpair as ``FD``. It sends each job to the candidate, judges, counts and logs the
+answer exactly as the in-loop workers do (recording.py, the same code), and answers every
+job with one done frame. It exits when the router closes its end - so also when the
+router dies - abandoning its jobs, as the in-loop workers are cancelled on shutdown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import sys
+from typing import Any
+
+from understudy_common.gcfreeze import freeze_startup_objects
+from understudy_common.logging import configure_logging
+from understudy_common.metrics import new_registry
+
+from .metrics import RouterMetrics
+from .mirror import MirrorQueue
+from .mirror_process import DONE, INIT, JOB, METRICS, URL, FrameReader, frame, job_from_message
+from .recording import MirrorJob, MirrorRecorder, exchange
+from .settings import RouterSettings
+from .upstreams import UpstreamClient, UpstreamPool
+
+
+class Child:
+    def __init__(self, settings: RouterSettings, writer: asyncio.StreamWriter) -> None:
+        self._writer = writer
+        self._registry = new_registry()
+        # Only the families the mirror work writes get samples here; the router merges them.
+        metrics = RouterMetrics(
+            registry=self._registry,
+            model=settings.model_name,
+            prediction_edges=settings.prediction_edges,
+            slice_edges=settings.slice_edges,
+            slice_field_max_values=settings.slice_field_max_values,
+        )
+        self._recorder = MirrorRecorder(metrics=metrics)
+        self._pool = UpstreamPool(max_connections=settings.live_max_connections)
+        self._url: str | None = None
+        # The router bounds what it hands over by the same two numbers: never refused here.
+        self._queue: MirrorQueue[MirrorJob] = MirrorQueue(
+            workers=settings.mirror_workers,
+            queue_size=settings.mirror_queue_size,
+            handle=self._handle,
+        )
+
+    def _client(self, url: str) -> UpstreamClient:
+        if url != self._url:
+            # A new candidate: the old client closes once its queued jobs are done.
+            self._pool.keep_only((url,))
+            self._url = url
+        return self._pool.get(url)
+
+    def take(self, message: tuple[Any, ...]) -> None:
+        kind = message[0]
+        if kind == JOB:
+            job = job_from_message(message, self._client(message[URL]))
+            job.candidate.hold()  # the same hold/release as the in-loop queue's
+            if not self._queue.offer(job):  # cannot happen while the router keeps the bound
+                job.candidate.release()
+                self._recorder.count_dropped(job.candidate_version)
+                self._done(job, None)
+        elif kind == METRICS:
+            self._writer.write(frame((METRICS, message[1], list(self._registry.collect()))))
+
+    async def _handle(self, job: MirrorJob) -> None:
+        compared = None
+        try:
+            compared = await self._recorder.record(job, await exchange(job))
+        finally:
+            self._done(job, compared)
+
+    def _done(self, job: MirrorJob, compared: tuple[float, ...] | None) -> None:
+        if self._writer.is_closing():  # stopping: the router no longer listens
+            return
+        message = (DONE, job.request_id, job.live_version, job.candidate_version)
+        self._writer.write(frame((*message, job.live_predictions, compared)))
+
+    def start(self) -> None:
+        self._queue.start()
+
+    async def stop(self) -> None:
+        await self._queue.stop()
+        await self._pool.aclose()
+
+
+async def serve(fd: int) -> None:
+    reader, writer = await asyncio.open_connection(sock=socket.socket(fileno=fd))
+    frames = FrameReader()
+    child: Child | None = None
+    try:
+        while data := await reader.read(1 << 16):
+            for message in frames.feed(data):
+                if child is not None:
+                    child.take(message)
+                    continue
+                assert message[0] == INIT, f"first message must be INIT, got {message[0]}"
+                settings: RouterSettings = message[1]
+                configure_logging(service="shadow-router", level=settings.log_level.upper())
+                # Below the live loop: the kernel runs the router first when both are ready.
+                os.nice(settings.mirror_process_nice)
+                child = Child(settings, writer)
+                child.start()
+                freeze_startup_objects()  # as the router does (understudy_common.gcfreeze)
+    finally:
+        if child is not None:
+            await child.stop()
+        writer.close()
+
+
+def main() -> None:
+    # The router decides when the child ends (it closes the socket): a Ctrl-C in a terminal
+    # reaches the whole process group, and the child must outlive the router's own shutdown.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    asyncio.run(serve(int(sys.argv[1])))
+
+
+if __name__ == "__main__":
+    main()

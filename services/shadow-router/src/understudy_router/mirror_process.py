@@ -1,0 +1,309 @@
+"""Mirror jobs in a process of their own (``UNDERSTUDY_ROUTER_MIRROR_PROCESS``).
+
+Why: with workers on the router's event loop (mirror.py) every mirror costs the loop
+~300 µs of CPU - the candidate exchange, judging, counting, the comparison line - and
+asyncio cannot preempt it, so a live request that becomes ready meanwhile waits
+(bench/README.md, "the router's c=1 tail"). Here the loop only hands each job over (one
+pickled frame on a socketpair) and later takes back one small "done" frame; everything
+else runs in a child process (mirror_child.py) at a lower CPU priority (``nice``), which
+the kernel preempts as soon as the live loop has work.
+
+What stays the same, so that the switch changes where the work runs and nothing else:
+
+- **The bound.** At most ``mirror_workers + mirror_queue_size`` jobs are out at once
+  (counted here, on the live path); beyond that a mirror is refused and counted dropped,
+  as with the in-loop queue. ``mirror_inflight`` / ``mirror_queue_depth`` and
+  ``GET /v1/routing`` show the same split of that count.
+- **The evidence.** The child judges, counts and logs each answer with the same
+  :class:`~understudy_router.recording.MirrorRecorder`; its metric families are merged
+  into the router's ``/metrics`` by family on every scrape (:meth:`families`). The KS
+  windows and the candidate's feedback rows stay in the router: the done frame carries
+  the compared predictions back (``ShadowRouter.compared``).
+- **Losing nothing silently.** If the child dies, the jobs it held are counted dropped,
+  an error is logged with its exit code, and a new child is started (at most one start
+  per ``RESTART_INTERVAL_S``); mirrors offered meanwhile are dropped and counted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import pickle
+import socket
+import struct
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+from prometheus_client.core import Metric
+
+from .recording import MirrorJob
+from .settings import RouterSettings
+from .upstreams import UpstreamClient
+
+logger = logging.getLogger(__name__)
+
+# Frames both ways: a 4-byte big-endian length, then a pickle (both ends are this package).
+_LENGTH = struct.Struct(">I")
+# Message kinds, the first item of every message tuple.
+INIT = 0  # router -> child: (INIT, RouterSettings)
+JOB = 1  # router -> child: job_message()
+DONE = 2  # child -> router: (DONE, request_id, live_version, candidate_version, live values,
+#           candidate values if compared else None)
+METRICS = 3  # router -> child: (METRICS, seq); child -> router: (METRICS, seq, families)
+
+# Seconds between two starts of the child (a child that dies at once is not restarted hot).
+RESTART_INTERVAL_S = 1.0
+# Longest a /metrics scrape waits for the child's families (then serves the router's own).
+METRICS_TIMEOUT_S = 5.0
+# Longest the child gets to exit after the router closes its end, before it is killed.
+STOP_TIMEOUT_S = 5.0
+
+DoneCallback = Callable[[str, str, str, tuple[float, ...], tuple[float, ...]], None]
+
+
+def frame(message: tuple[Any, ...]) -> bytes:
+    data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+    return _LENGTH.pack(len(data)) + data
+
+
+class FrameReader:
+    """Splits a byte stream into messages; ``feed`` returns the ones completed."""
+
+    def __init__(self) -> None:
+        self._buffer = bytearray()
+
+    def feed(self, data: bytes) -> list[tuple[Any, ...]]:
+        buffer = self._buffer
+        buffer += data
+        messages: list[tuple[Any, ...]] = []
+        at = 0
+        while len(buffer) - at >= 4:
+            (size,) = _LENGTH.unpack_from(buffer, at)
+            end = at + 4 + size
+            if len(buffer) < end:
+                break
+            messages.append(pickle.loads(memoryview(buffer)[at + 4 : end]))
+            at = end
+        del buffer[:at]
+        return messages
+
+
+# Where the candidate's URL is in a JOB message.
+URL = 1
+
+
+def job_message(job: MirrorJob) -> tuple[Any, ...]:
+    """The message of ``job``: its fields, the candidate client as its URL."""
+    return (
+        JOB,
+        job.candidate.url,
+        job.request_id,
+        job.body,
+        job.content_type,
+        job.live_version,
+        job.live_predictions,
+        job.live_labels,
+        job.candidate_version,
+        job.timeout,
+        job.tolerance,
+        job.slice_field,
+    )
+
+
+def job_from_message(message: tuple[Any, ...], candidate: UpstreamClient) -> MirrorJob:
+    """The job of a JOB message, sent with ``candidate`` (the child's client of its URL)."""
+    (_, _, request_id, body, content_type, live_version, live, labels, version, timeout,
+     tolerance, slice_field) = message  # fmt: skip
+    return MirrorJob(
+        request_id=request_id,
+        body=body,
+        content_type=content_type,
+        live_version=live_version,
+        live_predictions=live,
+        live_labels=labels,
+        candidate=candidate,
+        candidate_version=version,
+        timeout=timeout,
+        tolerance=tolerance,
+        slice_field=slice_field,
+    )
+
+
+class MirrorProcess:
+    """The router's side: hands jobs to the child, counts them out and back."""
+
+    def __init__(self, *, settings: RouterSettings, on_done: DoneCallback) -> None:
+        self._settings = settings
+        self._on_done = on_done
+        self._workers = settings.mirror_workers
+        self._limit = settings.mirror_workers + settings.mirror_queue_size
+        # Jobs handed over and not done yet, by candidate version (counted dropped if lost).
+        self._out: Counter[str] = Counter()
+        self._outstanding = 0
+        self._process: asyncio.subprocess.Process | None = None
+        self._writer: asyncio.StreamWriter | None = None
+        self._reading: asyncio.Task[None] | None = None
+        self._restarting: asyncio.Task[None] | None = None
+        self._started_at = -RESTART_INTERVAL_S
+        self._stopping = False
+        self._seq = 0
+        self._scrapes: dict[int, asyncio.Future[list[Metric]]] = {}
+        # Called with (candidate version, count) for jobs a dead child took with it.
+        self.on_lost: Callable[[str, int], None] = lambda version, count: None
+
+    # -- the views the in-loop queue also has ------------------------------------------------
+
+    @property
+    def inflight(self) -> int:
+        return min(self._outstanding, self._workers)
+
+    @property
+    def depth(self) -> int:
+        return max(0, self._outstanding - self._workers)
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process is not None else None
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        await self._spawn()
+
+    async def stop(self) -> None:
+        self._stopping = True
+        for task in (self._restarting, self._reading):
+            if task is not None:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+        await self._close()
+
+    async def _spawn(self) -> None:
+        self._started_at = time.monotonic()
+        ours, theirs = socket.socketpair()
+        try:
+            process = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "understudy_router.mirror_child",
+                str(theirs.fileno()),
+                pass_fds=(theirs.fileno(),),
+                stdin=asyncio.subprocess.DEVNULL,
+            )
+        finally:
+            theirs.close()
+        reader, writer = await asyncio.open_connection(sock=ours)
+        writer.write(frame((INIT, self._settings)))
+        self._process, self._writer = process, writer
+        self._reading = asyncio.create_task(self._read(reader), name="mirror-process-reader")
+        logger.info("mirror process %d started", process.pid)
+
+    async def _close(self) -> None:
+        writer, process = self._writer, self._process
+        self._writer = None
+        if writer is not None:
+            writer.close()  # the child's EOF: it abandons its jobs and exits
+        if process is not None:
+            try:
+                await asyncio.wait_for(process.wait(), STOP_TIMEOUT_S)
+            except TimeoutError:
+                process.kill()
+                await process.wait()
+
+    # -- the live path ------------------------------------------------------------------------
+
+    def offer(self, job: MirrorJob) -> bool:
+        """Hand ``job`` over if fewer than the bound are out; never blocks. False: refused."""
+        writer = self._writer
+        if writer is None or self._outstanding >= self._limit:
+            return False
+        writer.write(frame(job_message(job)))
+        self._outstanding += 1
+        self._out[job.candidate_version] += 1
+        return True
+
+    # -- answers from the child --------------------------------------------------------------
+
+    async def _read(self, reader: asyncio.StreamReader) -> None:
+        frames = FrameReader()
+        try:
+            while data := await reader.read(1 << 16):
+                for message in frames.feed(data):
+                    if message[0] == DONE:
+                        self._done(*message[1:])
+                    elif message[0] == METRICS:
+                        scrape = self._scrapes.pop(message[1], None)
+                        if scrape is not None and not scrape.done():
+                            scrape.set_result(message[2])
+        except (ConnectionError, pickle.UnpicklingError) as exc:
+            logger.error("mirror process link broken: %s", exc)
+        if not self._stopping:
+            await self._lost()
+
+    def _done(
+        self,
+        request_id: str,
+        live_version: str,
+        candidate_version: str,
+        live: tuple[float, ...],
+        candidate: tuple[float, ...] | None,
+    ) -> None:
+        self._outstanding -= 1
+        self._out[candidate_version] -= 1
+        if candidate is not None:
+            self._on_done(request_id, live_version, candidate_version, live, candidate)
+
+    async def _lost(self) -> None:
+        """The child is gone: count its jobs dropped, then start another."""
+        await self._close()
+        process = self._process
+        code = process.returncode if process is not None else None
+        lost = sum(self._out.values())
+        for version, count in self._out.items():
+            if count:
+                self.on_lost(version, count)
+        self._out.clear()
+        self._outstanding = 0
+        for scrape in self._scrapes.values():
+            if not scrape.done():
+                scrape.set_result([])  # a scrape waiting now serves the router's own
+        self._scrapes.clear()
+        logger.error(
+            "mirror process exited with code %s; %d mirror jobs lost (counted dropped); "
+            "starting another",
+            code,
+            lost,
+        )
+        self._restarting = asyncio.create_task(self._restart(), name="mirror-process-restart")
+
+    async def _restart(self) -> None:
+        wait = self._started_at + RESTART_INTERVAL_S - time.monotonic()
+        if wait > 0:
+            await asyncio.sleep(wait)
+        try:
+            await self._spawn()
+        except OSError:
+            logger.exception("could not start the mirror process; mirrors are dropped")
+
+    # -- metrics --------------------------------------------------------------------------
+
+    async def families(self) -> list[Metric]:
+        """The child's metric families now; none if it is not there or does not answer."""
+        writer = self._writer
+        if writer is None:
+            return []
+        self._seq += 1
+        scrape: asyncio.Future[list[Metric]] = asyncio.get_running_loop().create_future()
+        self._scrapes[self._seq] = scrape
+        writer.write(frame((METRICS, self._seq)))
+        seq = self._seq
+        try:
+            return await asyncio.wait_for(scrape, METRICS_TIMEOUT_S)
+        except TimeoutError:
+            logger.warning("mirror process sent no metrics within %gs", METRICS_TIMEOUT_S)
+            return []
+        finally:
+            self._scrapes.pop(seq, None)
