@@ -70,9 +70,7 @@ def test_the_same_traffic_leaves_the_same_evidence_in_loop_and_in_process(
     candidate_api: ServiceProcess,
     records: list[dict[str, object]],
 ) -> None:
-    config = routing_config(
-        live_api, (candidate_api.url, CANDIDATE), slice_field="Neighborhood"
-    )
+    config = routing_config(live_api, (candidate_api.url, CANDIDATE), slice_field="Neighborhood")
     routers = {
         "loop": router_factory(config),
         "process": router_factory(config, mirror_process="true"),
@@ -92,10 +90,10 @@ def test_the_same_traffic_leaves_the_same_evidence_in_loop_and_in_process(
     # Both roles' feedback rows were stored, the candidate's from the child's done frames.
     for router in routers.values():
         wait_for(
-            lambda router=router: router.metric(
-                "understudy_router_predictions_stored_total", outcome="stored"
-            )
-            == 2 * sum(1 + i % 3 for i in range(n)),
+            lambda router=router: (
+                router.metric("understudy_router_predictions_stored_total", outcome="stored")
+                == 2 * sum(1 + i % 3 for i in range(n))
+            ),
             what="live and candidate rows stored",
         )
     in_loop, in_process = (r.metrics() for r in routers.values())
@@ -105,9 +103,11 @@ def test_the_same_traffic_leaves_the_same_evidence_in_loop_and_in_process(
     assert len(families) == len(set(families))
     assert sorted(_families(in_loop)) == sorted(families)
     loop_evidence, process_evidence = _evidence(in_loop), _evidence(in_process)
-    assert metric(in_process, "understudy_router_mirror_total", outcome="agreed") + metric(
-        in_process, "understudy_router_mirror_total", outcome="disagreed"
-    ) == n
+    assert (
+        metric(in_process, "understudy_router_mirror_total", outcome="agreed")
+        + metric(in_process, "understudy_router_mirror_total", outcome="disagreed")
+        == n
+    )
     assert metric(in_process, "understudy_router_window_predictions", role="candidate") == sum(
         1 + i % 3 for i in range(n)
     )
@@ -125,7 +125,7 @@ def _pid_alive(pid: int) -> bool:
     except ProcessLookupError:
         return False
     # A zombie is gone as far as work goes.
-    stat = open(f"/proc/{pid}/stat").read()  # noqa: PTH123, SIM115
+    stat = open(f"/proc/{pid}/stat").read()  # noqa: SIM115
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
@@ -167,8 +167,7 @@ def test_a_killed_mirror_process_loses_its_jobs_counted_and_is_replaced(
         response = router.predict(records[:1], request_id=f"after-{i}")
         assert response.status_code == 200
     wait_for(
-        lambda: router.metric("understudy_router_mirror_total", candidate_version=CANDIDATE)
-        == 5,
+        lambda: router.metric("understudy_router_mirror_total", candidate_version=CANDIDATE) == 5,
         what="5 mirrors judged by the new child",
     )
     assert router.metric("understudy_router_mirror_total", outcome="dropped") == 4
@@ -189,5 +188,7 @@ def test_the_mirror_process_ends_with_the_router(
         time.sleep(0.05)
     assert not _pid_alive(child)
     # Started and stopped, nothing lost and nothing logged as an error.
-    events = [json.loads(line) for line in router.process.logs().splitlines() if line.startswith("{")]
+    events = [
+        json.loads(line) for line in router.process.logs().splitlines() if line.startswith("{")
+    ]
     assert not [e for e in events if e.get("log.level") == "error"], events
