@@ -16,10 +16,12 @@ is judged, counted and logged, divided by its requests. Log lines go to a file.
 
 Variants: the router as shipped with mirroring off and 100% mirrored, and each with one
 part off: ``fast_route`` (then FastAPI's routing, middleware and ``Request`` serve the
-live path) and the ground-truth store (``feedback_store=none``). "per mirror" in the table
-is a 100% row minus the matching mirroring-off row: the router's work for one mirror
-(the second exchange, judging, counting, the comparison line, the candidate's feedback
-row).
+live path) and the ground-truth store (``feedback_store=none``); and 100% mirrored with
+the mirror work in the router's mirror process (``mirror_process``: the router's own row
+is then what its event loop still does per mirror, and the child's CPU time is its own
+column, read from /proc). "per mirror" in the table is a 100% row minus the matching
+mirroring-off row: the router's work for one mirror (the second exchange, judging,
+counting, the comparison line, the candidate's feedback row).
 
 It prints one markdown table and writes the JSON to bench/results/.
 """
@@ -41,6 +43,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import shadow_router
 import uvloop
 from model_api_parts import request, scope_of
 from run_file import REPO, write_run
@@ -63,12 +66,14 @@ VARIANTS = [
     Variant("100% mirrored (as shipped)", 100),
     Variant("100% mirrored, fast route off", 100, {"fast_route": False}),
     Variant("100% mirrored, feedback store off", 100, {"feedback_store": "none"}),
+    Variant("100% mirrored, mirror process", 100, {"mirror_process": True}),
 ]
 # Which mirroring-off row each 100% row's "per mirror" is taken against.
 BASELINE = {
     "100% mirrored (as shipped)": "mirroring off (as shipped)",
     "100% mirrored, fast route off": "mirroring off, fast route off",
     "100% mirrored, feedback store off": "mirroring off, feedback store off",
+    "100% mirrored, mirror process": "mirroring off (as shipped)",
 }
 
 
@@ -98,7 +103,9 @@ async def measure(
     warmup: int,
     variants: list[Variant] = VARIANTS,
     freeze_gc: bool = False,
-) -> dict[str, list[float]]:
+) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
+    """The router's CPU µs per request by variant and round, and its mirror process's
+    (variants that have one)."""
     from understudy_router.app import create_app
     from understudy_router.settings import RouterSettings
 
@@ -117,10 +124,12 @@ async def measure(
         if freeze_gc:  # as the service does after start-up (understudy_common.gcfreeze)
             gc.freeze()
         cpu_us: dict[str, list[float]] = {v.name: [] for v, _ in apps}
+        child_us: dict[str, list[float]] = {}
         for round_ in range(rounds + 1):  # round 0 warms every variant up, unmeasured
             for variant, app in apps:
                 n = warmup if round_ == 0 else requests
-                started = time.process_time()
+                child = app.state.router.routing_view()["mirror"]["process"]
+                started, child_started = time.process_time(), cpu_seconds(child)
                 for _ in range(n):
                     status = await request(app, dict(scope), body)
                     if status != 200:
@@ -129,22 +138,37 @@ async def measure(
                 spent = time.process_time() - started
                 if round_:
                     cpu_us[variant.name].append(spent / n * 1e6)
-    return cpu_us
+                    if child is not None:
+                        spent = cpu_seconds(child) - child_started
+                        child_us.setdefault(variant.name, []).append(spent / n * 1e6)
+    return cpu_us, child_us
 
 
-def table(cpu_us: dict[str, list[float]]) -> tuple[str, list[dict[str, Any]]]:
+def cpu_seconds(pid: int | None) -> float:
+    """User + system CPU time of a process so far (/proc/<pid>/stat; 0 for None)."""
+    return 0.0 if pid is None else shadow_router.cpu_seconds([pid])
+
+
+def table(
+    cpu_us: dict[str, list[float]], child_us: dict[str, list[float]] | None = None
+) -> tuple[str, list[dict[str, Any]]]:
+    child_us = child_us or {}
     medians = {name: statistics.median(values) for name, values in cpu_us.items()}
     lines = [
-        "| variant | router CPU µs per request (median) | rounds' range | per mirror |",
-        "|---|---:|---:|---:|",
+        "| variant | router CPU µs per request (median) | rounds' range | per mirror "
+        "| its mirror process's CPU µs per request |",
+        "|---|---:|---:|---:|---:|",
     ]
     rows = []
     for name, values in cpu_us.items():
         base = BASELINE.get(name)
         per_mirror = medians[name] - medians[base] if base in medians else None
         shown = f"{per_mirror:+.0f}" if per_mirror is not None else "–"
+        child = child_us.get(name)
+        child_shown = f"{statistics.median(child):.0f}" if child else "–"
         lines.append(
-            f"| {name} | {medians[name]:.0f} | {min(values):.0f}–{max(values):.0f} | {shown} |"
+            f"| {name} | {medians[name]:.0f} | {min(values):.0f}–{max(values):.0f} | {shown} "
+            f"| {child_shown} |"
         )
         rows.append(
             {
@@ -152,6 +176,7 @@ def table(cpu_us: dict[str, list[float]]) -> tuple[str, list[dict[str, Any]]]:
                 "median_us": medians[name],
                 "rounds_us": values,
                 "per_mirror_us": per_mirror,
+                "mirror_process_rounds_us": child,
             }
         )
     return "\n".join(lines), rows
@@ -181,7 +206,7 @@ def main() -> int:
         stack.enter_context(candidate_proc)
         log = stack.enter_context((tmp / "router.log").open("w"))
         configure_logging(service="shadow-router", level="INFO", stream=log)
-        cpu_us = uvloop.run(  # the service's event loop
+        cpu_us, child_us = uvloop.run(  # the service's event loop
             measure(
                 f"http://127.0.0.1:{live}",
                 f"http://127.0.0.1:{candidate}",
@@ -194,7 +219,7 @@ def main() -> int:
             )
         )
     load_after = os.getloadavg()
-    text, rows = table(cpu_us)
+    text, rows = table(cpu_us, child_us)
     print(f"\n{args.rounds} rounds x {args.requests} requests per variant")
     print(f"load average before {load_before[0]:.2f}, after {load_after[0]:.2f}\n")
     print(text)

@@ -49,7 +49,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
@@ -183,12 +183,21 @@ def model_api(artifact: Path, tmp: Path, name: str, cpus: set[int] | None = None
     )
 
 
-def router(config: dict[str, Any], tmp: Path, name: str, cpus: set[int] | None = None) -> Any:
+def router(
+    config: dict[str, Any],
+    tmp: Path,
+    name: str,
+    cpus: set[int] | None = None,
+    *,
+    mirror_process: bool = False,
+) -> Any:
     port = free_port()
     env = {
         "UNDERSTUDY_ROUTER_HOST": "127.0.0.1",
         "UNDERSTUDY_ROUTER_PORT": str(port),
         "UNDERSTUDY_ROUTER_CONFIG_JSON": json.dumps(config),
+        # The mirror work in a child process (it inherits the router's CPUs when pinned).
+        "UNDERSTUDY_ROUTER_MIRROR_PROCESS": "true" if mirror_process else "false",
     }
     if "UNDERSTUDY_ROUTER_FEEDBACK_STORE" not in os.environ:  # bench/feedback.py sets its own
         # Each router its own, new ground-truth store: by default they would all write one
@@ -219,12 +228,19 @@ def nginx(live: int, candidate: int, null: int, tmp: Path) -> Any:
     )
 
 
-def cpu_seconds(pid: int | None) -> float:
-    """User + system CPU time of a process so far (/proc/<pid>/stat, Linux)."""
-    if pid is None:
-        return 0.0
-    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+def cpu_seconds(pids: Sequence[int]) -> float:
+    """User + system CPU time of processes so far (/proc/<pid>/stat, Linux)."""
+    total = 0.0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def router_pids(port: int, pid: int) -> list[int]:
+    """The router's pid, and its mirror process's if it has one (GET /v1/routing)."""
+    child = httpx.get(f"http://127.0.0.1:{port}/v1/routing").json()["mirror"].get("process")
+    return [pid] if child is None else [pid, child]
 
 
 def mirror_counts(url: str | None) -> dict[str, float]:
@@ -286,11 +302,11 @@ def run_wrk(
     duration: int,
     threads: int = 1,
     metrics_url: str | None = None,
-    pid: int | None = None,
+    pids: Sequence[int] = (),
 ) -> dict[str, Any]:
     """One measurement; with ``metrics_url`` (a router), its mirror outcomes counted over the
     warm-up and over the measured run, from its /metrics before and after each; with
-    ``pid``, that process' CPU time per request of the measured run (the mirror's share of
+    ``pids``, those processes' CPU time per request of the measured run (the mirror's share of
     the router's one core, which load on the machine does not inflate the way it does
     latency)."""
     before_warmup = mirror_counts(metrics_url)
@@ -301,7 +317,7 @@ def run_wrk(
         check=True,
     )
     before = mirror_counts(metrics_url)
-    cpu_before = cpu_seconds(pid)
+    cpu_before = cpu_seconds(pids)
     with ExitStack() as sampling:
         depth = sampling.enter_context(QueueDepth(metrics_url)) if metrics_url else None
         out = subprocess.run(
@@ -313,9 +329,9 @@ def run_wrk(
     line = next(line for line in out.splitlines() if line.startswith("RESULT "))
     result: dict[str, Any] = json.loads(line.removeprefix("RESULT "))
     result["rps"] = result["requests"] / (result["duration_us"] / 1e6)
-    if pid is not None:
+    if pids:
         # Read before the pause below; the mirrors still in flight add a few more.
-        result["cpu_us_per_request"] = (cpu_seconds(pid) - cpu_before) / result["requests"] * 1e6
+        result["cpu_us_per_request"] = (cpu_seconds(pids) - cpu_before) / result["requests"] * 1e6
     if metrics_url is not None:
         # Give the mirror workers a moment to finish what the run left in flight.
         time.sleep(0.5)
@@ -387,11 +403,20 @@ def weight_decision_ns(calls: int = 200_000) -> float:
     return best / calls * 1e9
 
 
-TARGETS = ("direct", "router-off", "router-100", "nginx-100", "router-w", "router-null")
-# Targets that are a router (their CPU time is measured), and those that mirror (their
-# mirror outcomes are counted from /metrics).
-ROUTERS = ("router-off", "router-100", "router-w", "router-null")
-MIRRORING = ("router-100", "router-null")
+TARGETS = (
+    "direct",
+    "router-off",
+    "router-100",
+    "nginx-100",
+    "router-w",
+    "router-null",
+    "router-100p",
+    "router-nullp",
+)
+# Targets that are a router (their CPU time is measured, the mirror process's included),
+# and those that mirror (their mirror outcomes are counted from /metrics).
+ROUTERS = ("router-off", "router-100", "router-w", "router-null", "router-100p", "router-nullp")
+MIRRORING = ("router-100", "router-null", "router-100p", "router-nullp")
 
 
 def paired_or_none(
@@ -479,6 +504,21 @@ def main() -> None:
             "router-null",
             router_cpus,
         )
+        # The same two, with the mirror work in the router's mirror process.
+        on_p_port, on_p_cm = router(
+            {"live": live, "candidate": candidate, "mirror_percent": 100},
+            tmp,
+            "router-100p",
+            router_cpus,
+            mirror_process=True,
+        )
+        n_p_port, n_p_cm = router(
+            {"live": live, "candidate": null, "mirror_percent": 100},
+            tmp,
+            "router-nullp",
+            router_cpus,
+            mirror_process=True,
+        )
         nginx_port, nginx_cm = nginx(live_port, cand_port, null_port, tmp)
         targets = {
             "direct": live_port,
@@ -487,15 +527,19 @@ def main() -> None:
             "nginx-100": nginx_port,
             "router-w": w_port,
             "router-null": n_port,
+            "router-100p": on_p_port,
+            "router-nullp": n_p_port,
         }
         stack.enter_context(nginx_cm)
         pids = {
-            name: stack.enter_context(cm).pid
+            name: router_pids(targets[name], stack.enter_context(cm).pid)
             for name, cm in (
                 ("router-off", off_cm),
                 ("router-100", on_cm),
                 ("router-w", w_cm),
                 ("router-null", n_cm),
+                ("router-100p", on_p_cm),
+                ("router-nullp", n_p_cm),
             )
         }
         names = [name for name in targets if name in args.targets]
@@ -514,7 +558,7 @@ def main() -> None:
                             metrics_url=f"http://127.0.0.1:{targets[name]}"
                             if name in MIRRORING
                             else None,
-                            pid=pids.get(name),
+                            pids=pids.get(name, ()),
                         )
                     )
         mirrored = httpx.get(f"http://127.0.0.1:{on_port}/metrics").text
@@ -535,6 +579,19 @@ def main() -> None:
         "mirror_p99_ratio@c1": ("router-100@c1", "router-off@c1", ratio("p99_us")),
         f"mirror_p99_ratio@c{c}": (f"router-100@c{c}", f"router-off@c{c}", ratio("p99_us")),
         "mirror_p50_ratio@c1": ("router-100@c1", "router-off@c1", ratio("p50_us")),
+        # The same with the mirror work in the router's mirror process.
+        "process_mirror_p99_ratio@c1": ("router-100p@c1", "router-off@c1", ratio("p99_us")),
+        f"process_mirror_p99_ratio@c{c}": (
+            f"router-100p@c{c}",
+            f"router-off@c{c}",
+            ratio("p99_us"),
+        ),
+        "process_null_mirror_p99_ratio@c1": ("router-nullp@c1", "router-off@c1", ratio("p99_us")),
+        f"process_null_mirror_p99_ratio@c{c}": (
+            f"router-nullp@c{c}",
+            f"router-off@c{c}",
+            ratio("p99_us"),
+        ),
         # The router's own mirror work alone (a fixed-answer candidate: no second model).
         "null_mirror_p99_ratio@c1": ("router-null@c1", "router-off@c1", ratio("p99_us")),
         f"null_mirror_p99_ratio@c{c}": (
@@ -562,10 +619,12 @@ def main() -> None:
         if (value := paired_or_none(results, a, b, compare)) is not None
     }
     # The goal "no mirror dropped at c=1": the router's own counter, per measured run.
+    dropped_keys = {"mirror_dropped": "router-100", "process_mirror_dropped": "router-100p"}
     drops = {
-        f"mirror_dropped@c{conn}": sum(run["dropped"] for run in results[f"router-100@c{conn}"])
+        f"{key}@c{conn}": sum(run["dropped"] for run in results[f"{name}@c{conn}"])
+        for key, name in dropped_keys.items()
         for conn in (1, c)
-        if f"router-100@c{conn}" in results
+        if f"{name}@c{conn}" in results
     }
     print(f"\nload average before {load_before}, after {load_after}; {os.cpu_count()} CPUs")
     if candidate_cpus:
@@ -599,7 +658,9 @@ def main() -> None:
     for key, count in drops.items():
         warmup = sum(
             run["mirror_warmup"].get("dropped", 0)
-            for run in results[key.replace("mirror_dropped", "router-100")]
+            for run in results[
+                key.replace(key.partition("@")[0], dropped_keys[key.partition("@")[0]])
+            ]
         )
         print(f"{key:<34}{count:>10}  (measured runs; {warmup} in their warm-ups)")
     decision_ns = weight_decision_ns()

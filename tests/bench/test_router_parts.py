@@ -52,7 +52,7 @@ def test_each_variant_is_measured_with_its_mirrors_finished(
     log = io.StringIO()
     configure_logging(service="shadow-router", stream=log)
     try:
-        cpu_us = uvloop.run(
+        cpu_us, child_us = uvloop.run(
             parts.measure(
                 live.url, candidate.url, body, store_dir=tmp_path, rounds=2, requests=10, warmup=3
             )
@@ -65,10 +65,15 @@ def test_each_variant_is_measured_with_its_mirrors_finished(
     # (a frozen test process broke tests/model_api/test_routes.py's freeze check).
     assert gc.get_freeze_count() == 0
     # Every mirror was judged and logged before its round ended (a router's workers are
-    # cancelled when the run stops): 3 mirrored variants x (3 warm-up + 2 x 10).
+    # cancelled when the run stops): the in-loop mirrored variants x (3 warm-up + 2 x 10);
+    # the mirror process writes its lines to its own stdout.
+    in_process = [v.name for v in parts.VARIANTS if v.settings.get("mirror_process")]
+    assert list(child_us) == in_process == ["100% mirrored, mirror process"]
+    assert all(len(v) == 2 and min(v) >= 0 for v in child_us.values())  # clock ticks: 0 ok
     datasets = [json.loads(line).get("event.dataset") for line in log.getvalue().splitlines()]
-    assert datasets.count("shadow-router.comparison") == len(parts.BASELINE) * 23
-    text, rows = parts.table(cpu_us)
+    in_loop = len(parts.BASELINE) - len(in_process)
+    assert datasets.count("shadow-router.comparison") == in_loop * 23
+    text, rows = parts.table(cpu_us, child_us)
     assert text.count("\n") == len(cpu_us) + 1  # header, rule, a line per variant
     by_name = {r["variant"]: r for r in rows}
     for mirrored, off in parts.BASELINE.items():
