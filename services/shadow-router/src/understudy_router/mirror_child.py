@@ -27,6 +27,10 @@ from .recording import MirrorJob, MirrorRecorder, exchange
 from .settings import RouterSettings
 from .upstreams import UpstreamClient, UpstreamPool
 
+# Longest a finished job waits to be reported: one done frame carries all that finished
+# meanwhile, so the router's loop wakes for them once (the bound is counted that much late).
+DONE_FLUSH_S = 0.002
+
 
 class Child:
     def __init__(self, settings: RouterSettings, writer: asyncio.StreamWriter) -> None:
@@ -43,6 +47,8 @@ class Child:
         self._recorder = MirrorRecorder(metrics=metrics)
         self._pool = UpstreamPool(max_connections=settings.live_max_connections)
         self._url: str | None = None
+        # Done jobs not reported yet (sent together, DONE_FLUSH_S after the first).
+        self._finished: list[tuple[object, ...]] = []
         # The router bounds what it hands over by the same two numbers: never refused here.
         self._queue: MirrorQueue[MirrorJob] = MirrorQueue(
             workers=settings.mirror_workers,
@@ -77,10 +83,15 @@ class Child:
             self._done(job, compared)
 
     def _done(self, job: MirrorJob, compared: tuple[float, ...] | None) -> None:
-        if self._writer.is_closing():  # stopping: the router no longer listens
-            return
-        message = (DONE, job.request_id, job.live_version, job.candidate_version)
-        self._writer.write(frame((*message, job.live_predictions, compared)))
+        done = (job.request_id, job.live_version, job.candidate_version, job.live_predictions)
+        self._finished.append((*done, compared))
+        if len(self._finished) == 1:
+            asyncio.get_running_loop().call_later(DONE_FLUSH_S, self._flush)
+
+    def _flush(self) -> None:
+        finished, self._finished = self._finished, []
+        if finished and not self._writer.is_closing():  # closing: the router is gone
+            self._writer.write(frame((DONE, finished)))
 
     def start(self) -> None:
         self._queue.start()

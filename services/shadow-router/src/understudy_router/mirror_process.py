@@ -27,6 +27,7 @@ What stays the same, so that the switch changes where the work runs and nothing 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import pickle
 import socket
@@ -39,6 +40,8 @@ from typing import Any
 
 from prometheus_client.core import Metric
 
+from understudy_common.compare import Tolerance
+
 from .recording import MirrorJob
 from .settings import RouterSettings
 from .upstreams import UpstreamClient
@@ -50,8 +53,9 @@ _LENGTH = struct.Struct(">I")
 # Message kinds, the first item of every message tuple.
 INIT = 0  # router -> child: (INIT, RouterSettings)
 JOB = 1  # router -> child: job_message()
-DONE = 2  # child -> router: (DONE, request_id, live_version, candidate_version, live values,
-#           candidate values if compared else None)
+# child -> router: (DONE, [(request_id, live_version, candidate_version, live values,
+# candidate values if compared else None), ...]): sent in batches (mirror_child.DONE_FLUSH_S).
+DONE = 2
 METRICS = 3  # router -> child: (METRICS, seq); child -> router: (METRICS, seq, families)
 
 # Seconds between two starts of the child (a child that dies at once is not restarted hot).
@@ -108,7 +112,8 @@ def job_message(job: MirrorJob) -> tuple[Any, ...]:
         job.live_labels,
         job.candidate_version,
         job.timeout,
-        job.tolerance,
+        # Two floats, not the dataclass: pickling an instance costs ~4x the whole tuple.
+        (job.tolerance.relative, job.tolerance.absolute),
         job.slice_field,
     )
 
@@ -127,9 +132,43 @@ def job_from_message(message: tuple[Any, ...], candidate: UpstreamClient) -> Mir
         candidate=candidate,
         candidate_version=version,
         timeout=timeout,
-        tolerance=tolerance,
+        tolerance=_tolerance(*tolerance),
         slice_field=slice_field,
     )
+
+
+@functools.lru_cache(maxsize=16)
+def _tolerance(relative: float, absolute: float) -> Tolerance:
+    return Tolerance(relative=relative, absolute=absolute)
+
+
+class _Link(asyncio.Protocol):
+    """The router's end of the socketpair: frames in as they arrive, no reader task (a
+    task switch per done frame is CPU the live loop would spend)."""
+
+    def __init__(self, take: Callable[[tuple[Any, ...]], None]) -> None:
+        self._take = take
+        self._frames = FrameReader()
+        self._transport: asyncio.BaseTransport | None = None
+        self.closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        try:
+            messages = self._frames.feed(data)
+        except (pickle.UnpicklingError, EOFError, ValueError) as exc:
+            logger.error("mirror process sent a broken frame: %s", exc)
+            assert self._transport is not None
+            self._transport.close()
+            return
+        for message in messages:
+            self._take(message)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.closed.done():
+            self.closed.set_result(None)
 
 
 class MirrorProcess:
@@ -143,9 +182,11 @@ class MirrorProcess:
         # Jobs handed over and not done yet, by candidate version (counted dropped if lost).
         self._out: Counter[str] = Counter()
         self._outstanding = 0
+        # Job frames offered in this turn of the loop, sent together at its end.
+        self._unsent: list[bytes] = []
         self._process: asyncio.subprocess.Process | None = None
-        self._writer: asyncio.StreamWriter | None = None
-        self._reading: asyncio.Task[None] | None = None
+        self._transport: asyncio.Transport | None = None
+        self._watching: asyncio.Task[None] | None = None
         self._restarting: asyncio.Task[None] | None = None
         self._started_at = -RESTART_INTERVAL_S
         self._stopping = False
@@ -175,7 +216,7 @@ class MirrorProcess:
 
     async def stop(self) -> None:
         self._stopping = True
-        for task in (self._restarting, self._reading):
+        for task in (self._restarting, self._watching):
             if task is not None:
                 task.cancel()
                 await asyncio.gather(task, return_exceptions=True)
@@ -195,17 +236,18 @@ class MirrorProcess:
             )
         finally:
             theirs.close()
-        reader, writer = await asyncio.open_connection(sock=ours)
-        writer.write(frame((INIT, self._settings)))
-        self._process, self._writer = process, writer
-        self._reading = asyncio.create_task(self._read(reader), name="mirror-process-reader")
+        loop = asyncio.get_running_loop()
+        transport, link = await loop.create_connection(lambda: _Link(self._take), sock=ours)
+        transport.write(frame((INIT, self._settings)))
+        self._process, self._transport = process, transport
+        self._watching = asyncio.create_task(self._watch(link), name="mirror-process-watch")
         logger.info("mirror process %d started", process.pid)
 
     async def _close(self) -> None:
-        writer, process = self._writer, self._process
-        self._writer = None
-        if writer is not None:
-            writer.close()  # the child's EOF: it abandons its jobs and exits
+        transport, process = self._transport, self._process
+        self._transport = None
+        if transport is not None:
+            transport.close()  # the child's EOF: it abandons its jobs and exits
         if process is not None:
             try:
                 await asyncio.wait_for(process.wait(), STOP_TIMEOUT_S)
@@ -217,44 +259,42 @@ class MirrorProcess:
 
     def offer(self, job: MirrorJob) -> bool:
         """Hand ``job`` over if fewer than the bound are out; never blocks. False: refused."""
-        writer = self._writer
-        if writer is None or self._outstanding >= self._limit:
+        if self._transport is None or self._outstanding >= self._limit:
             return False
-        writer.write(frame(job_message(job)))
+        # Written once the loop is past this request (its answer sent first), with any
+        # other job offered meanwhile: one send per loop turn, not on the live path.
+        if not self._unsent:
+            asyncio.get_running_loop().call_soon(self._send)
+        self._unsent.append(frame(job_message(job)))
         self._outstanding += 1
         self._out[job.candidate_version] += 1
         return True
 
+    def _send(self) -> None:
+        unsent, self._unsent = self._unsent, []
+        if self._transport is not None:
+            self._transport.write(b"".join(unsent))
+        # else the child died meanwhile: _lost counted these jobs dropped with the rest
+
     # -- answers from the child --------------------------------------------------------------
 
-    async def _read(self, reader: asyncio.StreamReader) -> None:
-        frames = FrameReader()
-        try:
-            while data := await reader.read(1 << 16):
-                for message in frames.feed(data):
-                    if message[0] == DONE:
-                        self._done(*message[1:])
-                    elif message[0] == METRICS:
-                        scrape = self._scrapes.pop(message[1], None)
-                        if scrape is not None and not scrape.done():
-                            scrape.set_result(message[2])
-        except (ConnectionError, pickle.UnpicklingError) as exc:
-            logger.error("mirror process link broken: %s", exc)
+    def _take(self, message: tuple[Any, ...]) -> None:
+        if message[0] == DONE:
+            on_done, out = self._on_done, self._out
+            for request_id, live_version, candidate_version, live, candidate in message[1]:
+                self._outstanding -= 1
+                out[candidate_version] -= 1
+                if candidate is not None:
+                    on_done(request_id, live_version, candidate_version, live, candidate)
+        elif message[0] == METRICS:
+            scrape = self._scrapes.pop(message[1], None)
+            if scrape is not None and not scrape.done():
+                scrape.set_result(message[2])
+
+    async def _watch(self, link: _Link) -> None:
+        await link.closed
         if not self._stopping:
             await self._lost()
-
-    def _done(
-        self,
-        request_id: str,
-        live_version: str,
-        candidate_version: str,
-        live: tuple[float, ...],
-        candidate: tuple[float, ...] | None,
-    ) -> None:
-        self._outstanding -= 1
-        self._out[candidate_version] -= 1
-        if candidate is not None:
-            self._on_done(request_id, live_version, candidate_version, live, candidate)
 
     async def _lost(self) -> None:
         """The child is gone: count its jobs dropped, then start another."""
@@ -267,6 +307,7 @@ class MirrorProcess:
                 self.on_lost(version, count)
         self._out.clear()
         self._outstanding = 0
+        self._unsent.clear()  # counted with the rest
         for scrape in self._scrapes.values():
             if not scrape.done():
                 scrape.set_result([])  # a scrape waiting now serves the router's own
@@ -292,13 +333,13 @@ class MirrorProcess:
 
     async def families(self) -> list[Metric]:
         """The child's metric families now; none if it is not there or does not answer."""
-        writer = self._writer
-        if writer is None:
+        transport = self._transport
+        if transport is None:
             return []
         self._seq += 1
         scrape: asyncio.Future[list[Metric]] = asyncio.get_running_loop().create_future()
         self._scrapes[self._seq] = scrape
-        writer.write(frame((METRICS, self._seq)))
+        transport.write(frame((METRICS, self._seq)))
         seq = self._seq
         try:
             return await asyncio.wait_for(scrape, METRICS_TIMEOUT_S)
