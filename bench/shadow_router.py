@@ -6,6 +6,9 @@ processes (v1 live, v2 candidate), four ways to reach the live model:
     direct       wrk -> model-api v1
     router-off   wrk -> shadow router (no candidate) -> v1
     router-100   wrk -> shadow router (100% mirrored to v2, compared) -> v1
+    router-100-loop  the same with the mirror work on the router's event loop
+                 (UNDERSTUDY_ROUTER_MIRROR_PROCESS=false; the default runs it in the
+                 router's mirror process)
     nginx-100    wrk -> nginx (``mirror`` directive, 100% to v2) -> v1   (the peer)
     router-w     wrk -> shadow router (candidate set, no mirror, canary weight 0.01%) -> v1
                  (the canary weight decision on every request, ~all answered by live; its
@@ -32,8 +35,9 @@ how much of the mirroring's p99 cost is the candidate's CPU competing with the l
 
 ``--pin-router`` puts every router alone on the last CPU and everything else (wrk, both
 model-apis, nginx) on the others, as a cluster gives the router's pod CPU of its own. With
-the fixed-answer candidate (``router-null``) the mirroring's p99 cost is then the router's
-own mirror work interleaved with its live work on one thread, and nothing else.
+the fixed-answer candidate (``router-null``, ``router-null-loop``) the mirroring's p99
+cost is then the router's own mirror work - interleaved with its live work on one thread
+(``-loop``), or in its mirror process on the same CPU - and nothing else.
 """
 
 from __future__ import annotations
@@ -189,14 +193,15 @@ def router(
     name: str,
     cpus: set[int] | None = None,
     *,
-    mirror_process: bool = False,
+    mirror_process: bool = True,
 ) -> Any:
     port = free_port()
     env = {
         "UNDERSTUDY_ROUTER_HOST": "127.0.0.1",
         "UNDERSTUDY_ROUTER_PORT": str(port),
         "UNDERSTUDY_ROUTER_CONFIG_JSON": json.dumps(config),
-        # The mirror work in a child process (it inherits the router's CPUs when pinned).
+        # The mirror work in a child process (as shipped; it inherits the router's CPUs
+        # when pinned) or on the router's event loop.
         "UNDERSTUDY_ROUTER_MIRROR_PROCESS": "true" if mirror_process else "false",
     }
     if "UNDERSTUDY_ROUTER_FEEDBACK_STORE" not in os.environ:  # bench/feedback.py sets its own
@@ -406,17 +411,24 @@ def weight_decision_ns(calls: int = 200_000) -> float:
 TARGETS = (
     "direct",
     "router-off",
-    "router-100",
+    "router-100-loop",
     "nginx-100",
     "router-w",
+    "router-null-loop",
+    "router-100",
     "router-null",
-    "router-100p",
-    "router-nullp",
 )
 # Targets that are a router (their CPU time is measured, the mirror process's included),
 # and those that mirror (their mirror outcomes are counted from /metrics).
-ROUTERS = ("router-off", "router-100", "router-w", "router-null", "router-100p", "router-nullp")
-MIRRORING = ("router-100", "router-null", "router-100p", "router-nullp")
+ROUTERS = (
+    "router-off",
+    "router-100-loop",
+    "router-w",
+    "router-null-loop",
+    "router-100",
+    "router-null",
+)
+MIRRORING = ("router-100-loop", "router-null-loop", "router-100", "router-null")
 
 
 def paired_or_none(
@@ -487,8 +499,9 @@ def main() -> None:
         on_port, on_cm = router(
             {"live": live, "candidate": candidate, "mirror_percent": 100},
             tmp,
-            "router-100",
+            "router-100-loop",
             router_cpus,
+            mirror_process=False,
         )
         w_port, w_cm = router(
             {"live": live, "candidate": candidate, "mirror_percent": 0, "weight": 0.01},
@@ -501,45 +514,44 @@ def main() -> None:
         n_port, n_cm = router(
             {"live": live, "candidate": null, "mirror_percent": 100},
             tmp,
-            "router-null",
+            "router-null-loop",
             router_cpus,
+            mirror_process=False,
         )
-        # The same two, with the mirror work in the router's mirror process.
+        # The same two as shipped: the mirror work in the router's mirror process.
         on_p_port, on_p_cm = router(
             {"live": live, "candidate": candidate, "mirror_percent": 100},
             tmp,
-            "router-100p",
+            "router-100",
             router_cpus,
-            mirror_process=True,
         )
         n_p_port, n_p_cm = router(
             {"live": live, "candidate": null, "mirror_percent": 100},
             tmp,
-            "router-nullp",
+            "router-null",
             router_cpus,
-            mirror_process=True,
         )
         nginx_port, nginx_cm = nginx(live_port, cand_port, null_port, tmp)
         targets = {
             "direct": live_port,
             "router-off": off_port,
-            "router-100": on_port,
+            "router-100-loop": on_port,
             "nginx-100": nginx_port,
             "router-w": w_port,
-            "router-null": n_port,
-            "router-100p": on_p_port,
-            "router-nullp": n_p_port,
+            "router-null-loop": n_port,
+            "router-100": on_p_port,
+            "router-null": n_p_port,
         }
         stack.enter_context(nginx_cm)
         pids = {
             name: router_pids(targets[name], stack.enter_context(cm).pid)
             for name, cm in (
                 ("router-off", off_cm),
-                ("router-100", on_cm),
+                ("router-100-loop", on_cm),
                 ("router-w", w_cm),
-                ("router-null", n_cm),
-                ("router-100p", on_p_cm),
-                ("router-nullp", n_p_cm),
+                ("router-null-loop", n_cm),
+                ("router-100", on_p_cm),
+                ("router-null", n_p_cm),
             )
         }
         names = [name for name in targets if name in args.targets]
@@ -561,7 +573,7 @@ def main() -> None:
                             pids=pids.get(name, ()),
                         )
                     )
-        mirrored = httpx.get(f"http://127.0.0.1:{on_port}/metrics").text
+        mirrored = httpx.get(f"http://127.0.0.1:{on_p_port}/metrics").text
         mirror_lines = [
             line
             for line in mirrored.splitlines()
@@ -576,22 +588,14 @@ def main() -> None:
             "direct@c1",
             lambda a, b: (a["p50_us"] - b["p50_us"]) / 1000,
         ),
+        # The goal ratios, as shipped (the mirror work in the router's mirror process).
         "mirror_p99_ratio@c1": ("router-100@c1", "router-off@c1", ratio("p99_us")),
-        f"mirror_p99_ratio@c{c}": (f"router-100@c{c}", f"router-off@c{c}", ratio("p99_us")),
+        f"mirror_p99_ratio@c{c}": (
+            f"router-100@c{c}",
+            f"router-off@c{c}",
+            ratio("p99_us"),
+        ),
         "mirror_p50_ratio@c1": ("router-100@c1", "router-off@c1", ratio("p50_us")),
-        # The same with the mirror work in the router's mirror process.
-        "process_mirror_p99_ratio@c1": ("router-100p@c1", "router-off@c1", ratio("p99_us")),
-        f"process_mirror_p99_ratio@c{c}": (
-            f"router-100p@c{c}",
-            f"router-off@c{c}",
-            ratio("p99_us"),
-        ),
-        "process_null_mirror_p99_ratio@c1": ("router-nullp@c1", "router-off@c1", ratio("p99_us")),
-        f"process_null_mirror_p99_ratio@c{c}": (
-            f"router-nullp@c{c}",
-            f"router-off@c{c}",
-            ratio("p99_us"),
-        ),
         # The router's own mirror work alone (a fixed-answer candidate: no second model).
         "null_mirror_p99_ratio@c1": ("router-null@c1", "router-off@c1", ratio("p99_us")),
         f"null_mirror_p99_ratio@c{c}": (
@@ -599,8 +603,28 @@ def main() -> None:
             f"router-off@c{c}",
             ratio("p99_us"),
         ),
+        # The same with the mirror work on the router's event loop.
+        "loop_mirror_p99_ratio@c1": ("router-100-loop@c1", "router-off@c1", ratio("p99_us")),
+        f"loop_mirror_p99_ratio@c{c}": (
+            f"router-100-loop@c{c}",
+            f"router-off@c{c}",
+            ratio("p99_us"),
+        ),
+        "loop_mirror_p50_ratio@c1": ("router-100-loop@c1", "router-off@c1", ratio("p50_us")),
+        "loop_null_mirror_p99_ratio@c1": ("router-null-loop@c1", "router-off@c1", ratio("p99_us")),
+        f"loop_null_mirror_p99_ratio@c{c}": (
+            f"router-null-loop@c{c}",
+            f"router-off@c{c}",
+            ratio("p99_us"),
+        ),
+        # The router's CPU per mirror (its mirror process's included), and in-loop.
         "mirror_cpu_us_per_request@c1": (
             "router-100@c1",
+            "router-off@c1",
+            lambda a, b: a["cpu_us_per_request"] - b["cpu_us_per_request"],
+        ),
+        "loop_mirror_cpu_us_per_request@c1": (
+            "router-100-loop@c1",
             "router-off@c1",
             lambda a, b: a["cpu_us_per_request"] - b["cpu_us_per_request"],
         ),
@@ -619,7 +643,7 @@ def main() -> None:
         if (value := paired_or_none(results, a, b, compare)) is not None
     }
     # The goal "no mirror dropped at c=1": the router's own counter, per measured run.
-    dropped_keys = {"mirror_dropped": "router-100", "process_mirror_dropped": "router-100p"}
+    dropped_keys = {"mirror_dropped": "router-100", "loop_mirror_dropped": "router-100-loop"}
     drops = {
         f"{key}@c{conn}": sum(run["dropped"] for run in results[f"{name}@c{conn}"])
         for key, name in dropped_keys.items()
