@@ -186,7 +186,9 @@ def shadow_router(
 ) -> tuple[ShadowRouter, FakeUpstream, Any]:
     metrics, registry = new_metrics()
     router = ShadowRouter(
-        settings=RouterSettings(feedback_store="none", **settings),
+        # The mirror work on this loop: the fake candidate lives in this process (the
+        # mirror process is test_mirror_process.py's, against real model-apis).
+        settings=RouterSettings(feedback_store="none", mirror_process=False, **settings),
         metrics=metrics,
         windows=ComparisonWindows(size=1000),
     )

@@ -73,6 +73,10 @@ class Child:
                 self._recorder.count_dropped(job.candidate_version)
                 self._done(job, None)
         elif kind == METRICS:
+            # Done jobs first: the router adds them to its KS windows before it renders the
+            # scrape, so its windows hold every pair these counters count (one scrape, one
+            # moment, as with the work on its own loop).
+            self._flush()
             self._writer.write(frame((METRICS, message[1], list(self._registry.collect()))))
 
     async def _handle(self, job: MirrorJob) -> None:

@@ -1,10 +1,12 @@
-"""What happens to one mirrored answer once the candidate has answered: judge, count, log.
+"""One mirror job: the exchange with the candidate (:func:`exchange`), then judge, count, log.
 
-This runs in the mirror workers, on the one event loop the live requests also use, and is
-the largest part of the router's own mirror work: ~70 µs per answer measured in process
-(judging ~9 µs, the metrics ~35 µs, the JSON comparison line ~25 µs; bench/README.md).
-asyncio cannot preempt it, so a live request whose upstream answer (or whose next client
-request) arrives meanwhile would wait for all of it. Hence two rules:
+This runs in the mirror workers: in the router's mirror process by default
+(mirror_process.py, mirror_child.py), else on the one event loop the live requests also
+use. It is the largest part of the router's own mirror work: ~70 µs per answer measured
+in process (judging ~9 µs, the metrics ~35 µs, the JSON comparison line ~25 µs;
+bench/README.md). On the live loop asyncio cannot preempt it, so a live request whose
+upstream answer (or whose next client request) arrives meanwhile would wait for all of
+it. Hence two rules, which cost nothing in the mirror process:
 
 - **Live first.** :meth:`MirrorRecorder.record` yields to the loop before each of its three
   slices (judge, count, log). Whatever became ready while the candidate's answer was being
