@@ -118,8 +118,9 @@ async def serve(fd: int) -> None:
                 assert message[0] == INIT, f"first message must be INIT, got {message[0]}"
                 settings: RouterSettings = message[1]
                 configure_logging(service="shadow-router", level=settings.log_level.upper())
-                # Below the live loop: the kernel runs the router first when both are ready.
-                os.nice(settings.mirror_process_nice)
+                # Optionally below the live loop (settings.mirror_process_nice says when).
+                if settings.mirror_process_nice:
+                    os.nice(settings.mirror_process_nice)
                 child = Child(settings, writer)
                 child.start()
                 freeze_startup_objects()  # as the router does (understudy_common.gcfreeze)

@@ -5,8 +5,8 @@ Why: with workers on the router's event loop (mirror.py) every mirror costs the 
 asyncio cannot preempt it, so a live request that becomes ready meanwhile waits
 (bench/README.md, "the router's c=1 tail"). Here the loop only hands each job over (one
 pickled frame on a socketpair) and later takes back one small "done" frame; everything
-else runs in a child process (mirror_child.py) at a lower CPU priority (``nice``), which
-the kernel preempts as soon as the live loop has work.
+else runs in a child process (mirror_child.py), on the other core at one connection, or
+between the live loop's requests (optionally at a lower CPU priority, ``nice``).
 
 What stays the same, so that the switch changes where the work runs and nothing else:
 
