@@ -162,6 +162,13 @@ def test_a_template_change_reaches_the_live_pods_of_a_promoted_rollout(
         lambda: site.deployment("live")["spec"]["template"]["metadata"]["labels"].get("team"),
         logs=site.operator.logs(),
     )
+    # The operator logs the change after its API call returns, and its log is read by a
+    # thread: the count is sampled once the line is in, or a late line reads as a re-apply.
+    wait_for(
+        "the operator's line for the changed pods",
+        lambda: "applied changed pods" in site.operator.logs(),
+        logs=site.operator.logs(),
+    )
     applied = site.applies("deploy_live") + site.operator.logs().count("applied changed pods")
     pdb = json.loads(
         ok(site.cluster.kubectl("get", "pdb", f"{NAME}-live", "-n", namespace, "-o", "json"))
