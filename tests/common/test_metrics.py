@@ -25,3 +25,33 @@ def test_info_metric():
         registry=registry, subsystem="model", name="build", doc="model", labels={"version": "1.0.0"}
     )
     assert b'understudy_model_build_info{version="1.0.0"} 1.0' in render(registry)
+
+
+def test_render_joins_another_registrys_families_by_name() -> None:
+    """Two processes' registries (the router's and its mirror process's) share family
+    names: render() joins their samples under one HELP/TYPE, keeps the first registry's
+    sample where both have one, and appends families only the other has."""
+    from prometheus_client import Gauge
+    from prometheus_client.parser import text_string_to_metric_families
+
+    ours, theirs = new_registry(), new_registry()
+    mine = Counter("shared_total", "a family both have", ["role"], registry=ours)
+    other = Counter("shared_total", "a family both have", ["role"], registry=theirs)
+    mine.labels("live").inc(3)
+    other.labels("candidate").inc(5)
+    other.labels("live").inc(100)  # the same series: ours wins
+    Gauge("only_theirs", "a family one has", registry=theirs).set(7)
+
+    text = render(ours, list(theirs.collect())).decode()
+    types = [line.split()[2] for line in text.splitlines() if line.startswith("# TYPE")]
+    assert len(types) == len(set(types))
+    values = {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
+    assert values[("shared_total", (("role", "live"),))] == 3
+    assert values[("shared_total", (("role", "candidate"),))] == 5
+    assert values[("only_theirs", ())] == 7
+    # Nothing extra: the same text as before.
+    assert render(ours, []) == render(ours)
