@@ -12,6 +12,7 @@ import json
 import os
 import signal
 import time
+from functools import partial
 from typing import Any
 
 import pytest
@@ -34,6 +35,14 @@ RUN_FIELDS = {"@timestamp", "event.duration", "understudy.candidate.latency_seco
 def _drained(router: Router) -> bool:
     mirror = routing(router.client, router.url)["mirror"]
     return mirror["inflight"] + mirror["queue_depth"] == 0
+
+
+def _lines_are(router: Router, n: int) -> bool:
+    return len(_comparisons(router.process)) == n
+
+
+def _stored_are(router: Router, n: int) -> bool:
+    return router.metric("understudy_router_predictions_stored_total", outcome="stored") == n
 
 
 def _evidence(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -82,18 +91,12 @@ def test_the_same_traffic_leaves_the_same_evidence_in_loop_and_in_process(
             batch = [records[(i + k) % len(records)] for k in range(1 + i % 3)]
             response = router.predict(batch, request_id=f"req-{i:03d}")
             assert response.status_code == 200, (name, response.text)
-        wait_for(lambda router=router: _drained(router), what=f"{name}: mirrors done")
-        wait_for(
-            lambda router=router: len(_comparisons(router.process)) == n,
-            what=f"{name}: {n} comparison lines",
-        )
+        wait_for(partial(_drained, router), what=f"{name}: mirrors done")
+        wait_for(partial(_lines_are, router, n), what=f"{name}: {n} comparison lines")
     # Both roles' feedback rows were stored, the candidate's from the child's done frames.
     for router in routers.values():
         wait_for(
-            lambda router=router: (
-                router.metric("understudy_router_predictions_stored_total", outcome="stored")
-                == 2 * sum(1 + i % 3 for i in range(n))
-            ),
+            partial(_stored_are, router, 2 * sum(1 + i % 3 for i in range(n))),
             what="live and candidate rows stored",
         )
     in_loop, in_process = (r.metrics() for r in routers.values())
