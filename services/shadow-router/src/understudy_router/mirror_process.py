@@ -321,13 +321,16 @@ class MirrorProcess:
         self._restarting = asyncio.create_task(self._restart(), name="mirror-process-restart")
 
     async def _restart(self) -> None:
-        wait = self._started_at + RESTART_INTERVAL_S - time.monotonic()
-        if wait > 0:
-            await asyncio.sleep(wait)
-        try:
-            await self._spawn()
-        except OSError:
-            logger.exception("could not start the mirror process; mirrors are dropped")
+        """Start a child again, at most once per RESTART_INTERVAL_S, until one starts."""
+        while not self._stopping:
+            wait = self._started_at + RESTART_INTERVAL_S - time.monotonic()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            try:
+                await self._spawn()
+                return
+            except OSError:
+                logger.exception("could not start the mirror process; mirrors are dropped")
 
     # -- metrics --------------------------------------------------------------------------
 
