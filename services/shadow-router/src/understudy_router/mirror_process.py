@@ -212,7 +212,12 @@ class MirrorProcess:
     # -- lifecycle -------------------------------------------------------------------------
 
     async def start(self) -> None:
-        await self._spawn()
+        try:
+            await self._spawn()
+        except OSError:
+            # The live path does not need the child: serve, drop mirrors, keep trying.
+            logger.exception("could not start the mirror process; mirrors are dropped")
+            self._restarting = asyncio.create_task(self._restart(), name="mirror-process-restart")
 
     async def stop(self) -> None:
         self._stopping = True
