@@ -129,13 +129,7 @@ def create_app(
     ``freeze_gc``: once started, freeze what lives in the process (``__main__`` does;
     understudy_common.gcfreeze says why)."""
     registry = registry if registry is not None else new_registry()
-    metrics = RouterMetrics(
-        registry=registry,
-        model=settings.model_name,
-        prediction_edges=settings.prediction_edges,
-        slice_edges=settings.slice_edges,
-        slice_field_max_values=settings.slice_field_max_values,
-    )
+    metrics = RouterMetrics.for_settings(registry, settings)
     windows = ComparisonWindows(size=settings.window_size)
     registry.register(WindowCollector(windows=windows, model=settings.model_name))
     feedback = feedback_from_settings(settings, registry=registry)

@@ -22,6 +22,7 @@ from understudy_common.metrics import (
 
 from .comparison import ComparisonWindows
 from .config import RoutingConfig
+from .settings import RouterSettings
 from .slices import PairedEvidence
 
 SUBSYSTEM = "router"
@@ -142,6 +143,18 @@ class RouterMetrics:
             "The routing config in force.",
             ["model"],
             registry=registry,
+        )
+
+    @classmethod
+    def for_settings(cls, registry: CollectorRegistry, settings: RouterSettings) -> RouterMetrics:
+        """The router's metrics as its settings shape them (the router's and its mirror
+        process's registries: the same edges, or their series could not be joined)."""
+        return cls(
+            registry=registry,
+            model=settings.model_name,
+            prediction_edges=settings.prediction_edges,
+            slice_edges=settings.slice_edges,
+            slice_field_max_values=settings.slice_field_max_values,
         )
 
     def set_config(self, config: RoutingConfig) -> None:

@@ -12,7 +12,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Generic, TypeVar
+from typing import TYPE_CHECKING, Generic, TypeVar
+
+if TYPE_CHECKING:
+    from prometheus_client.core import Metric
+
+    from .recording import MirrorJob
 
 logger = logging.getLogger(__name__)
 
@@ -80,3 +85,43 @@ class MirrorQueue(Generic[Job]):
                 logger.exception("mirror job failed")
             finally:
                 self._idle += 1
+
+
+class LoopMirror:
+    """Mirror jobs handled on the router's own event loop (``mirror_process`` off): the
+    face :class:`~understudy_router.mirror_process.MirrorProcess` also has, so the router
+    does not care where its mirrors run."""
+
+    # No process of its own, no metric families apart from the router's.
+    pid: int | None = None
+
+    def __init__(
+        self, *, workers: int, queue_size: int, handle: Callable[[MirrorJob], Awaitable[None]]
+    ) -> None:
+        self._queue: MirrorQueue[MirrorJob] = MirrorQueue(
+            workers=workers, queue_size=queue_size, handle=handle
+        )
+
+    @property
+    def inflight(self) -> int:
+        return self._queue.inflight
+
+    @property
+    def depth(self) -> int:
+        return self._queue.depth
+
+    async def start(self) -> None:
+        self._queue.start()
+
+    async def stop(self) -> None:
+        await self._queue.stop()
+
+    def offer(self, job: MirrorJob) -> bool:
+        job.candidate.hold()  # keep the client open while the job waits in the queue
+        if self._queue.offer(job):
+            return True
+        job.candidate.release()
+        return False
+
+    async def families(self) -> list[Metric]:
+        return []

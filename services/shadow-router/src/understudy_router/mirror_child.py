@@ -37,13 +37,7 @@ class Child:
         self._writer = writer
         self._registry = new_registry()
         # Only the families the mirror work writes get samples here; the router merges them.
-        metrics = RouterMetrics(
-            registry=self._registry,
-            model=settings.model_name,
-            prediction_edges=settings.prediction_edges,
-            slice_edges=settings.slice_edges,
-            slice_field_max_values=settings.slice_field_max_values,
-        )
+        metrics = RouterMetrics.for_settings(self._registry, settings)
         self._recorder = MirrorRecorder(metrics=metrics)
         self._pool = UpstreamPool(max_connections=settings.live_max_connections)
         self._url: str | None = None

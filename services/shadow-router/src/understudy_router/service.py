@@ -32,7 +32,7 @@ from .metrics import (
     LIVE_OK,
     RouterMetrics,
 )
-from .mirror import MirrorQueue
+from .mirror import LoopMirror
 from .mirror_process import MirrorProcess
 from .recording import MirrorJob, MirrorRecorder, exchange
 from .settings import RouterSettings
@@ -112,12 +112,12 @@ class ShadowRouter:
         self._recorder = MirrorRecorder(metrics=metrics)
         # Where mirror jobs go: workers on this event loop, or a process of their own
         # (settings.mirror_process; mirror_process.py). Same bound, same counting.
-        self._mirror: MirrorQueue[MirrorJob] | MirrorProcess
+        self._mirror: LoopMirror | MirrorProcess
         if settings.mirror_process:
             self._mirror = MirrorProcess(settings=settings, on_done=self.compared)
             self._mirror.on_lost = self._recorder.count_dropped
         else:
-            self._mirror = MirrorQueue(
+            self._mirror = LoopMirror(
                 workers=settings.mirror_workers,
                 queue_size=settings.mirror_queue_size,
                 handle=self._send_mirror,
@@ -137,16 +137,11 @@ class ShadowRouter:
     # -- lifecycle ---------------------------------------------------------------------
 
     async def start(self) -> None:
-        if isinstance(self._mirror, MirrorProcess):
-            await self._mirror.start()
-        else:
-            self._mirror.start()
+        await self._mirror.start()
 
     async def mirror_families(self) -> list[Metric]:
         """The mirror process's metric families, to merge into /metrics (none in-loop)."""
-        if isinstance(self._mirror, MirrorProcess):
-            return await self._mirror.families()
-        return []
+        return await self._mirror.families()
 
     async def stop(self) -> None:
         await self._mirror.stop()
@@ -399,15 +394,8 @@ class ShadowRouter:
             tolerance=route.tolerance,
             slice_field=route.config.slice_field,
         )
-        if isinstance(self._mirror, MirrorProcess):
-            # The process has clients of its own: nothing here to hold open.
-            if self._mirror.offer(job):
-                return True
-        else:
-            job.candidate.hold()  # keep the client open while the job waits in the queue
-            if self._mirror.offer(job):
-                return True
-            job.candidate.release()
+        if self._mirror.offer(job):
+            return True
         self._recorder.count_dropped(candidate_version)
         return False
 
@@ -475,7 +463,7 @@ class ShadowRouter:
                 "inflight": self._mirror.inflight,
                 "queue_depth": self._mirror.depth,
                 # The mirror process's pid (settings.mirror_process), else None.
-                "process": self._mirror.pid if isinstance(self._mirror, MirrorProcess) else None,
+                "process": self._mirror.pid,
             },
         }
 
