@@ -181,6 +181,7 @@ class MirrorProcess:
         self._limit = settings.mirror_workers + settings.mirror_queue_size
         # Jobs handed over and not done yet, by candidate version (counted dropped if lost).
         self._out: Counter[str] = Counter()
+        # sum(self._out.values()), kept as one number: offer() reads it on the live path.
         self._outstanding = 0
         # Job frames offered in this turn of the loop, sent together at its end.
         self._unsent: list[bytes] = []
