@@ -22,7 +22,18 @@ from understudy_common.metrics import new_registry
 
 from .metrics import RouterMetrics
 from .mirror import MirrorQueue
-from .mirror_process import DONE, INIT, JOB, METRICS, URL, FrameReader, frame, job_from_message
+from .mirror_process import (
+    BEAT,
+    DONE,
+    HEARTBEAT_S,
+    INIT,
+    JOB,
+    METRICS,
+    URL,
+    FrameReader,
+    frame,
+    job_from_message,
+)
 from .recording import MirrorJob, MirrorRecorder, exchange
 from .settings import RouterSettings
 from .upstreams import UpstreamClient, UpstreamPool
@@ -41,6 +52,7 @@ class Child:
         self._recorder = MirrorRecorder(metrics=metrics)
         self._pool = UpstreamPool(max_connections=settings.live_max_connections)
         self._url: str | None = None
+        self._beating: asyncio.Task[None] | None = None
         # Done jobs not reported yet (sent together, DONE_FLUSH_S after the first).
         self._finished: list[tuple[object, ...]] = []
         # The router bounds what it hands over by the same two numbers: never refused here.
@@ -93,8 +105,19 @@ class Child:
 
     def start(self) -> None:
         self._queue.start()
+        self._beating = asyncio.create_task(self._beat(), name="mirror-heartbeat")
+
+    async def _beat(self) -> None:
+        # From this loop: if it is blocked, the router hears nothing and kills this process.
+        beat = frame((BEAT,))
+        while not self._writer.is_closing():
+            self._writer.write(beat)
+            await asyncio.sleep(HEARTBEAT_S)
 
     async def stop(self) -> None:
+        if self._beating is not None:
+            self._beating.cancel()
+            await asyncio.gather(self._beating, return_exceptions=True)
         await self._queue.stop()
         await self._pool.aclose()
 

@@ -21,7 +21,9 @@ What stays the same, so that the switch changes where the work runs and nothing 
   the compared predictions back (``ShadowRouter.compared``).
 - **Losing nothing silently.** If the child dies, the jobs it held are counted dropped,
   an error is logged with its exit code, and a new child is started (at most one start
-  per ``RESTART_INTERVAL_S``); mirrors offered meanwhile are dropped and counted.
+  per ``RESTART_INTERVAL_S``); mirrors offered meanwhile are dropped and counted. A child
+  that is alive but stuck (its loop blocked, the process stopped) sends no heartbeat:
+  after ``mirror_process_stall_seconds`` of silence it is killed and handled as dead.
 """
 
 from __future__ import annotations
@@ -57,7 +59,10 @@ JOB = 1  # router -> child: job_message()
 # candidate values if compared else None), ...]): sent in batches (mirror_child.DONE_FLUSH_S).
 DONE = 2
 METRICS = 3  # router -> child: (METRICS, seq); child -> router: (METRICS, seq, families)
+BEAT = 4  # child -> router: (BEAT,) every HEARTBEAT_S, so that a stuck child is noticed
 
+# Seconds between two heartbeats of the child (and two checks of its silence here).
+HEARTBEAT_S = 1.0
 # Seconds between two starts of the child (a child that dies at once is not restarted hot).
 RESTART_INTERVAL_S = 1.0
 # Longest a /metrics scrape waits for the child's families (then serves the router's own).
@@ -190,6 +195,10 @@ class MirrorProcess:
         self._watching: asyncio.Task[None] | None = None
         self._restarting: asyncio.Task[None] | None = None
         self._started_at = -RESTART_INTERVAL_S
+        # When the child was last heard from (any frame), on the loop's clock.
+        self._heard = 0.0
+        self._stall_after = settings.mirror_process_stall_seconds
+        self._watchdog: asyncio.Task[None] | None = None
         self._stopping = False
         self._seq = 0
         self._scrapes: dict[int, asyncio.Future[list[Metric]]] = {}
@@ -222,7 +231,7 @@ class MirrorProcess:
 
     async def stop(self) -> None:
         self._stopping = True
-        for task in (self._restarting, self._watching):
+        for task in (self._restarting, self._watching, self._watchdog):
             if task is not None:
                 task.cancel()
                 await asyncio.gather(task, return_exceptions=True)
@@ -246,7 +255,10 @@ class MirrorProcess:
         transport, link = await loop.create_connection(lambda: _Link(self._take), sock=ours)
         transport.write(frame((INIT, self._settings)))
         self._process, self._transport = process, transport
+        self._heard = loop.time()
         self._watching = asyncio.create_task(self._watch(link), name="mirror-process-watch")
+        if self._watchdog is None:
+            self._watchdog = asyncio.create_task(self._guard(), name="mirror-process-watchdog")
         logger.info("mirror process %d started", process.pid)
 
     async def _close(self) -> None:
@@ -285,6 +297,7 @@ class MirrorProcess:
     # -- answers from the child --------------------------------------------------------------
 
     def _take(self, message: tuple[Any, ...]) -> None:
+        self._heard = asyncio.get_running_loop().time()
         if message[0] == DONE:
             on_done, out = self._on_done, self._out
             for request_id, live_version, candidate_version, live, candidate in message[1]:
@@ -301,6 +314,26 @@ class MirrorProcess:
         await link.closed
         if not self._stopping:
             await self._lost()
+
+    async def _guard(self) -> None:
+        """Kill a child that has been silent for ``mirror_process_stall_seconds``: its
+        socket is then closed and :meth:`_watch` counts its jobs and starts another."""
+        loop = asyncio.get_running_loop()
+        while not self._stopping:
+            await asyncio.sleep(HEARTBEAT_S)
+            process = self._process
+            if self._transport is None or process is None or process.returncode is not None:
+                continue  # not running: _lost / _restart are at it
+            silent = loop.time() - self._heard
+            if silent > self._stall_after:
+                logger.error(
+                    "mirror process %d sent nothing for %.1fs (limit %gs): killing it",
+                    process.pid,
+                    silent,
+                    self._stall_after,
+                )
+                process.kill()
+                self._heard = loop.time()  # one kill per stall, not one per check
 
     async def _lost(self) -> None:
         """The child is gone: count its jobs dropped, then start another."""

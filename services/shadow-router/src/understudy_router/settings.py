@@ -57,6 +57,10 @@ class RouterSettings(BaseSettings):
     # dropped at one connection, none at 0). In a pod, where the CPU weight is the pod's,
     # a higher value only ranks the child below the router.
     mirror_process_nice: int = Field(default=0, ge=0, le=19)
+    # Seconds the mirror process may stay silent (it sends a heartbeat every second) before
+    # the router takes it for hung, kills it, counts its jobs dropped and starts another. A
+    # dead child is seen at once (its socket closes); a stuck one only by its silence.
+    mirror_process_stall_seconds: float = Field(default=10.0, ge=2.0, le=3_600.0)
     # Predictions kept per role in the rolling windows the KS statistic is computed over.
     window_size: int = Field(default=2_000, ge=1, le=1_000_000)
     # Request bodies larger than this are refused with 413 before anything is forwarded
