@@ -1,7 +1,10 @@
+import time
+
 import pytest
 from prometheus_client import Counter
+from prometheus_client.parser import text_string_to_metric_families
 
-from understudy_common.metrics import metric_name, new_registry, render, set_info
+from understudy_common.metrics import metric_name, new_registry, process_registry, render, set_info
 
 
 def test_metric_names_follow_the_convention():
@@ -55,3 +58,19 @@ def test_render_joins_another_registrys_families_by_name() -> None:
     assert values[("only_theirs", ())] == 7
     # Nothing extra: the same text as before.
     assert render(ours, []) == render(ours)
+
+
+def test_a_process_registry_reports_this_process_under_its_namespace() -> None:
+    plain = render(process_registry()).decode()
+    named = render(process_registry(namespace="understudy_router_mirror")).decode()
+    assert "\nprocess_cpu_seconds_total " in plain
+    assert "\nprocess_" not in named  # a second process's families never clash
+    values = {
+        s.name: s.value for family in text_string_to_metric_families(named) for s in family.samples
+    }
+    # This process's own numbers (read from /proc), not zeros.
+    assert values["understudy_router_mirror_process_cpu_seconds_total"] > 0
+    assert values["understudy_router_mirror_process_open_fds"] > 0
+    started = values["understudy_router_mirror_process_start_time_seconds"]
+    assert time.time() - 86_400 < started <= time.time()
+    assert "# TYPE process_" not in render(new_registry()).decode()  # only where asked for

@@ -28,6 +28,8 @@ CANDIDATE = "2.0.0"
 TIMED = "understudy_router_upstream_duration_seconds"
 # ... and the feedback store's own timing, whose count is its batches (timing-dependent).
 UNCOMPARED = "understudy_router_feedback_store_duration_seconds"
+# The mirror process's own process_* families (CPU, memory): only the in-process router has it.
+CHILD_PROCESS = "understudy_router_mirror_process_"
 # Fields of a comparison line that differ between two runs of the same request.
 RUN_FIELDS = {"@timestamp", "event.duration", "understudy.candidate.latency_seconds", "process.pid"}
 
@@ -53,7 +55,7 @@ def _evidence(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]
         for s in family.samples:
             if not s.name.startswith("understudy_router_") or s.name.endswith("_created"):
                 continue
-            if s.name.startswith(UNCOMPARED):
+            if s.name.startswith((UNCOMPARED, CHILD_PROCESS)):
                 continue
             if s.name.startswith(TIMED) and not s.name.endswith("_count"):
                 continue
@@ -104,7 +106,12 @@ def test_the_same_traffic_leaves_the_same_evidence_in_loop_and_in_process(
     # One family appears once in a scrape (the child's samples are joined, not appended).
     families = _families(in_process)
     assert len(families) == len(set(families))
-    assert sorted(_families(in_loop)) == sorted(families)
+    child_families = sorted(f for f in families if f.startswith(CHILD_PROCESS))
+    assert sorted(_families(in_loop)) == sorted(set(families) - set(child_families))
+    # Each process reports its own CPU: the router's as process_*, the child's apart.
+    assert "understudy_router_mirror_process_cpu_seconds_total" in child_families
+    assert "process_cpu_seconds_total" in families
+    assert metric(in_process, "understudy_router_mirror_process_cpu_seconds_total") > 0
     loop_evidence, process_evidence = _evidence(in_loop), _evidence(in_process)
     assert (
         metric(in_process, "understudy_router_mirror_total", outcome="agreed")
@@ -198,8 +205,9 @@ def test_a_stuck_mirror_process_is_killed_after_its_silence_and_replaced(
     os.kill(first, signal.SIGSTOP)
     try:
         second = wait_for(
-            lambda: (pid := routing(router.client, router.url)["mirror"]["process"]) != first
-            and pid,
+            lambda: (
+                (pid := routing(router.client, router.url)["mirror"]["process"]) != first and pid
+            ),
             what="the stuck mirror process replaced",
         )
     finally:

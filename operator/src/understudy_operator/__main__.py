@@ -18,7 +18,7 @@ from kubernetes import client, config
 from prometheus_client import start_http_server
 
 from understudy_common.logging import configure_logging
-from understudy_common.metrics import new_registry
+from understudy_common.metrics import process_registry
 from understudy_operator.handlers import register
 from understudy_operator.health import Health, serve
 from understudy_operator.kube.lease import LeaderElector
@@ -86,7 +86,7 @@ def elector_for(
 def main() -> None:
     settings = OperatorSettings()
     configure_logging(service="operator", level=settings.log_level).addFilter(_KopfExtras())
-    registry = new_registry()
+    registry = process_registry()
     metrics = OperatorMetrics(registry)
     provider = PrometheusProvider(
         url=settings.prometheus_url, timeout_seconds=settings.prometheus_timeout_seconds

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Sequence
 
-from prometheus_client import CollectorRegistry, Info, generate_latest
+from prometheus_client import CollectorRegistry, Info, ProcessCollector, generate_latest
 from prometheus_client.core import Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
@@ -25,6 +25,7 @@ __all__ = [
     "RELATIVE_DIFF_BUCKETS",
     "metric_name",
     "new_registry",
+    "process_registry",
     "render",
     "set_info",
 ]
@@ -89,6 +90,16 @@ def metric_name(subsystem: str, name: str, unit: str | None = None) -> str:
 def new_registry() -> CollectorRegistry:
     """A fresh registry; pass it to the app factories."""
     return CollectorRegistry(auto_describe=True)
+
+
+def process_registry(*, namespace: str = "") -> CollectorRegistry:
+    """A fresh registry for a whole process: it also exports the process's own CPU seconds,
+    memory, open files and start time (prometheus_client's ``process_*`` families, read from
+    /proc on each scrape). ``namespace`` prefixes them: a second process whose families join
+    another's scrape (the router's mirror process) must not reuse ``process_*``."""
+    registry = new_registry()
+    ProcessCollector(namespace=namespace, registry=registry)
+    return registry
 
 
 def set_info(

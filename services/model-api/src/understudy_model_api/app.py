@@ -17,7 +17,7 @@ from prometheus_client import CollectorRegistry
 from starlette.types import Receive, Scope, Send
 
 from understudy_common.gcfreeze import freeze_startup_objects
-from understudy_common.metrics import new_registry
+from understudy_common.metrics import process_registry
 from understudy_model_api.drift import DriftMetrics
 from understudy_model_api.errors import JsonResponse, install_error_handlers
 from understudy_model_api.metrics import ApiMetrics
@@ -54,7 +54,8 @@ def create_app(
 ) -> ModelApi:
     """``freeze_gc``: once loaded, freeze what lives in the process (``__main__`` does; an
     app inside someone else's process, a test's, leaves their garbage collector alone)."""
-    metrics = ApiMetrics(registry if registry is not None else new_registry())
+    # No registry given: the app is the process's, so it also exports the process's CPU.
+    metrics = ApiMetrics(registry if registry is not None else process_registry())
     drift = DriftMetrics(metrics.registry, features=settings.drift_features)
 
     @asynccontextmanager

@@ -16,7 +16,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from understudy_common.asgi import ClientDisconnect
 from understudy_common.gcfreeze import freeze_startup_objects
 from understudy_common.logging import request_context, request_id_var
-from understudy_common.metrics import CONTENT_TYPE_LATEST, metric_name, new_registry, render
+from understudy_common.metrics import CONTENT_TYPE_LATEST, metric_name, process_registry, render
 from understudy_common.request_id import REQUEST_ID_HEADER, request_id_from
 
 from .comparison import ComparisonWindows
@@ -128,7 +128,8 @@ def create_app(
     """Build the router app; upstream clients, workers and config watchers start in lifespan.
     ``freeze_gc``: once started, freeze what lives in the process (``__main__`` does;
     understudy_common.gcfreeze says why)."""
-    registry = registry if registry is not None else new_registry()
+    # No registry given: the app is the process's, so it also exports the process's CPU.
+    registry = registry if registry is not None else process_registry()
     metrics = RouterMetrics.for_settings(registry, settings)
     windows = ComparisonWindows(size=settings.window_size)
     registry.register(WindowCollector(windows=windows, model=settings.model_name))

@@ -18,7 +18,7 @@ from typing import Any
 
 from understudy_common.gcfreeze import freeze_startup_objects
 from understudy_common.logging import configure_logging
-from understudy_common.metrics import new_registry
+from understudy_common.metrics import process_registry
 
 from .metrics import RouterMetrics
 from .mirror import MirrorQueue
@@ -46,7 +46,8 @@ DONE_FLUSH_S = 0.002
 class Child:
     def __init__(self, settings: RouterSettings, writer: asyncio.StreamWriter) -> None:
         self._writer = writer
-        self._registry = new_registry()
+        # Its own process_* families, named apart from the router's (joined in one scrape).
+        self._registry = process_registry(namespace="understudy_router_mirror")
         # Only the families the mirror work writes get samples here; the router merges them.
         metrics = RouterMetrics.for_settings(self._registry, settings)
         self._recorder = MirrorRecorder(metrics=metrics)
