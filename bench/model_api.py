@@ -4,6 +4,7 @@
     uv run python bench/model_api.py --quick              # fewer loads, 2 s runs, ~1 minute
     uv run python bench/model_api.py --targets ceiling default --duration 5
     uv run python bench/model_api.py --targets default naive fast-unbatched   # ablations
+    uv run python bench/model_api.py --quick --keep-cpus-awake   # no vCPU halts (awake.py)
 
 Targets (each a real server process on 127.0.0.1, driven by ``wrk``, a separate process
 with a Lua script POSTing a fixed body of 1 or 100 Ames holdout records):
@@ -44,6 +45,7 @@ from typing import Any
 
 import httpx
 import mlserver_peer
+from awake import cpus_kept_awake
 from model_api_floor import floor
 from model_api_report import (
     CEILING,
@@ -320,6 +322,11 @@ def main() -> int:
         "--quick", action="store_true", help="3 loads (scaling: 1), 2 s runs unless --duration"
     )
     parser.add_argument(
+        "--keep-cpus-awake",
+        action="store_true",
+        help="a SCHED_IDLE spinner on every CPU, so no vCPU halts between requests (awake.py)",
+    )
+    parser.add_argument(
         "--floor-only", action="store_true", help="only the in-process floor (no wrk, seconds)"
     )
     args = parser.parse_args()
@@ -341,12 +348,14 @@ def main() -> int:
     RESULTS.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     load_start = os.getloadavg()
-    results = run(args, stamp)
+    with cpus_kept_awake(args.keep_cpus_awake) as kept_awake:
+        results = run(args, stamp)
     add_ratios(results)
     floor_stats = floor(args.artifact, args.records)
     summary = {"goals": goals(results), "scaling": scaling(results)}
     if results:
         print("\n" + table(results))
+        print(f"CPUs kept awake by SCHED_IDLE spinners: {kept_awake or 'none'}")
     print("\nfloor (in process, validate + predict, no HTTP; drift_count: counting alone):")
     print(f"  drift series per pod: {floor_stats['drift_series_per_pod']} (and as many shares)")
     for name, s in floor_stats.items():
@@ -371,6 +380,7 @@ def main() -> int:
         },
         "duration_s": args.duration,
         "quick": args.quick,
+        "cpus_kept_awake": kept_awake,
         "targets": args.targets,
         "load_generator": "wrk (separate process), 2 threads; scaling rows: 2 wrk x 1 thread",
         "latency_of_split_wrk": "p50 request-weighted mean of the wrk processes', p99 worst",

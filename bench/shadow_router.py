@@ -22,6 +22,7 @@ and writes JSON to bench/results/. Needs Debian ``wrk`` and ``nginx``
 
     uv run python bench/shadow_router.py [--duration 10] [--connections 16] [--rounds 3]
     uv run python bench/shadow_router.py --pin            # or --pin-router (below)
+    uv run python bench/shadow_router.py --keep-cpus-awake  # no vCPU halts (bench/awake.py)
 
 Each round measures every target once, in a rotated order, so slow drifts of the machine
 (other load, thermal) fall on all targets alike. The table shows the median over rounds
@@ -59,6 +60,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from awake import cpus_kept_awake
 from prometheus_client.parser import text_string_to_metric_families
 from run_file import REPO, write_run
 
@@ -458,6 +460,11 @@ def main() -> None:
         help="every router alone on the last CPU, everything else on the others",
     )
     parser.add_argument(
+        "--keep-cpus-awake",
+        action="store_true",
+        help="a SCHED_IDLE spinner on every CPU, so no vCPU halts between requests (awake.py)",
+    )
+    parser.add_argument(
         "--targets",
         nargs="+",
         choices=TARGETS,
@@ -465,10 +472,16 @@ def main() -> None:
         help="measure only these (quick checks; router-off and router-100 give the goal ratios)",
     )
     args = parser.parse_args()
-    candidate_cpus: set[int] | None = None
-    router_cpus: set[int] | None = None
     if args.pin and args.pin_router:
         raise SystemExit("--pin and --pin-router are exclusive")
+    # Before any pinning: every CPU of the machine is kept awake, not only this process's.
+    with cpus_kept_awake(args.keep_cpus_awake) as kept_awake:
+        _measure(args, kept_awake)
+
+
+def _measure(args: argparse.Namespace, kept_awake: list[int]) -> None:
+    candidate_cpus: set[int] | None = None
+    router_cpus: set[int] | None = None
     if args.pin or args.pin_router:
         cpus = sorted(os.sched_getaffinity(0))
         if len(cpus) < 2:
@@ -639,6 +652,11 @@ def main() -> None:
         if f"{name}@c{conn}" in results
     }
     print(f"\nload average before {load_before}, after {load_after}; {os.cpu_count()} CPUs")
+    print(
+        f"CPUs kept awake by SCHED_IDLE spinners: {kept_awake}"
+        if kept_awake
+        else "CPUs not kept awake (idle vCPUs halt: c=1 latencies include their wake-ups)"
+    )
     if candidate_cpus:
         print(f"pinned: candidate on CPU {sorted(candidate_cpus)}, the rest on the others")
     if router_cpus:
@@ -690,6 +708,7 @@ def main() -> None:
             "connections": [1, c],
             "candidate_cpus": sorted(candidate_cpus) if candidate_cpus else None,
             "router_cpus": sorted(router_cpus) if router_cpus else None,
+            "cpus_kept_awake": kept_awake,
             "rounds": args.rounds,
             "results": results,
             "summary": summary,
