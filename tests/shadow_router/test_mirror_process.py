@@ -142,6 +142,26 @@ def _pid_alive(pid: int) -> bool:
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
+def _hung_router(
+    router_factory: Any, live_api: ServiceProcess, faulty: ServiceProcess, **settings: str
+) -> Router:
+    """A router whose candidate never answers: the jobs handed over stay out."""
+    router: Router = router_factory(
+        routing_config(live_api, (f"{faulty.url}/hang", "hung"), candidate_seconds=120),
+        **settings,
+    )
+    return router
+
+
+def _replaced(router: Router, first: int, what: str) -> int:
+    """The pid of the mirror process that replaced ``first``."""
+    pid: int = wait_for(
+        lambda: (p := routing(router.client, router.url)["mirror"]["process"]) != first and p,
+        what=what,
+    )
+    return pid
+
+
 def test_a_killed_mirror_process_loses_its_jobs_counted_and_is_replaced(
     router_factory: Any,
     live_api: ServiceProcess,
@@ -150,11 +170,8 @@ def test_a_killed_mirror_process_loses_its_jobs_counted_and_is_replaced(
     records: list[dict[str, object]],
 ) -> None:
     # A candidate that never answers: the jobs handed over are still out when it dies.
-    router = router_factory(
-        routing_config(live_api, (f"{faulty.url}/hang", "hung"), candidate_seconds=120),
-        mirror_process="true",
-        mirror_workers="2",
-        mirror_queue_size="3",
+    router = _hung_router(
+        router_factory, live_api, faulty, mirror_workers="2", mirror_queue_size="3"
     )
     first = routing(router.client, router.url)["mirror"]["process"]
     assert isinstance(first, int) and _pid_alive(first)
@@ -163,10 +180,7 @@ def test_a_killed_mirror_process_loses_its_jobs_counted_and_is_replaced(
     wait_for(lambda: routing(router.client, router.url)["mirror"]["inflight"] == 2, what="2 out")
 
     os.kill(first, signal.SIGKILL)
-    second = wait_for(
-        lambda: (pid := routing(router.client, router.url)["mirror"]["process"]) != first and pid,
-        what="a new mirror process",
-    )
+    second = _replaced(router, first, "a new mirror process")
     assert _pid_alive(second)
     text = router.metrics()
     # The four it held were counted dropped; nothing is out any more.
@@ -194,22 +208,14 @@ def test_a_stuck_mirror_process_is_killed_after_its_silence_and_replaced(
 ) -> None:
     # Alive but stuck: a stopped process keeps its socket open, so only the missing
     # heartbeats show it. The jobs it holds wait on a candidate that never answers.
-    router = router_factory(
-        routing_config(live_api, (f"{faulty.url}/hang", "hung"), candidate_seconds=120),
-        mirror_process_stall_seconds="2",
-    )
+    router = _hung_router(router_factory, live_api, faulty, mirror_process_stall_seconds="2")
     first = routing(router.client, router.url)["mirror"]["process"]
     for i in range(3):
         assert router.predict(records[:1], request_id=f"stuck-{i}").status_code == 200
     wait_for(lambda: routing(router.client, router.url)["mirror"]["inflight"] == 3, what="3 out")
     os.kill(first, signal.SIGSTOP)
     try:
-        second = wait_for(
-            lambda: (
-                (pid := routing(router.client, router.url)["mirror"]["process"]) != first and pid
-            ),
-            what="the stuck mirror process replaced",
-        )
+        second = _replaced(router, first, "the stuck mirror process replaced")
     finally:
         if _pid_alive(first):
             os.kill(first, signal.SIGKILL)
