@@ -162,6 +162,11 @@ def _replaced(router: Router, first: int, what: str) -> int:
     return pid
 
 
+def _child_answers(router: Router) -> bool:
+    """The mirror process is up and answering: its own families are in the scrape."""
+    return "understudy_router_mirror_process_cpu_seconds_total" in router.metrics()
+
+
 def test_a_killed_mirror_process_loses_its_jobs_counted_and_is_replaced(
     router_factory: Any,
     live_api: ServiceProcess,
@@ -210,6 +215,8 @@ def test_a_stuck_mirror_process_is_killed_after_its_silence_and_replaced(
     # heartbeats show it. The jobs it holds wait on a candidate that never answers.
     router = _hung_router(router_factory, live_api, faulty, mirror_process_stall_seconds="2")
     first = routing(router.client, router.url)["mirror"]["process"]
+    # Heard from once: from now on the silence limit, not the start-up grace, applies.
+    wait_for(partial(_child_answers, router), what="the first mirror process answering")
     for i in range(3):
         assert router.predict(records[:1], request_id=f"stuck-{i}").status_code == 200
     wait_for(lambda: routing(router.client, router.url)["mirror"]["inflight"] == 3, what="3 out")
@@ -225,6 +232,7 @@ def test_a_stuck_mirror_process_is_killed_after_its_silence_and_replaced(
     assert "mirror process exited with code -9; 3 mirror jobs lost" in logs
     assert router.metric("understudy_router_mirror_total", outcome="dropped") == 3
     # The new child's heartbeats keep it alive past the limit while its loop is free.
+    wait_for(partial(_child_answers, router), what="the new mirror process answering")
     time.sleep(3)
     assert routing(router.client, router.url)["mirror"]["process"] == second
 

@@ -63,6 +63,9 @@ BEAT = 4  # child -> router: (BEAT,) every HEARTBEAT_S, so that a stuck child is
 
 # Seconds between two heartbeats of the child (and two checks of its silence here).
 HEARTBEAT_S = 1.0
+# Longest a new child may take to send its first frame (it imports its modules first, slow
+# on a busy node) before the silence limit, usually shorter, applies.
+START_GRACE_S = 30.0
 # Seconds between two starts of the child (a child that dies at once is not restarted hot).
 RESTART_INTERVAL_S = 1.0
 # Longest a /metrics scrape waits for the child's families (then serves the router's own).
@@ -195,8 +198,10 @@ class MirrorProcess:
         self._watching: asyncio.Task[None] | None = None
         self._restarting: asyncio.Task[None] | None = None
         self._started_at = -RESTART_INTERVAL_S
-        # When the child was last heard from (any frame), on the loop's clock.
+        # When the child was last heard from (any frame), on the loop's clock, and whether
+        # this child has been heard at all (until then START_GRACE_S applies).
         self._heard = 0.0
+        self._heard_once = False
         self._stall_after = settings.mirror_process_stall_seconds
         self._watchdog: asyncio.Task[None] | None = None
         self._stopping = False
@@ -255,7 +260,7 @@ class MirrorProcess:
         transport, link = await loop.create_connection(lambda: _Link(self._take), sock=ours)
         transport.write(frame((INIT, self._settings)))
         self._process, self._transport = process, transport
-        self._heard = loop.time()
+        self._heard, self._heard_once = loop.time(), False
         self._watching = asyncio.create_task(self._watch(link), name="mirror-process-watch")
         if self._watchdog is None:
             self._watchdog = asyncio.create_task(self._guard(), name="mirror-process-watchdog")
@@ -297,7 +302,7 @@ class MirrorProcess:
     # -- answers from the child --------------------------------------------------------------
 
     def _take(self, message: tuple[Any, ...]) -> None:
-        self._heard = asyncio.get_running_loop().time()
+        self._heard, self._heard_once = asyncio.get_running_loop().time(), True
         if message[0] == DONE:
             on_done, out = self._on_done, self._out
             for request_id, live_version, candidate_version, live, candidate in message[1]:
@@ -325,12 +330,13 @@ class MirrorProcess:
             if self._transport is None or process is None or process.returncode is not None:
                 continue  # not running: _lost / _restart are at it
             silent = loop.time() - self._heard
-            if silent > self._stall_after:
+            limit = self._stall_after if self._heard_once else max(self._stall_after, START_GRACE_S)
+            if silent > limit:
                 logger.error(
                     "mirror process %d sent nothing for %.1fs (limit %gs): killing it",
                     process.pid,
                     silent,
-                    self._stall_after,
+                    limit,
                 )
                 process.kill()
                 self._heard = loop.time()  # one kill per stall, not one per check
