@@ -43,8 +43,12 @@ models: env ## train v1 (linear), v2 (gradient boosting) and a deliberately bad 
 	@test -f $(ARTIFACTS)/v2/model.json || $(UV) run python -m understudy_model train --algorithm gbr --version 2.0.0 --out $(ARTIFACTS)/v2
 	@test -f $(ARTIFACTS)/bad/model.json || $(UV) run python -m understudy_model train --algorithm gbr --version 2.0.0-bad --shuffle-target --out $(ARTIFACTS)/bad
 
+# `make test` spreads the suite over TEST_WORKERS pytest-xdist workers, whole groups at a
+# time (tests/support/parallel.py: the real node's tests, the kwok cluster's, PostgreSQL's,
+# else one module each). TEST_WORKERS=0 runs it in this one process.
+TEST_WORKERS ?= 3
 test: env system-deps k8s-tools es-tools ## every test: unit, integration (real processes, Prometheus, Elasticsearch), cluster (real API server)
-	$(UV) run pytest $(PYTEST_ARGS)
+	$(UV) run pytest $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder) $(PYTEST_ARGS)
 
 test-fast: env ## unit tests only (no servers, no cluster)
 	$(UV) run pytest -m "not integration and not cluster and not slow" $(PYTEST_ARGS)

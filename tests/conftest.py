@@ -11,13 +11,21 @@ import os
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from tests.support.artifacts import Artifacts, ensure_artifact
 from understudy_model.data import Split, load_ames, split_holdout
 
-# The session-scoped `k8s_cluster` fixture (kwok cluster from upstream binaries) and
-# `postgres_server` (a real PostgreSQL from Debian's package).
-pytest_plugins = ["tests.support.cluster", "tests.support.postgres"]
+# Hypothesis's default 200 ms deadline per example is a timed assertion: on a loaded
+# machine (xdist workers sharing two cores) it fails correct code. The properties are
+# about results, so no deadline.
+settings.register_profile("understudy", deadline=None)
+settings.load_profile("understudy")
+
+# The session-scoped `k8s_cluster` fixture (kwok cluster from upstream binaries),
+# `postgres_server` (a real PostgreSQL from Debian's package), and how `make test` splits
+# the suite over xdist workers.
+pytest_plugins = ["tests.support.cluster", "tests.support.postgres", "tests.support.parallel"]
 
 
 @pytest.fixture(scope="session")
