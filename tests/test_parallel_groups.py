@@ -16,7 +16,11 @@ def _group_marks(item: pytest.Item) -> list[str]:
 def test_every_collected_test_carries_exactly_its_group(request: pytest.FixtureRequest) -> None:
     items = request.session.items
     assert request.node in items
-    wrong = [item.nodeid for item in items if _group_marks(item) != [group_of(item)]]
+    wrong = [
+        item.nodeid
+        for item in items
+        if _group_marks(item) != ([group_of(item)] if group_of(item) else [])
+    ]
     assert wrong == []
 
 
@@ -30,9 +34,19 @@ def test_shared_fixtures_put_their_tests_in_one_group(request: pytest.FixtureReq
         elif "postgres_server" in getattr(item, "fixturenames", ()):
             assert group == "postgres", item.nodeid
         else:
-            assert group == item.nodeid.split("::", 1)[0], item.nodeid
-    # this module's own tests use none of them
-    assert group_of(request.node) == "tests/test_parallel_groups.py"
+            assert group in ("", item.nodeid.split("::", 1)[0]), item.nodeid
+    # this module's own tests use no shared or module-scoped fixture: units of their own
+    assert group_of(request.node) == ""
+
+
+def test_a_module_scoped_server_keeps_its_module_together(
+    request: pytest.FixtureRequest,
+) -> None:
+    module = "tests/shadow_router/test_faults.py"  # its router fixture is module-scoped
+    groups = {group_of(i) for i in request.session.items if i.nodeid.startswith(module + "::")}
+    if not groups:
+        pytest.skip(f"{module} is not collected in this session")
+    assert groups == {module}
 
 
 def test_the_shared_groups_lead_the_collection(request: pytest.FixtureRequest) -> None:

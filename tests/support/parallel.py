@@ -14,8 +14,12 @@ The groups, one rule each:
   starts one control plane instead of each worker its own;
 * every test that uses the session's PostgreSQL (``postgres_server``) is one group, for the
   same reason;
-* every other test goes with its module, so a module-scoped server (a router, Prometheus,
-  Elasticsearch) starts once.
+* a test that uses a module- or class-scoped fixture (a router, Prometheus, Elasticsearch
+  started once per module) goes with its module, so that server starts once;
+* every other test is a unit of its own, handed to whichever worker is free (a module of
+  slow tests, such as the demo's whole rollouts, is spread over the workers). The
+  session-scoped servers they use (model-api processes, the operator tests' Prometheus)
+  start once per worker: seconds each.
 
 The longest groups are moved to the front of the collection: a worker that picks up the
 real node's 17 minutes last would leave the others idle at the end. Without ``-n`` (a plain
@@ -36,15 +40,27 @@ SHARED_GROUPS = (
 
 
 def group_of(item: pytest.Item) -> str:
-    """The xdist group of a collected test: the real node's, a shared fixture's, else its
-    module's."""
+    """The xdist group of a collected test: the real node's, a shared fixture's, its
+    module's, or "" (none: the test is a unit of its own)."""
     if item.get_closest_marker("realnode") is not None:
         return REALNODE
     fixtures = getattr(item, "fixturenames", ())
     for fixture, group in SHARED_GROUPS:
         if fixture in fixtures:
             return group
-    return item.nodeid.split("::", 1)[0]
+    if _uses_a_module_fixture(item):
+        return item.nodeid.split("::", 1)[0]
+    return ""
+
+
+def _uses_a_module_fixture(item: pytest.Item) -> bool:
+    info = getattr(item, "_fixtureinfo", None)
+    if info is None:
+        return False
+    return any(
+        defs and defs[-1].scope in ("module", "class", "package")
+        for defs in info.name2fixturedefs.values()
+    )
 
 
 def _rank(group: str) -> int:
@@ -58,6 +74,7 @@ def _rank(group: str) -> int:
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     groups = {id(item): group_of(item) for item in items}
     for item in items:
-        item.add_marker(pytest.mark.xdist_group(groups[id(item)]))
+        if groups[id(item)]:
+            item.add_marker(pytest.mark.xdist_group(groups[id(item)]))
     # A stable sort: within a rank, collection order stays.
     items.sort(key=lambda item: _rank(groups[id(item)]))
