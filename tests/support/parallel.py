@@ -23,12 +23,30 @@ The groups, one rule each:
 
 The longest groups are moved to the front of the collection: a worker that picks up the
 real node's 17 minutes last would leave the others idle at the end. Without ``-n`` (a plain
-``pytest``) the markers and the order change nothing but that order.
+``pytest``) nothing changes but that order.
+
+Why not xdist's own ``xdist_group`` marks: xdist 3.8 passes a mark to its scheduler by
+appending ``@group`` to the node id through ``item._nodeid``, which pytest 9.2 no longer
+reads (the id lives in ``item._id``), so the marks were silently ignored and the real
+node's tests were split over workers. Here the workers write each test's group to a file
+after collection and the controller's scheduler (the ``pytest_xdist_make_scheduler`` hook)
+reads it: public hooks only.
 """
 
 from __future__ import annotations
 
+import json
+import shutil
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING
+
 import pytest
+
+if TYPE_CHECKING:
+    from xdist.remote import Producer
+    from xdist.scheduler import LoadScopeScheduling
+    from xdist.workermanage import WorkerController
 
 REALNODE = "realnode"
 # Groups of shared session fixtures, after the real node's, longest first (the order
@@ -37,11 +55,14 @@ SHARED_GROUPS = (
     ("k8s_cluster", "cluster"),
     ("postgres_server", "postgres"),
 )
+# The controller's directory for the workers' group files, passed in each workerinput.
+_GROUPS_DIR = "understudy_groups_dir"
+_GROUPS_KEY = pytest.StashKey[str]()
 
 
 def group_of(item: pytest.Item) -> str:
-    """The xdist group of a collected test: the real node's, a shared fixture's, its
-    module's, or "" (none: the test is a unit of its own)."""
+    """The group of a collected test: the real node's, a shared fixture's, its module's,
+    or "" (none: the test is a unit of its own)."""
     if item.get_closest_marker("realnode") is not None:
         return REALNODE
     fixtures = getattr(item, "fixturenames", ())
@@ -68,13 +89,68 @@ def _rank(group: str) -> int:
     return order.index(group) if group in order else len(order)
 
 
-# tryfirst: xdist's worker appends the group to each node id in its own
-# pytest_collection_modifyitems, which must see the markers added here.
-@pytest.hookimpl(tryfirst=True)
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+def _scheduled_in_groups(config: pytest.Config) -> bool:
+    """True in the controller of ``-n N --dist loadgroup``."""
+    return bool(config.getoption("numprocesses", None)) and (
+        config.getoption("dist", None) == "loadgroup"
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if _scheduled_in_groups(config) and not hasattr(config, "workerinput"):
+        config.stash[_GROUPS_KEY] = tempfile.mkdtemp(prefix="understudy-xdist-groups-")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    directory = config.stash.get(_GROUPS_KEY, None)
+    if directory is not None:
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: WorkerController) -> None:
+    directory = node.config.stash.get(_GROUPS_KEY, None)
+    if directory is not None:
+        node.workerinput[_GROUPS_DIR] = directory
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     groups = {id(item): group_of(item) for item in items}
-    for item in items:
-        if groups[id(item)]:
-            item.add_marker(pytest.mark.xdist_group(groups[id(item)]))
     # A stable sort: within a rank, collection order stays.
     items.sort(key=lambda item: _rank(groups[id(item)]))
+    workerinput = getattr(config, "workerinput", {})
+    if _GROUPS_DIR in workerinput:
+        by_id = {item.nodeid: groups[id(item)] for item in items if groups[id(item)]}
+        path = Path(workerinput[_GROUPS_DIR]) / f"{workerinput['workerid']}.json"
+        # Written before xdist's collectionfinish is sent, so before the controller
+        # schedules; renamed into place so the controller never reads half a file.
+        path.with_suffix(".tmp").write_text(json.dumps(by_id))
+        path.with_suffix(".tmp").replace(path)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Producer) -> LoadScopeScheduling | None:
+    directory = config.stash.get(_GROUPS_KEY, None)
+    if directory is None:
+        return None
+    groups_dir = Path(directory)
+    from xdist.scheduler import LoadScopeScheduling
+
+    class GroupScheduling(LoadScopeScheduling):
+        """xdist's scope scheduling with this module's groups as the scopes: a grouped
+        test's scope is its group, every other test is a scope of its own."""
+
+        def __init__(self, config: pytest.Config, log: Producer) -> None:
+            super().__init__(config, log)
+            self.groups: dict[str, str] = {}
+
+        def schedule(self) -> None:
+            if not self.groups:
+                for path in sorted(groups_dir.glob("*.json")):
+                    self.groups.update(json.loads(path.read_text()))
+            super().schedule()
+
+        def _split_scope(self, nodeid: str) -> str:
+            return self.groups.get(nodeid, nodeid)
+
+    return GroupScheduling(config, log)
