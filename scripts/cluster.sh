@@ -96,9 +96,15 @@ up() {
     if exists; then "$KWOKCTL" delete cluster --name "$NAME" --kubeconfig "$KUBECONFIG_OUT" >&2 || true; fi
     rm -f "$KUBECONFIG_OUT"
     log "creating cluster $NAME (kube $K8S_VERSION, etcd $ETCD_VERSION, kwok $KWOK_VERSION)"
+    # kwokctl picks each component's port by probing downwards from 32767 for one that is
+    # free now, and binds it only when the component starts: two clusters created at once
+    # (parallel test workers: the kwok cluster and the real node's) got the same ports and
+    # one never became ready. One creation at a time, until its ports are bound (--wait);
+    # -o: the components kwokctl leaves running must not inherit (and hold) the lock.
+    mkdir -p "$CACHE/kwok"
     # Only the core components (etcd, apiserver, controller-manager, scheduler, kwok
     # controller): dashboard, metrics-server, prometheus and jaeger are off by default.
-    "$KWOKCTL" create cluster --name "$NAME" --runtime binary \
+    flock -o "$CACHE/kwok/create.lock" "$KWOKCTL" create cluster --name "$NAME" --runtime binary \
       --kubeconfig "$KUBECONFIG_OUT" \
       --disable-qps-limits \
       ${UNDERSTUDY_KWOKCTL_ARGS:-} \
