@@ -51,8 +51,6 @@ def test_every_query_is_scoped_to_the_chosen_rollout() -> None:
                 name, labels = selector
                 if name.startswith("understudy_router_"):
                     want = ['namespace="$namespace"', 'model="$model"']
-                elif name == "understudy_operator_analysis_runs_total":
-                    want = ['model="$model"']  # counted per model, not per rollout
                 else:
                     want = ['rollout_namespace="$namespace"', 'rollout="$rollout"']
                 for label in want:

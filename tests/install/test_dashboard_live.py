@@ -242,7 +242,7 @@ def prometheus(
             )
             # rate() over RATE_INTERVAL needs two scrapes of a moving counter
             prom.wait_for_series(
-                f'increase(understudy_operator_analysis_runs_total{{model="{MODEL}"}}'
+                f"increase(understudy_operator_analysis_runs_total{{{selector}}}"
                 f"[{RATE_INTERVAL}]) > 0"
             )
             yield prom, namespace

@@ -98,3 +98,29 @@ def test_a_forgotten_rollout_leaves_no_series_and_others_stay() -> None:
     ):
         assert series(registry, name), name
         assert {dict(k)["rollout"] for k in series(registry, name)} == {"other"}, name
+
+
+def test_counters_are_per_rollout_and_go_with_a_forgotten_rollout() -> None:
+    registry = CollectorRegistry()
+    metrics = OperatorMetrics(registry)
+    for name in ("r", "other"):  # two rollouts of one model: counted apart
+        metrics.count_run(namespace="ns", name=name, model="m", verdict=Verdict.PASS)
+        metrics.count_promotion(namespace="ns", name=name, model="m")
+        metrics.count_rollback(namespace="ns", name=name, model="m", reason="Aborted")
+    metrics.count_run(namespace="ns", name="r", model="m", verdict=Verdict.PASS)
+    runs = series(registry, "understudy_operator_analysis_runs_total")
+    assert runs[labels(model="m", verdict="Pass")] == 2
+    assert (
+        runs[
+            (("model", "m"), ("rollout", "other"), ("rollout_namespace", "ns"), ("verdict", "Pass"))
+        ]
+        == 1
+    )
+
+    metrics.forget_rollout("ns", "r")
+    for name in (
+        "understudy_operator_analysis_runs_total",
+        "understudy_operator_promotions_total",
+        "understudy_operator_rollbacks_total",
+    ):
+        assert {dict(k)["rollout"] for k in series(registry, name)} == {"other"}, name

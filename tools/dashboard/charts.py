@@ -52,7 +52,7 @@ ANALYSIS_RUNS = Chart(
     "Runs that reached a verdict, per minute (understudy_operator_analysis_runs_total).",
     (
         Query(
-            rate_by("verdict", 'understudy_operator_analysis_runs_total{model="$model"}') + " * 60",
+            rate_by("verdict", f"understudy_operator_analysis_runs_total{{{ROLLOUT}}}") + " * 60",
             "{{verdict}}",
         ),
     ),

@@ -32,19 +32,19 @@ class OperatorMetrics:
         self.analysis_runs = Counter(
             metric_name("operator", "analysis_runs"),
             "Analysis runs that reached a verdict",
-            ["model", "verdict"],
+            [*ROLLOUT_LABELS, "model", "verdict"],
             registry=registry,
         )
         self.promotions = Counter(
             metric_name("operator", "promotions"),
             "Candidates promoted to live",
-            ["model"],
+            [*ROLLOUT_LABELS, "model"],
             registry=registry,
         )
         self.rollbacks = Counter(
             metric_name("operator", "rollbacks"),
             "Candidates rolled back, by reason (AnalysisFailed, Aborted, RolloutCancelled)",
-            ["model", "reason"],
+            [*ROLLOUT_LABELS, "model", "reason"],
             registry=registry,
         )
         self.reconcile_duration = Histogram(
@@ -86,6 +86,9 @@ class OperatorMetrics:
         )
         # What each rollout published, so a check or model that goes away is removed.
         self._published: dict[tuple[str, str], _Series] = {}
+        # The counters' series of each rollout, removed with it (not when its model or a
+        # verdict changes: a counter keeps its count while the rollout lives).
+        self._counted: dict[tuple[str, str], set[tuple[Counter, tuple[str, ...]]]] = {}
         self.notifications = Counter(
             metric_name("operator", "notifications"),
             "Webhook notifications (spec.notifications), by outcome (delivered, failed, dropped)",
@@ -142,9 +145,25 @@ class OperatorMetrics:
         self._remove(before, keep=now)
         self._published[(namespace, name)] = now
 
+    def count_run(self, *, namespace: str, name: str, model: str, verdict: Verdict) -> None:
+        """One analysis run of the rollout reached ``verdict``."""
+        self._count(self.analysis_runs, (namespace, name, model, str(verdict)))
+
+    def count_promotion(self, *, namespace: str, name: str, model: str) -> None:
+        self._count(self.promotions, (namespace, name, model))
+
+    def count_rollback(self, *, namespace: str, name: str, model: str, reason: str) -> None:
+        self._count(self.rollbacks, (namespace, name, model, reason))
+
+    def _count(self, counter: Counter, labels: tuple[str, ...]) -> None:
+        counter.labels(*labels).inc()
+        self._counted.setdefault((labels[0], labels[1]), set()).add((counter, labels))
+
     def forget_rollout(self, namespace: str, name: str) -> None:
         """Remove every per-rollout series of a deleted rollout."""
         self._remove(self._published.pop((namespace, name), _Series()), keep=_Series())
+        for counter, labels in self._counted.pop((namespace, name), set()):
+            counter.remove(*labels)
 
     def _remove(self, old: _Series, *, keep: _Series) -> None:
         for gauge, series, kept in (

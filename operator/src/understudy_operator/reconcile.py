@@ -242,13 +242,14 @@ class Reconciler:
         model = spec.model.name
         status = decision.status
         self._publish(ref, model=model, phase=status.phase, checks=status.analysis.checks)
+        rollout = {"namespace": ref.namespace, "name": ref.name, "model": model}
         if decision.run_verdict is not None:
-            self._metrics.analysis_runs.labels(model, str(decision.run_verdict)).inc()
+            self._metrics.count_run(**rollout, verdict=decision.run_verdict)
         promoted = decision.previous_phase == Phase.PROMOTING
         if promoted and decision.status.phase == Phase.PROMOTED:
-            self._metrics.promotions.labels(model).inc()
+            self._metrics.count_promotion(**rollout)
         if decision.phase_changed and any(a.kind == "rollback" for a in decision.actions):
-            self._metrics.rollbacks.labels(model, decision.reason).inc()
+            self._metrics.count_rollback(**rollout, reason=decision.reason)
         changed = decision.phase_changed or decision.step_changed
         notable = changed or decision.run_verdict == Verdict.FAIL
         extra = {
