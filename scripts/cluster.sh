@@ -76,7 +76,9 @@ k() {
 
 nodes_ready() { [[ $(k get nodes --no-headers 2>/dev/null | grep -cw Ready) -ge $NODES ]]; }
 
-exists() { "$KWOKCTL" get clusters 2>/dev/null | grep -qx "$NAME"; }
+# grep -q would stop reading at the match: kwokctl, still writing, dies of SIGPIPE and
+# pipefail makes that "no such cluster" (seen with several clusters listed).
+exists() { "$KWOKCTL" get clusters 2>/dev/null | grep -x "$NAME" >/dev/null; }
 
 wait_for() { # description timeout-seconds cmd...
   local what=$1 deadline=$((SECONDS + $2))

@@ -65,7 +65,7 @@ cleanup() {
     cat "$REPORT" >&2
   fi
   # The mounts live in the namespace only; never remove a tree that still has one.
-  if findmnt -rn -o TARGET | grep -qF "$WORK"; then
+  if findmnt -rn -o TARGET | grep -F "$WORK" >/dev/null; then  # not -q: see cluster.sh exists()
     log "mounts under $WORK are still there: not removing it"
   elif ((KEEP)); then
     log "kept $WORK"

@@ -112,7 +112,9 @@ record_host() {
   ls /run/netns 2>/dev/null >"$RUN/state/netns-before" || true
   # the kubelet's and kube-proxy's iptables chains (KUBE-*) are removed by `down` only if
   # there were none before
-  if ! { iptables-save; ip6tables-save; } 2>/dev/null | grep -q '^:KUBE-'; then
+  # (grep reads to the end: with -q an early exit would SIGPIPE iptables-save, and
+  # pipefail would turn "found" into "none")
+  if ! { iptables-save; ip6tables-save; } 2>/dev/null | grep '^:KUBE-' >/dev/null; then
     touch "$RUN/state/no-kube-chains"
   fi
   ls /var/log/containers 2>/dev/null >"$RUN/state/logs-before" || true
