@@ -45,7 +45,8 @@ models: env ## train v1 (linear), v2 (gradient boosting) and a deliberately bad 
 
 # `make test` spreads the suite over TEST_WORKERS pytest-xdist workers, whole groups at a
 # time (tests/support/parallel.py: the real node's tests, the kwok cluster's, PostgreSQL's,
-# else one module each). TEST_WORKERS=0 runs it in this one process.
+# a module's that share a module-scoped server; any other test alone). TEST_WORKERS=0 runs
+# it in this one process.
 TEST_WORKERS ?= 3
 test: env system-deps k8s-tools es-tools ## every test: unit, integration (real processes, Prometheus, Elasticsearch), cluster (real API server)
 	$(UV) run pytest $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder) $(PYTEST_ARGS)
