@@ -11,6 +11,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
 from collections import defaultdict
 from pathlib import Path
 
@@ -146,3 +147,25 @@ def test_xdist_runs_each_group_on_one_worker(tmp_path: Path) -> None:
     assert len(workers["test_cluster"]) == 1, workers
     # both workers ran something: the ungrouped tests are not glued into one unit
     assert len(set().union(*workers.values())) == 2, workers
+
+
+def test_a_second_collection_names_every_test_the_same(request: pytest.FixtureRequest) -> None:
+    """xdist refuses to run when its workers collect different node ids, and they collect at
+    different moments: a parameter id made from the clock (``gzip.compress`` writes the time
+    into its header; ``mtime=0`` does not) stopped the whole suite once. This collects the
+    session's test files again, at least a second later, and compares the ids."""
+    ids = [item.nodeid for item in request.session.items]
+    files = sorted({nodeid.split("::", 1)[0] for nodeid in ids})
+    root = Path(__file__).resolve().parents[1]
+    time.sleep(1.1)  # this session imported every test module before this test began
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", *files],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    again = {line for line in proc.stdout.splitlines() if "::" in line}
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert [nodeid for nodeid in ids if nodeid not in again] == []

@@ -93,7 +93,7 @@ def test_body_over_the_limit_is_413_without_forwarding() -> None:
     [
         ("br", b"{}", 415, "unsupported_content_encoding"),
         ("gzip", b"{not gzip", 400, "malformed_body"),
-        ("gzip", gzip.compress(b"\0" * 10_000), 413, "body_too_large"),
+        ("gzip", gzip.compress(b"\0" * 10_000, mtime=0), 413, "body_too_large"),
     ],
 )
 def test_a_body_that_cannot_be_decoded_is_refused_without_forwarding(
