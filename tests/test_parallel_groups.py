@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.layout import REPO
 from tests.support.parallel import REALNODE, group_of
 
 
@@ -111,8 +112,7 @@ def test_xdist_runs_each_group_on_one_worker(tmp_path: Path) -> None:
     for name, text in _SMALL_SUITE.items():
         (tmp_path / name).write_text(textwrap.dedent(text))
     runs = tmp_path / "runs.jsonl"
-    root = Path(__file__).resolve().parents[1]
-    env = {**os.environ, "RUNS_FILE": str(runs), "PYTHONPATH": str(root)}
+    env = {**os.environ, "RUNS_FILE": str(runs), "PYTHONPATH": str(REPO)}
     proc = subprocess.run(
         [
             sys.executable,
@@ -156,11 +156,10 @@ def test_a_second_collection_names_every_test_the_same(request: pytest.FixtureRe
     session's test files again, at least a second later, and compares the ids."""
     ids = [item.nodeid for item in request.session.items]
     files = sorted({nodeid.split("::", 1)[0] for nodeid in ids})
-    root = Path(__file__).resolve().parents[1]
     time.sleep(1.1)  # this session imported every test module before this test began
     proc = subprocess.run(
         [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", *files],
-        cwd=root,
+        cwd=REPO,
         capture_output=True,
         text=True,
         timeout=600,

@@ -17,25 +17,18 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from tests.support.cluster import SCRIPTS
+from tests.support.realnode import run_script, script_env
 
 pytestmark = pytest.mark.cluster
 
 
 def _cluster_sh(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        ["bash", str(SCRIPTS / "cluster.sh"), *args],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-        env={**os.environ, "UNDERSTUDY_CLUSTER_NODES": "1"},
-    )
+    env = script_env({"UNDERSTUDY_CLUSTER_NODES": "1"})
+    return run_script(str(SCRIPTS / "cluster.sh"), *args, env=env, timeout=600)
 
 
 def test_two_clusters_created_at_once_both_become_ready() -> None:
-    tools = subprocess.run(
-        ["bash", str(SCRIPTS / "k8s-tools.sh")], capture_output=True, text=True, check=False
-    )
+    tools = run_script(str(SCRIPTS / "k8s-tools.sh"), env=script_env(), timeout=1800)
     assert tools.returncode == 0, tools.stderr[-2000:]
     # the "ut-<pid>-" prefix: the cluster fixture reaps these if this process dies first
     names = [f"ut-{os.getpid()}-{uuid.uuid4().hex[:6]}" for _ in range(2)]

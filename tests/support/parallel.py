@@ -84,9 +84,11 @@ def _uses_a_module_fixture(item: pytest.Item) -> bool:
     )
 
 
+_ORDER = (REALNODE, *(name for _, name in SHARED_GROUPS))
+
+
 def _rank(group: str) -> int:
-    order = [REALNODE, *(name for _, name in SHARED_GROUPS)]
-    return order.index(group) if group in order else len(order)
+    return _ORDER.index(group) if group in _ORDER else len(_ORDER)
 
 
 def _scheduled_in_groups(config: pytest.Config) -> bool:
