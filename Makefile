@@ -46,8 +46,9 @@ models: env ## train v1 (linear), v2 (gradient boosting) and a deliberately bad 
 # `make test` spreads the suite over TEST_WORKERS pytest-xdist workers, whole groups at a
 # time (tests/support/parallel.py: the real node's tests, the kwok cluster's, PostgreSQL's,
 # a module's that share a module-scoped server; any other test alone). TEST_WORKERS=0 runs
-# it in this one process.
-TEST_WORKERS ?= 3
+# it in this one process. 2, not 3: three workers finished sooner (29-36 min) but a run on a
+# slower hour failed four waits under the contention (load 10-20 on 2 cores).
+TEST_WORKERS ?= 2
 test: env system-deps k8s-tools es-tools ## every test: unit, integration (real processes, Prometheus, Elasticsearch), cluster (real API server)
 	$(UV) run pytest $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder) $(PYTEST_ARGS)
 
