@@ -19,10 +19,10 @@ same when the candidate's series are born with its analysis, as in a rollout).
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
+from datetime import datetime, timezone
 from typing import Any
 
 import pytest
@@ -225,11 +225,14 @@ class Readings:
     promql: PromQLSource
     scrape: ScrapeSource
     baseline_at: float  # the timestamp of Prometheus' last scrape before the change
+    at: float  # the instant every PromQL query is evaluated at (whole milliseconds)
 
     def context(self, candidate: str = "2.0.0") -> QueryContext:
-        """A window reaching back to just after that scrape: Prometheus' value that long ago
-        is the baseline the ScrapeSource subtracts too."""
-        window = f"{math.ceil((time.time() - self.baseline_at - 0.001) * 1000)}ms"
+        """A window reaching back from ``at`` to just after that scrape: Prometheus' value
+        that long ago is the baseline the ScrapeSource subtracts too. Evaluated at a fixed
+        instant, not at Prometheus' own now: on a busy machine a query arrived late enough
+        that its window began after the first scrape of the change, and read no increase."""
+        window = f"{round((self.at - self.baseline_at) * 1000) - 1}ms"
         return QueryContext(
             model=MODEL,
             namespace="local",
@@ -261,10 +264,15 @@ def readings(tmp_path_factory: pytest.TempPathFactory, artifacts: Any) -> Iterat
         changed_at = time.time()
         # A scrape that began after the change: its samples are final.
         prom.wait_for_series(f"{up} > {changed_at + 0.05:.3f}")
+        provider.close()
+        at = round(time.time(), 3)  # after that scrape: every query reads it as the latest
+        provider = PrometheusProvider(
+            url=prom.url, timeout_seconds=5, at=datetime.fromtimestamp(at, tz=timezone.utc)
+        )
         clock.now = 60.0  # later than any window of the tests: the baseline is the first
         scrape.begin_run()
         try:
-            yield Readings(PromQLSource(provider), scrape, baseline_at)
+            yield Readings(PromQLSource(provider), scrape, baseline_at, at)
         finally:
             provider.close()
     exporter.stop()
