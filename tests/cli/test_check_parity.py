@@ -22,7 +22,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -267,7 +267,7 @@ def readings(tmp_path_factory: pytest.TempPathFactory, artifacts: Any) -> Iterat
         provider.close()
         at = round(time.time(), 3)  # after that scrape: every query reads it as the latest
         provider = PrometheusProvider(
-            url=prom.url, timeout_seconds=5, at=datetime.fromtimestamp(at, tz=timezone.utc)
+            url=prom.url, timeout_seconds=5, at=datetime.fromtimestamp(at, tz=UTC)
         )
         clock.now = 60.0  # later than any window of the tests: the baseline is the first
         scrape.begin_run()

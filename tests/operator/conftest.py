@@ -24,8 +24,6 @@ CRD = REPO / "k8s" / "crd" / "modelrollouts.yaml"
 # The operator acts in each test's own namespace: the cluster-wide overlay's RBAC.
 CLUSTER_WIDE = REPO / "k8s" / "overlays" / "cluster-wide"
 RBAC_KINDS = {"ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding"}
-# The tests' Lease duration: a standby takes over a dead leader's Lease after this long.
-LEASE_DURATION_S = 6
 
 
 def kubectl_ok(cluster: K8sCluster, *args: str, input: str | None = None) -> str:
@@ -140,13 +138,8 @@ def start_operator(operator_kubeconfig: Path) -> Iterator[OperatorFactory]:
                 "UNDERSTUDY_OPERATOR_METRICS_PORT": "0",
                 "UNDERSTUDY_OPERATOR_METRICS_HOST": "127.0.0.1",
                 "UNDERSTUDY_OPERATOR_RETRY_DELAY_SECONDS": "0.5",
-                # The raw manifests' Lease (k8s/operator/rbac.yaml), with short timings (a
-                # killed operator's successor waits at most ~7 s) that still leave a busy
-                # API server 2 s per renewal call.
+                # The raw manifests' Lease (k8s/operator/rbac.yaml)
                 "UNDERSTUDY_OPERATOR_LEASE_NAMESPACE": "understudy",
-                "UNDERSTUDY_OPERATOR_LEASE_DURATION_SECONDS": str(LEASE_DURATION_S),
-                "UNDERSTUDY_OPERATOR_LEASE_RENEW_DEADLINE_SECONDS": "4",
-                "UNDERSTUDY_OPERATOR_LEASE_RETRY_SECONDS": "1",
                 "UNDERSTUDY_OPERATOR_IDENTITY": identity,
                 **(env or {}),
             },

@@ -20,7 +20,7 @@ from kubernetes import client
 
 from tests.support.cluster import K8sCluster
 from tests.support.dataplane import DataPlane, ModelFleet
-from tests.support.operator import OperatorFactory, OperatorProcess
+from tests.support.operator import FAST_LEASE, OperatorFactory, OperatorProcess
 from tests.support.prometheus import PrometheusServer
 from tests.support.rollout_api import NAME, POLL_S, Rollout
 from tests.support.router import metric
@@ -97,9 +97,13 @@ def live_on_v1(
     start_operator: OperatorFactory,
     dataplane_factory: Callable[[PrometheusServer], DataPlane],
     prometheus: PrometheusServer,
+    *,
+    env: dict[str, str] | None = None,
 ) -> DataPlane:
     """v1 applied first goes live directly; the router serves it and traffic flows."""
-    rollout.operator = start_operator(namespace=rollout.namespace, prometheus_url=prometheus.url)
+    rollout.operator = start_operator(
+        namespace=rollout.namespace, prometheus_url=prometheus.url, env=env
+    )
     rollout.apply("1.0.0")
     status = rollout.wait_phase("Promoted")
     assert status["stableVersion"] == "1.0.0"
@@ -287,11 +291,14 @@ def test_two_operators_the_leader_killed_mid_analysis_the_standby_finishes_once(
 ) -> None:
     """Two replicas (kube/lease.py): only the Lease holder reconciles; SIGKILL it during the
     analysis and the standby takes the Lease and ends the rollout in exactly one outcome."""
-    live_on_v1(rollout, start_operator, dataplane_factory, prometheus)
+    live_on_v1(rollout, start_operator, dataplane_factory, prometheus, env=FAST_LEASE)
     leader = rollout.operator
     assert leader is not None
     standby = start_operator(
-        namespace=rollout.namespace, prometheus_url=prometheus.url, identity="standby"
+        namespace=rollout.namespace,
+        prometheus_url=prometheus.url,
+        identity="standby",
+        env=FAST_LEASE,
     )
     holder, transitions = lease_holder(rollout)
     assert holder not in ("", "standby")
