@@ -184,7 +184,7 @@ def test_bad_candidate_is_rolled_back_and_says_which_check_failed(
     rollout.wait(
         "router without candidate", lambda _: plane.routed and not plane.routed["candidate"]
     )
-    assert rollout.events("AnalysisFailed")
+    assert rollout.wait_event("AnalysisFailed")
 
 
 def test_prometheus_stopped_mid_analysis_pauses_and_never_promotes(
@@ -233,7 +233,7 @@ def test_manual_promotion_waits_for_the_approval_annotation(
     rollout.annotate(f"{GROUP}/approve", "true")
     status = rollout.wait_phase("Promoted")
     assert status["stableVersion"] == "2.0.0"
-    assert "(approved)" in rollout.events("Approved")[0]
+    assert "(approved)" in rollout.wait_event("Approved")[0]
     annotations = rollout.get()["metadata"].get("annotations") or {}
     assert f"{GROUP}/approve" not in annotations  # consumed
 

@@ -178,7 +178,7 @@ def test_get_shows_the_runs_table_and_approve_promotes_a_manual_rollout(
     status = rollout.wait_phase("Promoted")
     assert status["stableVersion"] == "2.0.0"
     assert f"{GROUP}/approve" not in rollout.annotations()  # consumed by the operator
-    assert rollout.events("Approved")
+    assert rollout.wait_event("Approved")
 
 
 def test_dry_run_judges_now_and_promote_skip_analysis_promotes_on_request(
@@ -220,7 +220,7 @@ def test_dry_run_judges_now_and_promote_skip_analysis_promotes_on_request(
     )
     assert status["analysis"]["skipped"] is True
     assert "analysis skipped by request" in status["message"]
-    assert len(rollout.events("AnalysisSkipped", "Warning")) == 1
+    assert len(rollout.wait_event("AnalysisSkipped", "Warning")) == 1
     shown = plugin("get", NAME)
     assert "skipped by request" in shown.stdout
     refused = plugin("report", NAME, "--prometheus-url", prometheus.url, "--out", str(tmp_path))
@@ -272,7 +272,7 @@ def test_abort_rolls_back_and_retry_shadows_the_candidate_again_with_fresh_count
     assert rolled_back["analysis"]["runs"] >= 3
     assert again["analysis"]["runs"] == 1
     assert again["analysis"]["successful"] <= 1
-    assert rollout.events("RolloutRetried")
+    assert rollout.wait_event("RolloutRetried")
     assert f"{GROUP}/retry" not in rollout.annotations()
 
 
@@ -294,7 +294,7 @@ def test_resume_continues_a_paused_analysis_and_bad_input_is_named(
         "resumed", lambda s: s if (s.get("analysis") or {}).get("resumedAt") else None
     )
     assert status["analysis"]["resumedAt"] > paused["phaseSince"]
-    assert rollout.events("Resumed")
+    rollout.wait_event("Resumed")  # posted right after the status write (wait_event)
     # Bad input: each error names what is wrong, with its exit code.
     missing = plugin("get", "no-such-rollout")
     assert missing.returncode == 3

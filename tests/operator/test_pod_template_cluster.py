@@ -42,14 +42,21 @@ PRODUCTION_EXAMPLE = (
 T = TypeVar("T")
 
 
-def wait_for(what: str, probe: Callable[[], T | None], *, timeout: float = 90, logs: str = "") -> T:
+def wait_for(
+    what: str,
+    probe: Callable[[], T | None],
+    *,
+    timeout: float = 90,
+    logs: Callable[[], str] = str,
+) -> T:
+    """``logs`` is read when the wait times out (what the operator did meanwhile)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = probe()
         if value:
             return value
         time.sleep(0.25)  # polling interval
-    raise AssertionError(f"timed out waiting for {what}\n{logs[-4000:]}")
+    raise AssertionError(f"timed out waiting for {what}\n{logs()[-6000:]}")
 
 
 @pytest.fixture
@@ -101,7 +108,7 @@ class Site:
             f"phase in {phases}",
             lambda: s if (s := self.status()).get("phase") in phases else None,
             timeout=timeout,
-            logs=self.operator.logs(),
+            logs=self.operator.logs,
         )
 
     def deployment(self, role: str) -> dict[str, Any]:
@@ -160,14 +167,14 @@ def test_a_template_change_reaches_the_live_pods_of_a_promoted_rollout(
     wait_for(
         "the label on the live pod template",
         lambda: site.deployment("live")["spec"]["template"]["metadata"]["labels"].get("team"),
-        logs=site.operator.logs(),
+        logs=site.operator.logs,
     )
     # The operator logs the change after its API call returns, and its log is read by a
     # thread: the count is sampled once the line is in, or a late line reads as a re-apply.
     wait_for(
         "the operator's line for the changed pods",
         lambda: "applied changed pods" in site.operator.logs(),
-        logs=site.operator.logs(),
+        logs=site.operator.logs,
     )
     applied = site.applies("deploy_live") + site.operator.logs().count("applied changed pods")
     pdb = json.loads(
@@ -326,7 +333,7 @@ def test_a_template_only_the_deployment_can_check_fails_the_rollout_readably(
     status = wait_for(
         "the typo reported",
         lambda: s if "nodeAfinity" in (s := site.status()).get("message", "") else None,
-        logs=site.operator.logs(),
+        logs=site.operator.logs,
     )
     assert (
         ".spec.template.spec.affinity.nodeAfinity: field not declared in schema"
@@ -364,7 +371,7 @@ def test_under_autoscaling_the_operator_leaves_replicas_to_the_hpa(
                 "the HPA controller to scale the candidate to minReplicas",
                 lambda: site.deployment("candidate")["spec"]["replicas"] == 2,
                 timeout=120,
-                logs=site.operator.logs(),
+                logs=site.operator.logs,
             )
         else:  # as an HPA (or a person) would, with its own field manager
             ok(
@@ -376,7 +383,7 @@ def test_under_autoscaling_the_operator_leaves_replicas_to_the_hpa(
         wait_for(
             "three more applies of the candidate",
             lambda: site.applies("deploy_candidate") >= applied + 3,
-            logs=site.operator.logs(),
+            logs=site.operator.logs,
         )
         candidate = site.deployment("candidate")
         if autoscaled:
@@ -410,7 +417,7 @@ def test_switching_to_autoscaling_keeps_the_running_replicas(
     wait_for(
         "the live HPA",
         lambda: hpas.list_namespaced_horizontal_pod_autoscaler(namespace).items,
-        logs=site.operator.logs(),
+        logs=site.operator.logs,
     )
     live = site.deployment("live")
     assert FIELD_MANAGER not in resources.replicas_managers(live)
