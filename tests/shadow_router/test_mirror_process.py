@@ -8,6 +8,7 @@ test_bounded_mirror.py runs both.)"""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -162,6 +163,16 @@ def _replaced(router: Router, first: int, what: str) -> int:
     return pid
 
 
+def _line_locks(pid: int) -> set[int]:
+    """The inodes of the log-line locks (understudy_common.linelock) process ``pid`` holds."""
+    found = set()
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        with contextlib.suppress(OSError):  # an fd closed meanwhile
+            if os.readlink(f"/proc/{pid}/fd/{fd}").startswith("/memfd:understudy-log-lines"):
+                found.add(os.stat(f"/proc/{pid}/fd/{fd}").st_ino)
+    return found
+
+
 def _child_answers(router: Router) -> bool:
     """The mirror process is up and answering: its own families are in the scrape."""
     return "understudy_router_mirror_process_cpu_seconds_total" in router.metrics()
@@ -180,6 +191,9 @@ def test_a_killed_mirror_process_loses_its_jobs_counted_and_is_replaced(
     )
     first = routing(router.client, router.url)["mirror"]["process"]
     assert isinstance(first, int) and _pid_alive(first)
+    # The router and its child write their JSON lines to one stdout under one lock.
+    lock = _line_locks(router.process.pid)
+    assert len(lock) == 1 and _line_locks(first) == lock
     for i in range(4):
         assert router.predict(records[:1], request_id=f"hang-{i}").status_code == 200
     wait_for(lambda: routing(router.client, router.url)["mirror"]["inflight"] == 2, what="2 out")
@@ -187,6 +201,7 @@ def test_a_killed_mirror_process_loses_its_jobs_counted_and_is_replaced(
     os.kill(first, signal.SIGKILL)
     second = _replaced(router, first, "a new mirror process")
     assert _pid_alive(second)
+    assert _line_locks(second) == lock  # the replacement shares the same one
     text = router.metrics()
     # The four it held were counted dropped; nothing is out any more.
     assert metric(text, "understudy_router_mirror_total", outcome="dropped") == 4

@@ -20,6 +20,8 @@ from typing import Any, TextIO
 
 from pythonjsonlogger.json import JsonFormatter
 
+from understudy_common.linelock import LineLock
+
 # The request id of the request being handled, set by the HTTP middleware of
 # each service; every log line written while it is set carries it.
 request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar(
@@ -170,16 +172,49 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+class JsonLinesHandler(logging.StreamHandler[TextIO]):
+    """A StreamHandler that writes each line in one piece, under ``line_lock`` when the
+    stream is shared with another process (linelock.py says why)."""
+
+    def __init__(self, stream: TextIO, line_lock: LineLock | None = None) -> None:
+        super().__init__(stream)
+        self.line_lock = line_lock
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self.write_line(self.format(record))
+        except RecursionError:
+            raise
+        except Exception:
+            self.handleError(record)
+
+    def write_line(self, line: str) -> None:
+        """One line and its flush (the caller holds the handler's own lock)."""
+        lock = self.line_lock
+        if lock is None:
+            self.stream.write(line + self.terminator)
+            self.flush()
+            return
+        with lock:
+            self.stream.write(line + self.terminator)
+            self.flush()
+
+
 def configure_logging(
-    *, service: str, level: str | int = "INFO", stream: TextIO | None = None
-) -> logging.Handler:
+    *,
+    service: str,
+    level: str | int = "INFO",
+    stream: TextIO | None = None,
+    line_lock: LineLock | None = None,
+) -> JsonLinesHandler:
     """Route the root logger and the library loggers to one JSON handler.
 
     ``event.dataset`` defaults to ``<service>.log``; a record may override it with
     ``extra={"event.dataset": "..."}`` (the router does, for comparison events).
     Calling it again replaces the previous handler, so tests can capture output.
+    ``line_lock``: the stream is shared with other processes (see ``share_lines``).
     """
-    handler = logging.StreamHandler(stream or sys.stdout)
+    handler = JsonLinesHandler(stream or sys.stdout, line_lock)
     handler.setFormatter(EcsJsonFormatter(service=service, dataset=f"{service}.log"))
     root = logging.getLogger()
     for old in list(root.handlers):
@@ -196,10 +231,10 @@ def configure_logging(
     return handler
 
 
-def _json_handlers(logger: logging.Logger, level: int) -> list[logging.StreamHandler[Any]] | None:
+def _json_handlers(logger: logging.Logger, level: int) -> list[JsonLinesHandler] | None:
     """The handlers a record of ``logger`` at ``level`` would reach, when every handler on
-    the way is a plain StreamHandler with our formatter and nothing filters; else None."""
-    found: list[logging.StreamHandler[Any]] = []
+    the way is a JsonLinesHandler with our formatter and nothing filters; else None."""
+    found: list[JsonLinesHandler] = []
     seen_any = False
     current: logging.Logger | None = logger
     while current is not None:
@@ -207,7 +242,7 @@ def _json_handlers(logger: logging.Logger, level: int) -> list[logging.StreamHan
             return None
         for handler in current.handlers:
             if (
-                type(handler) is not logging.StreamHandler
+                type(handler) is not JsonLinesHandler
                 or handler.filters
                 or not isinstance(handler.formatter, EcsJsonFormatter)
             ):
@@ -248,8 +283,7 @@ def log_event(
             line = formatter.format_event(
                 name=logger.name, level=level, message=message, created=created, fields=fields
             )
-            handler.stream.write(line + handler.terminator)
-            handler.flush()
+            handler.write_line(line)
         except Exception:
             handler.handleError(logger.makeRecord(logger.name, level, "", 0, msg, args, None))
         finally:
@@ -264,6 +298,19 @@ def request_context(request_id: str) -> Iterator[None]:
         yield
     finally:
         request_id_var.reset(token)
+
+
+def share_lines() -> LineLock | None:
+    """Guard this process's JSON lines with a new LineLock and return it, for a child
+    process that writes to the same stdout (``configure_logging(line_lock=...)`` with the
+    inherited descriptor). None where the platform has no such lock. Called again (a
+    child replaced), it returns the lock in place."""
+    handlers = [h for h in logging.getLogger().handlers if isinstance(h, JsonLinesHandler)]
+    lock = next((h.line_lock for h in handlers if h.line_lock is not None), None)
+    lock = lock or LineLock.create()
+    for handler in handlers:
+        handler.line_lock = lock
+    return lock
 
 
 def uvicorn_log_config() -> dict[str, Any]:

@@ -17,6 +17,7 @@ import sys
 from typing import Any
 
 from understudy_common.gcfreeze import freeze_startup_objects
+from understudy_common.linelock import LineLock
 from understudy_common.logging import configure_logging
 from understudy_common.metrics import process_registry
 
@@ -123,7 +124,7 @@ class Child:
         await self._pool.aclose()
 
 
-async def serve(fd: int) -> None:
+async def serve(fd: int, line_lock: LineLock | None = None) -> None:
     reader, writer = await asyncio.open_connection(sock=socket.socket(fileno=fd))
     frames = FrameReader()
     child: Child | None = None
@@ -135,7 +136,12 @@ async def serve(fd: int) -> None:
                     continue
                 assert message[0] == INIT, f"first message must be INIT, got {message[0]}"
                 settings: RouterSettings = message[1]
-                configure_logging(service="shadow-router", level=settings.log_level.upper())
+                # the router's stdout: each line under the lock the router writes under too
+                configure_logging(
+                    service="shadow-router",
+                    level=settings.log_level.upper(),
+                    line_lock=line_lock,
+                )
                 # Optionally below the live loop (settings.mirror_process_nice says when).
                 if settings.mirror_process_nice:
                     os.nice(settings.mirror_process_nice)
@@ -153,7 +159,8 @@ def main() -> None:
     # reaches the whole process group, and the child must outlive the router's own shutdown.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    asyncio.run(serve(int(sys.argv[1])))
+    lock = LineLock(int(sys.argv[2])) if len(sys.argv) > 2 else None  # the router's lock
+    asyncio.run(serve(int(sys.argv[1]), lock))
 
 
 if __name__ == "__main__":

@@ -43,6 +43,7 @@ from typing import Any
 from prometheus_client.core import Metric
 
 from understudy_common.compare import Tolerance
+from understudy_common.logging import share_lines
 
 from .recording import MirrorJob
 from .settings import RouterSettings
@@ -245,13 +246,16 @@ class MirrorProcess:
     async def _spawn(self) -> None:
         self._started_at = time.monotonic()
         ours, theirs = socket.socketpair()
+        # The child writes to our stdout: every line of both under one lock (linelock.py).
+        lock = share_lines()
+        shared = (theirs.fileno(),) if lock is None else (theirs.fileno(), lock.fd)
         try:
             process = await asyncio.create_subprocess_exec(
                 sys.executable,
                 "-m",
                 "understudy_router.mirror_child",
-                str(theirs.fileno()),
-                pass_fds=(theirs.fileno(),),
+                *map(str, shared),
+                pass_fds=shared,
                 stdin=asyncio.subprocess.DEVNULL,
             )
         finally:
