@@ -127,64 +127,6 @@ def test_stop_finishes_queued_work_and_refuses_new_work() -> None:
     assert refused
 
 
-def _finishes_without_yielding(coroutine: Any) -> Any:
-    """Step a coroutine once: its value if it returned without giving the loop a turn (so
-    nothing was handed to the worker task), else None (it is left waiting and closed)."""
-    try:
-        coroutine.send(None)
-    except StopIteration as done:
-        return done.value
-    coroutine.close()
-    return None
-
-
-@pytest.mark.parametrize("alone", [True, False])
-def test_a_lone_request_predicts_at_once_and_concurrent_ones_still_batch(alone: bool) -> None:
-    predict = Recorder()
-    counted: list[int] = []
-    batcher = MicroBatcher(
-        predict, max_batch_records=64, max_wait_s=0.0, on_batch=counted.append, alone=lambda: alone
-    )
-
-    async def run() -> tuple[Any, list[int]]:
-        await batcher.start()
-        try:
-            result = _finishes_without_yielding(batcher.predict(_rows(4, 2)))
-            return result, list(predict.calls)
-        finally:
-            await batcher.stop()
-
-    result, calls = asyncio.run(run())
-    if alone:  # answered in the caller's own step: no future, no worker task switch
-        assert result.tolist() == [8.0, 10.0]
-        assert calls == counted == [2]  # counted as a batch of its rows
-    else:  # another request in flight might join: it waits for the worker's batch
-        assert result is None and calls == []
-    # with company the requests batch as before, whatever alone says of the first one
-    others = MicroBatcher(predict, max_batch_records=64, max_wait_s=0.0, alone=lambda: False)
-    predict.calls.clear()
-    asyncio.run(_gather(others, [_rows(i, 1) for i in range(10)]))
-    assert predict.calls == [10]
-
-
-def test_a_lone_requests_failure_is_its_own_and_logged(caplog: pytest.LogCaptureFixture) -> None:
-    predict = Recorder(fail=True)
-    batcher = MicroBatcher(predict, max_batch_records=8, max_wait_s=0.0, alone=lambda: True)
-
-    async def run() -> np.ndarray:
-        await batcher.start()
-        try:
-            with pytest.raises(RuntimeError, match="predictor broke"):
-                await batcher.predict(_rows(0, 1))
-            predict.fail = False
-            return await batcher.predict(_rows(3, 1))  # the next one is served
-        finally:
-            await batcher.stop()
-
-    assert asyncio.run(run()).tolist() == [6.0]
-    assert "batched prediction of 1 records failed" in caplog.text
-
-
 def test_direct_runner_calls_once_per_request() -> None:
     predict = Recorder()
     results = asyncio.run(_gather(DirectRunner(predict), [_rows(0, 2), _rows(2, 1)]))

@@ -6,10 +6,7 @@ into a queue; one worker takes everything queued when it is free (optionally
 waiting up to ``max_wait_s`` for more, as BentoML's adaptive batching and
 Triton's dynamic batching do), predicts it in one call and hands each request
 its slice. With ``max_wait_s=0`` a lone request waits for nothing, and batches
-form by themselves under load while the worker is busy. Given ``alone`` (true when no
-other request is in flight), a lone request with nothing queued skips the queue and
-predicts at once: nothing could join its batch, and the hand-over to the worker task and
-back (a future, an event, two task switches) cost ~26 µs of a ~0.4 ms request.
+form by themselves under load while the worker is busy.
 
 Batching never changes a number: both predictors compute each row on its own
 (tests/model_api/test_batching.py checks batched == unbatched exactly).
@@ -110,7 +107,6 @@ class MicroBatcher:
         max_wait_s: float,
         executor: Executor = "inline",
         on_batch: Callable[[int], None] | None = None,
-        alone: Callable[[], bool] | None = None,
     ) -> None:
         if max_batch_records < 1 or max_wait_s < 0:
             raise ValueError("max_batch_records must be >= 1 and max_wait_s >= 0")
@@ -119,8 +115,6 @@ class MicroBatcher:
         self.max_wait_s = max_wait_s
         self._executor = _Executor(executor)
         self._on_batch = on_batch
-        self._alone = alone
-        self._busy = False  # the worker is running a batch (in the thread executor)
         self._jobs: deque[_Job] = deque()
         self._queued_records = 0
         self._arrived = asyncio.Event()  # a job was queued
@@ -144,14 +138,6 @@ class MicroBatcher:
     async def predict(self, rows: Sequence[dict[str, Any]]) -> np.ndarray:
         if self._worker is None or self._stopping:
             raise RuntimeError("MicroBatcher.predict called before start() or after stop()")
-        if (
-            self._alone is not None
-            and not self._jobs
-            and not self._busy
-            and self.max_wait_s == 0
-            and self._alone()
-        ):
-            return await self._predict_now(rows)
         loop = asyncio.get_running_loop()
         job = _Job(rows=rows, enqueued=loop.time(), future=loop.create_future())
         self._jobs.append(job)
@@ -194,20 +180,6 @@ class MicroBatcher:
             batch = self._take_batch()
             await self._run(batch)
 
-    async def _predict_now(self, rows: Sequence[dict[str, Any]]) -> np.ndarray:
-        """One batch of one request's rows, as the worker would run it: counted, and a
-        failure logged the same way (the caller gets the exception)."""
-        if self._on_batch is not None:
-            self._on_batch(len(rows))
-        self._busy = True  # a request arriving meanwhile (thread executor) queues
-        try:
-            return await self._executor.run(self._predict, rows)
-        except Exception:
-            logger.exception("batched prediction of %s records failed", len(rows))
-            raise
-        finally:
-            self._busy = False
-
     async def _run(self, batch: list[_Job]) -> None:
         live = [job for job in batch if not job.future.done()]  # a client may have gone
         if not live:
@@ -215,7 +187,6 @@ class MicroBatcher:
         rows = [row for job in live for row in job.rows]
         if self._on_batch is not None:
             self._on_batch(len(rows))
-        self._busy = True
         try:
             predictions = await self._executor.run(self._predict, rows)
         except Exception as exc:  # every waiting request gets the error, the worker lives on
@@ -224,8 +195,6 @@ class MicroBatcher:
                 if not job.future.done():
                     job.future.set_exception(exc)
             return
-        finally:
-            self._busy = False
         start = 0
         for job in live:
             end = start + len(job.rows)

@@ -50,9 +50,6 @@ class ApiMetrics:
         )
         # The child of the labels in force, looked up once per bind, not once per request.
         self._in_flight_now = self.in_flight.labels(self._model, self._version)
-        # the same count as a plain int (the gauge's value is behind a lock): read per
-        # prediction by the micro-batcher
-        self.requests_now = 0
         # The same for the per-request series: (route, status class) -> (counter child,
         # histogram child), filled on first use; ``labels()`` costs a lock, a tuple and a
         # dict look-up per call, three calls per request before (bench/README.md).
@@ -146,22 +143,11 @@ class ApiMetrics:
         )
 
     def request_started(self) -> Gauge:
-        """Count a request in flight; the caller hands the child it was given back to
-        ``request_finished``, so a request that spans ``bind`` leaves no stray count under
-        the old labels."""
-        self.requests_now += 1
+        """Count a request in flight; the caller decrements the child it was given, so a
+        request that spans ``bind`` leaves no stray count under the old labels."""
         child = self._in_flight_now
         child.inc()
         return child
-
-    def request_finished(self, child: Gauge) -> None:
-        self.requests_now -= 1
-        child.dec()
-
-    def alone(self) -> bool:
-        """Whether at most one request is in flight: the micro-batcher then predicts it at
-        once, since nothing could join its batch (batching.py)."""
-        return self.requests_now <= 1
 
     def observe_request(self, *, route: str, status: int, seconds: float) -> None:
         key = (route, status_class(status))  # route: a template or "unmatched", a fixed set

@@ -92,7 +92,7 @@ class RequestContextMiddleware:
                 error = ApiError(500, "internal_error", "internal error; see the service log")
                 await error.response()(scope, receive, send_with_headers)
             finally:
-                self.metrics.request_finished(in_flight)
+                in_flight.dec()
                 if route is None:
                     route = getattr(scope.get("route"), "path", UNMATCHED_ROUTE)
                 self.metrics.observe_request(

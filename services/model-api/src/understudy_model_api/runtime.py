@@ -86,7 +86,6 @@ def load_runtime(settings: Settings, metrics: ApiMetrics) -> Runtime:
             max_wait_s=settings.max_batch_wait_ms / 1000,
             executor=settings.executor,
             on_batch=metrics.observe_batch,
-            alone=metrics.alone,
         )
     else:
         runner = DirectRunner(predict, executor=settings.executor, on_batch=metrics.observe_batch)
