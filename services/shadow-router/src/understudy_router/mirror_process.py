@@ -19,6 +19,8 @@ What stays the same, so that the switch changes where the work runs and nothing 
   into the router's ``/metrics`` by family on every scrape (:meth:`families`). The KS
   windows and the candidate's feedback rows stay in the router: the done frame carries
   the compared predictions back (``ShadowRouter.compared``).
+- **One stdout.** The child's lines go to the router's stdout, each under the lock the
+  router's own lines take (``understudy_common.linelock``): whole lines, never mixed.
 - **Losing nothing silently.** If the child dies, the jobs it held are counted dropped,
   an error is logged with its exit code, and a new child is started (at most one start
   per ``RESTART_INTERVAL_S``); mirrors offered meanwhile are dropped and counted. A child
