@@ -12,7 +12,8 @@ The lock is a POSIX record lock (``fcntl.lockf``) on an anonymous in-memory file
 inherited the same descriptor exclude each other (``flock`` locks belong to the open file
 description, which both would share, and would not). No path on a file system is needed,
 so a read-only root file system is no obstacle. Uncontended, a line costs two ``fcntl``
-calls more (about a microsecond; a router request costs a few hundred).
+calls more: 1.75 -> 4.30 µs per 600-byte line written to /dev/null (medians of 15 rounds
+of 20,000, a busy machine, 2026-12-03), against ~380 µs of router CPU per request.
 """
 
 from __future__ import annotations
