@@ -264,8 +264,8 @@ def readings(tmp_path_factory: pytest.TempPathFactory, artifacts: Any) -> Iterat
         changed_at = time.time()
         # A scrape that began after the change: its samples are final.
         prom.wait_for_series(f"{up} > {changed_at + 0.05:.3f}")
-        provider.close()
-        at = round(time.time(), 3)  # after that scrape: every query reads it as the latest
+        provider.close()  # the tests' provider reads at a fixed instant, after that scrape
+        at = round(time.time(), 3)
         provider = PrometheusProvider(
             url=prom.url, timeout_seconds=5, at=datetime.fromtimestamp(at, tz=UTC)
         )

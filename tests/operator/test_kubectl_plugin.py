@@ -294,7 +294,7 @@ def test_resume_continues_a_paused_analysis_and_bad_input_is_named(
         "resumed", lambda s: s if (s.get("analysis") or {}).get("resumedAt") else None
     )
     assert status["analysis"]["resumedAt"] > paused["phaseSince"]
-    rollout.wait_event("Resumed")  # posted right after the status write (wait_event)
+    assert rollout.wait_event("Resumed")
     # Bad input: each error names what is wrong, with its exit code.
     missing = plugin("get", "no-such-rollout")
     assert missing.returncode == 3

@@ -212,9 +212,10 @@ def configure_logging(
     ``event.dataset`` defaults to ``<service>.log``; a record may override it with
     ``extra={"event.dataset": "..."}`` (the router does, for comparison events).
     Calling it again replaces the previous handler, so tests can capture output.
-    ``line_lock``: the stream is shared with other processes (see ``share_lines``).
+    ``line_lock``: the stream is shared with other processes (see ``share_lines``; once
+    this process has shared its lines, a handler configured later keeps that lock).
     """
-    handler = JsonLinesHandler(stream or sys.stdout, line_lock)
+    handler = JsonLinesHandler(stream or sys.stdout, line_lock or _shared_lock)
     handler.setFormatter(EcsJsonFormatter(service=service, dataset=f"{service}.log"))
     root = logging.getLogger()
     for old in list(root.handlers):
@@ -300,17 +301,22 @@ def request_context(request_id: str) -> Iterator[None]:
         request_id_var.reset(token)
 
 
+# The lock this process's lines are written under once it shares its stdout (share_lines).
+_shared_lock: LineLock | None = None
+
+
 def share_lines() -> LineLock | None:
-    """Guard this process's JSON lines with a new LineLock and return it, for a child
-    process that writes to the same stdout (``configure_logging(line_lock=...)`` with the
-    inherited descriptor). None where the platform has no such lock. Called again (a
-    child replaced), it returns the lock in place."""
-    handlers = [h for h in logging.getLogger().handlers if isinstance(h, JsonLinesHandler)]
-    lock = next((h.line_lock for h in handlers if h.line_lock is not None), None)
-    lock = lock or LineLock.create()
-    for handler in handlers:
-        handler.line_lock = lock
-    return lock
+    """Guard this process's JSON lines with a LineLock and return it, for a child process
+    that writes to the same stdout (``configure_logging(line_lock=...)`` with the inherited
+    descriptor). One lock per process: a replaced child gets the same one. None where the
+    platform has no such lock."""
+    global _shared_lock
+    if _shared_lock is None:
+        _shared_lock = LineLock.create()
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, JsonLinesHandler):
+            handler.line_lock = _shared_lock
+    return _shared_lock
 
 
 def uvicorn_log_config() -> dict[str, Any]:
