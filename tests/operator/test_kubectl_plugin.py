@@ -267,11 +267,12 @@ def test_abort_rolls_back_and_retry_shadows_the_candidate_again_with_fresh_count
         ),
     )
     assert again["candidateVersion"] == "2.0.0"
-    # Fresh counters: counted from zero again (polled 8x per run interval, so one run),
-    # not continued from the first attempt's.
+    # Fresh counters: counted from zero again, not continued from the first attempt's
+    # (which would read at least its runs + 1). The status is polled 8x per run interval,
+    # so this is normally 1; a slow poll on a busy machine may see 2.
     assert rolled_back["analysis"]["runs"] >= 3
-    assert again["analysis"]["runs"] == 1
-    assert again["analysis"]["successful"] <= 1
+    assert again["analysis"]["runs"] < rolled_back["analysis"]["runs"]
+    assert again["analysis"]["successful"] <= again["analysis"]["runs"]
     assert rollout.wait_event("RolloutRetried")
     assert f"{GROUP}/retry" not in rollout.annotations()
 

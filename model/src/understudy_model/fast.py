@@ -98,23 +98,28 @@ class FastPredictor:
     def encode(self, rows: Sequence[dict[str, Any]]) -> np.ndarray:
         """The matrix the reference ColumnTransformer would produce for ``rows``."""
         n_rows, n_num, width = len(rows), len(self.numeric), self.n_features
-        matrix = np.zeros((n_rows, width), dtype=np.float64)
+        # One column more than the model's: an unseen category sets its 1.0 there, and it is
+        # cut off at the end, so the rows stay all zeros, like handle_unknown="ignore". So no
+        # step filters the unseen ones out: for one row, 3 numpy calls instead of 6 for the
+        # categories (each costs microseconds inside a request); faster at 256 rows too.
+        matrix = np.zeros((n_rows, width + 1), dtype=np.float64)
         if not n_rows:
-            return matrix
+            return matrix[:, :width]
         numbers = np.array([self._numbers_of(row) for row in rows], dtype=np.float64)
         matrix[:, :n_num] = (numbers - self._mean) / self._scale
-        # The flat positions of the ones, found in Python: for a row or a few, one numpy
-        # call instead of six (each costs microseconds inside a request). An unseen
-        # category has no column and stays all zeros, like handle_unknown="ignore".
         getters = self._column_getters
-        hot = [
-            start + column
-            for start, row in zip(range(0, n_rows * width, width), rows, strict=True)
-            for get, value in zip(getters, self._categories_of(row), strict=True)
-            if (column := get(value, -1)) >= 0
-        ]
-        matrix.put(hot, 1.0)
-        return matrix
+        columns = np.array(
+            [
+                get(value, width)
+                for row in rows
+                for get, value in zip(getters, self._categories_of(row), strict=True)
+            ],
+            dtype=np.intp,
+        ).reshape(n_rows, len(getters))
+        if n_rows > 1:  # flat positions: each row starts width + 1 further on
+            columns += np.arange(0, n_rows * (width + 1), width + 1, dtype=np.intp)[:, None]
+        matrix.put(columns, 1.0)
+        return matrix[:, :width]
 
     def predict_rows(self, rows: Sequence[dict[str, Any]]) -> np.ndarray:
         """Dollars for each row; same input and output as ``LoadedModel.predict_rows``."""
