@@ -26,9 +26,7 @@ from __future__ import annotations
 import argparse
 import gc
 import json
-import os
 import sys
-import tempfile
 import time
 from collections import defaultdict
 from collections.abc import Callable
@@ -36,8 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import uvloop
-from model_api_parts import request, scope_of
+from model_api_parts import request, run_as_service, scope_of
 from run_file import REPO, write_run
 
 
@@ -214,28 +211,20 @@ def main() -> int:
     parser.add_argument("--warmup", type=int, default=500)
     parser.add_argument("--loop", type=int, default=2000, help="calls per tight-loop run")
     args = parser.parse_args()
-    from understudy_common.logging import configure_logging
     from understudy_model.data import holdout_records, load_ames, split_holdout
 
     records = holdout_records(split_holdout(load_ames()), limit=args.records)
     body = json.dumps({"records": records}).encode()
-    load_before = os.getloadavg()
-    with (
-        tempfile.TemporaryDirectory(prefix="model-api-inside-") as tmp,
-        (Path(tmp) / "service.log").open("w") as log,
-    ):
-        configure_logging(service="model-api", level="INFO", stream=log)
-        result = uvloop.run(
-            measure(
-                args.artifact,
-                body,
-                requests=args.requests,
-                warmup=args.warmup,
-                loop_repeats=args.loop,
-                freeze_gc=True,
-            )
+    result, load_before, load_after = run_as_service(
+        measure(
+            args.artifact,
+            body,
+            requests=args.requests,
+            warmup=args.warmup,
+            loop_repeats=args.loop,
+            freeze_gc=True,
         )
-    load_after = os.getloadavg()
+    )
     print(f"\n{args.artifact.name}, {args.records} record(s) per request, {args.requests} requests")
     print(f"load average before {load_before[0]:.2f}, after {load_after[0]:.2f}\n")
     print(table(result))

@@ -37,10 +37,10 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import uvloop
@@ -48,6 +48,7 @@ from asgi_ceiling import app as ceiling_app
 from run_file import REPO, write_run
 
 ASGIApp = Callable[..., Awaitable[None]]
+T = TypeVar("T")
 PATH = "/v1/predictions"
 
 
@@ -196,6 +197,23 @@ def table(cpu_us: dict[str, list[float]]) -> tuple[str, list[dict[str, Any]]]:
     return "\n".join(lines), rows
 
 
+def run_as_service(
+    measurement: Coroutine[Any, Any, T],
+) -> tuple[T, tuple[float, float, float], tuple[float, float, float]]:
+    """Run ``measurement`` on the service's event loop (uvloop) with the service's JSON log
+    lines going to a file, as its go to its stdout; with the load average before and after."""
+    from understudy_common.logging import configure_logging
+
+    load_before = os.getloadavg()
+    with (
+        tempfile.TemporaryDirectory(prefix="model-api-bench-") as tmp,
+        (Path(tmp) / "service.log").open("w") as log,
+    ):
+        configure_logging(service="model-api", level="INFO", stream=log)
+        result = uvloop.run(measurement)
+    return result, load_before, os.getloadavg()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--artifact", type=Path, default=REPO / "artifacts" / "v2")
@@ -212,25 +230,16 @@ def main() -> int:
         records = holdout_records(split_holdout(load_ames()), limit=1)
         body = json.dumps({"records": records}).encode()
 
-    from understudy_common.logging import configure_logging
-
-    load_before = os.getloadavg()
-    with (
-        tempfile.TemporaryDirectory(prefix="model-api-parts-") as tmp,
-        (Path(tmp) / "service.log").open("w") as log,
-    ):
-        configure_logging(service="model-api", level="INFO", stream=log)
-        cpu_us = uvloop.run(  # the service's event loop
-            measure(
-                args.artifact,
-                body,
-                rounds=args.rounds,
-                requests=args.requests,
-                warmup=args.warmup,
-                freeze_gc=True,
-            )
+    cpu_us, load_before, load_after = run_as_service(
+        measure(
+            args.artifact,
+            body,
+            rounds=args.rounds,
+            requests=args.requests,
+            warmup=args.warmup,
+            freeze_gc=True,
         )
-    load_after = os.getloadavg()
+    )
     text, rows = table(cpu_us)
     print(f"\n{args.artifact.name}, {args.rounds} rounds x {args.requests} requests per variant")
     print(f"load average before {load_before[0]:.2f}, after {load_after[0]:.2f}\n")

@@ -4,21 +4,18 @@ result, bench/README.md, not a test.)"""
 
 from __future__ import annotations
 
-import importlib
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 
 import pytest
 
-BENCH = Path(__file__).resolve().parents[2] / "bench"
-
 
 @pytest.fixture
-def awake(monkeypatch: pytest.MonkeyPatch) -> ModuleType:
-    monkeypatch.syspath_prepend(str(BENCH))  # the scripts import their siblings by name
-    return importlib.import_module("awake")
+def awake(bench_script: Callable[[str], ModuleType]) -> ModuleType:
+    return bench_script("awake")
 
 
 def _children() -> list[int]:

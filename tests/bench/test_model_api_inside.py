@@ -3,9 +3,8 @@ in a tight loop, and every wrapper is gone afterwards."""
 
 from __future__ import annotations
 
-import importlib
 import json
-from pathlib import Path
+from collections.abc import Callable
 from types import ModuleType
 
 import pytest
@@ -14,13 +13,10 @@ import uvloop
 from tests.support.artifacts import Artifacts
 from understudy_model.data import Split
 
-BENCH = Path(__file__).resolve().parents[2] / "bench"
-
 
 @pytest.fixture
-def inside(monkeypatch: pytest.MonkeyPatch) -> ModuleType:
-    monkeypatch.syspath_prepend(str(BENCH))  # the scripts import their siblings by name
-    return importlib.import_module("model_api_inside")
+def inside(bench_script: Callable[[str], ModuleType]) -> ModuleType:
+    return bench_script("model_api_inside")
 
 
 def test_every_part_of_a_request_is_timed_and_unwrapped_afterwards(

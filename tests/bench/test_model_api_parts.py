@@ -3,9 +3,8 @@ part patched out for a measurement is back afterwards."""
 
 from __future__ import annotations
 
-import importlib
 import json
-from pathlib import Path
+from collections.abc import Callable
 from types import ModuleType
 
 import pytest
@@ -15,13 +14,10 @@ from tests.support.artifacts import Artifacts
 from understudy_model_api import predictions
 from understudy_model_api.runtime import Runtime
 
-BENCH = Path(__file__).resolve().parents[2] / "bench"
-
 
 @pytest.fixture
-def parts(monkeypatch: pytest.MonkeyPatch) -> ModuleType:
-    monkeypatch.syspath_prepend(str(BENCH))  # the scripts import their siblings by name
-    return importlib.import_module("model_api_parts")
+def parts(bench_script: Callable[[str], ModuleType]) -> ModuleType:
+    return bench_script("model_api_parts")
 
 
 def test_each_variant_is_measured_and_the_patches_are_undone(

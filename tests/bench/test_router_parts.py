@@ -5,11 +5,10 @@ each "per mirror" against the matching mirroring-off row."""
 from __future__ import annotations
 
 import gc
-import importlib
 import io
 import json
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType
 
@@ -20,13 +19,10 @@ from tests.support.artifacts import Artifacts
 from tests.support.processes import ServiceProcess, start_model_api
 from understudy_common.logging import configure_logging
 
-BENCH = Path(__file__).resolve().parents[2] / "bench"
-
 
 @pytest.fixture
-def parts(monkeypatch: pytest.MonkeyPatch) -> ModuleType:
-    monkeypatch.syspath_prepend(str(BENCH))  # the scripts import their siblings by name
-    return importlib.import_module("router_parts")
+def parts(bench_script: Callable[[str], ModuleType]) -> ModuleType:
+    return bench_script("router_parts")
 
 
 @pytest.fixture(scope="module")
