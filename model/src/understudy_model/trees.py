@@ -98,7 +98,7 @@ def _pack(bits: np.ndarray) -> np.ndarray:
 
 
 class TreeTable:
-    """The same sum for shallow trees (depth 3 or less: at most 7 splits each), with
+    """The same sum for shallow trees (at most 8 splits each: every tree of depth 3), with
     fewer numpy steps than the level walk: every split of every tree is compared in one
     step, each tree's 8 results packed into a byte, and that byte looks up the leaf the
     row reaches in a table built once (256 entries per tree: ~600 KB for 300 trees). For
@@ -119,19 +119,25 @@ class TreeTable:
         if len(set(codes.tolist())) != 256:  # the packing relies on the byte order
             raise ValueError("cannot pack comparison results on this platform")
         table = np.zeros((n_trees, 256), dtype=np.float64)
+        every = np.arange(256)
         for t, tree in enumerate(trees):
-            splits = np.flatnonzero(tree.children_left[: tree.node_count] != -1)
+            n = tree.node_count
+            left, right = tree.children_left[:n], tree.children_right[:n]
+            splits = np.flatnonzero(left != -1)
             if len(splits) > TABLE_MAX_SPLITS:
                 raise ValueError(f"tree {t} has {len(splits)} splits (> {TABLE_MAX_SPLITS})")
-            slot = {int(node): i for i, node in enumerate(splits)}
+            slot = np.zeros(n, dtype=np.intp)  # a split's place among the tree's 8 bits
+            slot[splits] = np.arange(len(splits))
             feature[t, : len(splits)] = tree.feature[splits]
             threshold[t, : len(splits)] = tree.threshold[splits]
-            for pattern, code in zip(patterns, codes, strict=True):
-                node = 0  # follow the pattern's answers from the root to a leaf
-                while tree.children_left[node] != -1:
-                    left = pattern[slot[node]]
-                    node = tree.children_left[node] if left else tree.children_right[node]
-                table[t, code] = learning_rate * tree.value[node, 0, 0]
+            # All 256 answer patterns followed from the root together, one level a step; a
+            # leaf stays put.
+            node = np.zeros(256, dtype=np.intp)
+            for _ in range(tree.max_depth):
+                goes_left = patterns[every, slot[node]] == 1
+                step = np.where(goes_left, left[node], right[node])
+                node = np.where(left[node] == -1, node, step)
+            table[t, codes] = learning_rate * tree.value[node, 0, 0]
         # The baseline sits after the trees' cells, so one gather yields the whole sum's terms.
         self._cells = np.append(table.ravel(), baseline)
         self._feature = feature.ravel()
@@ -150,11 +156,11 @@ class TreeTable:
         n_rows = x.shape[0]
         features = np.asarray(x, dtype=np.float32).astype(np.float64)  # as predict_stages
         goes_left = features.take(self._feature, axis=1) <= self._threshold
-        terms = np.empty((n_rows, self.n_trees + 1), dtype=np.int64)
-        terms[:, 0] = len(self._cells) - 1
-        np.add(_pack(goes_left), self._offsets, out=terms[:, 1:])
+        cells = np.empty((n_rows, self.n_trees + 1), dtype=np.int64)  # the baseline's, each leaf's
+        cells[:, 0] = len(self._cells) - 1
+        np.add(_pack(goes_left), self._offsets, out=cells[:, 1:])
         # cumsum adds one term after the other, in predict_stages' order.
-        return np.cumsum(self._cells[terms], axis=1)[:, -1]
+        return np.cumsum(self._cells[cells], axis=1)[:, -1]
 
 
 def few_rows_walker(
