@@ -516,8 +516,8 @@ def test_canary_steps_after_the_shadow_promote_and_survive_an_operator_restart(
         lambda s: s if s.get("canary", {}).get("step") == 1 else None,
     )
     assert second["canary"]["weight"] == 50
-    if stopped["canary"]["step"] == 0:
-        assert len(rollout.events("CanaryStepPassed")) == 1
+    if stopped["canary"]["step"] == 0:  # posted just after the status write seen above
+        assert len(rollout.wait_event("CanaryStepPassed")) == 1
     rollout.wait("router at weight 50", lambda _: plane.routed and plane.routed.get("weight") == 50)
 
     status = rollout.wait_decision("2.0.0")
@@ -532,7 +532,7 @@ def test_canary_steps_after_the_shadow_promote_and_survive_an_operator_restart(
     assert len(rollout.events("ShadowStarted")) == 1
     assert len(rollout.events("CanaryStarted")) == 1
     assert len(rollout.events("CanaryStepPassed")) == 1
-    assert len(rollout.events("Promoted")) == 1
+    assert len(rollout.wait_event("Promoted")) == 1  # posted just after the decision's write
     checks = {c["name"]: c for c in status["analysis"]["checks"]}
     assert checks["candidate-error-rate"]["verdict"] == "Pass"
     assert checks["candidate-error-rate"]["value"] == 0
