@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-import json
 import sys
 import time
 from collections import defaultdict
@@ -34,7 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from model_api_parts import request, run_as_service, scope_of
+from model_api_parts import holdout_body, request, run_as_service, scope_of
 from run_file import REPO, write_run
 
 
@@ -211,14 +210,10 @@ def main() -> int:
     parser.add_argument("--warmup", type=int, default=500)
     parser.add_argument("--loop", type=int, default=2000, help="calls per tight-loop run")
     args = parser.parse_args()
-    from understudy_model.data import holdout_records, load_ames, split_holdout
-
-    records = holdout_records(split_holdout(load_ames()), limit=args.records)
-    body = json.dumps({"records": records}).encode()
     result, load_before, load_after = run_as_service(
         measure(
             args.artifact,
-            body,
+            holdout_body(args.records),
             requests=args.requests,
             warmup=args.warmup,
             loop_repeats=args.loop,

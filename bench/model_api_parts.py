@@ -197,6 +197,15 @@ def table(cpu_us: dict[str, list[float]]) -> tuple[str, list[dict[str, Any]]]:
     return "\n".join(lines), rows
 
 
+def holdout_body(records: int) -> bytes:
+    """A request body of the first ``records`` Ames holdout houses (as bench/model_api.py's)."""
+    from understudy_model.data import holdout_records, load_ames, split_holdout
+
+    return json.dumps(
+        {"records": holdout_records(split_holdout(load_ames()), limit=records)}
+    ).encode()
+
+
 def run_as_service(
     measurement: Coroutine[Any, Any, T],
 ) -> tuple[T, tuple[float, float, float], tuple[float, float, float]]:
@@ -222,14 +231,7 @@ def main() -> int:
     parser.add_argument("--warmup", type=int, default=300)
     parser.add_argument("--body", type=Path, help="default: one holdout record, as model_api.py")
     args = parser.parse_args()
-    if args.body is not None:
-        body = args.body.read_bytes()
-    else:
-        from understudy_model.data import holdout_records, load_ames, split_holdout
-
-        records = holdout_records(split_holdout(load_ames()), limit=1)
-        body = json.dumps({"records": records}).encode()
-
+    body = args.body.read_bytes() if args.body is not None else holdout_body(1)
     cpu_us, load_before, load_after = run_as_service(
         measure(
             args.artifact,
