@@ -224,15 +224,17 @@ class FakeClock:
 class Readings:
     promql: PromQLSource
     scrape: ScrapeSource
-    baseline_at: float  # the timestamp of Prometheus' last scrape before the change
-    at: float  # the instant every PromQL query is evaluated at (whole milliseconds)
+    baseline_at: float  # the timestamp of a scrape of the baseline (before the change)
+    at: float  # the timestamp of a scrape after the change: every PromQL query's instant
 
     def context(self, candidate: str = "2.0.0") -> QueryContext:
-        """A window reaching back from ``at`` to just after that scrape: Prometheus' value
-        that long ago is the baseline the ScrapeSource subtracts too. Evaluated at a fixed
-        instant, not at Prometheus' own now: on a busy machine a query arrived late enough
-        that its window began after the first scrape of the change, and read no increase."""
-        window = f"{round((self.at - self.baseline_at) * 1000) - 1}ms"
+        """The window from the baseline's scrape to the change's, both included (Prometheus
+        2.x ranges are closed). With a sample on each edge, ``increase`` extrapolates by
+        exactly 1 (no time to either edge) and reads the same difference the ScrapeSource
+        subtracts, whenever Prometheus scraped. The window used to end at the test's clock:
+        scrapes delayed on a busy machine then left time to both edges, extrapolated each
+        series by its own factor (cut at its zero point) and the values parted."""
+        window = f"{round((self.at - self.baseline_at) * 1000)}ms"
         return QueryContext(
             model=MODEL,
             namespace="local",
@@ -264,8 +266,8 @@ def readings(tmp_path_factory: pytest.TempPathFactory, artifacts: Any) -> Iterat
         changed_at = time.time()
         # A scrape that began after the change: its samples are final.
         prom.wait_for_series(f"{up} > {changed_at + 0.05:.3f}")
-        provider.close()  # the tests' provider reads at a fixed instant, after that scrape
-        at = round(time.time(), 3)
+        at = provider.query(up)  # that scrape (or a later one), in whole milliseconds
+        provider.close()  # the tests' provider reads at that scrape's instant
         provider = PrometheusProvider(
             url=prom.url, timeout_seconds=5, at=datetime.fromtimestamp(at, tz=UTC)
         )
