@@ -92,6 +92,11 @@ _PACK = np.uint64(0x8040201008040201)
 _TOP_BYTE = np.uint64(56)
 
 
+def _splits(tree: Any) -> np.ndarray:
+    """The tree's split nodes (every node that is not a leaf), in node order."""
+    return np.flatnonzero(tree.children_left[: tree.node_count] != -1)
+
+
 def _pack(bits: np.ndarray) -> np.ndarray:
     """Rows of 8·k booleans (C-contiguous) -> k codes below 256 per row."""
     return ((bits.view(np.uint64) * _PACK) >> _TOP_BYTE).view(np.int64)
@@ -123,7 +128,7 @@ class TreeTable:
         for t, tree in enumerate(trees):
             n = tree.node_count
             left, right = tree.children_left[:n], tree.children_right[:n]
-            splits = np.flatnonzero(left != -1)
+            splits = _splits(tree)
             if len(splits) > TABLE_MAX_SPLITS:
                 raise ValueError(f"tree {t} has {len(splits)} splits (> {TABLE_MAX_SPLITS})")
             slot = np.zeros(n, dtype=np.intp)  # a split's place among the tree's 8 bits
@@ -147,10 +152,7 @@ class TreeTable:
 
     @staticmethod
     def fits(trees: Sequence[Any]) -> bool:
-        return all(
-            int(np.count_nonzero(tree.children_left[: tree.node_count] != -1)) <= TABLE_MAX_SPLITS
-            for tree in trees
-        )
+        return all(len(_splits(tree)) <= TABLE_MAX_SPLITS for tree in trees)
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         n_rows = x.shape[0]
