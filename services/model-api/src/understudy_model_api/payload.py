@@ -11,16 +11,14 @@ for a float become infinity the same way (they would otherwise crash float()).
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
-from understudy_common import body
+from understudy_common import body, jsonio
 from understudy_model_api.errors import ApiError
 
 # An integer literal with more digits than this cannot be a finite float64.
 _MAX_FLOAT_DIGITS = 309
-_DIGITS = b"0123456789"
 
 
 def _parse_int(literal: str) -> int | float:
@@ -52,14 +50,11 @@ async def read_body(
 def parse_json(body: bytes) -> Any:
     if not body:
         raise ApiError(400, "malformed_json", "request body is empty; expected a JSON object")
-    # The hook costs a Python call per integer (~6 µs of a one-record body's ~17). A body
-    # with fewer digit bytes than a too-long literal has cannot hold one, in any encoding
-    # json reads (UTF-8/16/32 all write an ASCII digit as its byte 0x30-0x39), and then
-    # plain int() is what the hook would call.
-    digits = len(body) - len(body.translate(None, _DIGITS))
-    parse_int = _parse_int if digits > _MAX_FLOAT_DIGITS else None
     try:
-        return json.loads(body, parse_int=parse_int)
+        # json's value or error for every body, read by orjson where that is the same
+        # (jsonio.py). The hook matters only where json reads: orjson reads no literal
+        # that long (it refuses numbers beyond a float and leaves 19-digit runs to json).
+        return jsonio.loads(body, parse_int=_parse_int)
     except RecursionError:
         raise ApiError(400, "malformed_json", "request body is nested too deeply") from None
     except (ValueError, UnicodeDecodeError) as exc:  # JSONDecodeError is a ValueError

@@ -6,12 +6,12 @@ Pure code: no HTTP, no metrics. The agreement rule itself is
 
 from __future__ import annotations
 
-import json
 import math
 import threading
 from collections import deque
 from dataclasses import dataclass
 
+from understudy_common import jsonio
 from understudy_common.compare import Comparison, Tolerance, compare_predictions, ks_statistic
 
 # Outcomes of one mirror decision (label values of understudy_router_mirror_total).
@@ -78,7 +78,7 @@ def _classified(values: list[object], positive: object) -> Predictions | None:
 def predictions_of(body: bytes) -> Predictions | None:
     """The ``predictions`` of a prediction API answer, or None if the body is not one."""
     try:
-        data = json.loads(body)
+        data = jsonio.loads(body)  # json's answer, orjson's speed (a mirror's live answer)
     except (ValueError, UnicodeDecodeError):
         return None
     if not isinstance(data, dict):

@@ -24,7 +24,6 @@ may differ between replicas; the core pools rare values anyway).
 
 from __future__ import annotations
 
-import json
 import math
 import threading
 from bisect import bisect_left
@@ -33,6 +32,7 @@ from collections.abc import Iterator, Sequence
 from prometheus_client.core import CounterMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from understudy_common import jsonio
 from understudy_common.compare import RecordComparison
 from understudy_common.histogram import le_label
 from understudy_common.metrics import metric_name
@@ -75,7 +75,7 @@ def field_values(body: bytes, field: str, count: int) -> list[object]:
     holds another number of records than were answered, gives None for every record."""
     missing: list[object] = [None] * count
     try:
-        document = json.loads(body)
+        document = jsonio.loads(body)
     except (ValueError, UnicodeDecodeError, RecursionError):
         return missing
     records = document.get("records") if isinstance(document, dict) else None
