@@ -99,6 +99,9 @@ LOADS: dict[str, list[tuple[int, int]]] = {
     "inputs-unlogged": [(1, 1), (1, 64)],
     **{peer: PEER_LOADS for peer in PEERS},
 }
+# `--baseline DIR`: model-api as it ships in another checkout (e.g. main before a change).
+BASELINE = "baseline"
+LOADS[BASELINE] = PEER_LOADS
 QUICK_LOADS = [(1, 1), (1, 64), (100, 16)]
 SCALING_TARGETS = (MODEL_API, CEILING)
 SCALING_LOADS = [(1, 16), (1, 64)]
@@ -152,7 +155,7 @@ def start_targets(
     # Every server starts side by side, MLServer first (the slowest: ~30-80 s on a busy
     # machine, most of it importing); then each is waited for. Ports are taken at once,
     # before any server binds, so no two get the same one.
-    ports_left = iter(free_ports(6 + 3 * processes + len(configs)))
+    ports_left = iter(free_ports(7 + 3 * processes + len(configs)))
     mlservers = []
     wanted = [t for t in (MLSERVER, MLSERVER_BATCH) if t in args.targets]
     if wanted:
@@ -181,6 +184,18 @@ def start_targets(
                 )
             )
             for i in range(count)
+        ]
+    if args.baseline is not None:
+        started[BASELINE] = [
+            stack.enter_context(
+                model_api_process(
+                    args.artifact,
+                    {},
+                    log(BASELINE, 0),
+                    port=next(ports_left),
+                    checkout=args.baseline,
+                )
+            )
         ]
     if CEILING in args.targets or SCALING in args.targets:
         started[CEILING] = [
@@ -274,6 +289,8 @@ def run(args: argparse.Namespace, stamp: str) -> list[Result]:
     with ExitStack() as stack:
         endpoints = start_targets(stack, args, bodies, stamp)
         measured = [t for t in args.targets if t in LOADS]
+        if args.baseline is not None:  # measured just before default at every load
+            measured.insert(measured.index(MODEL_API) if MODEL_API in measured else 0, BASELINE)
         for load in dict.fromkeys(load for t in measured for load in LOADS[t]):
             if args.quick and load not in QUICK_LOADS:
                 continue
@@ -328,6 +345,13 @@ def main() -> int:
     )
     parser.add_argument(
         "--floor-only", action="store_true", help="only the in-process floor (no wrk, seconds)"
+    )
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        default=None,
+        help="another checkout with its .venv (git worktree add ...; make env): its model-api "
+        "runs as the target `baseline`, with default's settings, in the same run",
     )
     args = parser.parse_args()
     args.duration = args.duration or (2 if args.quick else 4)
@@ -385,6 +409,7 @@ def main() -> int:
         "load_generator": "wrk (separate process), 2 threads; scaling rows: 2 wrk x 1 thread",
         "latency_of_split_wrk": "p50 request-weighted mean of the wrk processes', p99 worst",
         "configs": {k: CONFIGS[k] for k in args.targets if k in CONFIGS},
+        "baseline": str(args.baseline) if args.baseline else None,
         "mlserver": {
             "version": mlserver_peer.MLSERVER_VERSION,
             "batching": mlserver_peer.BATCH_SETTINGS,

@@ -128,7 +128,7 @@ def patched(variant: Variant) -> Iterator[None]:
 
     real_log_event, real_predict = predictions.log_event, Runtime.predict
 
-    async def zeros(self: Runtime, rows: Any) -> np.ndarray:
+    async def zeros(self: Runtime, rows: Any, *, alone: bool = False) -> np.ndarray:
         return np.zeros(len(rows))
 
     try:

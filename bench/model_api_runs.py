@@ -64,10 +64,14 @@ def model_api_process(
     *,
     port: int,
     script: Path | None = None,
+    checkout: Path | None = None,
 ) -> Iterator[Started]:
     """``python -m understudy_model_api`` (or ``script``, the ceiling, which runs the same
     entry point) on ``port``, stopped on exit; ``wait_ready`` until it answers (every
-    process starts side by side: each takes 10-20 s to import on a busy machine)."""
+    process starts side by side: each takes 10-20 s to import on a busy machine).
+    ``checkout``: another checkout of the project (a git worktree with its own ``make env``),
+    whose model-api runs from its own environment and directory: a before/after pair
+    measured in one run."""
     env = {
         **os.environ,
         "UNDERSTUDY_MODEL_API_ARTIFACT_DIR": str(artifact),
@@ -77,11 +81,12 @@ def model_api_process(
         "UNDERSTUDY_MODEL_API_LOG_INPUTS": "true",
         **{f"UNDERSTUDY_MODEL_API_{k}": v for k, v in settings.items()},
     }
-    command = (
-        [sys.executable, str(script)] if script else [sys.executable, "-m", "understudy_model_api"]
-    )
+    python = str(checkout / ".venv" / "bin" / "python") if checkout else sys.executable
+    command = [python, str(script)] if script else [python, "-m", "understudy_model_api"]
     with log_path.open("w") as log:
-        proc = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=REPO)
+        proc = subprocess.Popen(
+            command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=checkout or REPO
+        )
         try:
             yield Started(f"http://127.0.0.1:{port}", proc, log_path)
         finally:

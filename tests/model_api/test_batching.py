@@ -127,6 +127,87 @@ def test_stop_finishes_queued_work_and_refuses_new_work() -> None:
     assert refused
 
 
+class TaskRecorder(Recorder):
+    """A Recorder that also notes which task each call ran in."""
+
+    def __init__(self, fail: bool = False) -> None:
+        super().__init__(fail)
+        self.tasks: list[str] = []
+
+    def __call__(self, rows: Sequence[dict[str, Any]]) -> np.ndarray:
+        try:
+            task = asyncio.current_task()
+        except RuntimeError:  # the executor's thread: no event loop there
+            task = None
+        self.tasks.append(task.get_name() if task is not None else "")
+        return super().__call__(rows)
+
+
+def _alone(batcher: MicroBatcher, jobs: list[tuple[list[dict[str, Any]], bool]]) -> list[Any]:
+    """Each (rows, alone) predicted concurrently, in the caller's task named "request-i"."""
+
+    async def run() -> list[Any]:
+        await batcher.start()
+        try:
+            tasks = [
+                asyncio.create_task(batcher.predict(rows, alone=alone), name=f"request-{i}")
+                for i, (rows, alone) in enumerate(jobs)
+            ]
+            return list(await asyncio.gather(*tasks, return_exceptions=True))
+        finally:
+            await batcher.stop()
+
+    return asyncio.run(run())
+
+
+def test_a_lone_request_is_predicted_in_its_own_task_without_the_queue() -> None:
+    predict = TaskRecorder()
+    sizes: list[int] = []
+    batcher = MicroBatcher(predict, max_batch_records=8, max_wait_s=0.0, on_batch=sizes.append)
+    (result,) = _alone(batcher, [(_rows(3, 2), True)])
+    assert result.tolist() == [6.0, 8.0]
+    assert predict.tasks == ["request-0"]  # not the worker's
+    assert sizes == [2]  # the batch-size metric still sees it
+
+
+def test_a_lone_request_joins_the_requests_that_start_in_its_turn() -> None:
+    # Under load: the first request started alone, the next one (ready, not started when the
+    # first asked) starts while it waits its turn and queues; both are batched.
+    predict = TaskRecorder()
+    batcher = MicroBatcher(predict, max_batch_records=8, max_wait_s=0.0)
+    results = _alone(batcher, [(_rows(0, 1), True), (_rows(1, 1), False), (_rows(2, 2), False)])
+    assert [r.tolist() for r in results] == [[0.0], [2.0], [4.0, 6.0]]
+    assert predict.tasks == ["micro-batcher"]
+    assert predict.calls == [4]
+
+
+def test_queued_jobs_keep_their_turn_before_a_lone_request() -> None:
+    # A caller that says it is alone while jobs are queued (it cannot be, in the service)
+    # joins the queue rather than overtake them.
+    predict = TaskRecorder()
+    batcher = MicroBatcher(predict, max_batch_records=8, max_wait_s=0.0)
+    results = _alone(batcher, [(_rows(0, 1), False), (_rows(1, 1), True)])
+    assert [r.tolist() for r in results] == [[0.0], [2.0]]
+    assert predict.tasks == ["micro-batcher"]
+    assert predict.calls == [2]
+
+
+@pytest.mark.parametrize(("max_wait_s", "executor"), [(0.002, "inline"), (0.0, "thread")])
+def test_no_shortcut_with_a_wait_or_a_thread(max_wait_s: float, executor: Executor) -> None:
+    predict = TaskRecorder()
+    batcher = MicroBatcher(predict, max_batch_records=8, max_wait_s=max_wait_s, executor=executor)
+    (result,) = _alone(batcher, [(_rows(5, 1), True)])
+    assert result.tolist() == [10.0]
+    assert predict.tasks == ["micro-batcher" if executor == "inline" else ""]
+
+
+def test_a_lone_request_gets_the_predictors_error() -> None:
+    predict = Recorder(fail=True)
+    batcher = MicroBatcher(predict, max_batch_records=8, max_wait_s=0.0)
+    (failed,) = _alone(batcher, [(_rows(0, 1), True)])
+    assert isinstance(failed, RuntimeError)
+
+
 def test_direct_runner_calls_once_per_request() -> None:
     predict = Recorder()
     results = asyncio.run(_gather(DirectRunner(predict), [_rows(0, 2), _rows(2, 1)]))
@@ -146,3 +227,74 @@ def test_batched_predictions_are_identical_to_unbatched(
     batched = asyncio.run(_gather(batcher, jobs))
     for job, result in zip(jobs, batched, strict=True):
         assert np.array_equal(result, fast.predict_rows(job))  # exactly, not approximately
+
+
+class GateRunner:
+    """Wraps a runner: notes each call's ``alone`` and holds the first call until released."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.alone: list[bool] = []
+        self.entered = asyncio.Event()
+        self.release = asyncio.Event()
+
+    async def start(self) -> None:
+        await self.inner.start()
+
+    async def stop(self) -> None:
+        await self.inner.stop()
+
+    async def predict(self, rows: Sequence[dict[str, Any]], *, alone: bool = False) -> np.ndarray:
+        self.alone.append(alone)
+        if len(self.alone) == 1:
+            self.entered.set()
+            await self.release.wait()
+        return await self.inner.predict(rows, alone=alone)
+
+
+def test_the_handler_calls_a_request_alone_only_when_no_other_is_in_flight(
+    artifacts: Any, records: list[dict[str, Any]]
+) -> None:
+    import json
+
+    from understudy_common.metrics import new_registry
+    from understudy_model_api.drift import DriftMetrics
+    from understudy_model_api.metrics import ApiMetrics
+    from understudy_model_api.predictions import PredictionHandler
+    from understudy_model_api.runtime import load_runtime
+    from understudy_model_api.settings import Settings
+
+    settings = Settings(artifact_dir=artifacts.v1)
+    metrics = ApiMetrics(new_registry())
+    drift = DriftMetrics(metrics.registry, features=settings.drift_features)
+    runtime = load_runtime(settings, metrics)
+    drift.bind(runtime.model)
+    gate = GateRunner(runtime.runner)
+    runtime.runner = gate
+    handler = PredictionHandler(
+        settings=settings, metrics=metrics, drift=drift, runtime=lambda: runtime
+    )
+    body = json.dumps({"records": records[:1]}).encode()
+    headers = [(b"content-type", b"application/json")]
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    async def run() -> list[tuple[int, bytes, Any]]:
+        await gate.start()
+        try:
+            first = asyncio.create_task(handler(request_id="a", headers=headers, receive=receive))
+            await gate.entered.wait()  # the first request is held inside its prediction
+            second = await handler(request_id="b", headers=headers, receive=receive)
+            gate.release.set()
+            answers = [await first, second]
+            answers.append(await handler(request_id="c", headers=headers, receive=receive))
+            return answers
+        finally:
+            await gate.stop()
+
+    answers = asyncio.run(run())
+    assert [status for status, _, _ in answers] == [200, 200, 200]
+    predictions = [json.loads(answer)["predictions"] for _, answer, _ in answers]
+    assert predictions[0] == predictions[1] == predictions[2]
+    assert gate.alone == [True, False, True]

@@ -275,7 +275,7 @@ def test_a_bug_behind_the_route_is_a_json_500_with_the_request_id(
     service: Service, records: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     class Broken:
-        async def predict(self, rows: Any) -> Any:
+        async def predict(self, rows: Any, *, alone: bool = False) -> Any:
             raise ZeroDivisionError("a genuine bug")
 
     runtime = service.client.app.state.runtime  # type: ignore[attr-defined]

@@ -38,7 +38,9 @@ class Runner(Protocol):
 
     async def stop(self) -> None: ...
 
-    async def predict(self, rows: Sequence[dict[str, Any]]) -> np.ndarray: ...
+    async def predict(
+        self, rows: Sequence[dict[str, Any]], *, alone: bool = False
+    ) -> np.ndarray: ...
 
 
 class _Executor:
@@ -83,7 +85,7 @@ class DirectRunner:
     async def stop(self) -> None:
         self._executor.stop()
 
-    async def predict(self, rows: Sequence[dict[str, Any]]) -> np.ndarray:
+    async def predict(self, rows: Sequence[dict[str, Any]], *, alone: bool = False) -> np.ndarray:
         if self._on_batch is not None:
             self._on_batch(len(rows))
         return await self._executor.run(self._predict, rows)
@@ -121,6 +123,8 @@ class MicroBatcher:
         self._full = asyncio.Event()  # a whole batch is queued
         self._worker: asyncio.Task[None] | None = None
         self._stopping = False
+        # A lone request may skip the queue: nothing waits for more, nothing runs beside.
+        self._shortcut = max_wait_s == 0 and executor == "inline"
 
     async def start(self) -> None:
         self._executor.start()
@@ -135,9 +139,29 @@ class MicroBatcher:
             await worker  # returns once the queue is empty
         self._executor.stop()
 
-    async def predict(self, rows: Sequence[dict[str, Any]]) -> np.ndarray:
+    async def predict(self, rows: Sequence[dict[str, Any]], *, alone: bool = False) -> np.ndarray:
+        """The predictions of ``rows``.
+
+        ``alone``: no other request had started when the caller asked. With no wait and the
+        predictor inline (the defaults) the rows are then predicted in the caller's task,
+        skipping the queue's two hand-offs (to the worker task and back), after one turn of
+        the loop: requests already read but not started yet (their tasks are ready, and
+        under load there are many) start in that turn, see this one in flight and queue;
+        if any did, this one queues with them and they are batched as before. Without that
+        turn every request under load would find itself alone and none would batch
+        (bench/README.md, "JSON through orjson, and the bookkeeping after the answer")."""
         if self._worker is None or self._stopping:
             raise RuntimeError("MicroBatcher.predict called before start() or after stop()")
+        if alone and self._shortcut and not self._jobs:
+            await asyncio.sleep(0)
+        if alone and self._shortcut and not self._jobs:
+            if self._on_batch is not None:
+                self._on_batch(len(rows))
+            try:
+                return self._predict(rows)
+            except Exception:  # logged as the worker logs it; the caller gets the error
+                logger.exception("batched prediction of %s records failed", len(rows))
+                raise
         loop = asyncio.get_running_loop()
         job = _Job(rows=rows, enqueued=loop.time(), future=loop.create_future())
         self._jobs.append(job)

@@ -23,7 +23,7 @@ from understudy_common.logging import request_context
 from understudy_common.request_id import REQUEST_ID_HEADER, request_id_from
 from understudy_model_api.errors import ApiError
 from understudy_model_api.metrics import ApiMetrics
-from understudy_model_api.predictions import PREDICTIONS_PATH, PredictionHandler
+from understudy_model_api.predictions import PREDICTIONS_PATH, Bookkeeping, PredictionHandler
 
 logger = logging.getLogger(__name__)
 
@@ -64,6 +64,7 @@ class RequestContextMiddleware:
         response_started = False
         route: str | None = None  # None: FastAPI's router names it (scope["route"])
         in_flight = self.metrics.request_started()
+        bookkeeping: Bookkeeping | None = None  # the fast route's, once its answer is sent
 
         async def send_with_headers(message: Message) -> None:
             nonlocal status, response_started
@@ -82,7 +83,7 @@ class RequestContextMiddleware:
             try:
                 if self.serves(scope):
                     route = PREDICTIONS_PATH
-                    await self._predict(request_id, scope, receive, send_with_headers)
+                    bookkeeping = await self._predict(request_id, scope, receive, send_with_headers)
                 else:
                     await self.app(scope, receive, send_with_headers)
             except Exception:
@@ -100,12 +101,20 @@ class RequestContextMiddleware:
                     status=status,
                     seconds=time.perf_counter() - started,
                 )
+            if bookkeeping is not None:
+                try:
+                    bookkeeping()
+                except Exception:  # the answer is out: log it, the client is not told
+                    logger.exception("bookkeeping of %s %s failed", scope["method"], scope["path"])
 
-    async def _predict(self, request_id: str, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _predict(
+        self, request_id: str, scope: Scope, receive: Receive, send: Send
+    ) -> Bookkeeping:
         """The fast route: the handler's answer with the headers Starlette's Response
-        would send (content-length, then content-type)."""
+        would send (content-length, then content-type); returns the request's bookkeeping
+        (predictions.py), for after the answer."""
         assert self.predictions is not None
-        status, body = await self.predictions(
+        status, body, bookkeeping = await self.predictions(
             request_id=request_id, headers=scope["headers"], receive=receive
         )
         await send(
@@ -119,3 +128,4 @@ class RequestContextMiddleware:
             }
         )
         await send({"type": "http.response.body", "body": body})
+        return bookkeeping

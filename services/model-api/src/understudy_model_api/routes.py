@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
+from starlette.background import BackgroundTask
 from starlette.responses import Response
 
 from understudy_common.metrics import CONTENT_TYPE_LATEST, render
@@ -44,12 +45,22 @@ async def create_predictions(request: Request) -> Response:
     # handler directly otherwise (predictions.py). This route is still the OpenAPI
     # document's.
     handler: PredictionHandler = request.app.state.predictions
-    status, body = await handler(
+    status, body, bookkeeping = await handler(
         request_id=request.state.request_id,
         headers=request.scope["headers"],
         receive=request.receive,
     )
-    return Response(body, status_code=status, media_type=JsonResponse.media_type)
+
+    async def after_sending() -> None:  # a coroutine: Starlette runs a plain function in a thread
+        bookkeeping()
+
+    # Starlette runs the background task once the body is sent, as the fast route does.
+    return Response(
+        body,
+        status_code=status,
+        media_type=JsonResponse.media_type,
+        background=BackgroundTask(after_sending),
+    )
 
 
 @router.get("/v1/model", summary="The served model: version, holdout metrics, feature schema")

@@ -29,8 +29,8 @@ class Runtime:
     # Why the reference pipeline serves ("" when fast, or when asked for by settings).
     predictor_reason: str = ""
 
-    async def predict(self, rows: Sequence[dict[str, Any]]) -> Any:
-        return await self.runner.predict(rows)
+    async def predict(self, rows: Sequence[dict[str, Any]], *, alone: bool = False) -> Any:
+        return await self.runner.predict(rows, alone=alone)
 
 
 def _fast(model: LoadedModel) -> PredictFn:
