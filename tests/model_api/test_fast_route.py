@@ -129,14 +129,8 @@ def test_the_fast_route_is_the_one_serving_by_default(
     assert service.value("understudy_model_api_requests_total", route="/v1/predictions") == 1
 
 
-@pytest.mark.parametrize("fast", [True, False])
-def test_the_request_is_logged_once_its_answer_is_sent(
-    service_factory: Callable[..., Any], records: list[dict[str, Any]], fast: bool
-) -> None:
-    """Either route sends the answer first and writes the request's event after (the
-    bookkeeping of predictions.py), still once and still under the request's id."""
-    body = _json({"records": records[:1]})
-    scope = {
+def _scope(request_id: str) -> dict[str, Any]:
+    return {
         "type": "http",
         "asgi": {"version": "3.0"},
         "http_version": "1.1",
@@ -146,10 +140,20 @@ def test_the_request_is_logged_once_its_answer_is_sent(
         "raw_path": b"/v1/predictions",
         "root_path": "",
         "query_string": b"",
-        "headers": [(b"content-type", b"application/json"), (b"x-request-id", b"after-1")],
+        "headers": [(b"content-type", b"application/json"), (b"x-request-id", request_id.encode())],
         "client": ("127.0.0.1", 50000),
         "server": ("127.0.0.1", 8000),
     }
+
+
+@pytest.mark.parametrize("fast", [True, False])
+def test_the_request_is_logged_once_its_answer_is_sent(
+    service_factory: Callable[..., Any], records: list[dict[str, Any]], fast: bool
+) -> None:
+    """Either route sends the answer first and writes the request's event after (the
+    bookkeeping of predictions.py), still once and still under the request's id."""
+    body = _json({"records": records[:1]})
+    scope = _scope("after-1")
     with service_factory("v1", fast_route=fast) as svc:
         events_when_sent: list[int] = []
 
@@ -164,4 +168,25 @@ def test_the_request_is_logged_once_its_answer_is_sent(
         assert events_when_sent == [0]
         [event] = svc.request_events()
         assert event["http.request.id"] == "after-1"
+        assert event["http.response.status_code"] == 200
+
+
+@pytest.mark.parametrize("fast", [True, False])
+def test_a_request_whose_answer_cannot_be_sent_is_still_logged(
+    service_factory: Callable[..., Any], records: list[dict[str, Any]], fast: bool
+) -> None:
+    body = _json({"records": records[:1]})
+    with service_factory("v1", fast_route=fast) as svc:
+
+        async def receive() -> dict[str, Any]:
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        async def send(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.body":
+                raise ConnectionResetError("the client went away")
+
+        with pytest.raises(ConnectionResetError):
+            svc.client.portal.call(svc.client.app, _scope("gone-1"), receive, send)  # type: ignore[union-attr]
+        [event] = svc.request_events()
+        assert event["http.request.id"] == "gone-1"
         assert event["http.response.status_code"] == 200

@@ -83,7 +83,11 @@ class RequestContextMiddleware:
             try:
                 if self.serves(scope):
                     route = PREDICTIONS_PATH
-                    bookkeeping = await self._predict(request_id, scope, receive, send_with_headers)
+                    assert self.predictions is not None
+                    answer, body, bookkeeping = await self.predictions(
+                        request_id=request_id, headers=scope["headers"], receive=receive
+                    )
+                    await self._send(answer, body, send_with_headers)
                 else:
                     await self.app(scope, receive, send_with_headers)
             except Exception:
@@ -101,22 +105,17 @@ class RequestContextMiddleware:
                     status=status,
                     seconds=time.perf_counter() - started,
                 )
-            if bookkeeping is not None:
-                try:
-                    bookkeeping()
-                except Exception:  # the answer is out: log it, the client is not told
-                    logger.exception("bookkeeping of %s %s failed", scope["method"], scope["path"])
+                # Even when sending failed (the client gone): the request is logged.
+                if bookkeeping is not None:
+                    try:
+                        bookkeeping()
+                    except Exception:  # the answer is out: log it, the client is not told
+                        logger.exception("bookkeeping of %s failed", PREDICTIONS_PATH)
 
-    async def _predict(
-        self, request_id: str, scope: Scope, receive: Receive, send: Send
-    ) -> Bookkeeping:
-        """The fast route: the handler's answer with the headers Starlette's Response
-        would send (content-length, then content-type); returns the request's bookkeeping
-        (predictions.py), for after the answer."""
-        assert self.predictions is not None
-        status, body, bookkeeping = await self.predictions(
-            request_id=request_id, headers=scope["headers"], receive=receive
-        )
+    @staticmethod
+    async def _send(status: int, body: bytes, send: Send) -> None:
+        """The fast route's answer, with the headers Starlette's Response would send
+        (content-length, then content-type)."""
         await send(
             {
                 "type": "http.response.start",
@@ -128,4 +127,3 @@ class RequestContextMiddleware:
             }
         )
         await send({"type": "http.response.body", "body": body})
-        return bookkeeping

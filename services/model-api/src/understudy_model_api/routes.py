@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from starlette.background import BackgroundTask
 from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
 
 from understudy_common.metrics import CONTENT_TYPE_LATEST, render
 from understudy_model_api.errors import JsonResponse, not_ready
 from understudy_model_api.metrics import ApiMetrics
 from understudy_model_api.openapi import PREDICTION_RESPONSES
-from understudy_model_api.predictions import PREDICTIONS_PATH, PredictionHandler
+from understudy_model_api.predictions import PREDICTIONS_PATH, Bookkeeping, PredictionHandler
 from understudy_model_api.runtime import Runtime
 from understudy_model_api.settings import Settings
 
@@ -50,17 +50,24 @@ async def create_predictions(request: Request) -> Response:
         headers=request.scope["headers"],
         receive=request.receive,
     )
+    return _Answer(body, status, bookkeeping)
 
-    async def after_sending() -> None:  # a coroutine: Starlette runs a plain function in a thread
-        bookkeeping()
 
-    # Starlette runs the background task once the body is sent, as the fast route does.
-    return Response(
-        body,
-        status_code=status,
-        media_type=JsonResponse.media_type,
-        background=BackgroundTask(after_sending),
-    )
+class _Answer(Response):
+    """The handler's answer; its bookkeeping runs once the answer is sent, or sending
+    failed, as on the fast route (a Starlette background task would not run then)."""
+
+    media_type = JsonResponse.media_type
+
+    def __init__(self, body: bytes, status: int, bookkeeping: Bookkeeping) -> None:
+        super().__init__(body, status_code=status)
+        self._bookkeeping = bookkeeping
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self._bookkeeping()
 
 
 @router.get("/v1/model", summary="The served model: version, holdout metrics, feature schema")
