@@ -146,3 +146,17 @@ def test_ascii_encoder_writes_nan_as_null():
 def test_ascii_encoder_raises_where_json_raises():
     with pytest.raises(TypeError):
         jsonio.AsciiEncoder().encode({"x": object()})
+
+
+@pytest.mark.parametrize(
+    ("data", "long_run"),
+    [
+        (b"123456789012345678", False),  # 18 digits: within int64, orjson reads it exactly
+        (b"1234567890123456789", True),
+        (b'{"a": 123456789.0123456789}', False),  # runs of 9 and 10
+        (b'{"a": 1, "b": "x1234567890123456789"}', True),  # in a string too: json reads it
+        (b"", False),
+    ],
+)
+def test_a_run_of_19_digits_sends_the_body_to_json(data, long_run):
+    assert jsonio._has_long_digit_run(data) is long_run

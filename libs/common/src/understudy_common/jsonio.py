@@ -12,15 +12,22 @@ hands ``json`` every case orjson would answer differently
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable
 from typing import Any
 
 import orjson
 
 # orjson reads an integer literal beyond 64 bits as a float; json keeps it exact. Such a
-# literal has at least 19 digits; so may a long decimal, which json then reads, the same.
-_LONG_DIGITS = re.compile(rb"[0-9]{19}")
+# literal has at least 19 digits in a row; so may a long decimal, which json then reads,
+# the same. Found by mapping every digit to "0" and every other byte to " " (bytes.translate,
+# C) and looking for 19 zeros: ~1 µs for a one-record body, where a regular expression
+# ([0-9]{19}) took 15 µs, more than json's whole parse.
+_DIGIT_MAP = bytes(0x30 if 0x30 <= byte <= 0x39 else 0x20 for byte in range(256))
+_LONG_RUN = b"0" * 19
+
+
+def _has_long_digit_run(data: bytes) -> bool:
+    return _LONG_RUN in data.translate(_DIGIT_MAP)
 
 
 def loads(data: bytes, **json_options: Any) -> Any:
@@ -34,7 +41,7 @@ def loads(data: bytes, **json_options: Any) -> Any:
     apply only to json's reading: orjson's values are the ones json gives without hooks,
     so a hook that changes a value must also make orjson's reading impossible.
     """
-    if _LONG_DIGITS.search(data) is None:
+    if not _has_long_digit_run(data):
         try:
             return orjson.loads(data)
         except orjson.JSONDecodeError:
