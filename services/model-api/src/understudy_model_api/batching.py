@@ -154,14 +154,8 @@ class MicroBatcher:
             raise RuntimeError("MicroBatcher.predict called before start() or after stop()")
         if alone and self._shortcut and not self._jobs:
             await asyncio.sleep(0)
-        if alone and self._shortcut and not self._jobs:
-            if self._on_batch is not None:
-                self._on_batch(len(rows))
-            try:
-                return self._predict(rows)
-            except Exception:  # logged as the worker logs it; the caller gets the error
-                logger.exception("batched prediction of %s records failed", len(rows))
-                raise
+            if not self._jobs:
+                return self._predict_here(rows)
         loop = asyncio.get_running_loop()
         job = _Job(rows=rows, enqueued=loop.time(), future=loop.create_future())
         self._jobs.append(job)
@@ -170,6 +164,16 @@ class MicroBatcher:
         if self._queued_records >= self.max_batch_records:
             self._full.set()
         return await job.future
+
+    def _predict_here(self, rows: Sequence[dict[str, Any]]) -> np.ndarray:
+        """A lone request's rows, predicted in its own task (see :meth:`predict`)."""
+        if self._on_batch is not None:
+            self._on_batch(len(rows))
+        try:
+            return self._predict(rows)
+        except Exception:  # logged as the worker logs it; the caller gets the error
+            logger.exception("batched prediction of %s records failed", len(rows))
+            raise
 
     def _take_batch(self) -> list[_Job]:
         """Queued jobs up to max_batch_records in arrival order (always at least one)."""

@@ -23,7 +23,12 @@ from understudy_common.logging import request_context
 from understudy_common.request_id import REQUEST_ID_HEADER, request_id_from
 from understudy_model_api.errors import ApiError
 from understudy_model_api.metrics import ApiMetrics
-from understudy_model_api.predictions import PREDICTIONS_PATH, Bookkeeping, PredictionHandler
+from understudy_model_api.predictions import (
+    PREDICTIONS_PATH,
+    Bookkeeping,
+    PredictionHandler,
+    run_bookkeeping,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -107,10 +112,7 @@ class RequestContextMiddleware:
                 )
                 # Even when sending failed (the client gone): the request is logged.
                 if bookkeeping is not None:
-                    try:
-                        bookkeeping()
-                    except Exception:  # the answer is out: log it, the client is not told
-                        logger.exception("bookkeeping of %s failed", PREDICTIONS_PATH)
+                    run_bookkeeping(bookkeeping)
 
     @staticmethod
     async def _send(status: int, body: bytes, send: Send) -> None:

@@ -38,6 +38,7 @@ from understudy_model_api.runtime import Runtime
 from understudy_model_api.settings import Settings
 
 logger = logging.getLogger("understudy_model_api.request")
+_errors = logging.getLogger(__name__)
 
 PREDICTIONS_PATH = "/v1/predictions"
 REQUEST_DATASET = "model-api.request"
@@ -97,6 +98,15 @@ def _not_finite(predictions: np.ndarray) -> ApiError | None:
 
 # What a request still has to do once its answer is sent (see the module's docstring).
 Bookkeeping = Callable[[], None]
+
+
+def run_bookkeeping(bookkeeping: Bookkeeping) -> None:
+    """Run a request's bookkeeping once its answer is sent or could not be: both routes
+    call this. A failure is logged, never raised: the client has its answer already."""
+    try:
+        bookkeeping()
+    except Exception:
+        _errors.exception("bookkeeping of %s failed", PREDICTIONS_PATH)
 
 
 class PredictionHandler:

@@ -10,7 +10,12 @@ from understudy_common.metrics import CONTENT_TYPE_LATEST, render
 from understudy_model_api.errors import JsonResponse, not_ready
 from understudy_model_api.metrics import ApiMetrics
 from understudy_model_api.openapi import PREDICTION_RESPONSES
-from understudy_model_api.predictions import PREDICTIONS_PATH, Bookkeeping, PredictionHandler
+from understudy_model_api.predictions import (
+    PREDICTIONS_PATH,
+    Bookkeeping,
+    PredictionHandler,
+    run_bookkeeping,
+)
 from understudy_model_api.runtime import Runtime
 from understudy_model_api.settings import Settings
 
@@ -67,7 +72,7 @@ class _Answer(Response):
         try:
             await super().__call__(scope, receive, send)
         finally:
-            self._bookkeeping()
+            run_bookkeeping(self._bookkeeping)
 
 
 @router.get("/v1/model", summary="The served model: version, holdout metrics, feature schema")
