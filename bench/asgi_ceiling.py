@@ -48,19 +48,25 @@ async def app(
     await send({"type": "http.response.body", "body": ANSWER})
 
 
-def main() -> int:
+def serve(factory: Callable[[Any], Any]) -> int:
+    """Run model-api's own entry point with ``factory(settings)`` as its app: the same
+    uvicorn, options and settings model-api runs with (the bare target uses it too)."""
     from understudy_model_api import __main__ as entry
 
     # Fails loudly if model-api's entry point no longer builds its app through
-    # create_app: the ceiling would otherwise serve something else.
+    # create_app: the target would otherwise serve something else.
     if not callable(getattr(entry, "create_app", None)):
         raise SystemExit("understudy_model_api.__main__ has no create_app to replace")
 
     def create_app(settings: Any, **options: Any) -> Any:
-        return app
+        return factory(settings)
 
     setattr(entry, "create_app", create_app)  # noqa: B010 (mypy: not a FastAPI factory)
     return entry.main()
+
+
+def main() -> int:
+    return serve(lambda settings: app)
 
 
 if __name__ == "__main__":

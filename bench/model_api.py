@@ -14,6 +14,10 @@ with a Lua script POSTing a fixed body of 1 or 100 Ames holdout records):
   batching, predict in a thread) and ablations (``CONFIGS``);
 - ``ceiling``: the raw-ASGI ceiling, a fixed answer under model-api's own uvicorn and
   options (bench/asgi_ceiling.py);
+- ``bare``: the least work a correct answer needs (parse, validate, predict, render; no
+  metrics, log event, request id or drift counting) under the same uvicorn
+  (bench/asgi_bare.py). Its share of the ceiling bounds what model-api can reach there;
+  its predictions are checked equal to model-api's first;
 - ``mlserver`` / ``mlserver-batch``: MLServer + mlserver-sklearn serving the artifact's
   pipeline (V2 protocol, pandas codec), without and with adaptive batching, installed by
   this script into a benchmark-only environment (bench/mlserver_peer.py). Its predictions
@@ -48,6 +52,7 @@ import mlserver_peer
 from awake import cpus_kept_awake
 from model_api_floor import floor
 from model_api_report import (
+    BARE,
     CEILING,
     MLSERVER,
     MLSERVER_BATCH,
@@ -65,6 +70,7 @@ from model_api_runs import Started, free_ports, model_api_process, run_wrk, wait
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "bench" / "results"
 CEILING_SCRIPT = REPO / "bench" / "asgi_ceiling.py"
+BARE_SCRIPT = REPO / "bench" / "asgi_bare.py"
 
 # name -> service settings (UNDERSTUDY_MODEL_API_* without the prefix)
 CONFIGS: dict[str, dict[str, str]] = {
@@ -82,7 +88,7 @@ CONFIGS: dict[str, dict[str, str]] = {
     # logs them, the worst case). What logging each request's inputs costs.
     "inputs-unlogged": {"LOG_INPUTS": "false"},
 }
-PEERS = (CEILING, MLSERVER, MLSERVER_BATCH)
+PEERS = (CEILING, BARE, MLSERVER, MLSERVER_BATCH)
 SCALING = "scaling"
 TARGETS = [*CONFIGS, *PEERS, SCALING]
 DEFAULT_TARGETS = [CEILING, MODEL_API, MLSERVER, MLSERVER_BATCH, "naive", SCALING]
@@ -131,6 +137,20 @@ def model_api_predictions(url: str, bodies: dict[int, Path]) -> dict[int, list[f
     return out
 
 
+def fast_predictions(artifact: Path, records: list[dict[str, Any]]) -> dict[int, list[float]]:
+    """model-api's answers for 1 and 100 records, computed here (its fast predictor)."""
+    from understudy_model.artifact import load_artifact
+    from understudy_model.fast import compile_fast_predictor
+    from understudy_model.validation import validate_records
+
+    model = load_artifact(artifact)
+    fast = compile_fast_predictor(model)
+    return {
+        n: [float(p) for p in fast.predict_rows(validate_records(records[:n], model.schema).rows)]
+        for n in (1, 100)
+    }
+
+
 def check_ceiling(url: str, body: Path) -> None:
     from asgi_ceiling import ANSWER
 
@@ -155,7 +175,7 @@ def start_targets(
     # Every server starts side by side, MLServer first (the slowest: ~30-80 s on a busy
     # machine, most of it importing); then each is waited for. Ports are taken at once,
     # before any server binds, so no two get the same one.
-    ports_left = iter(free_ports(7 + 3 * processes + len(configs)))
+    ports_left = iter(free_ports(8 + 3 * processes + len(configs)))
     mlservers = []
     wanted = [t for t in (MLSERVER, MLSERVER_BATCH) if t in args.targets]
     if wanted:
@@ -206,10 +226,22 @@ def start_targets(
             )
             for i in range(processes)
         ]
+    if BARE in args.targets:
+        started[BARE] = [
+            stack.enter_context(
+                model_api_process(
+                    args.artifact, {}, log(BARE, 0), port=next(ports_left), script=BARE_SCRIPT
+                )
+            )
+        ]
     for name, group in started.items():
         out[name] = Endpoint([wait_ready(s) for s in group], "/v1/predictions", bodies)
     if CEILING in out:
         check_ceiling(out[CEILING].urls[0], bodies[1])
+    if BARE in out:  # it must do the real work: model-api's answers, to the last bit
+        served = model_api_predictions(out[BARE].urls[0], bodies)
+        if served != fast_predictions(args.artifact, args.records):
+            raise SystemExit("the bare target's predictions differ from model-api's")
     if mlservers:
         v2_bodies = mlserver_peer.frame_bodies(args.artifact, args.records, RESULTS)
         if MODEL_API in out:

@@ -9,17 +9,25 @@ from dataclasses import dataclass
 from typing import Any
 
 CEILING = "ceiling"
+# The least work a correct answer needs under the same uvicorn (bench/asgi_bare.py): parse,
+# validate, predict, render. Its ratio to the ceiling bounds model-api's on this stack.
+BARE = "bare"
 MLSERVER = "mlserver"
 MLSERVER_BATCH = "mlserver-batch"
 MODEL_API = "default"  # model-api as it ships (the `default` configuration)
 # The peers every row is divided by, when measured at the same records, concurrency,
 # server processes and load-generator processes: (target, column header).
-PEERS = ((CEILING, "x ceiling"), (MLSERVER, "x MLServer"), (MLSERVER_BATCH, "x MLS+batch"))
+PEERS = (
+    (CEILING, "x ceiling"),
+    (BARE, "x bare"),
+    (MLSERVER, "x MLServer"),
+    (MLSERVER_BATCH, "x MLS+batch"),
+)
 
 
 @dataclass
 class Result:
-    target: str  # a model-api configuration, `ceiling`, `mlserver` or `mlserver-batch`
+    target: str  # a model-api configuration, `ceiling`, `bare`, `mlserver` or `mlserver-batch`
     records: int  # records per request
     concurrency: int  # connections, over all wrk processes
     processes: int  # server processes serving the target (2: each on its own port)
@@ -131,6 +139,13 @@ def goals(results: list[Result]) -> dict[str, float | None]:
     for c in (1, 64):  # goal: >= 0.5 of the ceiling
         out[f"model_api_vs_ceiling_c{c}"] = ratio(
             find(results, MODEL_API, 1, c), find(results, CEILING, 1, c)
+        )
+        # The bound: the bare target's share of the ceiling, and model-api's of the bare's.
+        out[f"bare_vs_ceiling_c{c}"] = ratio(
+            find(results, BARE, 1, c), find(results, CEILING, 1, c)
+        )
+        out[f"model_api_vs_bare_c{c}"] = ratio(
+            find(results, MODEL_API, 1, c), find(results, BARE, 1, c)
         )
         out[f"model_api_vs_mlserver_best_c{c}"] = ratio(
             find(results, MODEL_API, 1, c),

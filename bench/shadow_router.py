@@ -10,6 +10,10 @@ processes (v1 live, v2 candidate), four ways to reach the live model:
                  (UNDERSTUDY_ROUTER_MIRROR_PROCESS=false; the default runs it in the
                  router's mirror process)
     nginx-100    wrk -> nginx (``mirror`` directive, 100% to v2) -> v1   (the peer)
+    nginx-off    wrk -> nginx (no mirror) -> v1: the peer's mirroring-off, so that its
+                 own mirroring ratio (nginx-100 / nginx-off) is measured in the same run
+    nginx-null   wrk -> nginx (``mirror`` 100% to a fixed-answer nginx) -> v1: the
+                 peer's mirroring without a second model's CPU
     router-w     wrk -> shadow router (candidate set, no mirror, canary weight 0.01%) -> v1
                  (the canary weight decision on every request, ~all answered by live; its
                  p50 against router-off is the decision's cost, next to the in-process
@@ -108,6 +112,34 @@ http {{
       proxy_http_version 1.1;
       proxy_set_header Connection "";
       proxy_pass http://candidate/v1/predictions;
+    }}
+  }}
+  server {{
+    # nginx-off: the same proxy without the mirror, so the peer's own mirroring cost to
+    # the live path (nginx-100 against it) is measured in the same run.
+    listen 127.0.0.1:{off};
+    location = /v1/predictions {{
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_pass http://live;
+    }}
+  }}
+  server {{
+    # nginx-null: mirroring 100% to the null candidate (below): the peer's mirroring with
+    # no second model's CPU, to set beside nginx-100's.
+    listen 127.0.0.1:{nullmirror};
+    location = /v1/predictions {{
+      mirror /mirror;
+      mirror_request_body on;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_pass http://live;
+    }}
+    location = /mirror {{
+      internal;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_pass http://127.0.0.1:{null}/v1/predictions;
     }}
   }}
   server {{
@@ -221,13 +253,23 @@ def router(
 
 
 def nginx(live: int, candidate: int, null: int, tmp: Path) -> Any:
-    port = free_port()
+    """nginx's ports: mirroring 100% to ``candidate``, not mirroring, mirroring 100% to
+    the null candidate; and the process's context manager."""
+    port, off, nullmirror = free_port(), free_port(), free_port()
     conf = tmp / "nginx.conf"
     conf.write_text(
-        NGINX_CONF.format(tmp=tmp, live=live, candidate=candidate, null=null, port=port)
+        NGINX_CONF.format(
+            tmp=tmp,
+            live=live,
+            candidate=candidate,
+            null=null,
+            port=port,
+            off=off,
+            nullmirror=nullmirror,
+        )
     )
     binary = shutil.which("nginx") or "/usr/sbin/nginx"
-    return port, process(
+    return (port, off, nullmirror), process(
         [binary, "-p", str(tmp), "-c", str(conf), "-e", str(tmp / "nginx-error.log")],
         env={},
         ready=f"http://127.0.0.1:{port}/nginx-ready",
@@ -415,6 +457,8 @@ TARGETS = (
     "router-off",
     "router-100-loop",
     "nginx-100",
+    "nginx-off",
+    "nginx-null",
     "router-w",
     "router-null-loop",
     "router-100",
@@ -544,12 +588,16 @@ def _measure(args: argparse.Namespace, kept_awake: list[int]) -> None:
             "router-null",
             router_cpus,
         )
-        nginx_port, nginx_cm = nginx(live_port, cand_port, null_port, tmp)
+        (nginx_port, nginx_off_port, nginx_null_port), nginx_cm = nginx(
+            live_port, cand_port, null_port, tmp
+        )
         targets = {
             "direct": live_port,
             "router-off": off_port,
             "router-100-loop": on_port,
             "nginx-100": nginx_port,
+            "nginx-off": nginx_off_port,
+            "nginx-null": nginx_null_port,
             "router-w": w_port,
             "router-null-loop": n_port,
             "router-100": on_p_port,
@@ -632,6 +680,21 @@ def _measure(args: argparse.Namespace, kept_awake: list[int]) -> None:
                 "router-off@c1",
                 ratio("p50_us"),
             )
+    # The peer's own mirroring cost, the same way: nginx-100 (and nginx-null, no second
+    # model) against nginx-off. Where nginx, which does no work per mirror beyond the
+    # copy, misses x1.10 too, the rest is the candidate's CPU on this machine.
+    for prefix, target in (("nginx_", "nginx-100"), ("nginx_null_", "nginx-null")):
+        for conn in (1, c):
+            candidates[f"{prefix}mirror_p99_ratio@c{conn}"] = (
+                f"{target}@c{conn}",
+                f"nginx-off@c{conn}",
+                ratio("p99_us"),
+            )
+        candidates[f"{prefix}mirror_p50_ratio@c1"] = (
+            f"{target}@c1",
+            "nginx-off@c1",
+            ratio("p50_us"),
+        )
     for prefix in ("", "loop_"):
         candidates[f"{prefix}mirror_cpu_us_per_request@c1"] = (
             f"{mirroring[prefix]}@c1",

@@ -47,17 +47,18 @@ def test_ratios_are_taken_against_the_peer_at_the_same_load_only() -> None:
         row("ceiling", 10_000),
         row("default", 2_500),
         row("mlserver", 50),
+        row("bare", 5_000),
         row("ceiling", 20_000, concurrency=64),
         row("default", 2_000, concurrency=64),
         row("mlserver-batch", 400, concurrency=64),
         row("default", 1_000, concurrency=64, processes=2, wrk_processes=2),
     ]
     add_ratios(rows)
-    c1, c64, two = rows[1], rows[4], rows[6]
-    assert c1.ratios == {"ceiling": 0.25, "mlserver": 50.0, "mlserver-batch": None}
-    assert c64.ratios == {"ceiling": 0.1, "mlserver": None, "mlserver-batch": 5.0}
+    c1, c64, two = rows[1], rows[5], rows[7]
+    assert c1.ratios == {"ceiling": 0.25, "bare": 0.5, "mlserver": 50.0, "mlserver-batch": None}
+    assert c64.ratios == {"ceiling": 0.1, "bare": None, "mlserver": None, "mlserver-batch": 5.0}
     # No ceiling with two processes and two wrk in this run: no ratio, not the c=64 one.
-    assert two.ratios == {"ceiling": None, "mlserver": None, "mlserver-batch": None}
+    assert two.ratios == dict.fromkeys(("ceiling", "bare", "mlserver", "mlserver-batch"))
     assert rows[0].ratios is not None and rows[0].ratios["ceiling"] is None  # not itself
 
 
@@ -106,9 +107,13 @@ def test_goals_divide_model_api_by_the_ceiling_and_the_best_mlserver() -> None:
         row("mlserver-batch", 60),
         row("ceiling", 20_000, concurrency=64),
         row("default", 8_000, concurrency=64),
+        row("bare", 10_000, concurrency=64),
         row("naive", 40),
     ]
     got = goals(rows)
+    assert got["bare_vs_ceiling_c64"] == pytest.approx(0.5)
+    assert got["model_api_vs_bare_c64"] == pytest.approx(0.8)
+    assert got["bare_vs_ceiling_c1"] is None and got["model_api_vs_bare_c1"] is None
     assert got["model_api_vs_ceiling_c1"] == pytest.approx(0.6)
     assert got["model_api_vs_ceiling_c64"] == pytest.approx(0.4)
     assert got["model_api_vs_mlserver_best_c1"] == pytest.approx(100.0)
