@@ -59,6 +59,7 @@ lint: env ## ruff (lint + format check) and mypy
 	$(UV) run ruff check .
 	$(UV) run ruff format --check .
 	$(UV) run mypy libs/common/src model/src services/model-api/src services/shadow-router/src operator/src cli/src bench tools/mutation tools/dashboard
+	$(UV) run mypy tests/bench  # apart: bench/ imports its scripts by name, the tests as bench.*
 
 format: env ## apply ruff's formatting and safe fixes
 	$(UV) run ruff check --fix .

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable
+from collections.abc import Callable, MutableMapping
 from types import ModuleType
 from typing import Any
 
@@ -29,7 +29,7 @@ def _call(app: Any, method: str, body: bytes) -> tuple[int, dict[str, Any]]:
     async def receive() -> dict[str, Any]:
         return chunks.pop(0)
 
-    async def send(message: dict[str, Any]) -> None:
+    async def send(message: MutableMapping[str, Any]) -> None:
         sent.append(dict(message))
 
     asyncio.run(app({"type": "http", "method": method}, receive, send))

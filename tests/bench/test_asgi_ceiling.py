@@ -4,6 +4,7 @@ with the very uvicorn options model-api runs with."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import MutableMapping
 from typing import Any
 
 import pytest
@@ -22,7 +23,7 @@ def test_the_ceiling_reads_the_whole_body_and_gives_its_fixed_answer() -> None:
     async def receive() -> dict[str, Any]:
         return chunks.pop(0)
 
-    async def send(message: dict[str, Any]) -> None:
+    async def send(message: MutableMapping[str, Any]) -> None:
         sent.append(dict(message))
 
     asyncio.run(asgi_ceiling.app({"type": "http"}, receive, send))

@@ -11,6 +11,7 @@ import pytest
 import uvloop
 
 from tests.support.artifacts import Artifacts
+from understudy_model.data import Split
 from understudy_model_api import predictions
 from understudy_model_api.runtime import Runtime
 
@@ -46,7 +47,7 @@ def test_a_variant_that_stops_answering_200_stops_the_run(
 
 
 @pytest.fixture
-def ames_records_body(ames_split: object) -> bytes:
+def ames_records_body(ames_split: Split) -> bytes:
     from understudy_model.data import holdout_records
 
     return json.dumps({"records": holdout_records(ames_split, limit=1)}).encode()

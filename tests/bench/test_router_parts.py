@@ -18,6 +18,7 @@ import uvloop
 from tests.support.artifacts import Artifacts
 from tests.support.processes import ServiceProcess, start_model_api
 from understudy_common.logging import configure_logging
+from understudy_model.data import Split
 
 
 @pytest.fixture
@@ -32,7 +33,7 @@ def upstreams(artifacts: Artifacts) -> Iterator[tuple[ServiceProcess, ServicePro
 
 
 @pytest.fixture
-def body(ames_split: object) -> bytes:
+def body(ames_split: Split) -> bytes:
     from understudy_model.data import holdout_records
 
     return json.dumps({"records": holdout_records(ames_split, limit=1)}).encode()
