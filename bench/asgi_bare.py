@@ -23,7 +23,7 @@ import sys
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-from asgi_ceiling import serve
+from asgi_ceiling import lifespan, serve
 
 Message = MutableMapping[str, Any]
 App = Callable[
@@ -65,13 +65,8 @@ def bare_app(settings: Any) -> App:
         send: Callable[[Message], Awaitable[None]],
     ) -> None:
         if scope["type"] == "lifespan":
-            while True:
-                message = await receive()
-                if message["type"] == "lifespan.startup":
-                    await send({"type": "lifespan.startup.complete"})
-                elif message["type"] == "lifespan.shutdown":
-                    await send({"type": "lifespan.shutdown.complete"})
-                    return
+            await lifespan(receive, send)
+            return
         if scope["type"] != "http":
             return
         chunks = []

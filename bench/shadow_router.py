@@ -97,6 +97,33 @@ http {{
   scgi_temp_path {tmp}/scgi;
   upstream live {{ server 127.0.0.1:{live}; keepalive 64; }}
   upstream candidate {{ server 127.0.0.1:{candidate}; keepalive 64; }}
+{mirror_servers}
+  server {{
+    # nginx-off: the same proxy without the mirror, so the peer's own mirroring cost to
+    # the live path (nginx-100 against it) is measured in the same run.
+    listen 127.0.0.1:{off};
+    location = /v1/predictions {{
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_pass http://live;
+    }}
+  }}
+  server {{
+    # The null candidate: a fixed answer at nginx's cost, so that a router mirroring to it
+    # shows the router's own mirror work without a second model's CPU.
+    listen 127.0.0.1:{null};
+    location = /v1/predictions {{
+      default_type application/json;
+      return 200 '{{"predictions": [180000.0], "model_version": "null"}}';
+    }}
+  }}
+}}
+"""
+
+
+# A server that proxies to live and mirrors every request to ``mirror_to``: nginx-100
+# (the v2 candidate) and nginx-null (the null candidate, no second model's CPU).
+NGINX_MIRROR_SERVER = """
   server {{
     listen 127.0.0.1:{port};
     location = /nginx-ready {{ return 200; }}
@@ -111,48 +138,9 @@ http {{
       internal;
       proxy_http_version 1.1;
       proxy_set_header Connection "";
-      proxy_pass http://candidate/v1/predictions;
+      proxy_pass {mirror_to};
     }}
-  }}
-  server {{
-    # nginx-off: the same proxy without the mirror, so the peer's own mirroring cost to
-    # the live path (nginx-100 against it) is measured in the same run.
-    listen 127.0.0.1:{off};
-    location = /v1/predictions {{
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-      proxy_pass http://live;
-    }}
-  }}
-  server {{
-    # nginx-null: mirroring 100% to the null candidate (below): the peer's mirroring with
-    # no second model's CPU, to set beside nginx-100's.
-    listen 127.0.0.1:{nullmirror};
-    location = /v1/predictions {{
-      mirror /mirror;
-      mirror_request_body on;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-      proxy_pass http://live;
-    }}
-    location = /mirror {{
-      internal;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-      proxy_pass http://127.0.0.1:{null}/v1/predictions;
-    }}
-  }}
-  server {{
-    # The null candidate: a fixed answer at nginx's cost, so that a router mirroring to it
-    # shows the router's own mirror work without a second model's CPU.
-    listen 127.0.0.1:{null};
-    location = /v1/predictions {{
-      default_type application/json;
-      return 200 '{{"predictions": [180000.0], "model_version": "null"}}';
-    }}
-  }}
-}}
-"""
+  }}"""
 
 
 def free_port() -> int:
@@ -263,9 +251,13 @@ def nginx(live: int, candidate: int, null: int, tmp: Path) -> Any:
             live=live,
             candidate=candidate,
             null=null,
-            port=port,
             off=off,
-            nullmirror=nullmirror,
+            mirror_servers=NGINX_MIRROR_SERVER.format(
+                port=port, mirror_to="http://candidate/v1/predictions"
+            )
+            + NGINX_MIRROR_SERVER.format(
+                port=nullmirror, mirror_to=f"http://127.0.0.1:{null}/v1/predictions"
+            ),
         )
     )
     binary = shutil.which("nginx") or "/usr/sbin/nginx"
